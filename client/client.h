@@ -45,4 +45,62 @@ int		 tconn_recv(struct tconn *, struct msg *m, int timeout_ms,
 		    char **cause);
 void		 tconn_close(struct tconn *);
 
+/* ---- state.c: the state directory and the files in it ----------------- */
+
+/* The file "config": key = value lines. Strings are "" when unset. */
+struct client_conf {
+	char		*server;	/* host:port */
+	char		*key;		/* base64 of the server's signing key */
+	char		*country;	/* default country code, digits */
+	char		*number;	/* the registered E.164 number */
+};
+
+/* The file "pending": a registration waiting for its code. */
+struct client_pending {
+	char		*number;
+	char		*token;		/* hex */
+	long long	 code_digits;
+	long long	 expires;	/* Unix time, from expires_in_s */
+};
+
+/* $TRYST_HOME, else $XDG_DATA_HOME/tryst, else $HOME/.local/share/tryst.
+ * Caller frees. NULL and *cause when none is set. */
+char	*state_dir(char **cause);
+/* Create dir and its missing parents; dir itself ends up mode 0700. */
+int	 state_mkdir(const char *dir, char **cause);
+/* dir/name. Caller frees. */
+char	*state_path(const char *dir, const char *name);
+/* Remove dir/name; a missing file is not an error. */
+int	 state_remove(const char *dir, const char *name, char **cause);
+
+/* Load or save dir/config. Load fails with errno ENOENT when absent;
+ * after a failed load there is nothing to free. */
+int	 state_conf_load(const char *dir, struct client_conf *, char **cause);
+int	 state_conf_save(const char *dir, const struct client_conf *,
+	    char **cause);
+void	 state_conf_free(struct client_conf *);
+/* Decode conf's key. -1 and *cause when unset or not 32 bytes. */
+int	 state_conf_key(const struct client_conf *, uint8_t pk[32],
+	    char **cause);
+
+/* Load or save dir/pending (mode 0600). Load fails as state_conf_load. */
+int	 state_pending_load(const char *dir, struct client_pending *,
+	    char **cause);
+int	 state_pending_save(const char *dir, const struct client_pending *,
+	    char **cause);
+void	 state_pending_free(struct client_pending *);
+
+/* Make dir/identity, an Ed25519 secret key, unless it exists: 1 when
+ * made, 0 when it was there, -1 and *cause. */
+int	 state_identity_make(const char *dir, char **cause);
+/* The identity secret key (64 bytes) in sodium_malloc'd memory; free
+ * with sodium_free. NULL and *cause. */
+uint8_t	*state_identity_load(const char *dir, char **cause);
+
+/* Load (checked against sign_pk) or save dir/credential. */
+int	 state_cred_load(const char *dir, const uint8_t sign_pk[32],
+	    uint8_t raw[CRED_LEN], struct cred *, char **cause);
+int	 state_cred_save(const char *dir, const uint8_t raw[CRED_LEN],
+	    char **cause);
+
 #endif

@@ -1,1 +1,572 @@
-/* placeholder */ typedef int placeholder_t;
+/*
+ * net.c -- one TLS 1.3 connection to trystd: connect, check the server's
+ * CHALLENGE against its signing key, then send and receive frames.
+ *
+ * The socket is non-blocking underneath and every wait is a poll() with a
+ * deadline, so a silent server costs a timeout, never a hang. OpenSSL is
+ * asked first and the socket polled only when it wants more bytes, so data
+ * already buffered inside OpenSSL (SSL_pending) is never left waiting.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <sodium.h>
+
+#include "client.h"
+
+#define NET_ALPN		"\007tryst/1"
+#define NET_CONNECT_MS		10000	/* TCP connect, per address */
+#define NET_HANDSHAKE_MS	10000	/* TLS handshake and CHALLENGE */
+#define NET_WRITE_MS		30000	/* a server that stops reading */
+
+struct tconn {
+	int		 fd;
+	SSL_CTX		*ctx;
+	SSL		*ssl;
+	uint8_t		*in;		/* the frame being read */
+	size_t		 fill;
+	int		 consumed;	/* in holds a frame already returned */
+	uint8_t		*out;		/* encode buffer */
+};
+
+/* Milliseconds on the monotonic clock. */
+static int64_t
+now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* A deadline timeout_ms from now; -1 (forever) stays -1. */
+static int64_t
+deadline_in(int timeout_ms)
+{
+	return (timeout_ms < 0 ? -1 : now_ms() + timeout_ms);
+}
+
+/* Wait for events on fd until deadline: 1 ready, 0 timeout, -1 error. */
+static int
+wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd	 pfd;
+	int64_t		 left;
+	int		 n;
+
+	for (;;) {
+		left = -1;
+		if (deadline != -1 && (left = deadline - now_ms()) <= 0)
+			return (0);
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != 0)
+			return (n == 1 ? 1 : -1);
+	}
+}
+
+/* Describe the last OpenSSL error, or fallback, and clear the queue. */
+static const char *
+ssl_reason(const char *fallback)
+{
+	static char	 buf[256];
+	unsigned long	 e, last = 0;
+
+	while ((e = ERR_get_error()) != 0)
+		last = e;
+	if (last == 0)
+		return (fallback);
+	if (ERR_reason_error_string(last) != NULL)
+		return (ERR_reason_error_string(last));
+	ERR_error_string_n(last, buf, sizeof buf);
+	return (buf);
+}
+
+/*
+ * After an SSL call returned ret, wait for what OpenSSL wants. 1 to retry,
+ * 0 when the peer closed the connection, -1 and *cause on error or at the
+ * deadline ("timeout").
+ */
+static int
+ssl_wait(struct tconn *t, int ret, int64_t deadline, char **cause)
+{
+	int	 error, saved = errno, n;
+
+	switch ((error = SSL_get_error(t->ssl, ret))) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		n = wait_fd(t->fd, error == SSL_ERROR_WANT_READ ? POLLIN :
+		    POLLOUT, deadline);
+		if (n == 1)
+			return (1);
+		xasprintf(cause, "%s", n == 0 ? "timeout" : strerror(errno));
+		return (-1);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (saved == 0)
+			return (0);
+		xasprintf(cause, "%s", strerror(saved));
+		return (-1);
+	default:
+		xasprintf(cause, "TLS: %s", ssl_reason("unknown error"));
+		return (-1);
+	}
+}
+
+/* Read until in holds want bytes: 1, 0 on a close before any, -1. */
+static int
+read_until(struct tconn *t, size_t want, int64_t deadline, char **cause)
+{
+	int	 n, r;
+
+	while (t->fill < want) {
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_read(t->ssl, t->in + t->fill, (int)(want - t->fill));
+		if (n > 0) {
+			t->fill += (size_t)n;
+			continue;
+		}
+		if ((r = ssl_wait(t, n, deadline, cause)) == 1)
+			continue;
+		if (r == 0 && t->fill != 0) {
+			xasprintf(cause, "server closed the connection in the "
+			    "middle of a frame");
+			return (-1);
+		}
+		return (r);
+	}
+	return (1);
+}
+
+/* Split "host:port" or "[v6]:port". -1 and *cause if it is neither. */
+static int
+split_hostport(const char *hp, char **host, char **port, char **cause)
+{
+	const char	*colon, *end;
+
+	if (*hp == '[') {
+		if ((end = strchr(hp, ']')) == NULL || end[1] != ':')
+			goto bad;
+		colon = end + 1;
+		*host = xstrdup(hp + 1);
+		(*host)[end - hp - 1] = '\0';
+	} else {
+		if ((colon = strchr(hp, ':')) == NULL ||
+		    strchr(colon + 1, ':') != NULL || colon == hp)
+			goto bad;
+		*host = xstrdup(hp);
+		(*host)[colon - hp] = '\0';
+	}
+	if (colon[1] == '\0' || strspn(colon + 1, "0123456789") !=
+	    strlen(colon + 1)) {
+		free(*host);
+		goto bad;
+	}
+	*port = xstrdup(colon + 1);
+	return (0);
+bad:
+	xasprintf(cause, "%s: not HOST:PORT or [IPV6]:PORT", hp);
+	return (-1);
+}
+
+/* Connect one address within NET_CONNECT_MS: the fd, or -1 and errno. */
+static int
+connect_one(const struct addrinfo *ai)
+{
+	int	 fd, n, error = 0, one = 1;
+	socklen_t len = sizeof error;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return (-1);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		n = wait_fd(fd, POLLOUT, deadline_in(NET_CONNECT_MS));
+		if (n != 1) {
+			error = n == 0 ? ETIMEDOUT : errno;
+			goto fail;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+			goto fail;
+		if (error != 0)
+			goto fail;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return (fd);
+fail:
+	if (error == 0)
+		error = errno;
+	close(fd);
+	errno = error;
+	return (-1);
+}
+
+/* Resolve host and connect to the first address that answers. */
+static int
+tcp_connect(const char *host, const char *port, char **cause)
+{
+	struct addrinfo	 hints, *res, *ai;
+	int		 fd = -1, error;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		xasprintf(cause, "%s: %s", host, gai_strerror(error));
+		return (-1);
+	}
+	error = EHOSTUNREACH;
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+		if ((fd = connect_one(ai)) == -1)
+			error = errno;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		xasprintf(cause, "connect: %s", strerror(error));
+	return (fd);
+}
+
+/* Make the TLS 1.3 context and connection object for host. */
+static int
+tls_setup(struct tconn *t, const char *host, char **cause)
+{
+	struct in6_addr	 a;
+
+	ERR_clear_error();
+	if ((t->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		goto fail;
+	if (!SSL_CTX_set_min_proto_version(t->ctx, TLS1_3_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(t->ctx, TLS1_3_VERSION))
+		goto fail;
+	SSL_CTX_set_verify(t->ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_TICKET |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	if ((t->ssl = SSL_new(t->ctx)) == NULL)
+		goto fail;
+	/* SSL_set_alpn_protos returns 0 on success. */
+	if (SSL_set_alpn_protos(t->ssl, (const uint8_t *)NET_ALPN,
+	    sizeof NET_ALPN - 1) != 0)
+		goto fail;
+	/* SNI is a host name, never an address (RFC 6066 §3). */
+	if (inet_pton(AF_INET, host, &a) != 1 &&
+	    inet_pton(AF_INET6, host, &a) != 1 &&
+	    !SSL_set_tlsext_host_name(t->ssl, host))
+		goto fail;
+	if (!SSL_set_fd(t->ssl, t->fd))
+		goto fail;
+	return (0);
+fail:
+	xasprintf(cause, "TLS setup: %s", ssl_reason("failed"));
+	return (-1);
+}
+
+/* Run the handshake until deadline and check that ALPN was agreed. */
+static int
+tls_handshake(struct tconn *t, int64_t deadline, char **cause)
+{
+	const uint8_t	*alpn;
+	unsigned int	 len;
+	char		*why = NULL;
+	int		 n, r;
+
+	for (;;) {
+		ERR_clear_error();
+		errno = 0;
+		if ((n = SSL_connect(t->ssl)) == 1)
+			break;
+		if ((r = ssl_wait(t, n, deadline, &why)) == 1)
+			continue;
+		xasprintf(cause, "TLS handshake: %s", r == 0 ?
+		    "server closed the connection" : why);
+		free(why);
+		return (-1);
+	}
+	SSL_get0_alpn_selected(t->ssl, &alpn, &len);
+	if (len != sizeof NET_ALPN - 2 || memcmp(alpn, NET_ALPN + 1, len)) {
+		xasprintf(cause, "server did not agree to ALPN tryst/1 (is it "
+		    "a tryst server?)");
+		return (-1);
+	}
+	return (0);
+}
+
+/* SHA-256 of the DER SubjectPublicKeyInfo of the server's certificate. */
+static int
+spki_hash(struct tconn *t, uint8_t hash[32], char **cause)
+{
+	X509		*cert;
+	uint8_t		*der = NULL;
+	int		 len;
+
+	if ((cert = SSL_get0_peer_certificate(t->ssl)) == NULL) {
+		xasprintf(cause, "server sent no certificate");
+		return (-1);
+	}
+	len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der);
+	if (len <= 0) {
+		xasprintf(cause, "certificate key: %s",
+		    ssl_reason("cannot encode"));
+		return (-1);
+	}
+	crypto_hash_sha256(hash, der, (unsigned long long)len);
+	OPENSSL_free(der);
+	return (0);
+}
+
+/* Check CHALLENGE: version, the expected key, then tls_sig. */
+static int
+check_challenge(const struct msg *m, const uint8_t hash[32],
+    const uint8_t *expect_pk, char **cause)
+{
+	char	*want, *got, text[256];
+
+	if (m->type == MSG_ERROR) {
+		log_escape(text, sizeof text, m->u.error.message.p,
+		    m->u.error.message.len);
+		xasprintf(cause, "server refused: %s: %s",
+		    proto_err_name(m->u.error.code), text);
+		return (-1);
+	}
+	if (m->type != MSG_CHALLENGE) {
+		xasprintf(cause, "expected CHALLENGE, got %s",
+		    proto_type_name(m->type));
+		return (-1);
+	}
+	if (m->u.challenge.version != 1) {
+		xasprintf(cause, "server speaks protocol version %u, not 1",
+		    m->u.challenge.version);
+		return (-1);
+	}
+	if (expect_pk != NULL &&
+	    sodium_memcmp(expect_pk, m->u.challenge.sign_pk, 32) != 0) {
+		want = b64_encode(expect_pk, 32);
+		got = b64_encode(m->u.challenge.sign_pk, 32);
+		xasprintf(cause, "server signing key changed: expected %s, "
+		    "got %s", want, got);
+		free(want);
+		free(got);
+		return (-1);
+	}
+	if (tls_sig_verify(m->u.challenge.tls_sig, m->u.challenge.sign_pk,
+	    m->u.challenge.nonce, hash) != 0) {
+		xasprintf(cause, "CHALLENGE signature does not verify for this "
+		    "TLS certificate (someone may be intercepting the "
+		    "connection)");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Ignore SIGPIPE unless the program chose otherwise: OpenSSL writes to
+ * the socket with write(2), and a closed server must be an error, not a
+ * dead process. */
+static void
+ignore_sigpipe(void)
+{
+	struct sigaction	 sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
+		signal(SIGPIPE, SIG_IGN);
+}
+
+/* Connect, handshake and read CHALLENGE; see client.h. */
+static int
+open_checked(struct tconn *t, const char *host, const uint8_t *expect_pk,
+    struct tconn_challenge *ch, char **cause)
+{
+	int64_t		 deadline = deadline_in(NET_HANDSHAKE_MS);
+	struct msg	 m;
+	uint8_t		 hash[32];
+	char		*why = NULL;
+	int		 left, r;
+
+	if (tls_setup(t, host, cause) != 0 ||
+	    tls_handshake(t, deadline, cause) != 0 ||
+	    spki_hash(t, hash, cause) != 0)
+		return (-1);
+	left = (int)(deadline - now_ms());
+	if ((r = tconn_recv(t, &m, left < 0 ? 0 : left, &why)) != 1) {
+		xasprintf(cause, "waiting for CHALLENGE: %s", r == 0 ?
+		    "server closed the connection" : why);
+		free(why);
+		return (-1);
+	}
+	if (check_challenge(&m, hash, expect_pk, cause) != 0)
+		return (-1);
+	if (ch != NULL) {
+		memcpy(ch->nonce, m.u.challenge.nonce, 32);
+		memcpy(ch->sign_pk, m.u.challenge.sign_pk, 32);
+		ch->server_time_ms = m.u.challenge.server_time_ms;
+	}
+	return (0);
+}
+
+/* Open a checked connection to hostport. */
+struct tconn *
+tconn_open(const char *hostport, const uint8_t *expect_pk,
+    struct tconn_challenge *ch, char **cause)
+{
+	struct tconn	*t;
+	char		*host, *port, *why = NULL;
+	int		 fd;
+
+	if (split_hostport(hostport, &host, &port, cause) != 0)
+		return (NULL);
+	ignore_sigpipe();
+	if ((fd = tcp_connect(host, port, &why)) == -1) {
+		t = NULL;
+		goto out;
+	}
+	t = xcalloc(1, sizeof *t);
+	t->fd = fd;
+	t->in = xmalloc(PROTO_MAX_FRAME);
+	t->out = xmalloc(PROTO_MAX_FRAME);
+	if (open_checked(t, host, expect_pk, ch, &why) != 0) {
+		tconn_close(t);
+		t = NULL;
+	}
+out:
+	if (t == NULL)
+		xasprintf(cause, "%s: %s", hostport, why);
+	free(why);
+	free(host);
+	free(port);
+	return (t);
+}
+
+/* Encode and send one message. */
+int
+tconn_send(struct tconn *t, const struct msg *m, char **cause)
+{
+	size_t	 n;
+
+	if ((n = proto_encode(m, t->out, PROTO_MAX_FRAME)) == 0) {
+		xasprintf(cause, "cannot encode %s (a field is out of range)",
+		    proto_type_name(m->type));
+		return (-1);
+	}
+	return (tconn_send_raw(t, t->out, n, cause));
+}
+
+/* Send raw bytes, all of them, within NET_WRITE_MS. */
+int
+tconn_send_raw(struct tconn *t, const void *data, size_t len, char **cause)
+{
+	const uint8_t	*p = data;
+	int64_t		 deadline = deadline_in(NET_WRITE_MS);
+	char		*why = NULL;
+	int		 n, r;
+
+	while (len > 0) {
+		ERR_clear_error();
+		errno = 0;
+		n = SSL_write(t->ssl, p, len > INT_MAX ? INT_MAX : (int)len);
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if ((r = ssl_wait(t, n, deadline, &why)) == 1)
+			continue;
+		xasprintf(cause, "send: %s", r == 0 ?
+		    "server closed the connection" : why);
+		free(why);
+		return (-1);
+	}
+	return (0);
+}
+
+/* 1 if type is a server-to-client message this client knows. */
+static int
+server_type(uint8_t type)
+{
+	return (type >= 0x80 && proto_known(type));
+}
+
+/* Wait for one frame of a known server type and decode it. */
+int
+tconn_recv(struct tconn *t, struct msg *m, int timeout_ms, char **cause)
+{
+	int64_t		 deadline = deadline_in(timeout_ms);
+	uint32_t	 len;
+	uint8_t		 type;
+	int		 r;
+
+	if (t->consumed) {
+		t->fill = 0;
+		t->consumed = 0;
+	}
+	for (;;) {
+		if ((r = read_until(t, PROTO_HDR, deadline, cause)) != 1)
+			return (r);
+		len = proto_frame_len(t->in);
+		if (len < 1 || len > PROTO_MAX_LEN) {
+			xasprintf(cause, "server sent a frame of length %u",
+			    len);
+			return (-1);
+		}
+		if ((r = read_until(t, PROTO_HDR + len, deadline, cause)) != 1)
+			return (r);	/* not 0: fill >= PROTO_HDR */
+		type = t->in[PROTO_HDR];
+		if (server_type(type))
+			break;
+		t->fill = 0;	/* §2: unknown server messages are ignored */
+	}
+	memset(m, 0, sizeof *m);
+	if (proto_decode(type, t->in + PROTO_HDR + 1, len - 1, m) != 0) {
+		xasprintf(cause, "server sent a malformed %s",
+		    proto_type_name(type));
+		return (-1);
+	}
+	m->type = type;
+	t->consumed = 1;
+	return (1);
+}
+
+/* Say goodbye if we can and free everything. */
+void
+tconn_close(struct tconn *t)
+{
+	if (t == NULL)
+		return;
+	if (t->ssl != NULL) {
+		ERR_clear_error();
+		SSL_shutdown(t->ssl);	/* one try: sends close_notify */
+		SSL_free(t->ssl);
+	}
+	SSL_CTX_free(t->ctx);
+	ERR_clear_error();
+	close(t->fd);
+	sodium_memzero(t->in, PROTO_MAX_FRAME);
+	sodium_memzero(t->out, PROTO_MAX_FRAME);
+	free(t->in);
+	free(t->out);
+	free(t);
+}

@@ -455,6 +455,7 @@ struct conf_entry {
 	long long	 max;
 	int		 reload;	/* 1 if SIGHUP applies it */
 	const char	*help;		/* one line for conf/trystd.conf */
+	int		 must_set;	/* 1: written uncommented, to be set */
 };
 
 /* Fill dst with every default of table (NULL-name terminated). */

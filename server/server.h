@@ -4,7 +4,21 @@
 #ifndef TRYST_SERVER_H
 #define TRYST_SERVER_H
 
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+#include <event2/bufferevent.h>
+#include <event2/buffer.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
 #include "common.h"
+
+struct conn;
+struct server;
+struct redisAsyncContext;
+struct redisReply;
 
 /* ---- settings.c: the trystd.conf table -------------------------------- */
 
@@ -61,5 +75,226 @@ int	 settings_load(struct settings *, const char *path, char **cause);
  * verification's form, ...). -1 and *cause. */
 int	 settings_check(const struct settings *, char **cause);
 void	 settings_free(struct settings *);
+
+/* ---- table.c: hash table from fixed-size keys to pointers -------------- */
+
+#define TABLE_KEY_MAX	32
+
+struct table;
+
+/* Keys are klen bytes (at most TABLE_KEY_MAX), hashed with a random
+ * SipHash key so that peers cannot aim for collisions. */
+struct table	*table_new(size_t klen);
+void		 table_free(struct table *);
+void		*table_get(struct table *, const uint8_t *key);
+/* Insert or replace; the key is copied. */
+void		 table_set(struct table *, const uint8_t *key, void *value);
+/* Remove and return the value, or NULL. */
+void		*table_del(struct table *, const uint8_t *key);
+size_t		 table_count(struct table *);
+/* Call fn for every entry; fn may delete the entry it is given. */
+void		 table_each(struct table *,
+		    void (*fn)(const uint8_t *key, void *value, void *arg),
+		    void *arg);
+
+/* ---- ratelimit.c: fixed windows and budgets, pure arithmetic ------------ */
+
+/* A count within a fixed window (an hour number, a minute number ...). */
+struct rlwin {
+	uint64_t	 window;
+	long long	 count;
+};
+
+/* Count one hit in window w; 0 if within limit, else -1 (still counted). */
+int	 rl_hit(struct rlwin *, uint64_t window, long long limit);
+/* The §5.3 discovery bucket: with tokens left at refill day `day`,
+ * now in seconds. Fills *tokens to what it holds now. */
+long long rl_bucket_now(long long tokens, uint64_t day, uint64_t now,
+	    long long full, long long refill);
+/* §5.3's retry_after_s for a batch of count refused with tokens now. */
+uint64_t rl_bucket_retry(long long count, long long tokens, uint64_t now,
+	    long long refill);
+
+/* ---- trystd.c: the process ------------------------------------------- */
+
+TAILQ_HEAD(connlist, conn);
+
+/* Counters for logs now and /metrics later. */
+struct stats {
+	unsigned long long connections;
+	unsigned long long handshakes;
+	unsigned long long registrations;
+	unsigned long long hellos;
+	unsigned long long malformed;
+};
+
+/* All process state. */
+struct server {
+	struct settings	 set;
+	const char	*conf_path;
+	struct keys	*keys;
+	struct event_base *base;
+
+	SSL_CTX		*ssl_ctx;
+	uint8_t		 spki_hash[32];
+	struct evconnlistener *listener;
+	struct event	*listen_resume;
+
+	struct connlist	 conns;
+	size_t		 nconns;
+	struct table	*per_ip;	/* address key -> struct ipcount */
+	struct table	*presence;	/* ID -> struct account_conns */
+
+	struct rlwin	 codes_server;	/* REGISTER_BEGIN per hour */
+	struct table	*codes_ip;	/* address key -> struct rlwin */
+	uint64_t	 codes_ip_hour;
+
+	struct store	*store;
+	struct deliver	*deliver;
+
+	struct event	*sigint, *sigterm, *sighup, *sigchld;
+	struct event	*tick;		/* once a second */
+	int		 stopping;
+	struct stats	 stats;
+	uint8_t		 frame[PROTO_MAX_FRAME];	/* frame being handled */
+	uint8_t		 out[PROTO_MAX_FRAME];		/* frame being sent */
+};
+
+/* Wall clock in milliseconds and seconds. */
+uint64_t server_now_ms(void);
+uint64_t server_now(void);
+
+/* ---- tls.c: the TLS context -------------------------------------------- */
+
+/* TLS 1.3 only, ALPN tryst/1 required, no resumption. NULL and *cause. */
+SSL_CTX	*tls_ctx_new(const char *cert, const char *key,
+	    uint8_t spki_hash[32], char **cause);
+
+/* ---- conn.c: connections, frames, timeouts ----------------------------- */
+
+enum conn_state {
+	CONN_TLS,		/* handshake under way */
+	CONN_ANON,		/* CHALLENGE sent */
+	CONN_ONLINE,		/* HELLO succeeded */
+	CONN_DEAD,		/* killed; output draining */
+};
+
+/* One client connection. Kept small: it exists 100k times. */
+struct conn {
+	struct server	*srv;
+	struct bufferevent *bev;
+	struct event	*timer;
+	TAILQ_ENTRY(conn) entry;
+	struct conn	*id_next;	/* online conns of one ID */
+
+	enum conn_state	 state;
+	unsigned	 busy:1;	/* waiting for storage or delivery */
+	unsigned	 presence:1;
+	unsigned	 got_frame:1;
+	unsigned	 freeing:1;
+	int		 refs;		/* asynchronous work holding c */
+
+	uint64_t	 accepted;	/* seconds */
+	uint64_t	 last_rx;	/* seconds */
+	uint64_t	 seen_day;	/* day of the last seen write */
+	uint64_t	 created;	/* of the account, when online */
+
+	struct sockaddr_storage addr;
+	uint8_t		 addrkey[16];	/* IPv4, or IPv6 /64 */
+	uint8_t		 nonce[32];
+	uint8_t		 id[ID_LEN];
+	uint8_t		 cred[CRED_LEN];
+};
+
+int	 conn_listen(struct server *, char **cause);
+/* Send a message. On a full output buffer the client is a slow reader and
+ * is killed. */
+void	 conn_send(struct conn *, const struct msg *);
+/* Send ERROR for a request of type ref_type. */
+void	 conn_error(struct conn *, uint8_t ref_type, uint64_t ref,
+	    uint16_t code, uint32_t retry_after_s, const char *message);
+void	 conn_goaway(struct conn *, uint8_t reason, uint32_t after_s);
+/* End a connection: stop reading, let output drain, free later. */
+void	 conn_kill(struct conn *, const char *reason);
+/* Take and drop a reference for asynchronous work. conn_unref may free
+ * c: do not touch it after. Returns 1 if c is still usable (alive). */
+void	 conn_ref(struct conn *);
+int	 conn_unref(struct conn *);
+/* The request in progress has been answered: read the next frame. */
+void	 conn_done(struct conn *);
+/* Online now: the timer measures silence. */
+void	 conn_idle_timer(struct conn *);
+/* Close every connection with GOAWAY (shutdown). */
+void	 conn_shutdown_all(struct server *);
+/* Once a second: idle and lifetime checks live in each conn's timer;
+ * this writes the daily seen of long-lived connections. */
+void	 conn_tick(struct server *);
+
+/* ---- register.c: REGISTER_BEGIN and REGISTER_FINISH -------------------- */
+
+void	 register_begin(struct conn *, const struct msg *);
+void	 register_finish(struct conn *, const struct msg *);
+
+/* ---- auth.c: HELLO, DELETE_ACCOUNT, revocation ------------------------- */
+
+void	 auth_hello(struct conn *, const struct msg *);
+void	 auth_delete(struct conn *, const struct msg *);
+/* Close online conns of id with created <= max_created (GOAWAY revoked). */
+void	 auth_revoke_local(struct server *, const uint8_t id[ID_LEN],
+	    uint64_t max_created);
+/* Write today's seen for an online conn (daily, long-lived conns). */
+void	 auth_touch_seen(struct conn *);
+
+/* ---- presence.c: who is online ----------------------------------------- */
+
+/* Add an online conn of c->id; with presence, replace the older presence
+ * conn (GOAWAY replaced). -1 if max_connections_per_account is reached. */
+int	 presence_add(struct server *, struct conn *, int presence);
+void	 presence_remove(struct server *, struct conn *);
+/* The presence conn of id, or NULL. */
+struct conn *presence_find(struct server *, const uint8_t id[ID_LEN]);
+/* First online conn of id (chain through id_next), or NULL. */
+struct conn *presence_conns(struct server *, const uint8_t id[ID_LEN]);
+
+/* ---- keyspace.c: Redis key names and address ------------------------- */
+
+/* The account key "acct:{hex}" of an ID, into buf of 72 bytes. */
+void		 keyspace_acct(char *buf, const uint8_t id[ID_LEN]);
+/* Parse "host:port" or "unix:PATH" of the redis key. */
+int		 keyspace_redis_addr(const char *, char **host, int *port,
+		    char **path);
+
+/* ---- store.c: Redis, the only code that speaks to it ------------------- */
+
+typedef void (*store_cb)(struct server *, struct redisReply *, void *arg);
+
+struct store	*store_new(struct server *, char **cause);
+void		 store_free(struct store *);
+int		 store_up(struct store *);
+/* Send a command (argv form); cb gets the reply, NULL when Redis went
+ * away. -1 (cb not called) when Redis is not connected now. */
+int		 store_cmd(struct store *, store_cb cb, void *arg, int argc,
+		    const char **argv, const size_t *argvlen);
+/* printf form for commands with no binary arguments. */
+int		 store_cmdf(struct store *, store_cb cb, void *arg,
+		    const char *fmt, ...);
+/* Seconds a client should wait while Redis is down. */
+uint32_t	 store_retry_after(struct store *);
+/* Announce a revocation to every node (tryst:revoke). */
+void		 store_publish_revoke(struct store *, const uint8_t id[ID_LEN],
+		    uint64_t max_created);
+
+/* ---- deliver.c: handing codes to the verification transport ------------ */
+
+typedef void (*deliver_cb)(struct server *, int ok, void *arg);
+
+struct deliver	*deliver_new(struct server *);
+void		 deliver_free(struct deliver *);
+/* Hand number and code to the transport; cb is called once, later (never
+ * from inside this call). -1 when max_deliveries are running. */
+int		 deliver_send(struct deliver *, const char *number,
+		    const char *code, deliver_cb cb, void *arg);
+/* SIGCHLD: reap children. */
+void		 deliver_reap(struct deliver *);
 
 #endif

@@ -1,1 +1,337 @@
-int main(void) { return 1; }
+/*
+ * trystctl.c -- the operator's tool: keygen, lookup (the answer to a legal
+ * request), delete, pubkeys. It reads trystd's configuration and speaks to
+ * Redis synchronously; it never runs inside the daemon's loop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "server.h"
+
+#define DAY	86400ULL
+
+/* What lookup found for one number. */
+struct found {
+	const char	*number;
+	int		 valid;
+	int		 registered;
+	uint64_t	 created;
+	uint64_t	 seen;
+};
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: trystctl keygen FILE\n"
+	    "       trystctl -c FILE lookup [--json] NUMBER...\n"
+	    "       trystctl -c FILE delete NUMBER\n"
+	    "       trystctl -c FILE pubkeys\n");
+	exit(2);
+}
+
+/* Print an error and exit 1. */
+static __attribute__((noreturn, format(printf, 1, 2))) void
+die(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "trystctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+/* The server's keys from the configured master key. */
+static struct keys *
+load_keys(const struct settings *set)
+{
+	uint8_t		 master[MASTER_KEY_LEN];
+	struct keys	*keys;
+	char		*cause;
+
+	if (keys_load_master(set->master_key, master, &cause) != 0)
+		die("%s", cause);
+	keys = keys_derive(master);
+	sodium_memzero(master, sizeof master);
+	if (keys == NULL)
+		die("cannot derive keys");
+	return (keys);
+}
+
+/* Connect to the configured Redis, authenticated. */
+static redisContext *
+connect_redis(const struct settings *set)
+{
+	struct timeval	 tv = { 5, 0 };
+	redisContext	*rc;
+	redisReply	*r;
+	char		*host, *path, *pw, *cause;
+	int		 port;
+
+	if (keyspace_redis_addr(set->redis, &host, &port, &path) != 0)
+		die("redis: cannot parse \"%s\"", set->redis);
+	rc = path != NULL ? redisConnectUnixWithTimeout(path, tv) :
+	    redisConnectWithTimeout(host, port, tv);
+	if (rc == NULL || rc->err)
+		die("redis %s: %s", set->redis, rc ? rc->errstr : "no memory");
+	free(host);
+	free(path);
+	if (*set->redis_password_file == '\0')
+		return (rc);
+	if ((pw = file_read_small(set->redis_password_file, 1024, NULL,
+	    &cause)) == NULL)
+		die("%s", cause);
+	pw[strcspn(pw, "\r\n")] = '\0';
+	r = *set->redis_user != '\0' ?
+	    redisCommand(rc, "AUTH %s %s", set->redis_user, pw) :
+	    redisCommand(rc, "AUTH %s", pw);
+	sodium_memzero(pw, strlen(pw));
+	free(pw);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		die("redis: AUTH failed");
+	freeReplyObject(r);
+	return (rc);
+}
+
+/* Run a command; exit on a lost connection or an error reply. */
+static redisReply *
+command(redisContext *rc, const char *fmt, ...)
+{
+	redisReply	*r;
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	r = redisvCommand(rc, fmt, ap);
+	va_end(ap);
+	if (r == NULL)
+		die("redis: %s", rc->errstr);
+	if (r->type == REDIS_REPLY_ERROR)
+		die("redis: %s", r->str);
+	return (r);
+}
+
+/* Read one number's account. */
+static void
+lookup_one(redisContext *rc, const struct keys *keys, struct found *f)
+{
+	redisReply	*r;
+	uint8_t		 id[ID_LEN];
+	char		 key[72];
+
+	f->valid = e164_valid(f->number, strlen(f->number));
+	if (!f->valid)
+		return;
+	if (keys_number_id(keys, f->number, id) != 0)
+		die("cannot compute the ID");
+	keyspace_acct(key, id);
+	r = command(rc, "HMGET %s created seen", key);
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	    r->element[0]->type == REDIS_REPLY_STRING) {
+		f->registered = 1;
+		f->created = strtoull(r->element[0]->str, NULL, 10);
+		if (r->element[1]->type == REDIS_REPLY_STRING)
+			f->seen = strtoull(r->element[1]->str, NULL, 10);
+	}
+	freeReplyObject(r);
+}
+
+/* ISO 8601 UTC of a Unix time. */
+static void
+iso(char *buf, size_t len, uint64_t t, int day_only)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, len, day_only ? "%Y-%m-%d" : "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The text answer: what an operator pastes into a reply. */
+static void
+print_text(const struct found *f)
+{
+	char	 c[32], s[32];
+
+	if (!f->valid) {
+		printf("%s: not a valid E.164 number (+ and 7 to 15 digits)\n",
+		    f->number);
+		return;
+	}
+	if (!f->registered) {
+		printf("%s: no account\n", f->number);
+		return;
+	}
+	iso(c, sizeof c, f->created, 0);
+	iso(s, sizeof s, f->seen, 1);
+	printf("%s: account exists\n", f->number);
+	printf("  created:   %s (Unix time %llu)\n", c,
+	    (unsigned long long)f->created);
+	printf("  last seen: %s (the UTC day; Unix time %llu)\n", s,
+	    (unsigned long long)f->seen);
+}
+
+/* One JSON object. Numbers are E.164 (+ and digits) when valid; an
+ * invalid one is printed with anything unusual escaped. */
+static void
+print_json(const struct found *f, int first)
+{
+	char		 c[32], s[32];
+	const char	*p;
+
+	printf("%s\n  {\"number\": \"", first ? "" : ",");
+	for (p = f->number; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20 ||
+		    (unsigned char)*p >= 0x7f)
+			printf("\\u%04x", (unsigned char)*p);
+		else
+			putchar(*p);
+	}
+	printf("\", \"registered\": %s", f->registered ? "true" : "false");
+	if (!f->valid)
+		printf(", \"error\": \"not a valid E.164 number\"");
+	if (f->registered) {
+		iso(c, sizeof c, f->created, 0);
+		iso(s, sizeof s, f->seen, 0);
+		printf(", \"created\": \"%s\", \"created_unix\": %llu, "
+		    "\"last_seen\": \"%s\", \"last_seen_unix\": %llu", c,
+		    (unsigned long long)f->created, s,
+		    (unsigned long long)f->seen);
+	}
+	printf("}");
+}
+
+/* lookup [--json] NUMBER... */
+static int
+cmd_lookup(const struct settings *set, int argc, char **argv)
+{
+	struct keys	*keys;
+	redisContext	*rc;
+	struct found	 f;
+	int		 json = 0, i, bad = 0;
+
+	if (argc > 0 && strcmp(argv[0], "--json") == 0) {
+		json = 1;
+		argc--;
+		argv++;
+	}
+	if (argc == 0)
+		usage();
+	keys = load_keys(set);
+	rc = connect_redis(set);
+	if (json)
+		printf("[");
+	for (i = 0; i < argc; i++) {
+		memset(&f, 0, sizeof f);
+		f.number = argv[i];
+		lookup_one(rc, keys, &f);
+		bad |= !f.valid;
+		if (json)
+			print_json(&f, i == 0);
+		else
+			print_text(&f);
+	}
+	if (json)
+		printf("\n]\n");
+	redisFree(rc);
+	keys_free(keys);
+	return (bad ? 1 : 0);
+}
+
+/* delete NUMBER: remove the account and close its live connections. */
+static int
+cmd_delete(const struct settings *set, int argc, char **argv)
+{
+	struct keys	*keys;
+	redisContext	*rc;
+	struct found	 f = { .number = argv[0] };
+	uint8_t		 id[ID_LEN];
+	char		 key[72], hex[2 * ID_LEN + 1];
+
+	if (argc != 1)
+		usage();
+	keys = load_keys(set);
+	rc = connect_redis(set);
+	lookup_one(rc, keys, &f);
+	if (!f.valid)
+		die("%s: not a valid E.164 number", f.number);
+	if (!f.registered) {
+		printf("%s: no account\n", f.number);
+		return (1);
+	}
+	keys_number_id(keys, f.number, id);
+	keyspace_acct(key, id);
+	hex_encode(hex, id, ID_LEN);
+	freeReplyObject(command(rc, "DEL %s", key));
+	freeReplyObject(command(rc, "PUBLISH tryst:revoke %s:%llu", hex,
+	    (unsigned long long)f.created));
+	printf("%s: account deleted\n", f.number);
+	redisFree(rc);
+	keys_free(keys);
+	return (0);
+}
+
+/* pubkeys: the signing key clients trust. */
+static int
+cmd_pubkeys(const struct settings *set)
+{
+	struct keys	*keys = load_keys(set);
+	char		*b64;
+
+	b64 = b64_encode(keys->sign_pk, sizeof keys->sign_pk);
+	printf("%s\n", b64);
+	free(b64);
+	keys_free(keys);
+	return (0);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct settings	 set;
+	const char	*conf = NULL;
+	char		*cause;
+	int		 ch;
+
+	if (sodium_init() < 0)
+		die("sodium_init failed");
+	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (strcmp(argv[0], "keygen") == 0) {
+		if (argc != 2)
+			usage();
+		if (keys_generate_file(argv[1], &cause) != 0)
+			die("%s", cause);
+		return (0);
+	}
+	if (conf == NULL)
+		usage();
+	if (settings_load(&set, conf, &cause) != 0)
+		die("%s", cause);
+	if (strcmp(argv[0], "lookup") == 0)
+		return (cmd_lookup(&set, argc - 1, argv + 1));
+	if (strcmp(argv[0], "delete") == 0 && argc == 2)
+		return (cmd_delete(&set, argc - 1, argv + 1));
+	if (strcmp(argv[0], "pubkeys") == 0 && argc == 1)
+		return (cmd_pubkeys(&set));
+	usage();
+}

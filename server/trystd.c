@@ -1,1 +1,233 @@
-int main(void) { return 1; }
+/*
+ * trystd.c -- the daemon: start-up, signals, the loop, shutdown.
+ */
+#include <sys/time.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <sodium.h>
+
+#include "server.h"
+
+#define TICK_S	60
+
+/* Wall clock, milliseconds. */
+uint64_t
+server_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+/* Wall clock, seconds. */
+uint64_t
+server_now(void)
+{
+	return (server_now_ms() / 1000);
+}
+
+static __attribute__((noreturn)) void
+usage(void)
+{
+	fprintf(stderr, "usage: trystd [-t] -c FILE\n");
+	exit(2);
+}
+
+/* Load the configuration, the master key and the certificate. */
+static int
+load(struct server *srv, char **cause)
+{
+	uint8_t	 master[MASTER_KEY_LEN];
+
+	if (settings_load(&srv->set, srv->conf_path, cause) != 0)
+		return (-1);
+	log_set_level(srv->set.log_level);
+	if (keys_load_master(srv->set.master_key, master, cause) != 0)
+		return (-1);
+	srv->keys = keys_derive(master);
+	sodium_memzero(master, sizeof master);
+	if (srv->keys == NULL) {
+		*cause = xstrdup("cannot derive keys");
+		return (-1);
+	}
+	srv->ssl_ctx = tls_ctx_new(srv->set.tls_cert, srv->set.tls_key,
+	    srv->spki_hash, cause);
+	return (srv->ssl_ctx == NULL ? -1 : 0);
+}
+
+/* Exit once the last connection is gone or the grace period ends. */
+static void
+drain_check(evutil_socket_t fd, short ev, void *arg)
+{
+	struct server	*srv = arg;
+
+	if (srv->nconns == 0)
+		event_base_loopexit(srv->base, NULL);
+}
+
+/* SIGTERM, SIGINT: GOAWAY shutdown to everyone, drain, exit. */
+static void
+on_stop(evutil_socket_t sig, short ev, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 grace = { (time_t)srv->set.shutdown_grace_s, 0 };
+	struct timeval	 poll = { 0, 100000 };
+	struct event	*check;
+
+	if (srv->stopping) {
+		event_base_loopexit(srv->base, NULL);
+		return;
+	}
+	log_notice("shutting down (signal %d)", (int)sig);
+	srv->stopping = 1;
+	conn_shutdown_all(srv);
+	event_base_loopexit(srv->base, &grace);
+	check = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
+	event_add(check, &poll);
+}
+
+/* SIGHUP: reloading is not part of this version; say so. */
+static void
+on_hup(evutil_socket_t sig, short ev, void *arg)
+{
+	log_notice("SIGHUP ignored: this version does not reload");
+}
+
+/* SIGCHLD: delivery programs ended. */
+static void
+on_chld(evutil_socket_t sig, short ev, void *arg)
+{
+	struct server	*srv = arg;
+
+	deliver_reap(srv->deliver);
+}
+
+/* Once a minute. */
+static void
+on_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	conn_tick(arg);
+}
+
+/* Signals and the periodic tick. */
+static void
+setup_events(struct server *srv)
+{
+	struct timeval	 tick = { TICK_S, 0 };
+
+	signal(SIGPIPE, SIG_IGN);
+	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop, srv);
+	srv->sigterm = evsignal_new(srv->base, SIGTERM, on_stop, srv);
+	srv->sighup = evsignal_new(srv->base, SIGHUP, on_hup, srv);
+	srv->sigchld = evsignal_new(srv->base, SIGCHLD, on_chld, srv);
+	evsignal_add(srv->sigint, NULL);
+	evsignal_add(srv->sigterm, NULL);
+	evsignal_add(srv->sighup, NULL);
+	evsignal_add(srv->sigchld, NULL);
+	srv->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, srv);
+	event_add(srv->tick, &tick);
+}
+
+/* Free what the process holds, so that leak checkers see only leaks. */
+static void
+server_free(struct server *srv)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&srv->conns)) != NULL) {
+		TAILQ_REMOVE(&srv->conns, c, entry);
+		bufferevent_free(c->bev);
+		event_free(c->timer);
+		free(c);
+	}
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	if (srv->listen_resume != NULL)
+		event_free(srv->listen_resume);
+	if (srv->tick != NULL) {
+		event_free(srv->tick);
+		event_free(srv->sigint);
+		event_free(srv->sigterm);
+		event_free(srv->sighup);
+		event_free(srv->sigchld);
+	}
+	if (srv->per_ip != NULL) {
+		table_free(srv->per_ip);
+		table_free(srv->codes_ip);
+		table_free(srv->presence);
+	}
+	if (srv->base != NULL)
+		event_base_free(srv->base);
+	if (srv->ssl_ctx != NULL)
+		SSL_CTX_free(srv->ssl_ctx);
+	if (srv->keys != NULL)
+		keys_free(srv->keys);
+	settings_free(&srv->set);
+	free(srv);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server	*srv;
+	char		*cause = NULL;
+	int		 ch, test = 0;
+
+	srv = xcalloc(1, sizeof *srv);
+	while ((ch = getopt(argc, argv, "c:th")) != -1) {
+		switch (ch) {
+		case 'c':
+			srv->conf_path = optarg;
+			break;
+		case 't':
+			test = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (srv->conf_path == NULL || optind != argc)
+		usage();
+	if (sodium_init() < 0)
+		fatalx("sodium_init failed");
+	if (load(srv, &cause) != 0) {
+		fprintf(stderr, "trystd: %s\n", cause);
+		free(cause);
+		return (1);
+	}
+	if (test) {
+		fprintf(stderr, "trystd: configuration %s is valid\n",
+		    srv->conf_path);
+		server_free(srv);
+		return (0);
+	}
+	if ((srv->base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	TAILQ_INIT(&srv->conns);
+	srv->per_ip = table_new(16);
+	srv->codes_ip = table_new(16);
+	srv->presence = table_new(ID_LEN);
+	srv->deliver = deliver_new(srv);
+	if ((srv->store = store_new(srv, &cause)) == NULL ||
+	    conn_listen(srv, &cause) != 0) {
+		log_errx("%s", cause);
+		return (1);
+	}
+	setup_events(srv);
+	log_notice("trystd %s listening on %s", TRYST_VERSION,
+	    srv->set.listen);
+	event_base_dispatch(srv->base);
+	deliver_free(srv->deliver);
+	store_free(srv->store);
+	server_free(srv);
+	log_notice("stopped");
+	return (0);
+}

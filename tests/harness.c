@@ -1,1 +1,402 @@
-/* placeholder */ typedef int placeholder_t;
+/*
+ * harness.c -- start and stop a private redis-server and trystd on free
+ * loopback ports in a temporary folder, and stop them however the test
+ * program ends (atexit, fatal signals, and PR_SET_PDEATHSIG in the
+ * children).
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "harness.h"
+
+struct harness H;
+
+static volatile pid_t	 kill_pids[2];	/* for the signal handler */
+
+/* Sleep for ms milliseconds. */
+void
+h_msleep(int ms)
+{
+	struct timespec	 ts;
+
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* A loopback TCP port that was free a moment ago. */
+static int
+free_port(void)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+	int			 fd, port = -1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (-1);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+		port = ntohs(sin.sin_port);
+	close(fd);
+	return (port);
+}
+
+/* 1 if a TCP connection to 127.0.0.1:port succeeds. */
+static int
+port_open(int port)
+{
+	struct sockaddr_in	 sin;
+	int			 fd, ok;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+		return (0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons(port);
+	ok = connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0;
+	close(fd);
+	return (ok);
+}
+
+/* Fork and exec argv with stdout and stderr appended to logpath. */
+static pid_t
+spawn(char *const argv[], const char *logpath)
+{
+	pid_t	 pid;
+	int	 fd;
+
+	if ((pid = fork()) != 0)
+		return (pid);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (fd == -1)
+		_exit(126);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	if ((fd = open("/dev/null", O_RDONLY)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		close(fd);
+	}
+	execvp(argv[0], argv);
+	_exit(127);
+}
+
+/* SIGTERM, then SIGKILL after 5 s; reap. */
+static void
+stop_pid(pid_t pid)
+{
+	int	 i, status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return;
+		h_msleep(50);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+/* Kill the children and die of the same signal. */
+static void
+on_fatal_signal(int sig)
+{
+	if (kill_pids[0] > 0)
+		kill(kill_pids[0], SIGKILL);
+	if (kill_pids[1] > 0)
+		kill(kill_pids[1], SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Start redis-server on H.redis_port and wait until it answers. */
+static int
+redis_spawn(char **cause)
+{
+	char	 port[16], log[PATH_MAX + 16];
+	char	*argv[] = { "redis-server", "--port", port, "--bind",
+	    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", H.dir,
+	    NULL };
+	int	 i;
+
+	snprintf(port, sizeof port, "%d", H.redis_port);
+	snprintf(log, sizeof log, "%s/redis.log", H.dir);
+	H.redis_pid = spawn(argv, log);
+	kill_pids[0] = H.redis_pid;
+	for (i = 0; i < 100; i++) {
+		if (port_open(H.redis_port))
+			return (0);
+		if (waitpid(H.redis_pid, NULL, WNOHANG) == H.redis_pid) {
+			H.redis_pid = kill_pids[0] = 0;
+			break;
+		}
+		h_msleep(100);
+	}
+	xasprintf(cause, "redis-server did not start (see %s)", log);
+	return (-1);
+}
+
+/* Write trystd's configuration. */
+static int
+write_conf(const char *extra, char **cause)
+{
+	char	*text;
+	int	 rv;
+
+	xasprintf(&text,
+	    "listen = %s\n"
+	    "tls_cert = %s/cert.pem\n"
+	    "tls_key = %s/key.pem\n"
+	    "master_key = %s\n"
+	    "redis = 127.0.0.1:%d\n"
+	    "verification = dev:%s\n"
+	    "# every test registers from 127.0.0.1\n"
+	    "codes_per_hour_per_ip = 10000\n"
+	    "%s",
+	    H.hostport, H.dir, H.dir, H.master, H.redis_port, H.devfile,
+	    extra != NULL ? extra : "");
+	rv = file_write_atomic(H.conf, text, strlen(text), 0600, 0, cause);
+	free(text);
+	return (rv);
+}
+
+/* Certificate, master key, signing key and derived keys. */
+static int
+make_keys(char **cause)
+{
+	uint8_t	 master[MASTER_KEY_LEN];
+	int	 st;
+
+	st = h_run(NULL, "openssl req -x509 -newkey ec -pkeyopt "
+	    "ec_paramgen_curve:prime256v1 -nodes -keyout %s/key.pem "
+	    "-out %s/cert.pem -days 2 -subj /CN=localhost >/dev/null 2>&1",
+	    H.dir, H.dir);
+	if (st != 0) {
+		xasprintf(cause, "openssl req failed (%d)", st);
+		return (-1);
+	}
+	if (h_run(NULL, "\"$TRYSTCTL\" keygen %s", H.master) != 0) {
+		xasprintf(cause, "trystctl keygen failed");
+		return (-1);
+	}
+	if (keys_load_master(H.master, master, cause) == -1)
+		return (-1);
+	H.keys = keys_derive(master);
+	sodium_memzero(master, sizeof master);
+	return (0);
+}
+
+/* Ask trystctl for the signing key and check it against ours. */
+static int
+read_pubkey(char **cause)
+{
+	char	*out = NULL;
+	int	 st;
+
+	st = h_run(&out, "\"$TRYSTCTL\" -c %s pubkeys", H.conf);
+	if (st != 0 || b64_decode(H.sign_pk, sizeof H.sign_pk, out) == -1) {
+		xasprintf(cause, "trystctl pubkeys: status %d, output '%s'",
+		    st, out != NULL ? out : "");
+		free(out);
+		return (-1);
+	}
+	free(out);
+	if (memcmp(H.sign_pk, H.keys->sign_pk, 32) != 0) {
+		xasprintf(cause, "trystctl pubkeys differs from the master "
+		    "key's signing key");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Start trystd and wait up to 10 s until a checked tconn opens. */
+static int
+trystd_spawn(char **cause)
+{
+	struct tconn_challenge	 ch;
+	struct tconn		*tc;
+	char			*argv[] = { getenv("TRYSTD"), "-c", H.conf,
+	    NULL };
+	char			*why = NULL;
+	int			 i;
+
+	H.trystd_pid = spawn(argv, H.log);
+	kill_pids[1] = H.trystd_pid;
+	for (i = 0; i < 100; i++) {
+		if (!h_trystd_alive()) {
+			xasprintf(cause, "trystd exited (see %s)", H.log);
+			return (-1);
+		}
+		if (port_open(H.tryst_port) && (tc = tconn_open(H.hostport,
+		    H.sign_pk, &ch, &why)) != NULL) {
+			tconn_close(tc);
+			return (0);
+		}
+		free(why);
+		why = NULL;
+		h_msleep(100);
+	}
+	xasprintf(cause, "trystd not ready after 10 s (see %s)", H.log);
+	return (-1);
+}
+
+/* Start redis-server and trystd. */
+int
+h_start(const char *extra_conf, char **cause)
+{
+	const char	*tmp;
+
+	if (sodium_init() == -1 || getenv("TRYSTD") == NULL ||
+	    getenv("TRYSTCTL") == NULL || getenv("TRYST") == NULL) {
+		xasprintf(cause, "sodium_init failed or TRYSTD, TRYSTCTL, "
+		    "TRYST not set");
+		return (-1);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGABRT, on_fatal_signal);
+	signal(SIGSEGV, on_fatal_signal);
+	atexit(h_stop);
+
+	if ((tmp = getenv("TMPDIR")) == NULL || strlen(tmp) > 200)
+		tmp = "/tmp";
+	snprintf(H.dir, sizeof H.dir, "%s/tryst-integ.XXXXXX", tmp);
+	if (mkdtemp(H.dir) == NULL) {
+		xasprintf(cause, "mkdtemp: %s", strerror(errno));
+		return (-1);
+	}
+	snprintf(H.conf, sizeof H.conf, "%s/trystd.conf", H.dir);
+	snprintf(H.devfile, sizeof H.devfile, "%s/codes.txt", H.dir);
+	snprintf(H.log, sizeof H.log, "%s/trystd.log", H.dir);
+	snprintf(H.master, sizeof H.master, "%s/master.key", H.dir);
+	H.redis_port = free_port();
+	do
+		H.tryst_port = free_port();
+	while (H.tryst_port == H.redis_port);
+	snprintf(H.hostport, sizeof H.hostport, "127.0.0.1:%d",
+	    H.tryst_port);
+
+	if (redis_spawn(cause) == -1 || make_keys(cause) == -1 ||
+	    write_conf(extra_conf, cause) == -1 || read_pubkey(cause) == -1)
+		return (-1);
+	return (trystd_spawn(cause));
+}
+
+/* Stop trystd and redis-server. */
+void
+h_stop(void)
+{
+	stop_pid(H.trystd_pid);
+	H.trystd_pid = kill_pids[1] = 0;
+	stop_pid(H.redis_pid);
+	H.redis_pid = kill_pids[0] = 0;
+}
+
+/* Remove the temporary folder (when everything passed). */
+void
+h_remove_dir(void)
+{
+	if (H.dir[0] != '\0')
+		h_run(NULL, "rm -rf '%s'", H.dir);
+}
+
+/* 1 while trystd still runs. */
+int
+h_trystd_alive(void)
+{
+	int	 status;
+
+	if (H.trystd_pid <= 0)
+		return (0);
+	if (waitpid(H.trystd_pid, &status, WNOHANG) == H.trystd_pid) {
+		H.trystd_pid = kill_pids[1] = 0;
+		return (0);
+	}
+	return (1);
+}
+
+/* Stop redis-server. */
+void
+h_redis_stop(void)
+{
+	stop_pid(H.redis_pid);
+	H.redis_pid = kill_pids[0] = 0;
+}
+
+/* Start redis-server again on the same port. */
+int
+h_redis_start(char **cause)
+{
+	if (H.redis_pid > 0)
+		return (0);
+	return (redis_spawn(cause));
+}
+
+/* Run a shell command, capturing its stdout. */
+int
+h_run(char **out, const char *fmt, ...)
+{
+	va_list	 ap;
+	FILE	*f;
+	char	*cmd, *buf = NULL;
+	size_t	 len = 0, n;
+	char	 chunk[4096];
+	int	 st;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) == -1)
+		abort();
+	va_end(ap);
+	fflush(NULL);
+	if ((f = popen(cmd, "r")) == NULL)
+		abort();
+	free(cmd);
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		buf = xrealloc(buf, len + n + 1);
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	if (buf == NULL)
+		buf = xcalloc(1, 1);
+	buf[len] = '\0';
+	st = pclose(f);
+	if (out != NULL)
+		*out = buf;
+	else
+		free(buf);
+	return (st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+}
+
+/* Midnight UTC of today. */
+long long
+h_today(void)
+{
+	time_t	 now = time(NULL);
+
+	return ((long long)(now - now % 86400));
+}

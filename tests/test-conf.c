@@ -1,1 +1,668 @@
-int main(void) { return 77; }
+/*
+ * test-conf.c -- the config parser (common/conf.c) and trystd's settings
+ * table (server/settings.c).
+ *
+ * conf/trystd.conf is generated from the table. After changing the table,
+ * regenerate it with:
+ *
+ *	meson compile -C build test-conf &&
+ *	    build/tests/test-conf --write-default > conf/trystd.conf
+ *
+ * test_shipped_file fails until the two agree.
+ */
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "common.h"
+#include "server.h"
+
+#define SHIPPED	TEST_SRCDIR "/conf/trystd.conf"
+
+/* A small table that exercises every type. */
+struct t {
+	long long	 n;
+	char		*s;
+	char		*e;
+	int		 level;
+	long long	 big;
+};
+
+static const struct conf_entry t_table[] = {
+	{ "n", CONF_INT, offsetof(struct t, n), "7", 5, 10, 1,
+	    "An integer.", 0 },
+	{ "s", CONF_STR, offsetof(struct t, s), "dflt", 1, 0, 0,
+	    "A string that must not be empty.", 1 },
+	{ "e", CONF_STR, offsetof(struct t, e), "", 0, 0, 0,
+	    "A string that may be empty.", 0 },
+	{ "level", CONF_LEVEL, offsetof(struct t, level), "info", 0, 0, 1,
+	    "A log level.", 0 },
+	{ "big", CONF_INT, offsetof(struct t, big), "0", 0, LLONG_MAX, 0,
+	    "A wide integer.", 1 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* Parse text (len bytes) over the defaults into *t; the cause or NULL. */
+static char *
+parse_len(struct t *t, const char *text, size_t len)
+{
+	char	*cause = NULL;
+	int	 rc;
+
+	memset(t, 0, sizeof *t);
+	conf_defaults(t_table, t);
+	rc = conf_parse(t_table, t, "t.conf", text, len, &cause);
+	ck_assert_int_eq(rc, cause == NULL ? 0 : -1);
+	return (cause);
+}
+
+/* Parse a C string; the cause or NULL. */
+static char *
+parse(struct t *t, const char *text)
+{
+	return (parse_len(t, text, strlen(text)));
+}
+
+/* Assert that text fails with exactly want. */
+static void
+parse_fails(const char *text, const char *want)
+{
+	struct t	 t;
+	char		*cause;
+
+	cause = parse(&t, text);
+	ck_assert_msg(cause != NULL, "accepted: %s", text);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	conf_free(t_table, &t);
+}
+
+/* Assert that text parses and n becomes want. */
+static void
+int_ok(const char *text, long long want)
+{
+	struct t	 t;
+	char		*cause;
+
+	cause = parse(&t, text);
+	ck_assert_msg(cause == NULL, "%s: %s", text, cause);
+	ck_assert_int_eq(t.n, want);
+	conf_free(t_table, &t);
+}
+
+/* Write text to a new temporary file; caller unlinks and frees. */
+static char *
+temp_file(const char *text)
+{
+	char	*path, *cause = NULL;
+	int	 fd;
+
+	path = xstrdup("/tmp/test-conf.XXXXXX");
+	ck_assert_int_ne(fd = mkstemp(path), -1);
+	close(fd);
+	ck_assert_int_eq(file_write_atomic(path, text, strlen(text), 0600, 0,
+	    &cause), 0);
+	return (path);
+}
+
+/* What conf_write_default prints for table; caller frees. */
+static char *
+written(const struct conf_entry *table, size_t *len)
+{
+	char	*buf = NULL;
+	FILE	*f;
+
+	ck_assert_ptr_nonnull(f = open_memstream(&buf, len));
+	conf_write_default(table, f);
+	ck_assert_int_eq(fclose(f), 0);
+	return (buf);
+}
+
+START_TEST(test_errors)
+{
+	parse_fails("n = 5\n\nfoo = 1\n", "t.conf:3: unknown key \"foo\"");
+	parse_fails("# c\nn = 11\n", "t.conf:2: n: 11 is out of range 5..10");
+	parse_fails("\n\n\nn = abc\n",
+	    "t.conf:4: n: \"abc\" is not an integer");
+	parse_fails("n = 5\njunk\n", "t.conf:2: expected \"key = value\"");
+	parse_fails("  = 5\n", "t.conf:1: expected \"key = value\"");
+	parse_fails("s = a\nn = 6\ns = b\n", "t.conf:3: \"s\" set twice");
+	parse_fails("n = 6\n\n  n=6\n", "t.conf:3: \"n\" set twice");
+	parse_fails("level = loud\n", "t.conf:1: level: \"loud\" is not one "
+	    "of err, warning, notice, info, debug");
+	parse_fails("level = INFO\n", "t.conf:1: level: \"INFO\" is not one "
+	    "of err, warning, notice, info, debug");
+	parse_fails("e = x\ns =\n", "t.conf:2: s: must not be empty");
+	parse_fails("n = 6\nn = 99", "t.conf:2: \"n\" set twice");
+	parse_fails("n = 6\r\nbad\r\n", "t.conf:2: expected \"key = value\"");
+	parse_fails("x\001y = 1\n", "t.conf:1: unknown key \"x\\x01y\"");
+}
+END_TEST
+
+START_TEST(test_nul_byte)
+{
+	struct t	 t;
+	char		*cause;
+
+	cause = parse_len(&t, "n = 5\ns = a\0b\n", 13);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_str_eq(cause, "t.conf:2: line contains a NUL byte");
+	free(cause);
+	conf_free(t_table, &t);
+}
+END_TEST
+
+START_TEST(test_int_syntax)
+{
+	static const char *bad[] = {
+		"n =\n", "n = 1x\n", "n = +6\n", "n = -6\n", "n = 0x6\n",
+		"n = 6.0\n", "n = 6 7\n", "n = 6# no blank\n", "n = # 6\n",
+		"n = 6e0\n",
+	};
+	static const char *what[] = {
+		"\"\"", "\"1x\"", "\"+6\"", "\"-6\"", "\"0x6\"",
+		"\"6.0\"", "\"6 7\"", "\"6# no blank\"", "\"\"", "\"6e0\"",
+	};
+	char		 want[128];
+	size_t		 i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(want, sizeof want, "t.conf:1: n: %s is not an integer",
+		    what[i]);
+		parse_fails(bad[i], want);
+	}
+	int_ok("n = 8 # eight\n", 8);
+	int_ok("n = 8\t# eight\n", 8);
+	int_ok("n = 08\n", 8);
+}
+END_TEST
+
+START_TEST(test_int_range)
+{
+	struct t	 t;
+	char		*cause;
+
+	int_ok("n = 5\n", 5);
+	int_ok("n = 10\n", 10);
+	parse_fails("n = 4\n", "t.conf:1: n: 4 is out of range 5..10");
+	parse_fails("n = 11\n", "t.conf:1: n: 11 is out of range 5..10");
+	parse_fails("n = 0\n", "t.conf:1: n: 0 is out of range 5..10");
+
+	cause = parse(&t, "big = 9223372036854775807\n");
+	ck_assert_ptr_null(cause);
+	ck_assert(t.big == LLONG_MAX);
+	conf_free(t_table, &t);
+	parse_fails("big = 9223372036854775808\n", "t.conf:1: big: "
+	    "9223372036854775808 is out of range 0..9223372036854775807");
+	parse_fails("big = 99999999999999999999999\n", "t.conf:1: big: "
+	    "99999999999999999999999 is out of range 0..9223372036854775807");
+}
+END_TEST
+
+START_TEST(test_comments_blanks)
+{
+	struct t	 t;
+	char		*cause;
+
+	cause = parse(&t,
+	    "# a comment\n"
+	    "\n"
+	    "   \t \n"
+	    "  # an indented comment = with an equals sign\n"
+	    "#n = 9\n"
+	    "n = 6\n"
+	    "\n");
+	ck_assert_ptr_null(cause);
+	ck_assert_int_eq(t.n, 6);
+	ck_assert_str_eq(t.s, "dflt");
+	conf_free(t_table, &t);
+
+	cause = parse(&t, "");
+	ck_assert_ptr_null(cause);
+	ck_assert_int_eq(t.n, 7);
+	conf_free(t_table, &t);
+}
+END_TEST
+
+START_TEST(test_whitespace)
+{
+	struct t	 t;
+	char		*cause;
+
+	cause = parse(&t,
+	    "  \t n\t=\t 9 \t\r\n"
+	    "s=   hello  world \t\n"
+	    "e = a # b\n"
+	    "level\t=debug   \n");
+	ck_assert_ptr_null(cause);
+	ck_assert_int_eq(t.n, 9);
+	ck_assert_str_eq(t.s, "hello  world");
+	ck_assert_str_eq(t.e, "a # b");
+	ck_assert_int_eq(t.level, LOG_DEBUG);
+	conf_free(t_table, &t);
+	ck_assert_ptr_null(t.s);
+	ck_assert_ptr_null(t.e);
+}
+END_TEST
+
+START_TEST(test_strings)
+{
+	struct t	 t;
+	char		*cause;
+
+	cause = parse(&t, "e =\ns = /a b/c=d\n");
+	ck_assert_ptr_null(cause);
+	ck_assert_str_eq(t.e, "");
+	ck_assert_str_eq(t.s, "/a b/c=d");
+	conf_free(t_table, &t);
+
+	cause = parse(&t, "e = x\n");
+	ck_assert_ptr_null(cause);
+	ck_assert_str_eq(t.e, "x");
+	ck_assert_str_eq(t.s, "dflt");
+	conf_free(t_table, &t);
+}
+END_TEST
+
+START_TEST(test_levels)
+{
+	static const struct {
+		const char	*text;
+		int		 level;
+	} cases[] = {
+		{ "level = err\n", LOG_ERR },
+		{ "level = warning\n", LOG_WARNING },
+		{ "level = notice # quieter\n", LOG_NOTICE },
+		{ "level = info\n", LOG_INFO },
+		{ "level = debug\n", LOG_DEBUG },
+	};
+	struct t	 t;
+	char		*cause;
+	size_t		 i;
+
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		cause = parse(&t, cases[i].text);
+		ck_assert_ptr_null(cause);
+		ck_assert_int_eq(t.level, cases[i].level);
+		conf_free(t_table, &t);
+	}
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct t	 t;
+	struct settings	 s;
+
+	memset(&t, 0, sizeof t);
+	conf_defaults(t_table, &t);
+	ck_assert_int_eq(t.n, 7);
+	ck_assert_str_eq(t.s, "dflt");
+	ck_assert_str_eq(t.e, "");
+	ck_assert_int_eq(t.level, LOG_INFO);
+	ck_assert_int_eq(t.big, 0);
+	conf_free(t_table, &t);
+
+	memset(&s, 0, sizeof s);
+	conf_defaults(settings_table, &s);
+	ck_assert_str_eq(s.listen, "127.0.0.1:4433");
+	ck_assert_str_eq(s.stun_listen, "");
+	ck_assert_str_eq(s.tls_key, "/etc/tryst/key.pem");
+	ck_assert_str_eq(s.redis, "127.0.0.1:6379");
+	ck_assert_str_eq(s.verification, "");
+	ck_assert_int_eq(s.log_level, LOG_INFO);
+	ck_assert_int_eq(s.code_digits, 6);
+	ck_assert_int_eq(s.discovery_bucket, 2000);
+	ck_assert_int_eq(s.max_batch, 1024);
+	ck_assert_int_eq(s.relay_session_bytes, 268435456);
+	ck_assert_int_eq(s.relay_rate_bps, 0);
+	ck_assert_int_eq(s.idle_timeout_s, 300);
+	ck_assert_int_eq(s.max_connections, 100000);
+	ck_assert_int_eq(s.max_connections_per_account, 4);
+	ck_assert_int_eq(s.shutdown_grace_s, 5);
+	settings_free(&s);
+	ck_assert_ptr_null(s.listen);
+}
+END_TEST
+
+/* A table whose default is out of its own range. */
+static const struct conf_entry bad_table[] = {
+	{ "n", CONF_INT, 0, "11", 5, 10, 0, "Bad.", 0 },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0 }
+};
+
+START_TEST(test_bad_default_is_fatal)
+{
+	long long	 n;
+
+	conf_defaults(bad_table, &n);
+}
+END_TEST
+
+START_TEST(test_table_covers_settings)
+{
+	const struct conf_entry	*e;
+	unsigned char		 used[sizeof(struct settings)] = { 0 };
+	size_t			 n = 0, size, i;
+
+	for (e = settings_table; e->name != NULL; e++, n++) {
+		size = e->type == CONF_STR ? sizeof(char *) :
+		    e->type == CONF_LEVEL ? sizeof(int) : sizeof(long long);
+		ck_assert_uint_le(e->offset + size, sizeof(struct settings));
+		for (i = 0; i < size; i++) {
+			ck_assert_msg(!used[e->offset + i], "%s overlaps",
+			    e->name);
+			used[e->offset + i] = 1;
+		}
+		ck_assert_uint_le(strlen(e->help), 76);
+	}
+	/* 10 strings, log_level and 29 limits of PROTOCOL.md §8. */
+	ck_assert_uint_eq(n, 40);
+}
+END_TEST
+
+START_TEST(test_reload_flags)
+{
+	static const char *no[] = { "listen", "stun_listen", "metrics_listen",
+	    "master_key", "redis", "redis_user", "redis_password_file" };
+	const struct conf_entry	*e;
+	size_t			 i;
+	int			 want;
+
+	for (e = settings_table; e->name != NULL; e++) {
+		want = 1;
+		for (i = 0; i < sizeof no / sizeof no[0]; i++) {
+			if (strcmp(e->name, no[i]) == 0)
+				want = 0;
+		}
+		ck_assert_msg(e->reload == want, "%s: reload %d", e->name,
+		    e->reload);
+	}
+}
+END_TEST
+
+START_TEST(test_write_default_round_trip)
+{
+	struct t	 t;
+	char		*buf, *cause;
+	size_t		 len;
+
+	buf = written(t_table, &len);
+	ck_assert_ptr_nonnull(strstr(buf, "\n# An integer.\n"
+	    "# default: 7, range 5..10 (reload on SIGHUP: yes)\n#n = 7\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n# A string that must not be "
+	    "empty.\n# default: dflt (reload on SIGHUP: no)\ns = dflt\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n# default: empty "
+	    "(reload on SIGHUP: no)\n#e =\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n# default: info "
+	    "(reload on SIGHUP: yes)\n#level = info\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nbig = 0\n"));
+	cause = parse_len(&t, buf, len);
+	ck_assert_msg(cause == NULL, "%s", cause);
+	ck_assert_int_eq(t.n, 7);
+	ck_assert_str_eq(t.s, "dflt");
+	conf_free(t_table, &t);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_written_lines_fit)
+{
+	char		*buf, *p, *nl;
+	size_t		 len;
+	unsigned int	 lineno = 0, set = 0;
+
+	buf = written(settings_table, &len);
+	for (p = buf; *p != '\0'; p = nl + 1) {
+		lineno++;
+		ck_assert_ptr_nonnull(nl = strchr(p, '\n'));
+		ck_assert_msg(nl - p <= 80, "line %u is too long", lineno);
+		ck_assert_msg(nl == p || nl[-1] != ' ', "line %u ends in a "
+		    "blank", lineno);
+		if (*p != '#' && nl != p)
+			set++;
+	}
+	/* listen, tls_cert, tls_key, master_key, redis, verification. */
+	ck_assert_uint_eq(set, 6);
+	ck_assert_ptr_nonnull(strstr(buf, "\nverification =\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nlisten = 127.0.0.1:4433\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n#stun_listen =\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n# default: 268435456, range "
+	    "1048576..1099511627776 (reload on SIGHUP: yes)\n"
+	    "#relay_session_bytes = 268435456\n"));
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_shipped_file)
+{
+	struct settings	 s;
+	char		*want, *have, *cause = NULL;
+	size_t		 wantlen, havelen;
+
+	memset(&s, 0, sizeof s);
+	conf_defaults(settings_table, &s);
+	ck_assert_msg(conf_load(settings_table, &s, SHIPPED, &cause) == 0,
+	    "%s", cause);
+	ck_assert_str_eq(s.listen, "127.0.0.1:4433");
+	ck_assert_str_eq(s.master_key, "/etc/tryst/master.key");
+	ck_assert_int_eq(s.code_ttl_s, 600);
+	settings_free(&s);
+
+	want = written(settings_table, &wantlen);
+	have = file_read_small(SHIPPED, 1 << 20, &havelen, &cause);
+	ck_assert_msg(have != NULL, "%s", cause);
+	ck_assert_msg(havelen == wantlen && memcmp(have, want, wantlen) == 0,
+	    "conf/trystd.conf differs from the table: regenerate it (see "
+	    "tests/test-conf.c)");
+	free(want);
+	free(have);
+}
+END_TEST
+
+START_TEST(test_load)
+{
+	struct t	 t;
+	char		*path, *cause = NULL;
+
+	path = temp_file("# test\nn = 9\ns = from file\n\nbogus\n");
+	memset(&t, 0, sizeof t);
+	conf_defaults(t_table, &t);
+	ck_assert_int_eq(conf_load(t_table, &t, path, &cause), -1);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_ptr_eq(strstr(cause, path), cause);
+	ck_assert_str_eq(cause + strlen(path), ":5: expected \"key = value\"");
+	free(cause);
+	conf_free(t_table, &t);
+	unlink(path);
+	free(path);
+
+	cause = NULL;
+	conf_defaults(t_table, &t);
+	ck_assert_int_eq(conf_load(t_table, &t, "/nonexistent/t.conf",
+	    &cause), -1);
+	ck_assert_ptr_nonnull(strstr(cause, "/nonexistent/t.conf"));
+	free(cause);
+	conf_free(t_table, &t);
+}
+END_TEST
+
+/* Defaults with a valid verification: settings_check passes. */
+static void
+good_settings(struct settings *s)
+{
+	char	*cause = NULL;
+
+	memset(s, 0, sizeof *s);
+	conf_defaults(settings_table, s);
+	free(s->verification);
+	s->verification = xstrdup("dev:/tmp/codes");
+	ck_assert_msg(settings_check(s, &cause) == 0, "%s", cause);
+}
+
+/* Assert that settings_check refuses s with exactly want. */
+static void
+check_fails(struct settings *s, const char *want)
+{
+	char	*cause = NULL;
+
+	ck_assert_int_eq(settings_check(s, &cause), -1);
+	ck_assert_ptr_nonnull(cause);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+}
+
+START_TEST(test_check)
+{
+	struct settings	 s;
+	char		*cause = NULL;
+
+	good_settings(&s);
+	s.discovery_bucket = 1023;
+	check_fails(&s, "discovery_bucket (1023) is less than max_batch "
+	    "(1024)");
+	s.discovery_bucket = 1024;
+	ck_assert_int_eq(settings_check(&s, &cause), 0);
+	s.max_batch = 100;
+	s.discovery_bucket = 99;
+	check_fails(&s, "discovery_bucket (99) is less than max_batch (100)");
+	settings_free(&s);
+
+	good_settings(&s);
+	free(s.listen);
+	s.listen = xstrdup("");
+	check_fails(&s, "listen is not set");
+	settings_free(&s);
+}
+END_TEST
+
+START_TEST(test_check_verification)
+{
+	static const char *bad[] = { "foo:bar", "dev:", "exec:", "dev",
+	    "DEV:/x", " dev:/x", "/usr/bin/send" };
+	static const char *good[] = { "dev:/tmp/codes", "exec:/usr/bin/send",
+	    "dev:x" };
+	struct settings	 s;
+	char		 want[128], *cause = NULL;
+	size_t		 i;
+
+	good_settings(&s);
+	free(s.verification);
+	s.verification = xstrdup("");
+	check_fails(&s, "verification is not set (dev:FILE or exec:PROGRAM)");
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		free(s.verification);
+		s.verification = xstrdup(bad[i]);
+		snprintf(want, sizeof want, "verification: \"%s\" is not "
+		    "dev:FILE or exec:PROGRAM", bad[i]);
+		check_fails(&s, want);
+	}
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		free(s.verification);
+		s.verification = xstrdup(good[i]);
+		ck_assert_msg(settings_check(&s, &cause) == 0, "%s", good[i]);
+	}
+	settings_free(&s);
+}
+END_TEST
+
+START_TEST(test_settings_load)
+{
+	struct settings	 s;
+	char		*path, *cause = NULL;
+
+	path = temp_file("verification = exec:/usr/bin/send\n"
+	    "max_batch = 64\ndiscovery_bucket = 64\nlog_level = debug\n");
+	ck_assert_msg(settings_load(&s, path, &cause) == 0, "%s", cause);
+	ck_assert_str_eq(s.verification, "exec:/usr/bin/send");
+	ck_assert_int_eq(s.discovery_bucket, 64);
+	ck_assert_int_eq(s.log_level, LOG_DEBUG);
+	ck_assert_int_eq(s.code_digits, 6);
+	settings_free(&s);
+	unlink(path);
+	free(path);
+
+	path = temp_file("verification = dev:/tmp/c\ndiscovery_bucket = 10\n");
+	ck_assert_int_eq(settings_load(&s, path, &cause), -1);
+	ck_assert_ptr_eq(strstr(cause, path), cause);
+	ck_assert_str_eq(cause + strlen(path), ": discovery_bucket (10) is "
+	    "less than max_batch (1024)");
+	ck_assert_ptr_null(s.listen);
+	free(cause);
+	unlink(path);
+	free(path);
+
+	path = temp_file("code_digits = 9\n");
+	ck_assert_int_eq(settings_load(&s, path, &cause), -1);
+	ck_assert_str_eq(cause + strlen(path), ":1: code_digits: 9 is out of "
+	    "range 6..8");
+	free(cause);
+	unlink(path);
+	free(path);
+
+	/* The shipped file leaves verification for the operator to set. */
+	ck_assert_int_eq(settings_load(&s, SHIPPED, &cause), -1);
+	ck_assert_str_eq(cause, SHIPPED ": verification is not set "
+	    "(dev:FILE or exec:PROGRAM)");
+	free(cause);
+}
+END_TEST
+
+static Suite *
+conf_suite(int forking)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc;
+
+	tc = tcase_create("parser");
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_nul_byte);
+	tcase_add_test(tc, test_int_syntax);
+	tcase_add_test(tc, test_int_range);
+	tcase_add_test(tc, test_comments_blanks);
+	tcase_add_test(tc, test_whitespace);
+	tcase_add_test(tc, test_strings);
+	tcase_add_test(tc, test_levels);
+	tcase_add_test(tc, test_defaults);
+	/* It exits, so it needs its own process. */
+	if (forking)
+		tcase_add_exit_test(tc, test_bad_default_is_fatal, 1);
+	tcase_add_test(tc, test_write_default_round_trip);
+	tcase_add_test(tc, test_load);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("settings");
+	tcase_add_test(tc, test_table_covers_settings);
+	tcase_add_test(tc, test_reload_flags);
+	tcase_add_test(tc, test_written_lines_fit);
+	tcase_add_test(tc, test_shipped_file);
+	tcase_add_test(tc, test_check);
+	tcase_add_test(tc, test_check_verification);
+	tcase_add_test(tc, test_settings_load);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(int argc, char **argv)
+{
+	SRunner		*sr;
+	const char	*ckfork = getenv("CK_FORK");
+	int		 failed;
+
+	if (argc == 2 && strcmp(argv[1], "--write-default") == 0) {
+		conf_write_default(settings_table, stdout);
+		return (fflush(stdout) == 0 ? 0 : 1);
+	}
+	sr = srunner_create(conf_suite(ckfork == NULL ||
+	    strcmp(ckfork, "no") != 0));
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? 1 : 0);
+}

@@ -1,1 +1,589 @@
-int main(void) { return 77; }
+/*
+ * test-integration.c -- trystd, trystctl and tryst against a real
+ * redis-server, over loopback. One environment for the whole run; the
+ * tests run in order in this process (CK_NOFORK), and each uses its own
+ * phone numbers. The tests of the CLI, Redis and the log are in
+ * integ-store.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <sodium.h>
+
+#include "harness.h"
+
+#define N_LOOKUP	"+15550100001"
+#define N_REREG		"+15550100002"
+#define N_CODES		"+15550100003"
+#define N_AUTH		"+15550100004"
+#define N_PRESENCE	"+15550100005"
+#define N_DELETE	"+15550100006"
+#define N_CTLDEL	"+15550100007"
+#define N_RATE		"+15550100008"
+#define N_DISC		"+15550100012"
+#define N_DISC_NONE	"+15550100013"
+#define N_UNREG		"+15550100014"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+/* The object of `trystctl lookup --json number` into obj. */
+static void
+lookup_json(const char *number, char *obj, size_t objlen)
+{
+	char	*out = NULL, key[64];
+	char	*p, *start, *end;
+	int	 st;
+
+	st = h_run(&out, "\"$TRYSTCTL\" -c %s lookup --json '%s'", H.conf,
+	    number);
+	ck_assert_msg(st == 0, "trystctl lookup: status %d: %s", st, out);
+	h_note_number(number);
+	snprintf(key, sizeof key, "\"%s\"", number);
+	p = strstr(out, key);
+	ck_assert_msg(p != NULL, "lookup output lacks %s: %s", key, out);
+	start = p;
+	while (start > out && *start != '{')
+		start--;
+	end = strchr(p, '}');
+	ck_assert_msg(*start == '{' && end != NULL, "not JSON: %s", out);
+	ck_assert_msg(out[strspn(out, " \t\n")] == '[', "not an array: %s",
+	    out);
+	snprintf(obj, objlen, "%.*s", (int)(end - start + 1), start);
+	free(out);
+}
+
+/* The raw value of "key" in a flat JSON object; 0, or -1 if absent. */
+static int
+json_field(const char *obj, const char *key, char *out, size_t outlen)
+{
+	char		 pat[64];
+	const char	*p;
+	size_t		 n;
+
+	snprintf(pat, sizeof pat, "\"%s\"", key);
+	if ((p = strstr(obj, pat)) == NULL)
+		return (-1);
+	p += strlen(pat);
+	p += strspn(p, " \t\n");
+	if (*p++ != ':')
+		return (-1);
+	p += strspn(p, " \t\n");
+	if (*p == '"')
+		n = strcspn(++p, "\"");
+	else
+		n = strcspn(p, ",} \t\n");
+	snprintf(out, outlen, "%.*s", (int)n, p);
+	return (0);
+}
+
+/* The integer value of "key" (asserting it is there). */
+static long long
+json_int(const char *obj, const char *key)
+{
+	char	 v[64], *end;
+	long long n;
+
+	ck_assert_msg(json_field(obj, key, v, sizeof v) == 0, "no %s in %s",
+	    key, obj);
+	n = strtoll(v, &end, 10);
+	ck_assert_msg(*v != '\0' && *end == '\0', "%s is not an integer: %s",
+	    key, v);
+	return (n);
+}
+
+/* Assert that "key" is the ISO 8601 UTC form of t. */
+static void
+json_iso(const char *obj, const char *key, long long t)
+{
+	char		 v[64], want[64];
+	time_t		 tt = (time_t)t;
+	struct tm	 tm;
+
+	ck_assert_msg(json_field(obj, key, v, sizeof v) == 0, "no %s in %s",
+	    key, obj);
+	gmtime_r(&tt, &tm);
+	strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ck_assert_str_eq(v, want);
+}
+
+/* An ERROR with code answering type must come back from m. */
+static void
+send_expect_error(struct hc *c, const struct msg *m, int code,
+    struct msg *out)
+{
+	h_send(c, m);
+	h_expect_error(c, code, m->type, out);
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+START_TEST(test_ping)
+{
+	struct hc	*c = h_open();
+
+	ck_assert_uint_gt(c->ch.server_time_ms / 1000 + 10,
+	    (uint64_t)time(NULL));
+	ck_assert_uint_lt(c->ch.server_time_ms / 1000,
+	    (uint64_t)time(NULL) + 10);
+	h_ping(c, 0x0123456789abcdefULL);
+	h_ping(c, 0);
+	h_ping(c, UINT64_MAX);
+}
+END_TEST
+
+START_TEST(test_lookup_json)
+{
+	struct account	 a;
+	char		 obj[1024], v[64];
+	long long	 now = time(NULL), created, seen;
+
+	h_register(N_LOOKUP, &a);
+	lookup_json(N_LOOKUP, obj, sizeof obj);
+	ck_assert_int_eq(json_field(obj, "registered", v, sizeof v), 0);
+	ck_assert_str_eq(v, "true");
+	created = json_int(obj, "created_unix");
+	seen = json_int(obj, "last_seen_unix");
+	ck_assert_int_le(llabs(created - now), 10);
+	ck_assert_int_eq(seen, h_today());
+	ck_assert_uint_eq(a.c.created, (uint64_t)created);
+	json_iso(obj, "created", created);
+	json_iso(obj, "last_seen", seen);
+
+	lookup_json(N_UNREG, obj, sizeof obj);
+	ck_assert_int_eq(json_field(obj, "registered", v, sizeof v), 0);
+	ck_assert_str_eq(v, "false");
+	ck_assert_int_eq(json_field(obj, "created_unix", v, sizeof v), -1);
+}
+END_TEST
+
+START_TEST(test_reregister)
+{
+	struct account	 a, b;
+	struct hc	*online, *c;
+	struct msg	 m;
+
+	h_register(N_REREG, &a);
+	online = h_online(&a, HELLO_PRESENCE);
+	h_ping(online, 1);
+	h_register(N_REREG, &b);
+	ck_assert_uint_gt(b.c.created, a.c.created);
+	h_expect_goaway(online, GOAWAY_REVOKED);
+
+	c = h_open();
+	h_hello_raw(c, a.cred, CRED_LEN, a.sk, HELLO_PRESENCE, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_REVOKED,
+	    "old credential: got %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	ck_assert_uint_eq(m.u.error.ref_type, MSG_HELLO);
+	h_hello_raw(c, b.cred, CRED_LEN, b.sk, HELLO_PRESENCE, &m);
+	ck_assert_msg(m.type == MSG_WELCOME, "new credential: got %s",
+	    proto_type_name(m.type));
+}
+END_TEST
+
+/* A code of the same length that differs in every digit. */
+static void
+wrong_code(char *dst, const char *code)
+{
+	size_t	 i;
+
+	for (i = 0; code[i] != '\0'; i++)
+		dst[i] = '0' + (code[i] - '0' + 1) % 10;
+	dst[i] = '\0';
+}
+
+START_TEST(test_bad_codes)
+{
+	struct hc	*c = h_open();
+	struct msg	 m;
+	uint8_t		 tok[TOKEN_LEN], pk[32], sk[64];
+	size_t		 toklen;
+	char		 code[16], bad[24];
+	int		 i;
+
+	crypto_sign_keypair(pk, sk);
+	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
+	wrong_code(bad, code);
+	for (i = 0; i < 5; i++) {
+		h_reg_finish(c, tok, toklen, bad, pk, &m);
+		ck_assert_msg(m.type == MSG_ERROR &&
+		    m.u.error.code == ERR_BAD_CODE, "attempt %d: %s %s", i + 1,
+		    proto_type_name(m.type), proto_err_name(m.u.error.code));
+		ck_assert_uint_eq(m.u.error.ref_type, MSG_REGISTER_FINISH);
+	}
+	h_reg_finish(c, tok, toklen, code, pk, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_EXPIRED,
+	    "sixth attempt: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+
+	/* A used token. */
+	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
+	h_reg_finish(c, tok, toklen, code, pk, &m);
+	ck_assert_msg(m.type == MSG_REGISTERED, "got %s",
+	    proto_type_name(m.type));
+	h_reg_finish(c, tok, toklen, code, pk, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_EXPIRED,
+	    "used token: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+
+	/* Wrong number of digits; then the token still works. */
+	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
+	h_reg_finish(c, tok, toklen, "12345", pk, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_BAD_CODE,
+	    "5 digits: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	snprintf(bad, sizeof bad, "%s0", code);
+	h_reg_finish(c, tok, toklen, bad, pk, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_BAD_CODE,
+	    "too many digits: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	h_reg_finish(c, tok, toklen, code, pk, &m);
+	ck_assert_msg(m.type == MSG_REGISTERED, "right code: %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+
+	/* A token that is not one. */
+	tok[TOKEN_LEN - 1] ^= 1;
+	h_reg_finish(c, tok, toklen, code, pk, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_EXPIRED,
+	    "forged token: %s", proto_type_name(m.type));
+	h_ping(c, 3);
+}
+END_TEST
+
+START_TEST(test_auth_errors)
+{
+	struct account	 a;
+	struct hc	*c;
+	struct msg	 m;
+	uint8_t		 cred[CRED_LEN], ids[32] = { 0 };
+	uint8_t		 raw[] = { 0, 0, 0, 1, 0x3e };
+
+	h_register(N_AUTH, &a);
+	c = h_open();
+
+	/* Unknown type before the state check, connection stays. */
+	h_send_raw(c, raw, sizeof raw);
+	h_expect_error(c, ERR_UNSUPPORTED, 0x3e, NULL);
+
+	memset(&m, 0, sizeof m);
+	m.type = MSG_LOOKUP;
+	m.u.lookup.count = 1;
+	m.u.lookup.ids = ids;
+	send_expect_error(c, &m, ERR_UNAUTHENTICATED, NULL);
+
+	/* Signature by the wrong key; tampered credential; short one. */
+	{
+		uint8_t	 pk2[32], sk2[64];
+
+		crypto_sign_keypair(pk2, sk2);
+		h_hello_raw(c, a.cred, CRED_LEN, sk2, 0, &m);
+		ck_assert_msg(m.type == MSG_ERROR, "wrong key: %s",
+		    proto_type_name(m.type));
+		ck_assert_uint_eq(m.u.error.code, ERR_UNAUTHENTICATED);
+	}
+	memcpy(cred, a.cred, CRED_LEN);
+	cred[40] ^= 1;
+	h_hello_raw(c, cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR &&
+	    m.u.error.code == ERR_UNAUTHENTICATED, "tampered: %s",
+	    proto_type_name(m.type));
+	h_hello_raw(c, a.cred, CRED_LEN - 1, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR &&
+	    m.u.error.code == ERR_UNAUTHENTICATED, "144 bytes: %s",
+	    proto_type_name(m.type));
+	ck_assert_uint_eq(m.u.error.ref_type, MSG_HELLO);
+	h_ping(c, 4);
+
+	/* Now online: HELLO again, REGISTER_BEGIN, unknown type. */
+	h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_WELCOME, "HELLO: %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+	h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_UNSUPPORTED,
+	    "second HELLO: %s", proto_type_name(m.type));
+	memset(&m, 0, sizeof m);
+	m.type = MSG_REGISTER_BEGIN;
+	m.u.reg_begin.number.p = (const uint8_t *)N_AUTH;
+	m.u.reg_begin.number.len = strlen(N_AUTH);
+	send_expect_error(c, &m, ERR_UNSUPPORTED, NULL);
+	h_send_raw(c, raw, sizeof raw);
+	h_expect_error(c, ERR_UNSUPPORTED, 0x3e, NULL);
+	h_ping(c, 5);
+}
+END_TEST
+
+/* Check WELCOME's fields for a loopback client and default limits. */
+static void
+check_welcome(const struct msg *m)
+{
+	ck_assert_uint_eq(m->type, MSG_WELCOME);
+	ck_assert_uint_eq(m->u.welcome.family, 4);
+	ck_assert_int_eq(memcmp(m->u.welcome.addr, "\x7f\0\0\x01", 4), 0);
+	ck_assert_uint_ne(m->u.welcome.port, 0);
+	ck_assert_uint_eq(m->u.welcome.idle_timeout_s, 300);
+	ck_assert_uint_eq(m->u.welcome.max_batch, 1024);
+	ck_assert_uint_eq(m->u.welcome.max_offer_bytes, 4096);
+	ck_assert_uint_eq(m->u.welcome.credential.len, 0);
+}
+
+START_TEST(test_presence)
+{
+	struct account	 a;
+	struct hc	*p1, *out, *p2, *c4, *c5, *c6;
+	struct msg	 m;
+
+	h_register(N_PRESENCE, &a);
+	p1 = h_open();
+	h_hello_raw(p1, a.cred, CRED_LEN, a.sk, HELLO_PRESENCE, &m);
+	check_welcome(&m);
+	out = h_online(&a, 0);
+	p2 = h_online(&a, HELLO_PRESENCE);
+	h_expect_goaway(p1, GOAWAY_REPLACED);
+	h_ping(out, 6);
+	h_ping(p2, 7);
+
+	/* Online now: out, p2. Two more fill max_connections_per_account. */
+	c4 = h_online(&a, 0);
+	c5 = h_online(&a, 0);
+	c6 = h_open();
+	h_hello_raw(c6, a.cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_LIMIT,
+	    "fifth online connection: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	h_ping(c6, 8);
+	h_ping(c4, 9);
+	h_ping(c5, 10);
+	h_ping(out, 11);
+
+	/* A freed slot can be taken again. */
+	h_close(c5);
+	usleep(300 * 1000);
+	h_hello_raw(c6, a.cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_WELCOME, "after a close: %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+}
+END_TEST
+
+START_TEST(test_delete_account)
+{
+	struct account	 a;
+	struct hc	*pres, *c;
+	struct msg	 m;
+	char		 obj[1024], v[64];
+
+	h_register(N_DELETE, &a);
+	pres = h_online(&a, HELLO_PRESENCE);
+	c = h_online(&a, 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_DELETE_ACCOUNT;
+	h_send(c, &m);
+	h_recv(c, &m);
+	ck_assert_msg(m.type == MSG_DELETED, "got %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+	h_expect_closed(c);
+	h_expect_goaway(pres, GOAWAY_REVOKED);
+	lookup_json(N_DELETE, obj, sizeof obj);
+	ck_assert_int_eq(json_field(obj, "registered", v, sizeof v), 0);
+	ck_assert_str_eq(v, "false");
+
+	c = h_open();
+	h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_REVOKED,
+	    "deleted account: %s", proto_type_name(m.type));
+}
+END_TEST
+
+START_TEST(test_trystctl_delete)
+{
+	struct account	 a;
+	struct hc	*pres;
+	char		 obj[1024], v[64], *out = NULL;
+	int		 st;
+
+	h_register(N_CTLDEL, &a);
+	pres = h_online(&a, HELLO_PRESENCE);
+	h_ping(pres, 12);
+	st = h_run(&out, "\"$TRYSTCTL\" -c %s delete '%s' 2>&1", H.conf,
+	    N_CTLDEL);
+	ck_assert_msg(st == 0, "trystctl delete: %d: %s", st, out);
+	free(out);
+	h_expect_goaway(pres, GOAWAY_REVOKED);
+	lookup_json(N_CTLDEL, obj, sizeof obj);
+	ck_assert_int_eq(json_field(obj, "registered", v, sizeof v), 0);
+	ck_assert_str_eq(v, "false");
+}
+END_TEST
+
+START_TEST(test_malformed)
+{
+	struct hc	*keep = h_open(), *c;
+	struct msg	 m;
+	const uint8_t	 zero[] = { 0, 0, 0, 0 };
+	const uint8_t	 big[] = { 0, 0, 0x07, 0xd0, MSG_PING };
+	const uint8_t	 ping[] = { 0, 0, 0, 10, MSG_PING, 1, 2, 3, 4, 5, 6,
+	    7, 8, 9 };
+
+	h_ping(keep, 13);
+	c = h_open();
+	h_send_raw(c, zero, sizeof zero);
+	h_expect_error(c, ERR_MALFORMED, 0, &m);
+	h_expect_closed(c);
+
+	c = h_open();
+	h_send_raw(c, big, sizeof big);
+	h_expect_error(c, ERR_MALFORMED, -1, &m);
+	h_expect_closed(c);
+
+	c = h_open();
+	h_send_raw(c, ping, sizeof ping);
+	h_expect_error(c, ERR_MALFORMED, MSG_PING, &m);
+	h_expect_closed(c);
+
+	h_ping(keep, 14);
+}
+END_TEST
+
+START_TEST(test_register_limits)
+{
+	struct hc	*c = h_open();
+	struct msg	 m;
+	uint8_t		 tok[TOKEN_LEN];
+	size_t		 toklen;
+	char		 code[16];
+	time_t		 hour;
+	int		 i;
+
+	h_reg_begin_raw(c, "12345", &m);
+	ck_assert_msg(m.type == MSG_ERROR &&
+	    m.u.error.code == ERR_INVALID_NUMBER, "12345: %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+	ck_assert_uint_eq(m.u.error.ref_type, MSG_REGISTER_BEGIN);
+	h_reg_begin_raw(c, "+05550100008", &m);
+	ck_assert_msg(m.type == MSG_ERROR &&
+	    m.u.error.code == ERR_INVALID_NUMBER, "+0...: %s",
+	    proto_type_name(m.type));
+
+	hour = time(NULL) / 3600;
+	for (i = 0; i < 5; i++)
+		h_reg_begin(c, N_RATE, tok, &toklen, code, sizeof code);
+	i = h_code_count(N_RATE);
+	h_reg_begin_raw(c, N_RATE, &m);
+	if (time(NULL) / 3600 != hour)
+		return;		/* the hourly window turned over meanwhile */
+	ck_assert_msg(m.type == MSG_ERROR &&
+	    m.u.error.code == ERR_RATE_LIMITED, "sixth: %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+	ck_assert_uint_gt(m.u.error.retry_after_s, 0);
+	ck_assert_uint_le(m.u.error.retry_after_s, 3600);
+	usleep(300 * 1000);
+	ck_assert_int_eq(h_code_count(N_RATE), i);
+	h_ping(c, 15);
+}
+END_TEST
+
+/* OPRF_EVAL for two numbers; the IDs into ids. */
+static void
+discover(struct hc *c, const char *n0, const char *n1, uint8_t ids[64])
+{
+	uint8_t		 blind[2][32], el[64], out[OPRF_OUT];
+	const char	*in[2] = { n0, n1 };
+	struct msg	 m;
+	int		 i;
+
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(oprf_blind(blind[i], el + 32 * i,
+		    (const uint8_t *)in[i], strlen(in[i]), NULL), 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_OPRF_EVAL;
+	m.u.oprf.count = 2;
+	m.u.oprf.elements = el;
+	h_send(c, &m);
+	h_recv(c, &m);
+	ck_assert_msg(m.type == MSG_OPRF_RESULT, "got %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+	ck_assert_uint_eq(m.u.oprf.count, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(oprf_finalize(out, (const uint8_t *)in[i],
+		    strlen(in[i]), blind[i], m.u.oprf.elements + 32 * i), 0);
+		memcpy(ids + 32 * i, out, 32);
+	}
+}
+
+START_TEST(test_discovery)
+{
+	struct account	 a;
+	struct hc	*c;
+	struct msg	 m;
+	uint8_t		 ids[64], want[ID_LEN];
+
+	h_register(N_DISC, &a);
+	c = h_online(&a, 0);
+	discover(c, N_DISC, N_DISC_NONE, ids);
+	ck_assert_int_eq(memcmp(ids, a.c.id, ID_LEN), 0);
+	ck_assert_int_eq(keys_number_id(H.keys, N_DISC_NONE, want), 0);
+	ck_assert_int_eq(memcmp(ids + 32, want, ID_LEN), 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_LOOKUP;
+	m.u.lookup.count = 2;
+	m.u.lookup.ids = ids;
+	h_send(c, &m);
+	h_recv(c, &m);
+	ck_assert_msg(m.type == MSG_LOOKUP_RESULT, "got %s",
+	    proto_type_name(m.type));
+	ck_assert_uint_eq(m.u.lookup_result.count, 2);
+	ck_assert_uint_eq(m.u.lookup_result.bitmap[0], 0x01);
+}
+END_TEST
+
+/* Add tests to a new tcase of s, with the checked teardown. */
+static void
+add_tcase(Suite *s, const char *name, const TTest **tests)
+{
+	TCase	*tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
+	tcase_set_timeout(tc, 60);
+	for (; *tests != NULL; tests++)
+		tcase_add_test(tc, *tests);
+	suite_add_tcase(s, tc);
+}
+
+int
+main(void)
+{
+	const TTest *anon[] = { test_ping, test_register_limits,
+	    test_bad_codes, test_malformed, NULL };
+	const TTest *acct[] = { test_lookup_json,
+	    test_reregister, test_auth_errors, test_presence,
+	    test_delete_account, test_trystctl_delete, test_discovery,
+	    NULL };
+	Suite	*s = suite_create("integration");
+	SRunner	*sr;
+	char	*why = NULL;
+	int	 failed;
+
+	if (h_start(NULL, &why) == -1) {
+		fprintf(stderr, "test-integration: %s\n", why);
+		h_stop();
+		return (1);
+	}
+	add_tcase(s, "anonymous", anon);
+	add_tcase(s, "accounts", acct);
+	suite_add_tcase(s, integ_cli_tcase());
+	suite_add_tcase(s, integ_store_tcase());
+	suite_add_tcase(s, integ_last_tcase());
+	sr = srunner_create(s);
+	srunner_set_fork_status(sr, CK_NOFORK);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	h_stop();
+	if (failed == 0)
+		h_remove_dir();
+	else
+		fprintf(stderr, "test-integration: kept %s\n", H.dir);
+	return (failed ? 1 : 0);
+}

@@ -1,0 +1,270 @@
+/*
+ * auth.c -- going online (HELLO, PROTOCOL.md §5.2), leaving for good
+ * (DELETE_ACCOUNT), and revocation of an ID's live connections.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "server.h"
+
+#define DAY	86400ULL
+
+/* A HELLO or DELETE_ACCOUNT waiting for Redis. */
+struct authreq {
+	struct conn	*c;
+	uint8_t		 type;
+	uint8_t		 flags;
+	struct cred	 cred;
+	uint8_t		 raw[CRED_LEN];
+};
+
+/* Hold c until Redis answers. */
+static struct authreq *
+req_new(struct conn *c, uint8_t type)
+{
+	struct authreq	*r;
+
+	r = xcalloc(1, sizeof *r);
+	r->c = c;
+	r->type = type;
+	c->busy = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	conn_ref(c);
+	return (r);
+}
+
+/* Let c go on; 1 if it is alive. */
+static int
+req_end(struct authreq *r)
+{
+	struct conn	*c = r->c;
+	int		 alive;
+
+	free(r);
+	alive = conn_unref(c);
+	if (alive)
+		conn_done(c);
+	return (alive);
+}
+
+/* Answer an error and end. */
+static void
+req_fail(struct authreq *r, uint16_t code, uint32_t retry, const char *msg)
+{
+	if (r->c->state != CONN_DEAD)
+		conn_error(r->c, r->type, 0, code, retry, msg);
+	req_end(r);
+}
+
+/* Write today as the account's seen day, and its expiry. */
+static void
+write_seen(struct server *srv, const uint8_t id[ID_LEN])
+{
+	char		 key[72];
+	uint64_t	 now = server_now(), today = now - now % DAY;
+
+	keyspace_acct(key, id);
+	store_cmdf(srv->store, NULL, NULL, "MULTI");
+	store_cmdf(srv->store, NULL, NULL, "HSET %s seen %llu", key,
+	    (unsigned long long)today);
+	store_cmdf(srv->store, NULL, NULL, "EXPIREAT %s %llu", key,
+	    (unsigned long long)(today +
+	    (uint64_t)srv->set.account_ttl_days * DAY));
+	store_cmdf(srv->store, NULL, NULL, "EXEC");
+}
+
+/* Daily seen of a connection that stays online across days. */
+void
+auth_touch_seen(struct conn *c)
+{
+	c->seen_day = server_now() / DAY;
+	if (store_up(c->srv->store))
+		write_seen(c->srv, c->id);
+}
+
+/* WELCOME: the reflexive address, the limits, maybe a new credential. */
+static void
+send_welcome(struct conn *c, const struct cred *cred)
+{
+	struct server	*srv = c->srv;
+	struct msg	 m = { .type = MSG_WELCOME };
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)&c->addr;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&c->addr;
+	uint8_t		 renewed[CRED_LEN];
+	uint64_t	 now = server_now();
+	uint64_t	 life = (uint64_t)srv->set.credential_days * DAY;
+
+	if (c->addr.ss_family == AF_INET) {
+		m.u.welcome.family = 4;
+		m.u.welcome.port = ntohs(s4->sin_port);
+		memcpy(m.u.welcome.addr, &s4->sin_addr, 4);
+	} else if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		m.u.welcome.family = 4;
+		m.u.welcome.port = ntohs(s6->sin6_port);
+		memcpy(m.u.welcome.addr, s6->sin6_addr.s6_addr + 12, 4);
+	} else {
+		m.u.welcome.family = 6;
+		m.u.welcome.port = ntohs(s6->sin6_port);
+		memcpy(m.u.welcome.addr, &s6->sin6_addr, 16);
+	}
+	m.u.welcome.idle_timeout_s = (uint16_t)srv->set.idle_timeout_s;
+	m.u.welcome.stun_port = 0;
+	m.u.welcome.max_batch = (uint16_t)srv->set.max_batch;
+	m.u.welcome.max_offer_bytes = (uint16_t)srv->set.max_offer_bytes;
+	if (cred->expires <= now || cred->expires - now < life / 2) {
+		cred_make(renewed, srv->keys, cred->id, cred->identity_pk,
+		    cred->created, now + life);
+		memcpy(c->cred, renewed, CRED_LEN);
+		m.u.welcome.credential.p = renewed;
+		m.u.welcome.credential.len = CRED_LEN;
+	}
+	conn_send(c, &m);
+}
+
+/* The account came back: compare created, go online. */
+static void
+hello_account(struct server *srv, redisReply *reply, void *arg)
+{
+	struct authreq	*r = arg;
+	struct conn	*c = r->c;
+	long long	 seen;
+	uint64_t	 today = server_now() / DAY;
+
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2) {
+		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
+		    "storage unavailable");
+		return;
+	}
+	if (c->state == CONN_DEAD) {
+		req_end(r);
+		return;
+	}
+	if (reply->element[0]->type != REDIS_REPLY_STRING ||
+	    strtoull(reply->element[0]->str, NULL, 10) != r->cred.created) {
+		req_fail(r, ERR_REVOKED, 0, "this registration was revoked");
+		return;
+	}
+	seen = reply->element[1]->type == REDIS_REPLY_STRING ?
+	    strtoll(reply->element[1]->str, NULL, 10) : 0;
+	memcpy(c->id, r->cred.id, ID_LEN);
+	memcpy(c->cred, r->raw, CRED_LEN);
+	c->created = r->cred.created;
+	if (presence_add(srv, c, r->flags & HELLO_PRESENCE) != 0) {
+		req_fail(r, ERR_LIMIT, 0, "too many connections for this "
+		    "account");
+		return;
+	}
+	c->state = CONN_ONLINE;
+	c->presence = (r->flags & HELLO_PRESENCE) != 0;
+	c->seen_day = (uint64_t)seen / DAY;
+	if (c->seen_day < today)
+		auth_touch_seen(c);
+	srv->stats.hellos++;
+	send_welcome(c, &r->cred);
+	c->last_rx = server_now();
+	conn_idle_timer(c);
+	req_end(r);
+}
+
+/* HELLO: both signatures, then the account. */
+void
+auth_hello(struct conn *c, const struct msg *m)
+{
+	struct server	*srv = c->srv;
+	const struct vb	*cv = &m->u.hello.credential;
+	struct authreq	*r;
+	struct cred	 cred;
+	char		 key[72];
+
+	if (cred_verify(cv->p, cv->len, srv->keys->sign_pk, &cred) != 0) {
+		conn_error(c, m->type, 0, ERR_UNAUTHENTICATED, 0,
+		    "credential does not verify");
+		return;
+	}
+	if (hello_verify(m->u.hello.signature, cred.identity_pk, c->nonce,
+	    cv->p) != 0) {
+		conn_error(c, m->type, 0, ERR_UNAUTHENTICATED, 0,
+		    "signature does not verify");
+		return;
+	}
+	if (!store_up(srv->store)) {
+		conn_error(c, m->type, 0, ERR_UNAVAILABLE,
+		    store_retry_after(srv->store), "storage unavailable");
+		return;
+	}
+	r = req_new(c, m->type);
+	r->cred = cred;
+	r->flags = m->u.hello.flags;
+	memcpy(r->raw, cv->p, CRED_LEN);
+	keyspace_acct(key, cred.id);
+	if (store_cmdf(srv->store, hello_account, r, "HMGET %s created seen",
+	    key) != 0)
+		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
+		    "storage unavailable");
+}
+
+/* The account is gone: close this connection and the ID's others. */
+static void
+delete_done(struct server *srv, redisReply *reply, void *arg)
+{
+	struct authreq	*r = arg;
+	struct conn	*c = r->c;
+	struct msg	 m = { .type = MSG_DELETED };
+
+	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
+		    "storage unavailable");
+		return;
+	}
+	if (c->state != CONN_DEAD) {
+		conn_send(c, &m);
+		conn_kill(c, "deleted");
+	}
+	auth_revoke_local(srv, r->cred.id, r->cred.created);
+	req_end(r);
+}
+
+/* DELETE_ACCOUNT: remove the acct: key and announce it. */
+void
+auth_delete(struct conn *c, const struct msg *m)
+{
+	struct server	*srv = c->srv;
+	struct authreq	*r;
+	char		 key[72], hex[2 * ID_LEN + 1];
+
+	if (!store_up(srv->store)) {
+		conn_error(c, m->type, 0, ERR_UNAVAILABLE,
+		    store_retry_after(srv->store), "storage unavailable");
+		return;
+	}
+	r = req_new(c, m->type);
+	memcpy(r->cred.id, c->id, ID_LEN);
+	r->cred.created = c->created;
+	keyspace_acct(key, c->id);
+	hex_encode(hex, c->id, ID_LEN);
+	store_cmdf(srv->store, NULL, NULL, "MULTI");
+	store_cmdf(srv->store, NULL, NULL, "DEL %s", key);
+	store_cmdf(srv->store, NULL, NULL, "PUBLISH tryst:revoke %s:%llu",
+	    hex, (unsigned long long)c->created);
+	if (store_cmdf(srv->store, delete_done, r, "EXEC") != 0)
+		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
+		    "storage unavailable");
+}
+
+/* Close the ID's online connections whose account is not newer. */
+void
+auth_revoke_local(struct server *srv, const uint8_t id[ID_LEN],
+    uint64_t max_created)
+{
+	struct conn	*c, *next;
+
+	for (c = presence_conns(srv, id); c != NULL; c = next) {
+		next = c->id_next;
+		if (c->created <= max_created)
+			conn_goaway(c, GOAWAY_REVOKED, 0);
+	}
+}

@@ -1,0 +1,567 @@
+/*
+ * conn.c -- client connections: accept with limits, TLS, CHALLENGE, the
+ * frame reader and the checks of PROTOCOL.md §2, dispatch by state,
+ * timeouts, and the one way a connection ends (conn_kill).
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/bufferevent_ssl.h>
+#include <sodium.h>
+
+#include "server.h"
+
+#define FRAMES_PER_PASS	16	/* then yield to other connections */
+#define DRAIN_S		5	/* output of a killed connection */
+
+static void	conn_timer(evutil_socket_t, short, void *);
+static void	process(struct conn *);
+
+/* The per-address key: an IPv4 address, or the /64 of an IPv6 one. */
+static void
+addr_key(const struct sockaddr *sa, uint8_t key[16])
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET) {
+		memcpy(key + 12, &s4->sin_addr, 4);
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+		memcpy(key + 12, s6->sin6_addr.s6_addr + 12, 4);
+		return;
+	}
+	memcpy(key, &s6->sin6_addr, 8);
+	key[15] = 6;	/* never equal to an IPv4 key */
+}
+
+/* Arm c's timer to fire after secs seconds. */
+static void
+timer_in(struct conn *c, uint64_t secs)
+{
+	struct timeval	 tv = { (time_t)secs, 0 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+/* Count a connection against its address; -1 if over the limit. */
+static int
+ip_add(struct server *srv, const uint8_t key[16])
+{
+	uintptr_t	 n = (uintptr_t)table_get(srv->per_ip, key);
+
+	if ((long long)n >= srv->set.max_connections_per_ip)
+		return (-1);
+	table_set(srv->per_ip, key, (void *)(n + 1));
+	return (0);
+}
+
+/* Forget a connection of an address. */
+static void
+ip_remove(struct server *srv, const uint8_t key[16])
+{
+	uintptr_t	 n = (uintptr_t)table_get(srv->per_ip, key);
+
+	if (n <= 1)
+		table_del(srv->per_ip, key);
+	else
+		table_set(srv->per_ip, key, (void *)(n - 1));
+}
+
+/* Free a dead connection. */
+static void
+conn_free(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	SSL		*ssl;
+
+	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
+		SSL_shutdown(ssl);
+	bufferevent_free(c->bev);
+	event_free(c->timer);
+	ip_remove(srv, c->addrkey);
+	TAILQ_REMOVE(&srv->conns, c, entry);
+	srv->nconns--;
+	sodium_memzero(c, sizeof *c);
+	free(c);
+}
+
+/* Free c on a later pass of the loop, or once its last reference goes. */
+static void
+free_later(struct conn *c)
+{
+	c->freeing = 1;
+	timer_in(c, 0);
+}
+
+/* End a connection: stop reading, let pending output drain. */
+void
+conn_kill(struct conn *c, const char *reason)
+{
+	struct evbuffer	*out;
+
+	if (c->state == CONN_DEAD)
+		return;
+	log_debug("connection closed: %s", reason);
+	if (c->state == CONN_ONLINE)
+		presence_remove(c->srv, c);
+	c->state = CONN_DEAD;
+	bufferevent_disable(c->bev, EV_READ);
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) == 0)
+		free_later(c);
+	else
+		timer_in(c, DRAIN_S);
+}
+
+/* The peer is gone or broken: nothing can drain. */
+static void
+conn_drop(struct conn *c, const char *reason)
+{
+	conn_kill(c, reason);
+	free_later(c);
+}
+
+/* Take a reference for asynchronous work. */
+void
+conn_ref(struct conn *c)
+{
+	c->refs++;
+}
+
+/* Drop a reference. May free c. 1 if c is alive and usable. */
+int
+conn_unref(struct conn *c)
+{
+	if (--c->refs > 0 || c->state != CONN_DEAD)
+		return (c->state != CONN_DEAD);
+	if (c->freeing && !evtimer_pending(c->timer, NULL))
+		conn_free(c);
+	return (0);
+}
+
+/* Send a message; a client that does not read is killed. */
+void
+conn_send(struct conn *c, const struct msg *m)
+{
+	struct server	*srv = c->srv;
+	struct evbuffer	*out;
+	size_t		 n;
+
+	if (c->state == CONN_DEAD)
+		return;
+	if ((n = proto_encode(m, srv->out, sizeof srv->out)) == 0) {
+		log_errx("cannot encode %s", proto_type_name(m->type));
+		conn_kill(c, "encode");
+		return;
+	}
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + n > (size_t)srv->set.max_output_bytes) {
+		conn_drop(c, "slow reader");
+		return;
+	}
+	bufferevent_write(c->bev, srv->out, n);
+}
+
+/* Send ERROR for a request. */
+void
+conn_error(struct conn *c, uint8_t ref_type, uint64_t ref, uint16_t code,
+    uint32_t retry_after_s, const char *message)
+{
+	struct msg	 m = { .type = MSG_ERROR };
+
+	m.u.error.ref_type = ref_type;
+	m.u.error.ref = ref;
+	m.u.error.code = code;
+	m.u.error.retry_after_s = retry_after_s;
+	m.u.error.message.p = (const uint8_t *)message;
+	m.u.error.message.len = (uint16_t)strlen(message);
+	conn_send(c, &m);
+}
+
+/* Send GOAWAY and close. */
+void
+conn_goaway(struct conn *c, uint8_t reason, uint32_t after_s)
+{
+	struct msg	 m = { .type = MSG_GOAWAY };
+
+	m.u.goaway.reason = reason;
+	m.u.goaway.reconnect_after_s = after_s;
+	conn_send(c, &m);
+	conn_kill(c, "goaway");
+}
+
+/* The request in progress is answered: go on with the next frame. */
+void
+conn_done(struct conn *c)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	c->busy = 0;
+	bufferevent_enable(c->bev, EV_READ);
+	bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Online now: the timer measures silence from here on. */
+void
+conn_idle_timer(struct conn *c)
+{
+	timer_in(c, (uint64_t)c->srv->set.idle_timeout_s);
+}
+
+/* The TLS handshake is done: send CHALLENGE. */
+static void
+send_challenge(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	struct msg	 m = { .type = MSG_CHALLENGE };
+
+	srv->stats.handshakes++;
+	c->state = CONN_ANON;
+	randombytes_buf(c->nonce, sizeof c->nonce);
+	m.u.challenge.version = 1;
+	memcpy(m.u.challenge.nonce, c->nonce, 32);
+	m.u.challenge.server_time_ms = server_now_ms();
+	memcpy(m.u.challenge.sign_pk, srv->keys->sign_pk, 32);
+	tls_sig_make(m.u.challenge.tls_sig, srv->keys, c->nonce,
+	    srv->spki_hash);
+	conn_send(c, &m);
+}
+
+/* 1 if a client message of this type is allowed in c's state. */
+static int
+allowed(const struct conn *c, uint8_t type)
+{
+	int	 anon_only;
+
+	anon_only = type == MSG_REGISTER_BEGIN || type == MSG_REGISTER_FINISH ||
+	    type == MSG_HELLO || type == MSG_RELAY_JOIN;
+	if (c->state == CONN_ANON)
+		return (anon_only || type == MSG_PING);
+	return (!anon_only);
+}
+
+/* Answer PING. */
+static void
+handle_ping(struct conn *c, const struct msg *m)
+{
+	struct msg	 r = { .type = MSG_PONG };
+
+	r.u.ping.nonce = m->u.ping.nonce;
+	conn_send(c, &r);
+}
+
+/* Dispatch one decoded message. */
+static void
+dispatch(struct conn *c, const struct msg *m)
+{
+	switch (m->type) {
+	case MSG_PING:
+		handle_ping(c, m);
+		break;
+	case MSG_REGISTER_BEGIN:
+		register_begin(c, m);
+		break;
+	case MSG_REGISTER_FINISH:
+		register_finish(c, m);
+		break;
+	case MSG_HELLO:
+		auth_hello(c, m);
+		break;
+	case MSG_DELETE_ACCOUNT:
+		auth_delete(c, m);
+		break;
+	case MSG_RELAY_JOIN:
+		/* This node keeps no sessions yet, so none can match. */
+		conn_error(c, m->type, m->u.relay_join.session, ERR_NO_SESSION,
+		    0, "no such session");
+		conn_kill(c, "relay join");
+		break;
+	default:
+		conn_error(c, m->type, 0, ERR_UNSUPPORTED, 0,
+		    "not supported by this server");
+		break;
+	}
+}
+
+/* One frame: the checks of §2 in their order, then dispatch. */
+static void
+handle_frame(struct conn *c, uint8_t type, const uint8_t *body, size_t len)
+{
+	struct msg	 m;
+
+	if (!proto_known(type) || type >= 0x80) {
+		conn_error(c, type, 0, ERR_UNSUPPORTED, 0, "unknown type");
+		return;
+	}
+	if (!allowed(c, type)) {
+		if (c->state == CONN_ANON)
+			conn_error(c, type, 0, ERR_UNAUTHENTICATED, 0,
+			    "say HELLO first");
+		else
+			conn_error(c, type, 0, ERR_UNSUPPORTED, 0,
+			    "not allowed once online");
+		return;
+	}
+	if (proto_decode(type, body, len, &m) != 0) {
+		c->srv->stats.malformed++;
+		conn_error(c, type, 0, ERR_MALFORMED, 0, "malformed message");
+		conn_kill(c, "malformed");
+		return;
+	}
+	dispatch(c, &m);
+}
+
+/* The first frame ends the handshake timeout; the lifetime starts. */
+static void
+first_frame(struct conn *c, uint64_t now)
+{
+	uint64_t	 end;
+
+	c->got_frame = 1;
+	end = c->accepted + (uint64_t)c->srv->set.anonymous_lifetime_s;
+	timer_in(c, end > now ? end - now : 0);
+}
+
+/* Take whole frames off the input, a bounded number per pass. */
+static void
+process(struct conn *c)
+{
+	struct server	*srv = c->srv;
+	struct evbuffer	*in = bufferevent_get_input(c->bev);
+	uint8_t		 hdr[PROTO_HDR];
+	uint32_t	 len, max;
+	int		 n;
+
+	for (n = 0; n < FRAMES_PER_PASS; n++) {
+		if (c->state != CONN_ANON && c->state != CONN_ONLINE)
+			return;
+		if (c->busy || evbuffer_get_length(in) < PROTO_HDR)
+			return;
+		evbuffer_copyout(in, hdr, PROTO_HDR);
+		len = proto_frame_len(hdr);
+		max = c->state == CONN_ONLINE ? PROTO_MAX_LEN :
+		    PROTO_MAX_LEN_ANON;
+		if (len < 1 || len > max) {
+			srv->stats.malformed++;
+			conn_error(c, 0, 0, ERR_MALFORMED, 0,
+			    "frame length out of bounds");
+			conn_kill(c, "frame length");
+			return;
+		}
+		if (evbuffer_get_length(in) < PROTO_HDR + len)
+			return;
+		evbuffer_remove(in, srv->frame, PROTO_HDR + len);
+		c->last_rx = server_now();
+		if (!c->got_frame)
+			first_frame(c, c->last_rx);
+		handle_frame(c, srv->frame[PROTO_HDR],
+		    srv->frame + PROTO_HDR + 1, len - 1);
+	}
+	if (evbuffer_get_length(in) >= PROTO_HDR)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Bytes arrived. */
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	process(arg);
+}
+
+/* Output drained: a killed connection can go. */
+static void
+conn_write(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->state == CONN_DEAD && !c->freeing)
+		free_later(c);
+}
+
+/* Handshake done, or the peer went away. */
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->state == CONN_TLS)
+			send_challenge(c);
+		return;
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		conn_drop(c, (what & BEV_EVENT_EOF) ? "eof" : "error");
+}
+
+/* The per-connection timer: handshake, lifetime, idle, drain, free. */
+static void
+conn_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+	struct server	*srv = c->srv;
+	uint64_t	 now = server_now(), idle = (uint64_t)srv->set.idle_timeout_s;
+
+	switch (c->state) {
+	case CONN_DEAD:
+		c->freeing = 1;
+		if (c->refs == 0)
+			conn_free(c);
+		return;
+	case CONN_TLS:
+	case CONN_ANON:
+		conn_kill(c, c->got_frame ? "anonymous lifetime" :
+		    "handshake timeout");
+		return;
+	case CONN_ONLINE:
+		if (now - c->last_rx >= idle) {
+			conn_goaway(c, GOAWAY_IDLE, 0);
+			return;
+		}
+		timer_in(c, idle - (now - c->last_rx));
+		return;
+	}
+}
+
+/* Start a connection: TLS over the accepted socket. */
+static void
+conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, const uint8_t key[16])
+{
+	struct conn	*c;
+	SSL		*ssl;
+
+	if ((ssl = SSL_new(srv->ssl_ctx)) == NULL) {
+		log_errx("SSL_new failed");
+		evutil_closesocket(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->srv = srv;
+	c->state = CONN_TLS;
+	memcpy(&c->addr, sa, salen < sizeof c->addr ? salen : sizeof c->addr);
+	memcpy(c->addrkey, key, 16);
+	c->accepted = c->last_rx = server_now();
+	c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (c->bev == NULL)
+		fatalx("bufferevent_openssl_socket_new failed");
+	c->timer = evtimer_new(srv->base, conn_timer, c);
+	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
+	srv->nconns++;
+	srv->stats.connections++;
+	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_MAX_FRAME);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	timer_in(c, (uint64_t)srv->set.handshake_timeout_s);
+}
+
+/* A TCP connection arrived: limits first, before any TLS work. */
+static void
+listen_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct server	*srv = arg;
+	uint8_t		 key[16];
+
+	addr_key(sa, key);
+	if (srv->stopping ||
+	    (long long)srv->nconns >= srv->set.max_connections ||
+	    ip_add(srv, key) != 0) {
+		evutil_closesocket(fd);
+		return;
+	}
+	conn_new(srv, fd, sa, (socklen_t)salen, key);
+}
+
+/* Out of descriptors: pause accepting for a second. */
+static void
+listen_error(struct evconnlistener *l, void *arg)
+{
+	struct server	*srv = arg;
+	struct timeval	 tv = { 1, 0 };
+	int		 e = EVUTIL_SOCKET_ERROR();
+
+	log_warnx("accept: %s; pausing for a second",
+	    evutil_socket_error_to_string(e));
+	evconnlistener_disable(l);
+	evtimer_add(srv->listen_resume, &tv);
+}
+
+/* Accept again after a pause. */
+static void
+listen_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct server	*srv = arg;
+
+	if (!srv->stopping)
+		evconnlistener_enable(srv->listener);
+}
+
+/* Bind the TLS listener. */
+int
+conn_listen(struct server *srv, char **cause)
+{
+	struct sockaddr_storage	 ss;
+	int			 sslen = sizeof ss;
+
+	if (evutil_parse_sockaddr_port(srv->set.listen,
+	    (struct sockaddr *)&ss, &sslen) != 0) {
+		xasprintf(cause, "listen: cannot parse \"%s\" (want ADDRESS:PORT)",
+		    srv->set.listen);
+		return (-1);
+	}
+	srv->listener = evconnlistener_new_bind(srv->base, listen_accept, srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    1024, (struct sockaddr *)&ss, sslen);
+	if (srv->listener == NULL) {
+		xasprintf(cause, "listen %s: %s", srv->set.listen,
+		    strerror(errno));
+		return (-1);
+	}
+	evconnlistener_set_error_cb(srv->listener, listen_error);
+	srv->listen_resume = evtimer_new(srv->base, listen_resume, srv);
+	return (0);
+}
+
+/* Stop accepting and tell every client to go away. */
+void
+conn_shutdown_all(struct server *srv)
+{
+	struct conn	*c, *next;
+
+	if (srv->listener != NULL)
+		evconnlistener_disable(srv->listener);
+	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->state == CONN_ANON || c->state == CONN_ONLINE)
+			conn_goaway(c, GOAWAY_SHUTDOWN, 5);
+		else if (c->state == CONN_TLS)
+			conn_kill(c, "shutdown");
+	}
+}
+
+/* Once a minute: the daily seen write of connections online for days, at
+ * an offset of the day derived from the ID (PROTOCOL.md §7). */
+void
+conn_tick(struct server *srv)
+{
+	struct conn	*c;
+	uint64_t	 now = server_now(), today = now / 86400;
+
+	TAILQ_FOREACH(c, &srv->conns, entry) {
+		if (c->state != CONN_ONLINE || c->seen_day >= today)
+			continue;
+		if (now % 86400 >= get_u32(c->id) % 86400)
+			auth_touch_seen(c);
+	}
+}

@@ -1,0 +1,290 @@
+/*
+ * integ-store.c -- integration tests of the tryst CLI, of what trystd
+ * keeps in Redis, of a Redis outage, and of what trystd logs.
+ */
+#include <ctype.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "harness.h"
+
+#define N_OUTAGE	"+15550100009"
+#define N_AFTER		"+15550100010"
+#define N_CLI		"+15550100011"
+
+/* Run tryst with TRYST_HOME=H.dir/home; output (with stderr) in *out. */
+static int
+tryst_run(char **out, const char *home, const char *args)
+{
+	return (h_run(out, "TRYST_HOME='%s/%s' \"$TRYST\" %s 2>&1", H.dir,
+	    home, args));
+}
+
+START_TEST(test_cli)
+{
+	uint8_t	 other[32];
+	char	 args[256], code[16], hex[65], *out = NULL, *b64;
+	int	 st, before;
+
+	b64 = b64_encode(H.sign_pk, 32);
+	hex_encode(hex, H.sign_pk, 32);
+	snprintf(args, sizeof args, "init --server %s", H.hostport);
+	st = tryst_run(&out, "home1", args);
+	ck_assert_msg(st == 0, "tryst init: %d: %s", st, out);
+	free(out);
+	ck_assert_msg(h_run(NULL, "grep -rqF -e '%s' -e '%s' '%s/home1'", b64,
+	    hex, H.dir) == 0, "the server key is not kept in TRYST_HOME");
+
+	before = h_code_count(N_CLI);
+	st = tryst_run(&out, "home1", "register " N_CLI);
+	ck_assert_msg(st == 0, "tryst register: %d: %s", st, out);
+	free(out);
+	h_code_wait(N_CLI, before, code, sizeof code);
+	snprintf(args, sizeof args, "verify %s", code);
+	st = tryst_run(&out, "home1", args);
+	ck_assert_msg(st == 0, "tryst verify: %d: %s", st, out);
+	free(out);
+	st = tryst_run(&out, "home1", "whoami");
+	ck_assert_msg(st == 0, "tryst whoami: %d: %s", st, out);
+	ck_assert_msg(strstr(out, N_CLI) != NULL && strstr(out, "online") !=
+	    NULL, "whoami: %s", out);
+	free(out);
+
+	/* The right key given explicitly works; another one is refused. */
+	snprintf(args, sizeof args, "init --server %s --key %s", H.hostport,
+	    b64);
+	st = tryst_run(&out, "home2", args);
+	ck_assert_msg(st == 0, "tryst init --key (right): %d: %s", st, out);
+	free(out);
+	free(b64);
+	randombytes_buf(other, sizeof other);
+	b64 = b64_encode(other, sizeof other);
+	snprintf(args, sizeof args, "init --server %s --key %s", H.hostport,
+	    b64);
+	free(b64);
+	st = tryst_run(&out, "home3", args);
+	ck_assert_msg(st != 0, "tryst init with a wrong key succeeded: %s",
+	    out);
+	ck_assert_msg(strcasestr(out, "key") != NULL, "refusal does not "
+	    "mention the key: %s", out);
+	free(out);
+}
+END_TEST
+
+/* Assert one reply is an integer and return it. */
+static long long
+reply_int(redisContext *rc, const char *cmd, const char *key)
+{
+	redisReply	*r;
+	long long	 v;
+
+	r = redisCommand(rc, "%s %s", cmd, key);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_INTEGER, "%s %s",
+	    cmd, key);
+	v = r->integer;
+	freeReplyObject(r);
+	return (v);
+}
+
+/* An acct: hash: exactly created and seen, EXPIREAT seen + 120 days. */
+static void
+check_account(redisContext *rc, const char *key)
+{
+	redisReply	*r;
+	long long	 created = -1, seen = -1;
+	size_t		 i;
+
+	r = redisCommand(rc, "HGETALL %s", key);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY, "HGETALL");
+	ck_assert_msg(r->elements == 4, "%s has %zu fields", key,
+	    r->elements / 2);
+	for (i = 0; i < r->elements; i += 2) {
+		const char *f = r->element[i]->str, *v = r->element[i + 1]->str;
+
+		ck_assert_msg(strspn(v, "0123456789") == strlen(v) && *v,
+		    "%s %s = %s", key, f, v);
+		if (strcmp(f, "created") == 0)
+			created = atoll(v);
+		else if (strcmp(f, "seen") == 0)
+			seen = atoll(v);
+	}
+	freeReplyObject(r);
+	ck_assert_msg(created > 0 && seen > 0, "%s: fields", key);
+	ck_assert_int_eq(seen % 86400, 0);
+	ck_assert_int_le(seen, h_today());
+	ck_assert_int_gt(reply_int(rc, "TTL", key), 0);
+	ck_assert_int_eq(reply_int(rc, "EXPIRETIME", key),
+	    seen + 120LL * 86400);
+}
+
+/* Every key in Redis is one PROTOCOL.md §7 allows; returns the count. */
+static size_t
+check_redis_keys(void)
+{
+	redisContext	*rc;
+	redisReply	*r;
+	regex_t		 acct, rl;
+	size_t		 i, n;
+
+	ck_assert_int_eq(regcomp(&acct, "^acct:\\{[0-9a-f]{64}\\}$",
+	    REG_EXTENDED | REG_NOSUB), 0);
+	ck_assert_int_eq(regcomp(&rl, "^(vt:[0-9a-f]{48}|"
+	    "rl:code:\\{[0-9a-f]{64}\\}:[0-9]+|"
+	    "rl:codefail:\\{[0-9a-f]{64}\\}:[0-9]+|"
+	    "rl:disc:\\{[0-9a-f]{64}\\})$", REG_EXTENDED | REG_NOSUB), 0);
+	rc = redisConnect("127.0.0.1", H.redis_port);
+	ck_assert_msg(rc != NULL && rc->err == 0, "redis connect");
+	r = redisCommand(rc, "KEYS *");
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY, "KEYS");
+	for (i = 0; i < r->elements; i++) {
+		const char *key = r->element[i]->str;
+
+		if (regexec(&acct, key, 0, NULL, 0) == 0)
+			check_account(rc, key);
+		else if (regexec(&rl, key, 0, NULL, 0) == 0)
+			ck_assert_msg(reply_int(rc, "TTL", key) > 0,
+			    "%s has no TTL", key);
+		else
+			ck_abort_msg("unexpected Redis key %s", key);
+	}
+	n = r->elements;
+	freeReplyObject(r);
+	redisFree(rc);
+	regfree(&acct);
+	regfree(&rl);
+	return (n);
+}
+
+START_TEST(test_redis_keys)
+{
+	ck_assert_uint_gt(check_redis_keys(), 0);
+}
+END_TEST
+
+START_TEST(test_redis_outage)
+{
+	struct account	 a, b;
+	struct hc	*c;
+	struct msg	 m;
+	char		*why = NULL, code[16];
+	pid_t		 pid = H.trystd_pid;
+	uint8_t		 tok[TOKEN_LEN];
+	int		 i, before;
+
+	h_register(N_OUTAGE, &a);
+	h_redis_stop();
+	c = h_open();
+	h_hello_raw(c, a.cred, CRED_LEN, a.sk, HELLO_PRESENCE, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_UNAVAILABLE,
+	    "HELLO, Redis down: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	ck_assert_uint_gt(m.u.error.retry_after_s, 0);
+	h_ping(c, 16);
+	h_reg_begin_raw(c, N_AFTER, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_UNAVAILABLE,
+	    "REGISTER_BEGIN, Redis down: %s", proto_type_name(m.type));
+	ck_assert_uint_gt(m.u.error.retry_after_s, 0);
+
+	ck_assert_msg(h_redis_start(&why) == 0, "%s", why);
+	before = h_code_count(N_AFTER);
+	for (i = 0; i < 30; i++) {
+		h_reg_begin_raw(c, N_AFTER, &m);
+		if (m.type != MSG_ERROR || m.u.error.code != ERR_UNAVAILABLE)
+			break;
+		usleep(500 * 1000);
+	}
+	ck_assert_msg(m.type == MSG_REGISTER_CHALLENGE, "15 s after Redis "
+	    "came back: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	ck_assert_uint_eq(m.u.reg_challenge.token.len, TOKEN_LEN);
+	memcpy(tok, m.u.reg_challenge.token.p, TOKEN_LEN);
+	h_code_wait(N_AFTER, before, code, sizeof code);
+	crypto_sign_keypair(b.pk, b.sk);
+	h_reg_finish(c, tok, TOKEN_LEN, code, b.pk, &m);
+	ck_assert_msg(m.type == MSG_REGISTERED, "got %s",
+	    proto_type_name(m.type));
+
+	/* The data went with the old Redis: the old account is gone. */
+	h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_REVOKED,
+	    "account lost with Redis: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	ck_assert_int_eq(H.trystd_pid, pid);
+	ck_assert(h_trystd_alive());
+}
+END_TEST
+
+/* Assert s does not occur in the log text. */
+static void
+log_lacks(const char *log, const char *s, const char *what)
+{
+	ck_assert_msg(strstr(log, s) == NULL, "trystd log contains %s %s",
+	    what, s);
+}
+
+START_TEST(test_log_private)
+{
+	const char	*n;
+	char		*log, *why = NULL, hex[2 * ID_LEN + 1];
+	uint8_t		 id[ID_LEN];
+	size_t		 len, i, j;
+
+	log = file_read_small(H.log, 1 << 24, &len, &why);
+	ck_assert_msg(log != NULL, "%s", why);
+	ck_assert_ptr_nonnull(h_number(10));
+	for (i = 0; (n = h_number(i)) != NULL; i++) {
+		log_lacks(log, n, "the number");
+		log_lacks(log, n + 1, "the digits of");
+		ck_assert_int_eq(keys_number_id(H.keys, n, id), 0);
+		hex_encode(hex, id, ID_LEN);
+		hex[16] = '\0';
+		log_lacks(log, hex, "the start of the ID");
+		for (j = 0; j < 16; j++)
+			hex[j] = toupper((unsigned char)hex[j]);
+		log_lacks(log, hex, "the start of the ID");
+	}
+	free(log);
+}
+END_TEST
+
+/* `tryst init`, `register`, `verify`, `whoami`. */
+TCase *
+integ_cli_tcase(void)
+{
+	TCase	*tc = tcase_create("cli");
+
+	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
+	tcase_add_test(tc, test_cli);
+	return (tc);
+}
+
+/* Redis holds only the keys of PROTOCOL.md §7. */
+TCase *
+integ_store_tcase(void)
+{
+	TCase	*tc = tcase_create("store");
+
+	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
+	tcase_add_test(tc, test_redis_keys);
+	return (tc);
+}
+
+/* Last, in order: Redis outage, Redis keys again, the log. */
+TCase *
+integ_last_tcase(void)
+{
+	TCase	*tc = tcase_create("last");
+
+	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
+	tcase_add_test(tc, test_redis_outage);
+	tcase_add_test(tc, test_redis_keys);
+	tcase_add_test(tc, test_log_private);
+	return (tc);
+}
