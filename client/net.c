@@ -31,7 +31,8 @@
 
 #include "client.h"
 
-#define NET_ALPN		"\007tryst/1"
+#define NET_ALPN		"tryst/1"
+#define NET_ALPN_WIRE		"\007" NET_ALPN	/* length-prefixed */
 #define NET_CONNECT_MS		10000	/* TCP connect, per address */
 #define NET_HANDSHAKE_MS	10000	/* TLS handshake and CHALLENGE */
 #define NET_WRITE_MS		30000	/* a server that stops reading */
@@ -271,8 +272,8 @@ tls_setup(struct tconn *t, const char *host, char **cause)
 	if ((t->ssl = SSL_new(t->ctx)) == NULL)
 		goto fail;
 	/* SSL_set_alpn_protos returns 0 on success. */
-	if (SSL_set_alpn_protos(t->ssl, (const uint8_t *)NET_ALPN,
-	    sizeof NET_ALPN - 1) != 0)
+	if (SSL_set_alpn_protos(t->ssl, (const uint8_t *)NET_ALPN_WIRE,
+	    sizeof NET_ALPN_WIRE - 1) != 0)
 		goto fail;
 	/* SNI is a host name, never an address (RFC 6066 §3). */
 	if (inet_pton(AF_INET, host, &a) != 1 &&
@@ -309,7 +310,7 @@ tls_handshake(struct tconn *t, int64_t deadline, char **cause)
 		return (-1);
 	}
 	SSL_get0_alpn_selected(t->ssl, &alpn, &len);
-	if (len != sizeof NET_ALPN - 2 || memcmp(alpn, NET_ALPN + 1, len)) {
+	if (len != sizeof NET_ALPN - 1 || memcmp(alpn, NET_ALPN, len) != 0) {
 		xasprintf(cause, "server did not agree to ALPN tryst/1 (is it "
 		    "a tryst server?)");
 		return (-1);

@@ -1,1 +1,120 @@
-int main(void) { return 77; }
+/*
+ * test-util.c -- hex, base64, atomic files and log escaping.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <sodium.h>
+
+#include "common.h"
+
+START_TEST(test_hex)
+{
+	const uint8_t	 in[] = { 0x00, 0x01, 0xab, 0xff };
+	uint8_t		 out[4];
+	char		 hex[9];
+
+	hex_encode(hex, in, sizeof in);
+	ck_assert_str_eq(hex, "0001abff");
+	ck_assert_int_eq(hex_decode(out, sizeof out, hex), 0);
+	ck_assert_mem_eq(out, in, sizeof in);
+	ck_assert_int_eq(hex_decode(out, sizeof out, "0001abf"), -1);
+	ck_assert_int_eq(hex_decode(out, sizeof out, "0001abfff0"), -1);
+	ck_assert_int_eq(hex_decode(out, sizeof out, "0001abfg"), -1);
+}
+END_TEST
+
+START_TEST(test_b64)
+{
+	const uint8_t	 in[] = { 'f', 'o', 'o', 'b', 'a' };
+	uint8_t		 out[5], big[6];
+	char		*s;
+
+	s = b64_encode(in, sizeof in);
+	ck_assert_str_eq(s, "Zm9vYmE=");
+	ck_assert_int_eq(b64_decode(out, sizeof out, s), 0);
+	ck_assert_mem_eq(out, in, sizeof in);
+	ck_assert_int_eq(b64_decode(out, sizeof out, "  Zm9vYmE=\n"), 0);
+	ck_assert_int_eq(b64_decode(out, sizeof out, "Zm9vYmE"), -1);
+	ck_assert_int_eq(b64_decode(out, sizeof out, "Zm9v YmE="), -1);
+	ck_assert_int_eq(b64_decode(out, sizeof out, "Zm9vYm!="), -1);
+	ck_assert_int_eq(b64_decode(big, sizeof big, s), -1);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_files)
+{
+	char		 dir[] = "/tmp/test-util.XXXXXX", path[64], *cause;
+	char		*data;
+	struct stat	 st;
+	size_t		 len;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/f", dir);
+	ck_assert_int_eq(file_write_atomic(path, "abc", 3, 0600, 1, &cause),
+	    0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0600);
+	ck_assert_int_eq(file_write_atomic(path, "xyz", 3, 0600, 1, &cause),
+	    -1);
+	ck_assert_ptr_nonnull(strstr(cause, "exists"));
+	free(cause);
+	data = file_read_small(path, 16, &len, &cause);
+	ck_assert_ptr_nonnull(data);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_str_eq(data, "abc");
+	free(data);
+	ck_assert_int_eq(file_write_atomic(path, "longer", 6, 0644, 0,
+	    &cause), 0);
+	ck_assert_ptr_null(file_read_small(path, 5, &len, &cause));
+	ck_assert_ptr_nonnull(strstr(cause, "larger"));
+	free(cause);
+	unlink(path);
+	ck_assert_ptr_null(file_read_small(path, 5, &len, &cause));
+	free(cause);
+	ck_assert_int_eq(rmdir(dir), 0);	/* no temp file was left */
+}
+END_TEST
+
+START_TEST(test_escape)
+{
+	char		 buf[32];
+	const uint8_t	 in[] = "a\nb\\c\x01";
+
+	log_escape(buf, sizeof buf, in, sizeof in - 1);
+	ck_assert_str_eq(buf, "a\\x0ab\\x5cc\\x01");
+	log_escape(buf, 5, in, sizeof in - 1);
+	ck_assert_str_eq(buf, "a");
+	ck_assert_int_eq(log_level_parse("debug"), LOG_DEBUG);
+	ck_assert_int_eq(log_level_parse("notice"), LOG_NOTICE);
+	ck_assert_int_eq(log_level_parse("loud"), -1);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("util");
+	TCase	*tc = tcase_create("util");
+	SRunner	*sr;
+	int	 failed;
+
+	if (sodium_init() < 0)
+		return (1);
+	tcase_add_test(tc, test_hex);
+	tcase_add_test(tc, test_b64);
+	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_escape);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (failed ? 1 : 0);
+}
