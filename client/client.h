@@ -24,7 +24,8 @@ struct tconn_challenge {
  * server's signing key must equal it; tls_sig must verify over the
  * SHA-256 of this connection's certificate SPKI. Returns NULL and *cause
  * (caller frees) on any failure, saying which check failed. Nothing is
- * sent before the checks pass.
+ * sent before the checks pass. ch may be NULL. SIGPIPE is set to ignored
+ * if it was at its default, so a closed socket is an error, not a death.
  */
 struct tconn	*tconn_open(const char *hostport, const uint8_t *expect_pk,
 		    struct tconn_challenge *ch, char **cause);
@@ -102,5 +103,40 @@ int	 state_cred_load(const char *dir, const uint8_t sign_pk[32],
 	    uint8_t raw[CRED_LEN], struct cred *, char **cause);
 int	 state_cred_save(const char *dir, const uint8_t raw[CRED_LEN],
 	    char **cause);
+
+/* ---- tryst.c: what the subcommands share ------------------------------ */
+
+#define TRYST_REQUEST_MS	30000
+
+/* The state a subcommand works on. */
+struct tryst_ctx {
+	char			*dir;
+	struct client_conf	 conf;
+	uint8_t			 sign_pk[32];
+};
+
+/* Print the usage of every subcommand and exit 2. */
+__attribute__((noreturn)) void tryst_usage(void);
+/* Unix time t as ISO 8601 UTC ("2025-01-31T12:00:00Z") into buf. */
+const char *tryst_iso_time(uint64_t t, char *buf, size_t len);
+/* Print a server ERROR to stderr: code name, message, when to retry. */
+void	 tryst_print_error(const struct msg *);
+/* Say what an unexpected reply was (an ERROR is printed); returns 1. */
+int	 tryst_unexpected(const struct msg *);
+/* Load the state directory's config and pinned key, or exit 1. */
+void	 tryst_ctx_load(struct tryst_ctx *);
+void	 tryst_ctx_free(struct tryst_ctx *);
+/* Connect with the pinned key (ch may be NULL), or exit 1. */
+struct tconn *tryst_connect(struct tryst_ctx *, struct tconn_challenge *ch);
+/* Send out and wait up to ms for the reply in in: 0, or -1 after saying
+ * why (also for GOAWAY and a closed connection). */
+int	 tryst_request(struct tconn *, const struct msg *out, struct msg *in,
+	    int ms);
+
+/* ---- account.c: tryst register, verify, whoami ------------------------ */
+
+int	 account_register(int, char **);
+int	 account_verify(int, char **);
+int	 account_whoami(int, char **);
 
 #endif
