@@ -153,7 +153,8 @@ struct server {
 	struct deliver	*deliver;
 
 	struct event	*sigint, *sigterm, *sighup, *sigchld;
-	struct event	*tick;		/* once a second */
+	struct event	*tick;		/* once a minute */
+	struct event	*drain;		/* shutting down: all gone yet? */
 	int		 stopping;
 	struct stats	 stats;
 	uint8_t		 frame[PROTO_MAX_FRAME];	/* frame being handled */

@@ -265,6 +265,8 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 		die("%s: not a valid E.164 number", f.number);
 	if (!f.registered) {
 		printf("%s: no account\n", f.number);
+		redisFree(rc);
+		keys_free(keys);
 		return (1);
 	}
 	keys_number_id(keys, f.number, id);
@@ -299,7 +301,7 @@ main(int argc, char **argv)
 	struct settings	 set;
 	const char	*conf = NULL;
 	char		*cause;
-	int		 ch;
+	int		 ch, rv;
 
 	if (sodium_init() < 0)
 		die("sodium_init failed");
@@ -328,10 +330,13 @@ main(int argc, char **argv)
 	if (settings_load(&set, conf, &cause) != 0)
 		die("%s", cause);
 	if (strcmp(argv[0], "lookup") == 0)
-		return (cmd_lookup(&set, argc - 1, argv + 1));
-	if (strcmp(argv[0], "delete") == 0 && argc == 2)
-		return (cmd_delete(&set, argc - 1, argv + 1));
-	if (strcmp(argv[0], "pubkeys") == 0 && argc == 1)
-		return (cmd_pubkeys(&set));
-	usage();
+		rv = cmd_lookup(&set, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "delete") == 0 && argc == 2)
+		rv = cmd_delete(&set, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "pubkeys") == 0 && argc == 1)
+		rv = cmd_pubkeys(&set);
+	else
+		usage();
+	settings_free(&set);
+	return (rv);
 }

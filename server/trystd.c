@@ -80,7 +80,6 @@ on_stop(evutil_socket_t sig, short ev, void *arg)
 	struct server	*srv = arg;
 	struct timeval	 grace = { (time_t)srv->set.shutdown_grace_s, 0 };
 	struct timeval	 poll = { 0, 100000 };
-	struct event	*check;
 
 	if (srv->stopping) {
 		event_base_loopexit(srv->base, NULL);
@@ -90,8 +89,8 @@ on_stop(evutil_socket_t sig, short ev, void *arg)
 	srv->stopping = 1;
 	conn_shutdown_all(srv);
 	event_base_loopexit(srv->base, &grace);
-	check = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
-	event_add(check, &poll);
+	srv->drain = event_new(srv->base, -1, EV_PERSIST, drain_check, srv);
+	event_add(srv->drain, &poll);
 }
 
 /* SIGHUP: reloading is not part of this version; say so. */
@@ -136,6 +135,14 @@ setup_events(struct server *srv)
 	event_add(srv->tick, &tick);
 }
 
+/* Drop a table entry and free its value. */
+static void
+free_value(const uint8_t *key, void *value, void *arg)
+{
+	table_del(arg, key);
+	free(value);
+}
+
 /* Free what the process holds, so that leak checkers see only leaks. */
 static void
 server_free(struct server *srv)
@@ -159,7 +166,10 @@ server_free(struct server *srv)
 		event_free(srv->sighup);
 		event_free(srv->sigchld);
 	}
+	if (srv->drain != NULL)
+		event_free(srv->drain);
 	if (srv->per_ip != NULL) {
+		table_each(srv->codes_ip, free_value, srv->codes_ip);
 		table_free(srv->per_ip);
 		table_free(srv->codes_ip);
 		table_free(srv->presence);
