@@ -93,11 +93,68 @@ on_stop(evutil_socket_t sig, short ev, void *arg)
 	event_add(srv->drain, &poll);
 }
 
-/* SIGHUP: reloading is not part of this version; say so. */
+/* Take the reloadable settings of ns into the running set; name the
+ * others that changed, which need a restart. */
+static void
+apply_settings(struct settings *cur, struct settings *ns)
+{
+	const struct conf_entry	*e;
+	char			*a, *b, *tmp;
+	size_t			 size;
+
+	for (e = settings_table; e->name != NULL; e++) {
+		a = (char *)cur + e->offset;
+		b = (char *)ns + e->offset;
+		size = e->type == CONF_STR ? sizeof(char *) :
+		    e->type == CONF_LEVEL ? sizeof(int) : sizeof(long long);
+		if (e->type == CONF_STR ?
+		    strcmp(*(char **)a, *(char **)b) == 0 :
+		    memcmp(a, b, size) == 0)
+			continue;
+		if (!e->reload) {
+			log_warnx("reload: %s changed; it applies after a "
+			    "restart", e->name);
+			continue;
+		}
+		if (e->type == CONF_STR) {
+			tmp = *(char **)a;
+			*(char **)a = *(char **)b;
+			*(char **)b = tmp;
+		} else
+			memcpy(a, b, size);
+	}
+}
+
+/* SIGHUP: reload the configuration and the certificate, or keep the old
+ * ones when the new are bad. Connections stay. */
 static void
 on_hup(evutil_socket_t sig, short ev, void *arg)
 {
-	log_notice("SIGHUP ignored: this version does not reload");
+	struct server	*srv = arg;
+	struct settings	 ns;
+	SSL_CTX		*ctx;
+	uint8_t		 hash[32];
+	char		*cause;
+
+	if (settings_load(&ns, srv->conf_path, &cause) != 0) {
+		log_errx("reload refused, old configuration kept: %s", cause);
+		free(cause);
+		return;
+	}
+	if ((ctx = tls_ctx_new(ns.tls_cert, ns.tls_key, hash, &cause)) ==
+	    NULL) {
+		log_errx("reload refused, old configuration kept: %s", cause);
+		free(cause);
+		settings_free(&ns);
+		return;
+	}
+	apply_settings(&srv->set, &ns);
+	settings_free(&ns);
+	SSL_CTX_free(srv->ssl_ctx);	/* live connections hold their own */
+	srv->ssl_ctx = ctx;
+	memcpy(srv->spki_hash, hash, sizeof hash);
+	log_set_level(srv->set.log_level);
+	log_notice("configuration and certificate reloaded");
 }
 
 /* SIGCHLD: delivery programs ended. */
