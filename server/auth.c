@@ -216,6 +216,7 @@ delete_done(struct server *srv, redisReply *reply, void *arg)
 	struct msg	 m = { .type = MSG_DELETED };
 
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+		c->deleting = 0;
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
 		return;
@@ -242,6 +243,7 @@ auth_delete(struct conn *c, const struct msg *m)
 		return;
 	}
 	r = req_new(c, m->type);
+	c->deleting = 1;	/* it gets DELETED, not GOAWAY revoked */
 	memcpy(r->cred.id, c->id, ID_LEN);
 	r->cred.created = c->created;
 	keyspace_acct(key, c->id);
@@ -264,7 +266,7 @@ auth_revoke_local(struct server *srv, const uint8_t id[ID_LEN],
 
 	for (c = presence_conns(srv, id); c != NULL; c = next) {
 		next = c->id_next;
-		if (c->created <= max_created)
+		if (c->created <= max_created && !c->deleting)
 			conn_goaway(c, GOAWAY_REVOKED, 0);
 	}
 }

@@ -193,6 +193,7 @@ struct conn {
 	unsigned	 presence:1;
 	unsigned	 got_frame:1;
 	unsigned	 freeing:1;
+	unsigned	 deleting:1;	/* its DELETE_ACCOUNT is under way */
 	int		 refs;		/* asynchronous work holding c */
 
 	uint64_t	 accepted;	/* seconds */
