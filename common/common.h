@@ -473,4 +473,85 @@ void	 conf_free(const struct conf_entry *table, void *dst);
 /* Write the documented default file made from table. */
 void	 conf_write_default(const struct conf_entry *table, FILE *);
 
+/* ---- noise.c: Noise_XX_25519_ChaChaPoly_BLAKE2b (PROTOCOL.md §6.3) ------ */
+
+#define NOISE_KEY	32
+#define NOISE_HASH	64	/* BLAKE2b-512, HASHLEN of the Noise spec */
+#define NOISE_TAG	16
+#define NOISE_MAX_MSG	65535
+
+/* A CipherState. */
+struct noise_cipher {
+	uint8_t		 k[NOISE_KEY];
+	uint64_t	 n;
+	int		 has_key;
+};
+
+/* A HandshakeState of the XX pattern (with its SymmetricState). */
+struct noise_hs {
+	int		 initiator;
+	int		 step;		/* messages done, 0..3 */
+	uint8_t		 s_sk[32], s_pk[32];
+	uint8_t		 e_sk[32], e_pk[32];
+	uint8_t		 rs[32], re[32];
+	uint8_t		 ck[NOISE_HASH];
+	uint8_t		 h[NOISE_HASH];
+	struct noise_cipher cs;
+	int		 has_fixed_e;
+	uint8_t		 fixed_e[32];
+};
+
+/* Start a handshake with an X25519 static secret key. fixed_e (tests
+ * only) is the ephemeral secret key to use; NULL draws one. */
+void	 noise_hs_init(struct noise_hs *, int initiator,
+	    const uint8_t *prologue, size_t prologue_len,
+	    const uint8_t s_sk[32], const uint8_t *fixed_e);
+/* Write the next handshake message with payload into out. Its length,
+ * or -1 when it is not our turn or out is too small. */
+long	 noise_hs_write(struct noise_hs *, const uint8_t *payload,
+	    size_t len, uint8_t *out, size_t outlen);
+/* Read the peer's next handshake message; the payload's length, or -1
+ * when it does not decrypt, is short, or it is not their turn. */
+long	 noise_hs_read(struct noise_hs *, const uint8_t *msg, size_t len,
+	    uint8_t *payload, size_t paylen);
+/* 1 once all three messages are done. */
+int	 noise_hs_done(const struct noise_hs *);
+/* Split into the two transport ciphers (ours to send, ours to receive)
+ * and the handshake hash; wipes the handshake state. */
+void	 noise_hs_split(struct noise_hs *, struct noise_cipher *send,
+	    struct noise_cipher *recv, uint8_t hash[NOISE_HASH]);
+/* The peer's static public key (valid once it has been received). */
+const uint8_t *noise_hs_remote_static(const struct noise_hs *);
+/* Transport messages. Length written, or -1 (too big, bad tag, nonce
+ * exhausted). */
+long	 noise_encrypt(struct noise_cipher *, const uint8_t *pt, size_t len,
+	    uint8_t *out, size_t outlen);
+long	 noise_decrypt(struct noise_cipher *, const uint8_t *ct, size_t len,
+	    uint8_t *out, size_t outlen);
+
+/* ---- offer.c: offers and answers (§6.1), safety numbers (§6.4) --------- */
+
+#define OFFER_MAX_CANDS	16
+#define CAND_HOST	1
+#define CAND_SRFLX	2
+
+struct cand {
+	uint8_t		 kind;
+	uint8_t		 family;	/* 4 or 6 */
+	uint16_t	 port;
+	uint8_t		 addr[16];	/* 4 or 16 used */
+};
+
+/* Decode an offer or answer: version 1, count 1..16, candidates. Unknown
+ * kinds are skipped; IPv4-mapped IPv6 becomes IPv4. 0 and *n, or -1 when
+ * it does not parse (short, trailing bytes, bad family, bad count). */
+int	 offer_decode(const uint8_t *p, size_t len, struct cand *c, int *n);
+/* Encode n (1..16) candidates; length, or 0 when out is too small. */
+size_t	 offer_encode(const struct cand *c, int n, uint8_t *out,
+	    size_t outlen);
+/* The safety number of two identity keys: six groups of five digits
+ * separated by spaces, into out (at least 36 bytes). */
+void	 safety_number(const uint8_t pk_a[32], const uint8_t pk_b[32],
+	    char out[36]);
+
 #endif

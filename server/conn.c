@@ -199,6 +199,27 @@ conn_goaway(struct conn *c, uint8_t reason, uint32_t after_s)
 	conn_kill(c, "goaway");
 }
 
+/* Asynchronous work starts on c's request: read no frame until
+ * conn_release, and keep c allocated. */
+void
+conn_hold(struct conn *c)
+{
+	c->busy = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	conn_ref(c);
+}
+
+/* The asynchronous work on c's request ended. May free c. 1 if c is
+ * alive (and now reads its next frame). */
+int
+conn_release(struct conn *c)
+{
+	if (!conn_unref(c))
+		return (0);
+	conn_done(c);
+	return (1);
+}
+
 /* The request in progress is answered: go on with the next frame. */
 void
 conn_done(struct conn *c)
@@ -278,6 +299,12 @@ dispatch(struct conn *c, const struct msg *m)
 		break;
 	case MSG_DELETE_ACCOUNT:
 		auth_delete(c, m);
+		break;
+	case MSG_OPRF_EVAL:
+		discovery_oprf(c, m);
+		break;
+	case MSG_LOOKUP:
+		discovery_lookup(c, m);
 		break;
 	case MSG_RELAY_JOIN:
 		/* This node keeps no sessions yet, so none can match. */

@@ -43,9 +43,7 @@ req_new(struct conn *c, uint8_t type)
 	r = xcalloc(1, sizeof *r);
 	r->c = c;
 	r->type = type;
-	c->busy = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	conn_ref(c);
+	conn_hold(c);
 	return (r);
 }
 
@@ -54,14 +52,10 @@ static int
 req_end(struct regreq *r)
 {
 	struct conn	*c = r->c;
-	int		 alive;
 
 	sodium_memzero(r, sizeof *r);
 	free(r);
-	alive = conn_unref(c);
-	if (alive)
-		conn_done(c);
-	return (alive);
+	return (conn_release(c));
 }
 
 /* Answer an error and end the request. */

@@ -126,6 +126,9 @@ struct stats {
 	unsigned long long registrations;
 	unsigned long long hellos;
 	unsigned long long malformed;
+	unsigned long long oprf_evals;
+	unsigned long long lookups;
+	unsigned long long rate_limited;
 };
 
 /* All process state. */
@@ -151,6 +154,8 @@ struct server {
 
 	struct store	*store;
 	struct deliver	*deliver;
+	struct stun	*stun;		/* NULL without stun_listen */
+	struct workers	*workers;
 
 	struct event	*sigint, *sigterm, *sighup, *sigchld;
 	struct event	*tick;		/* once a minute */
@@ -222,6 +227,11 @@ void	 conn_kill(struct conn *, const char *reason);
  * c: do not touch it after. Returns 1 if c is still usable (alive). */
 void	 conn_ref(struct conn *);
 int	 conn_unref(struct conn *);
+/* Hold c for asynchronous work on its request (no frame is read
+ * meanwhile); release it when answered. conn_release may free c; it
+ * returns 1 if c is alive. */
+void	 conn_hold(struct conn *);
+int	 conn_release(struct conn *);
 /* The request in progress has been answered: read the next frame. */
 void	 conn_done(struct conn *);
 /* Online now: the timer measures silence. */
@@ -298,5 +308,31 @@ int		 deliver_send(struct deliver *, const char *number,
 		    const char *code, deliver_cb cb, void *arg);
 /* SIGCHLD: reap children. */
 void		 deliver_reap(struct deliver *);
+
+/* ---- workers.c: threads for CPU-heavy batches ------------------------- */
+
+typedef void (*work_fn)(void *arg);			/* on a thread */
+typedef void (*done_fn)(struct server *, void *arg);	/* on the loop */
+
+struct workers	*workers_new(struct server *, int n);
+void		 workers_submit(struct workers *, work_fn, done_fn, void *);
+void		 workers_free(struct workers *);
+
+/* ---- discovery.c: OPRF_EVAL and LOOKUP --------------------------------- */
+
+void	 discovery_oprf(struct conn *, const struct msg *);
+void	 discovery_lookup(struct conn *, const struct msg *);
+
+/* ---- stun.c: the STUN responder (RFC 8489, RFC 3489) ------------------ */
+
+/* The answer to one datagram from `from`: its length in out, or 0 when
+ * nothing is to be sent. Pure: no sockets, no clocks. */
+size_t	 stun_answer(const uint8_t *req, size_t len,
+	    const struct sockaddr *from, uint8_t *out, size_t outlen);
+/* Bind stun_listen (if set) and answer on the loop. -1 and *cause. */
+int	 stun_start(struct server *, char **cause);
+void	 stun_stop(struct server *);
+/* The UDP port WELCOME announces; 0 without STUN. */
+uint16_t stun_port(struct server *);
 
 #endif

@@ -16,6 +16,7 @@
 #include "server.h"
 
 #define TICK_S	60
+#define WORKERS	2	/* threads for large OPRF batches */
 
 /* Wall clock, milliseconds. */
 uint64_t
@@ -283,6 +284,7 @@ main(int argc, char **argv)
 	srv->codes_ip = table_new(16);
 	srv->presence = table_new(ID_LEN);
 	srv->deliver = deliver_new(srv);
+	srv->workers = workers_new(srv, WORKERS);
 	if ((srv->store = store_new(srv, &cause)) == NULL ||
 	    conn_listen(srv, &cause) != 0) {
 		log_errx("%s", cause);
@@ -292,6 +294,7 @@ main(int argc, char **argv)
 	log_notice("trystd %s listening on %s", TRYST_VERSION,
 	    srv->set.listen);
 	event_base_dispatch(srv->base);
+	workers_free(srv->workers);
 	deliver_free(srv->deliver);
 	store_free(srv->store);
 	server_free(srv);

@@ -122,8 +122,10 @@ int	 h_run(char **out, const char *fmt, ...)
 /* Midnight UTC of today. */
 long long h_today(void);
 
-/* ---- integ-store.c: the tests of the CLI, Redis and the log ---------- */
+/* ---- integ-store.c: discovery, the CLI, Redis and the log ------------ */
 
+/* OPRF_EVAL and LOOKUP. */
+TCase	*integ_discovery_tcase(void);
 /* `tryst init`, `register`, `verify`, `whoami`. */
 TCase	*integ_cli_tcase(void);
 /* Redis holds only the keys of PROTOCOL.md §7. */

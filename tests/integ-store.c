@@ -1,6 +1,6 @@
 /*
- * integ-store.c -- integration tests of the tryst CLI, of what trystd
- * keeps in Redis, of a Redis outage, and of what trystd logs.
+ * integ-store.c -- integration tests of discovery, of the tryst CLI, of
+ * what trystd keeps in Redis, of a Redis outage, and of what trystd logs.
  */
 #include <ctype.h>
 #include <regex.h>
@@ -18,6 +18,62 @@
 #define N_OUTAGE	"+15550100009"
 #define N_AFTER		"+15550100010"
 #define N_CLI		"+15550100011"
+#define N_DISC		"+15550100012"
+#define N_DISC_NONE	"+15550100013"
+
+/* OPRF_EVAL for two numbers; the IDs into ids. */
+static void
+discover(struct hc *c, const char *n0, const char *n1, uint8_t ids[64])
+{
+	uint8_t		 blind[2][32], el[64], out[OPRF_OUT];
+	const char	*in[2] = { n0, n1 };
+	struct msg	 m;
+	int		 i;
+
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(oprf_blind(blind[i], el + 32 * i,
+		    (const uint8_t *)in[i], strlen(in[i]), NULL), 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_OPRF_EVAL;
+	m.u.oprf.count = 2;
+	m.u.oprf.elements = el;
+	h_send(c, &m);
+	h_recv(c, &m);
+	ck_assert_msg(m.type == MSG_OPRF_RESULT, "got %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
+	ck_assert_uint_eq(m.u.oprf.count, 2);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(oprf_finalize(out, (const uint8_t *)in[i],
+		    strlen(in[i]), blind[i], m.u.oprf.elements + 32 * i), 0);
+		memcpy(ids + 32 * i, out, 32);
+	}
+}
+
+START_TEST(test_discovery)
+{
+	struct account	 a;
+	struct hc	*c;
+	struct msg	 m;
+	uint8_t		 ids[64], want[ID_LEN];
+
+	h_register(N_DISC, &a);
+	c = h_online(&a, 0);
+	discover(c, N_DISC, N_DISC_NONE, ids);
+	ck_assert_int_eq(memcmp(ids, a.c.id, ID_LEN), 0);
+	ck_assert_int_eq(keys_number_id(H.keys, N_DISC_NONE, want), 0);
+	ck_assert_int_eq(memcmp(ids + 32, want, ID_LEN), 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_LOOKUP;
+	m.u.lookup.count = 2;
+	m.u.lookup.ids = ids;
+	h_send(c, &m);
+	h_recv(c, &m);
+	ck_assert_msg(m.type == MSG_LOOKUP_RESULT, "got %s",
+	    proto_type_name(m.type));
+	ck_assert_uint_eq(m.u.lookup_result.count, 2);
+	ck_assert_uint_eq(m.u.lookup_result.bitmap[0], 0x01);
+}
+END_TEST
 
 /* Run tryst with TRYST_HOME=H.dir/home; output (with stderr) in *out. */
 static int
@@ -253,6 +309,17 @@ START_TEST(test_log_private)
 	free(log);
 }
 END_TEST
+
+/* OPRF_EVAL and LOOKUP. */
+TCase *
+integ_discovery_tcase(void)
+{
+	TCase	*tc = tcase_create("discovery");
+
+	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
+	tcase_add_test(tc, test_discovery);
+	return (tc);
+}
 
 /* `tryst init`, `register`, `verify`, `whoami`. */
 TCase *

@@ -2,8 +2,8 @@
  * test-integration.c -- trystd, trystctl and tryst against a real
  * redis-server, over loopback. One environment for the whole run; the
  * tests run in order in this process (CK_NOFORK), and each uses its own
- * phone numbers. The tests of the CLI, Redis and the log are in
- * integ-store.c.
+ * phone numbers. The tests of discovery, the CLI, Redis and the log are
+ * in integ-store.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +23,6 @@
 #define N_DELETE	"+15550100006"
 #define N_CTLDEL	"+15550100007"
 #define N_RATE		"+15550100008"
-#define N_DISC		"+15550100012"
-#define N_DISC_NONE	"+15550100013"
 #define N_UNREG		"+15550100014"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -184,6 +182,21 @@ START_TEST(test_reregister)
 }
 END_TEST
 
+/* HELLO must answer ERROR code. */
+static void
+hello_expect(struct hc *c, const uint8_t *cred, size_t len,
+    const uint8_t sk[64], int want, const char *what)
+{
+	struct msg	 m;
+
+	h_hello_raw(c, cred, len, sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == want,
+	    "%s: want %s, got %s %s", what, proto_err_name(want),
+	    proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+	ck_assert_uint_eq(m.u.error.ref_type, MSG_HELLO);
+}
+
 /* A code of the same length that differs in every digit. */
 static void
 wrong_code(char *dst, const char *code)
@@ -195,115 +208,131 @@ wrong_code(char *dst, const char *code)
 	dst[i] = '\0';
 }
 
-START_TEST(test_bad_codes)
+/* REGISTER_FINISH must answer ERROR code. */
+static void
+finish_expect(struct hc *c, const uint8_t *tok, const char *code,
+    const uint8_t pk[32], int want, const char *what)
+{
+	struct msg	 m;
+
+	h_reg_finish(c, tok, TOKEN_LEN, code, pk, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == want,
+	    "%s: want %s, got %s %s", what, proto_err_name(want),
+	    proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+	ck_assert_uint_eq(m.u.error.ref_type, MSG_REGISTER_FINISH);
+}
+
+/* REGISTER_FINISH must answer REGISTERED. */
+static void
+finish_ok(struct hc *c, const uint8_t *tok, const char *code,
+    const uint8_t pk[32])
+{
+	struct msg	 m;
+
+	h_reg_finish(c, tok, TOKEN_LEN, code, pk, &m);
+	ck_assert_msg(m.type == MSG_REGISTERED, "right code: got %s %s",
+	    proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+}
+
+START_TEST(test_code_attempts)
 {
 	struct hc	*c = h_open();
-	struct msg	 m;
 	uint8_t		 tok[TOKEN_LEN], pk[32], sk[64];
 	size_t		 toklen;
-	char		 code[16], bad[24];
+	char		 code[16], bad[16], what[32];
 	int		 i;
 
 	crypto_sign_keypair(pk, sk);
 	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
 	wrong_code(bad, code);
-	for (i = 0; i < 5; i++) {
-		h_reg_finish(c, tok, toklen, bad, pk, &m);
-		ck_assert_msg(m.type == MSG_ERROR &&
-		    m.u.error.code == ERR_BAD_CODE, "attempt %d: %s %s", i + 1,
-		    proto_type_name(m.type), proto_err_name(m.u.error.code));
-		ck_assert_uint_eq(m.u.error.ref_type, MSG_REGISTER_FINISH);
+	for (i = 1; i <= 5; i++) {
+		snprintf(what, sizeof what, "wrong code, attempt %d", i);
+		finish_expect(c, tok, bad, pk, ERR_BAD_CODE, what);
 	}
-	h_reg_finish(c, tok, toklen, code, pk, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_EXPIRED,
-	    "sixth attempt: %s %s", proto_type_name(m.type),
-	    proto_err_name(m.u.error.code));
-
-	/* A used token. */
-	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
-	h_reg_finish(c, tok, toklen, code, pk, &m);
-	ck_assert_msg(m.type == MSG_REGISTERED, "got %s",
-	    proto_type_name(m.type));
-	h_reg_finish(c, tok, toklen, code, pk, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_EXPIRED,
-	    "used token: %s %s", proto_type_name(m.type),
-	    proto_err_name(m.u.error.code));
-
-	/* Wrong number of digits; then the token still works. */
-	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
-	h_reg_finish(c, tok, toklen, "12345", pk, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_BAD_CODE,
-	    "5 digits: %s %s", proto_type_name(m.type),
-	    proto_err_name(m.u.error.code));
-	snprintf(bad, sizeof bad, "%s0", code);
-	h_reg_finish(c, tok, toklen, bad, pk, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_BAD_CODE,
-	    "too many digits: %s %s", proto_type_name(m.type),
-	    proto_err_name(m.u.error.code));
-	h_reg_finish(c, tok, toklen, code, pk, &m);
-	ck_assert_msg(m.type == MSG_REGISTERED, "right code: %s %s",
-	    proto_type_name(m.type), proto_err_name(m.u.error.code));
-
-	/* A token that is not one. */
-	tok[TOKEN_LEN - 1] ^= 1;
-	h_reg_finish(c, tok, toklen, code, pk, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_EXPIRED,
-	    "forged token: %s", proto_type_name(m.type));
-	h_ping(c, 3);
+	finish_expect(c, tok, code, pk, ERR_EXPIRED, "right code, attempt 6");
+	h_ping(c, 2);
 }
 END_TEST
 
-START_TEST(test_auth_errors)
+START_TEST(test_code_used)
+{
+	struct hc	*c = h_open();
+	uint8_t		 tok[TOKEN_LEN], pk[32], sk[64];
+	size_t		 toklen;
+	char		 code[16];
+
+	crypto_sign_keypair(pk, sk);
+	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
+	finish_ok(c, tok, code, pk);
+	finish_expect(c, tok, code, pk, ERR_EXPIRED, "used token");
+	tok[TOKEN_LEN - 1] ^= 1;
+	finish_expect(c, tok, code, pk, ERR_EXPIRED, "forged token");
+}
+END_TEST
+
+START_TEST(test_code_length)
+{
+	struct hc	*c = h_open();
+	uint8_t		 tok[TOKEN_LEN], pk[32], sk[64];
+	size_t		 toklen;
+	char		 code[16], shorter[8], longer[24];
+
+	crypto_sign_keypair(pk, sk);
+	h_reg_begin(c, N_CODES, tok, &toklen, code, sizeof code);
+	ck_assert_uint_eq(strlen(code), 6);
+	snprintf(shorter, sizeof shorter, "%.5s", code);
+	finish_expect(c, tok, shorter, pk, ERR_BAD_CODE, "5 digits");
+	snprintf(longer, sizeof longer, "%s0", code);
+	finish_expect(c, tok, longer, pk, ERR_BAD_CODE, "one digit more");
+	finish_ok(c, tok, code, pk);
+}
+END_TEST
+
+START_TEST(test_hello_errors)
 {
 	struct account	 a;
 	struct hc	*c;
 	struct msg	 m;
-	uint8_t		 cred[CRED_LEN], ids[32] = { 0 };
-	uint8_t		 raw[] = { 0, 0, 0, 1, 0x3e };
+	uint8_t		 cred[CRED_LEN], ids[32] = { 0 }, pk2[32], sk2[64];
+	const uint8_t	 raw[] = { 0, 0, 0, 1, 0x3e };
 
 	h_register(N_AUTH, &a);
 	c = h_open();
-
-	/* Unknown type before the state check, connection stays. */
+	/* Unknown type is checked before the state; the connection stays. */
 	h_send_raw(c, raw, sizeof raw);
 	h_expect_error(c, ERR_UNSUPPORTED, 0x3e, NULL);
-
 	memset(&m, 0, sizeof m);
 	m.type = MSG_LOOKUP;
 	m.u.lookup.count = 1;
 	m.u.lookup.ids = ids;
 	send_expect_error(c, &m, ERR_UNAUTHENTICATED, NULL);
 
-	/* Signature by the wrong key; tampered credential; short one. */
-	{
-		uint8_t	 pk2[32], sk2[64];
-
-		crypto_sign_keypair(pk2, sk2);
-		h_hello_raw(c, a.cred, CRED_LEN, sk2, 0, &m);
-		ck_assert_msg(m.type == MSG_ERROR, "wrong key: %s",
-		    proto_type_name(m.type));
-		ck_assert_uint_eq(m.u.error.code, ERR_UNAUTHENTICATED);
-	}
+	crypto_sign_keypair(pk2, sk2);
+	hello_expect(c, a.cred, CRED_LEN, sk2, ERR_UNAUTHENTICATED,
+	    "signed by another key");
 	memcpy(cred, a.cred, CRED_LEN);
 	cred[40] ^= 1;
-	h_hello_raw(c, cred, CRED_LEN, a.sk, 0, &m);
-	ck_assert_msg(m.type == MSG_ERROR &&
-	    m.u.error.code == ERR_UNAUTHENTICATED, "tampered: %s",
-	    proto_type_name(m.type));
-	h_hello_raw(c, a.cred, CRED_LEN - 1, a.sk, 0, &m);
-	ck_assert_msg(m.type == MSG_ERROR &&
-	    m.u.error.code == ERR_UNAUTHENTICATED, "144 bytes: %s",
-	    proto_type_name(m.type));
-	ck_assert_uint_eq(m.u.error.ref_type, MSG_HELLO);
+	hello_expect(c, cred, CRED_LEN, a.sk, ERR_UNAUTHENTICATED,
+	    "tampered credential");
+	hello_expect(c, a.cred, CRED_LEN - 1, a.sk, ERR_UNAUTHENTICATED,
+	    "144-byte credential");
 	h_ping(c, 4);
+}
+END_TEST
 
-	/* Now online: HELLO again, REGISTER_BEGIN, unknown type. */
-	h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
-	ck_assert_msg(m.type == MSG_WELCOME, "HELLO: %s %s",
-	    proto_type_name(m.type), proto_err_name(m.u.error.code));
-	h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_UNSUPPORTED,
-	    "second HELLO: %s", proto_type_name(m.type));
+START_TEST(test_online_errors)
+{
+	struct account	 a;
+	struct hc	*c;
+	struct msg	 m;
+	const uint8_t	 raw[] = { 0, 0, 0, 1, 0x3e };
+
+	h_register(N_AUTH, &a);
+	c = h_online(&a, 0);
+	hello_expect(c, a.cred, CRED_LEN, a.sk, ERR_UNSUPPORTED,
+	    "second HELLO");
 	memset(&m, 0, sizeof m);
 	m.type = MSG_REGISTER_BEGIN;
 	m.u.reg_begin.number.p = (const uint8_t *)N_AUTH;
@@ -484,60 +513,6 @@ START_TEST(test_register_limits)
 }
 END_TEST
 
-/* OPRF_EVAL for two numbers; the IDs into ids. */
-static void
-discover(struct hc *c, const char *n0, const char *n1, uint8_t ids[64])
-{
-	uint8_t		 blind[2][32], el[64], out[OPRF_OUT];
-	const char	*in[2] = { n0, n1 };
-	struct msg	 m;
-	int		 i;
-
-	for (i = 0; i < 2; i++)
-		ck_assert_int_eq(oprf_blind(blind[i], el + 32 * i,
-		    (const uint8_t *)in[i], strlen(in[i]), NULL), 0);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_OPRF_EVAL;
-	m.u.oprf.count = 2;
-	m.u.oprf.elements = el;
-	h_send(c, &m);
-	h_recv(c, &m);
-	ck_assert_msg(m.type == MSG_OPRF_RESULT, "got %s %s",
-	    proto_type_name(m.type), proto_err_name(m.u.error.code));
-	ck_assert_uint_eq(m.u.oprf.count, 2);
-	for (i = 0; i < 2; i++) {
-		ck_assert_int_eq(oprf_finalize(out, (const uint8_t *)in[i],
-		    strlen(in[i]), blind[i], m.u.oprf.elements + 32 * i), 0);
-		memcpy(ids + 32 * i, out, 32);
-	}
-}
-
-START_TEST(test_discovery)
-{
-	struct account	 a;
-	struct hc	*c;
-	struct msg	 m;
-	uint8_t		 ids[64], want[ID_LEN];
-
-	h_register(N_DISC, &a);
-	c = h_online(&a, 0);
-	discover(c, N_DISC, N_DISC_NONE, ids);
-	ck_assert_int_eq(memcmp(ids, a.c.id, ID_LEN), 0);
-	ck_assert_int_eq(keys_number_id(H.keys, N_DISC_NONE, want), 0);
-	ck_assert_int_eq(memcmp(ids + 32, want, ID_LEN), 0);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_LOOKUP;
-	m.u.lookup.count = 2;
-	m.u.lookup.ids = ids;
-	h_send(c, &m);
-	h_recv(c, &m);
-	ck_assert_msg(m.type == MSG_LOOKUP_RESULT, "got %s",
-	    proto_type_name(m.type));
-	ck_assert_uint_eq(m.u.lookup_result.count, 2);
-	ck_assert_uint_eq(m.u.lookup_result.bitmap[0], 0x01);
-}
-END_TEST
-
 /* Add tests to a new tcase of s, with the checked teardown. */
 static void
 add_tcase(Suite *s, const char *name, const TTest **tests)
@@ -555,10 +530,12 @@ int
 main(void)
 {
 	const TTest *anon[] = { test_ping, test_register_limits,
-	    test_bad_codes, test_malformed, NULL };
+	    test_code_attempts, test_code_used, test_code_length,
+	    test_malformed, NULL };
 	const TTest *acct[] = { test_lookup_json,
-	    test_reregister, test_auth_errors, test_presence,
-	    test_delete_account, test_trystctl_delete, test_discovery,
+	    test_reregister, test_hello_errors, test_online_errors,
+	    test_presence,
+	    test_delete_account, test_trystctl_delete,
 	    NULL };
 	Suite	*s = suite_create("integration");
 	SRunner	*sr;
@@ -572,12 +549,13 @@ main(void)
 	}
 	add_tcase(s, "anonymous", anon);
 	add_tcase(s, "accounts", acct);
+	suite_add_tcase(s, integ_discovery_tcase());
 	suite_add_tcase(s, integ_cli_tcase());
 	suite_add_tcase(s, integ_store_tcase());
 	suite_add_tcase(s, integ_last_tcase());
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
-	srunner_run_all(sr, CK_NORMAL);
+	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	h_stop();
