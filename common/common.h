@@ -18,6 +18,10 @@
 
 #define TRYST_VERSION "0.1.0"
 
+#ifndef nitems
+#define nitems(a)	(sizeof (a) / sizeof (a)[0])
+#endif
+
 /* ---- util.c ------------------------------------------------------------ */
 
 void	*xmalloc(size_t);

@@ -261,7 +261,7 @@ write_tokens(struct noise_hs *hs, uint8_t *out)
 	switch (hs->step) {
 	case 0:						/* e */
 		return ((long)write_e(hs, out));
-	case 1:						/* e, ee, s, es */
+	case 1:					/* e, ee, s, es */
 		off = write_e(hs, out);
 		if (mix_dh(hs, hs->e_sk, hs->re) != 0)
 			return (-1);
@@ -322,7 +322,7 @@ read_tokens(struct noise_hs *hs, const uint8_t *msg)
 	switch (hs->step) {
 	case 0:						/* e */
 		return ((long)read_e(hs, msg));
-	case 1:						/* e, ee, s, es */
+	case 1:					/* e, ee, s, es */
 		(void)read_e(hs, msg);
 		if (mix_dh(hs, hs->e_sk, hs->re) != 0 ||
 		    read_s(hs, msg + DH_LEN) != 0 ||
@@ -380,7 +380,8 @@ void
 noise_hs_split(struct noise_hs *hs, struct noise_cipher *send,
     struct noise_cipher *recv, uint8_t hash[NOISE_HASH])
 {
-	uint8_t		 k1[NOISE_HASH], k2[NOISE_HASH], rs[32], s_pk[32];
+	uint8_t		 k1[NOISE_HASH], k2[NOISE_HASH];
+	uint8_t		 rs[32], s_pk[32];
 	int		 initiator = hs->initiator, done = noise_hs_done(hs);
 
 	memset(send, 0, sizeof *send);

@@ -44,8 +44,8 @@ addr_key(const struct sockaddr *sa, uint8_t key[16])
 }
 
 /* Arm c's timer to fire after secs seconds. */
-static void
-timer_in(struct conn *c, uint64_t secs)
+void
+conn_timer_in(struct conn *c, uint64_t secs)
 {
 	struct timeval	 tv = { (time_t)secs, 0 };
 
@@ -99,7 +99,7 @@ static void
 free_later(struct conn *c)
 {
 	c->freeing = 1;
-	timer_in(c, 0);
+	conn_timer_in(c, 0);
 }
 
 /* End a connection: stop reading, let pending output drain. */
@@ -110,16 +110,22 @@ conn_kill(struct conn *c, const char *reason)
 
 	if (c->state == CONN_DEAD)
 		return;
+	if (c->state == CONN_RELAY && c->call != NULL) {
+		relay_close(c->srv, c->call);	/* kills c, then its peer */
+		return;
+	}
 	log_debug("connection closed: %s", reason);
-	if (c->state == CONN_ONLINE)
+	if (c->state == CONN_ONLINE) {
 		presence_remove(c->srv, c);
+		rendezvous_leave(c);
+	}
 	c->state = CONN_DEAD;
 	bufferevent_disable(c->bev, EV_READ);
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) == 0)
 		free_later(c);
 	else
-		timer_in(c, DRAIN_S);
+		conn_timer_in(c, DRAIN_S);
 }
 
 /* The peer is gone or broken: nothing can drain. */
@@ -164,8 +170,12 @@ conn_send(struct conn *c, const struct msg *m)
 		return;
 	}
 	out = bufferevent_get_output(c->bev);
+	if (c->slow)
+		return;
 	if (evbuffer_get_length(out) + n > (size_t)srv->set.max_output_bytes) {
-		conn_drop(c, "slow reader");
+		/* Killed from the timer, never inside a caller's loop. */
+		c->slow = 1;
+		conn_timer_in(c, 0);
 		return;
 	}
 	bufferevent_write(c->bev, srv->out, n);
@@ -235,7 +245,7 @@ conn_done(struct conn *c)
 void
 conn_idle_timer(struct conn *c)
 {
-	timer_in(c, (uint64_t)c->srv->set.idle_timeout_s);
+	conn_timer_in(c, (uint64_t)c->srv->set.idle_timeout_s);
 }
 
 /* The TLS handshake is done: send CHALLENGE. */
@@ -307,10 +317,19 @@ dispatch(struct conn *c, const struct msg *m)
 		discovery_lookup(c, m);
 		break;
 	case MSG_RELAY_JOIN:
-		/* This node keeps no sessions yet, so none can match. */
-		conn_error(c, m->type, m->u.relay_join.session, ERR_NO_SESSION,
-		    0, "no such session");
-		conn_kill(c, "relay join");
+		relay_join(c, m);
+		break;
+	case MSG_CONNECT:
+		rendezvous_connect(c, m);
+		break;
+	case MSG_ACCEPT:
+		rendezvous_accept(c, m);
+		break;
+	case MSG_DECLINE:
+		rendezvous_decline(c, m);
+		break;
+	case MSG_END:
+		rendezvous_end(c, m);
 		break;
 	default:
 		conn_error(c, m->type, 0, ERR_UNSUPPORTED, 0,
@@ -355,7 +374,7 @@ first_frame(struct conn *c, uint64_t now)
 
 	c->got_frame = 1;
 	end = c->accepted + (uint64_t)c->srv->set.anonymous_lifetime_s;
-	timer_in(c, end > now ? end - now : 0);
+	conn_timer_in(c, end > now ? end - now : 0);
 }
 
 /* Take whole frames off the input, a bounded number per pass. */
@@ -388,6 +407,8 @@ process(struct conn *c)
 			return;
 		evbuffer_remove(in, srv->frame, PROTO_HDR + len);
 		c->last_rx = server_now();
+		if (c->nframes < UINT8_MAX)
+			c->nframes++;
 		if (!c->got_frame)
 			first_frame(c, c->last_rx);
 		handle_frame(c, srv->frame[PROTO_HDR],
@@ -437,11 +458,18 @@ conn_timer(evutil_socket_t fd, short ev, void *arg)
 	struct server	*srv = c->srv;
 	uint64_t	 now = server_now(), idle = (uint64_t)srv->set.idle_timeout_s;
 
+	if (c->slow && c->state != CONN_DEAD) {
+		conn_drop(c, "slow reader");
+		return;
+	}
 	switch (c->state) {
 	case CONN_DEAD:
 		c->freeing = 1;
 		if (c->refs == 0)
 			conn_free(c);
+		return;
+	case CONN_RELAY:
+		conn_kill(c, "relay partner never joined");
 		return;
 	case CONN_TLS:
 	case CONN_ANON:
@@ -453,7 +481,7 @@ conn_timer(evutil_socket_t fd, short ev, void *arg)
 			conn_goaway(c, GOAWAY_IDLE, 0);
 			return;
 		}
-		timer_in(c, idle - (now - c->last_rx));
+		conn_timer_in(c, idle - (now - c->last_rx));
 		return;
 	}
 }
@@ -489,7 +517,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_MAX_FRAME);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	timer_in(c, (uint64_t)srv->set.handshake_timeout_s);
+	conn_timer_in(c, (uint64_t)srv->set.handshake_timeout_s);
 }
 
 /* A TCP connection arrived: limits first, before any TLS work. */

@@ -129,6 +129,10 @@ struct stats {
 	unsigned long long oprf_evals;
 	unsigned long long lookups;
 	unsigned long long rate_limited;
+	unsigned long long introductions;
+	unsigned long long offline;
+	unsigned long long relay_sessions;
+	unsigned long long relay_bytes;
 };
 
 /* All process state. */
@@ -155,6 +159,10 @@ struct server {
 	struct store	*store;
 	struct deliver	*deliver;
 	struct stun	*stun;		/* NULL without stun_listen */
+	struct callbook	*calls;
+	struct table	*connects;	/* ID -> struct rlwin, per minute */
+	uint64_t	 connects_minute;
+	struct event	*second;	/* once a second: call timeouts */
 	struct workers	*workers;
 
 	struct event	*sigint, *sigterm, *sighup, *sigchld;
@@ -182,6 +190,7 @@ enum conn_state {
 	CONN_TLS,		/* handshake under way */
 	CONN_ANON,		/* CHALLENGE sent */
 	CONN_ONLINE,		/* HELLO succeeded */
+	CONN_RELAY,		/* RELAY_JOIN: waiting, then raw bytes */
 	CONN_DEAD,		/* killed; output draining */
 };
 
@@ -192,6 +201,8 @@ struct conn {
 	struct event	*timer;
 	TAILQ_ENTRY(conn) entry;
 	struct conn	*id_next;	/* online conns of one ID */
+	struct party	*party;		/* its calls, once it has any */
+	struct call	*call;		/* relay data conn: its session */
 
 	enum conn_state	 state;
 	unsigned	 busy:1;	/* waiting for storage or delivery */
@@ -199,6 +210,9 @@ struct conn {
 	unsigned	 got_frame:1;
 	unsigned	 freeing:1;
 	unsigned	 deleting:1;	/* its DELETE_ACCOUNT is under way */
+	unsigned	 slow:1;	/* output over max_output_bytes */
+	unsigned	 relay_side:1;	/* 0 caller, 1 callee */
+	uint8_t		 nframes;	/* frames read, saturating */
 	int		 refs;		/* asynchronous work holding c */
 
 	uint64_t	 accepted;	/* seconds */
@@ -234,6 +248,8 @@ void	 conn_hold(struct conn *);
 int	 conn_release(struct conn *);
 /* The request in progress has been answered: read the next frame. */
 void	 conn_done(struct conn *);
+/* Arm c's timer (what it does depends on c's state). */
+void	 conn_timer_in(struct conn *, uint64_t secs);
 /* Online now: the timer measures silence. */
 void	 conn_idle_timer(struct conn *);
 /* Close every connection with GOAWAY (shutdown). */
@@ -322,6 +338,109 @@ void		 workers_free(struct workers *);
 
 void	 discovery_oprf(struct conn *, const struct msg *);
 void	 discovery_lookup(struct conn *, const struct msg *);
+
+/* ---- calls.c: ringing calls and sessions (§5.4), pure bookkeeping ------ */
+
+enum call_state {
+	CALL_RINGING,
+	CALL_SESSION,
+};
+
+/* What the book tells its owner to send. */
+enum call_note {
+	NOTE_INCOMING,		/* to the callee; data = offer */
+	NOTE_ANSWER,		/* to the caller; data = answer */
+	NOTE_DECLINED,		/* to the caller; detail = reason */
+	NOTE_ENDED,		/* detail = why */
+	NOTE_ERROR,		/* detail = code; ref is tag or session */
+	NOTE_GONE,		/* to nobody: the call is about to be freed */
+};
+
+struct call;
+LIST_HEAD(calllist, call);
+TAILQ_HEAD(callq, call);
+
+/* One control connection's part in calls. */
+struct party {
+	void		*owner;		/* the conn */
+	uint8_t		 id[ID_LEN];
+	int		 pending;	/* ringing calls it made */
+	int		 sessions;	/* sessions it is in */
+	struct calllist	 out;		/* calls it made */
+	struct calllist	 in;		/* calls it received */
+	uint64_t	 ended[8];	/* recent ended sessions */
+	unsigned	 nended;
+};
+
+struct call {
+	uint64_t	 session;
+	uint32_t	 tag;
+	enum call_state	 state;
+	struct party	*caller;
+	struct party	*callee;
+	uint64_t	 deadline;	/* ringing: when it times out */
+	uint8_t		 relay_token[2][16];	/* caller's, callee's */
+	void		*relay[2];	/* the data conns (relay.c) */
+	struct bufferevent_rate_limit_group *rate;	/* relay_rate_bps */
+	uint64_t	 relayed;	/* bytes, both directions */
+	LIST_ENTRY(call) out_entry;
+	LIST_ENTRY(call) in_entry;
+	TAILQ_ENTRY(call) ring_entry;
+};
+
+typedef void (*call_notify)(void *arg, struct call *, struct party *to,
+	    enum call_note, int detail, const struct vb *data);
+
+struct callbook;
+
+struct callbook *calls_new(call_notify, void *arg,
+	    void (*random)(void *, size_t));
+void	 calls_free(struct callbook *);
+void	 calls_limits(struct callbook *, int max_pending, int max_sessions,
+	    uint64_t timeout_s);
+void	 calls_party_init(struct party *, void *owner,
+	    const uint8_t id[ID_LEN]);
+/* CONNECT. callee is the target's presence party, or NULL. 0, or the
+ * error code for the caller (UNSUPPORTED, LIMIT, OFFLINE). */
+int	 calls_connect(struct callbook *, struct party *caller, uint32_t tag,
+	    const uint8_t target[ID_LEN], struct party *callee, uint64_t now,
+	    const struct vb *offer);
+/* ACCEPT, DECLINE, END: 0, an error code (NO_SESSION, LIMIT), or -1 when
+ * the message crossed the call's end and is dropped silently. */
+int	 calls_accept(struct callbook *, struct party *, uint64_t session,
+	    const struct vb *answer);
+int	 calls_decline(struct callbook *, struct party *, uint64_t session,
+	    uint8_t reason);
+int	 calls_end(struct callbook *, struct party *, uint64_t session);
+/* The party's connection is going: end all its calls. */
+void	 calls_leave(struct callbook *, struct party *);
+/* Ringing calls past their deadline time out. */
+void	 calls_expire(struct callbook *, uint64_t now);
+/* The relay quota of a session is reached: end it. */
+void	 calls_quota(struct callbook *, struct call *);
+struct call *calls_find(struct callbook *, uint64_t session);
+size_t	 calls_count(struct callbook *);
+
+/* ---- rendezvous.c: CONNECT, ACCEPT, DECLINE, END ---------------------- */
+
+void	 rendezvous_init(struct server *);
+void	 rendezvous_free(struct server *);
+void	 rendezvous_connect(struct conn *, const struct msg *);
+void	 rendezvous_accept(struct conn *, const struct msg *);
+void	 rendezvous_decline(struct conn *, const struct msg *);
+void	 rendezvous_end(struct conn *, const struct msg *);
+/* c is going: end its calls, free its party. */
+void	 rendezvous_leave(struct conn *);
+/* Once a second. */
+void	 rendezvous_tick(struct server *);
+
+/* ---- relay.c: RELAY_JOIN and the splice of two data connections -------- */
+
+void	 relay_join(struct conn *, const struct msg *);
+/* Close the data connections of a call (it ended, or one side went). */
+void	 relay_close(struct server *, struct call *);
+/* A data conn is being killed: detach it and close the other side. */
+void	 relay_detach(struct conn *);
 
 /* ---- stun.c: the STUN responder (RFC 8489, RFC 3489) ------------------ */
 

@@ -174,11 +174,18 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	conn_tick(arg);
 }
 
+/* Once a second. */
+static void
+on_second(evutil_socket_t fd, short ev, void *arg)
+{
+	rendezvous_tick(arg);
+}
+
 /* Signals and the periodic tick. */
 static void
 setup_events(struct server *srv)
 {
-	struct timeval	 tick = { TICK_S, 0 };
+	struct timeval	 tick = { TICK_S, 0 }, second = { 1, 0 };
 
 	signal(SIGPIPE, SIG_IGN);
 	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop, srv);
@@ -191,6 +198,8 @@ setup_events(struct server *srv)
 	evsignal_add(srv->sigchld, NULL);
 	srv->tick = event_new(srv->base, -1, EV_PERSIST, on_tick, srv);
 	event_add(srv->tick, &tick);
+	srv->second = event_new(srv->base, -1, EV_PERSIST, on_second, srv);
+	event_add(srv->second, &second);
 }
 
 /* Drop a table entry and free its value. */
@@ -219,6 +228,7 @@ server_free(struct server *srv)
 		event_free(srv->listen_resume);
 	if (srv->tick != NULL) {
 		event_free(srv->tick);
+		event_free(srv->second);
 		event_free(srv->sigint);
 		event_free(srv->sigterm);
 		event_free(srv->sighup);
@@ -285,6 +295,7 @@ main(int argc, char **argv)
 	srv->presence = table_new(ID_LEN);
 	srv->deliver = deliver_new(srv);
 	srv->workers = workers_new(srv, WORKERS);
+	rendezvous_init(srv);
 	if ((srv->store = store_new(srv, &cause)) == NULL ||
 	    conn_listen(srv, &cause) != 0) {
 		log_errx("%s", cause);
@@ -295,6 +306,7 @@ main(int argc, char **argv)
 	    srv->set.listen);
 	event_base_dispatch(srv->base);
 	workers_free(srv->workers);
+	rendezvous_free(srv);
 	deliver_free(srv->deliver);
 	store_free(srv->store);
 	server_free(srv);

@@ -1,0 +1,301 @@
+/*
+ * calls.c -- the bookkeeping of calls (PROTOCOL.md §5.4) as pure logic:
+ * no sockets and no clocks. The owner (rendezvous.c) passes parties and
+ * times in, and sends what the book notes through its notify callback.
+ * A call is forgotten when it ends; a party remembers only the last few
+ * session numbers it was part of, so that messages that crossed an ENDED
+ * are dropped silently.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "server.h"
+
+struct callbook {
+	struct table	*sessions;	/* session -> call */
+	struct callq	 ringing;	/* oldest first */
+	call_notify	 notify;
+	void		*arg;
+	void		(*random)(void *, size_t);
+	int		 max_pending;
+	int		 max_sessions;
+	uint64_t	 timeout_s;
+};
+
+/* The randomness of libsodium. */
+static void
+default_random(void *buf, size_t len)
+{
+	randombytes_buf(buf, len);
+}
+
+/* Make a book. */
+struct callbook *
+calls_new(call_notify notify, void *arg, void (*random)(void *, size_t))
+{
+	struct callbook	*b;
+
+	b = xcalloc(1, sizeof *b);
+	b->sessions = table_new(sizeof(uint64_t));
+	TAILQ_INIT(&b->ringing);
+	b->notify = notify;
+	b->arg = arg;
+	b->random = random != NULL ? random : default_random;
+	b->max_pending = 8;
+	b->max_sessions = 8;
+	b->timeout_s = 30;
+	return (b);
+}
+
+/* Free a book whose calls have all ended. */
+void
+calls_free(struct callbook *b)
+{
+	table_free(b->sessions);
+	free(b);
+}
+
+/* Set the limits of §8. */
+void
+calls_limits(struct callbook *b, int max_pending, int max_sessions,
+    uint64_t timeout_s)
+{
+	b->max_pending = max_pending;
+	b->max_sessions = max_sessions;
+	b->timeout_s = timeout_s;
+}
+
+/* A connection's empty part. */
+void
+calls_party_init(struct party *p, void *owner, const uint8_t id[ID_LEN])
+{
+	memset(p, 0, sizeof *p);
+	p->owner = owner;
+	memcpy(p->id, id, ID_LEN);
+	LIST_INIT(&p->out);
+	LIST_INIT(&p->in);
+}
+
+/* The call of a session number, or NULL. */
+struct call *
+calls_find(struct callbook *b, uint64_t session)
+{
+	return (table_get(b->sessions, (const uint8_t *)&session));
+}
+
+/* Calls in the book. */
+size_t
+calls_count(struct callbook *b)
+{
+	return (table_count(b->sessions));
+}
+
+/* Remember that p was part of a session that ended. */
+static void
+remember(struct party *p, uint64_t session)
+{
+	p->ended[p->nended++ % nitems(p->ended)] = session;
+}
+
+/* 1 if p was part of session, which has ended. */
+static int
+ended(const struct party *p, uint64_t session)
+{
+	unsigned	 i, n = p->nended < nitems(p->ended) ? p->nended :
+	    nitems(p->ended);
+
+	for (i = 0; i < n; i++) {
+		if (p->ended[i] == session)
+			return (1);
+	}
+	return (0);
+}
+
+/* Forget a call. */
+static void
+call_free(struct callbook *b, struct call *call)
+{
+	b->notify(b->arg, call, NULL, NOTE_GONE, 0, NULL);
+	if (call->state == CALL_RINGING) {
+		call->caller->pending--;
+		TAILQ_REMOVE(&b->ringing, call, ring_entry);
+	} else {
+		call->caller->sessions--;
+		call->callee->sessions--;
+	}
+	remember(call->caller, call->session);
+	remember(call->callee, call->session);
+	LIST_REMOVE(call, out_entry);
+	LIST_REMOVE(call, in_entry);
+	table_del(b->sessions, (const uint8_t *)&call->session);
+	sodium_memzero(call, sizeof *call);
+	free(call);
+}
+
+/* 1 if tag is ringing among the calls p made. */
+static int
+tag_pending(const struct party *p, uint32_t tag)
+{
+	const struct call	*call;
+
+	LIST_FOREACH(call, &p->out, out_entry) {
+		if (call->state == CALL_RINGING && call->tag == tag)
+			return (1);
+	}
+	return (0);
+}
+
+/* CONNECT: ring the callee. */
+int
+calls_connect(struct callbook *b, struct party *caller, uint32_t tag,
+    const uint8_t target[ID_LEN], struct party *callee, uint64_t now,
+    const struct vb *offer)
+{
+	struct call	*call;
+
+	if (memcmp(target, caller->id, ID_LEN) == 0 || tag_pending(caller, tag))
+		return (ERR_UNSUPPORTED);
+	if (caller->pending >= b->max_pending ||
+	    caller->pending + caller->sessions >= b->max_sessions)
+		return (ERR_LIMIT);
+	if (callee == NULL)
+		return (ERR_OFFLINE);
+	call = xcalloc(1, sizeof *call);
+	do
+		b->random(&call->session, sizeof call->session);
+	while (call->session == 0 || calls_find(b, call->session) != NULL);
+	call->tag = tag;
+	call->state = CALL_RINGING;
+	call->caller = caller;
+	call->callee = callee;
+	call->deadline = now + b->timeout_s;
+	b->random(call->relay_token, sizeof call->relay_token);
+	table_set(b->sessions, (const uint8_t *)&call->session, call);
+	LIST_INSERT_HEAD(&caller->out, call, out_entry);
+	LIST_INSERT_HEAD(&callee->in, call, in_entry);
+	TAILQ_INSERT_TAIL(&b->ringing, call, ring_entry);
+	caller->pending++;
+	b->notify(b->arg, call, callee, NOTE_INCOMING, 0, offer);
+	return (0);
+}
+
+/* The ringing call p is callee of, or why not. */
+static int
+ringing_for(struct callbook *b, struct party *p, uint64_t session,
+    struct call **callp)
+{
+	struct call	*call = calls_find(b, session);
+
+	if (call == NULL)
+		return (ended(p, session) ? -1 : ERR_NO_SESSION);
+	if (call->callee != p || call->state != CALL_RINGING)
+		return (ERR_NO_SESSION);
+	*callp = call;
+	return (0);
+}
+
+/* ACCEPT: the call becomes a session. */
+int
+calls_accept(struct callbook *b, struct party *p, uint64_t session,
+    const struct vb *answer)
+{
+	struct call	*call;
+	int		 rv;
+
+	if ((rv = ringing_for(b, p, session, &call)) != 0)
+		return (rv);
+	if (p->sessions >= b->max_sessions)
+		return (ERR_LIMIT);
+	TAILQ_REMOVE(&b->ringing, call, ring_entry);
+	call->state = CALL_SESSION;
+	call->caller->pending--;
+	call->caller->sessions++;
+	p->sessions++;
+	b->notify(b->arg, call, call->caller, NOTE_ANSWER, 0, answer);
+	return (0);
+}
+
+/* DECLINE: the caller hears the reason, the call is over. */
+int
+calls_decline(struct callbook *b, struct party *p, uint64_t session,
+    uint8_t reason)
+{
+	struct call	*call;
+	int		 rv;
+
+	if ((rv = ringing_for(b, p, session, &call)) != 0)
+		return (rv);
+	b->notify(b->arg, call, call->caller, NOTE_DECLINED, reason, NULL);
+	call_free(b, call);
+	return (0);
+}
+
+/* END: either party ends a ringing call or a session. */
+int
+calls_end(struct callbook *b, struct party *p, uint64_t session)
+{
+	struct call	*call = calls_find(b, session);
+	struct party	*other;
+
+	if (call == NULL)
+		return (ended(p, session) ? -1 : ERR_NO_SESSION);
+	if (call->caller != p && call->callee != p)
+		return (ERR_NO_SESSION);
+	other = call->caller == p ? call->callee : call->caller;
+	b->notify(b->arg, call, other, NOTE_ENDED, 0, NULL);
+	call_free(b, call);
+	return (0);
+}
+
+/* One call of a departing party: tell the other one. */
+static void
+leave_one(struct callbook *b, struct call *call, struct party *p)
+{
+	if (call->state == CALL_RINGING && call->callee == p)
+		b->notify(b->arg, call, call->caller, NOTE_ERROR, ERR_OFFLINE,
+		    NULL);
+	else
+		b->notify(b->arg, call, call->caller == p ? call->callee :
+		    call->caller, NOTE_ENDED, 1, NULL);
+	call_free(b, call);
+}
+
+/* A party's connection is going. */
+void
+calls_leave(struct callbook *b, struct party *p)
+{
+	struct call	*call;
+
+	while ((call = LIST_FIRST(&p->out)) != NULL)
+		leave_one(b, call, p);
+	while ((call = LIST_FIRST(&p->in)) != NULL)
+		leave_one(b, call, p);
+}
+
+/* Ringing calls whose time is up. */
+void
+calls_expire(struct callbook *b, uint64_t now)
+{
+	struct call	*call;
+
+	while ((call = TAILQ_FIRST(&b->ringing)) != NULL &&
+	    call->deadline <= now) {
+		b->notify(b->arg, call, call->caller, NOTE_ERROR, ERR_TIMEOUT,
+		    NULL);
+		b->notify(b->arg, call, call->callee, NOTE_ENDED, 2, NULL);
+		call_free(b, call);
+	}
+}
+
+/* The relay quota ends a session: both parties hear it. */
+void
+calls_quota(struct callbook *b, struct call *call)
+{
+	b->notify(b->arg, call, call->caller, NOTE_ENDED, 3, NULL);
+	b->notify(b->arg, call, call->callee, NOTE_ENDED, 3, NULL);
+	b->notify(b->arg, call, call->caller, NOTE_ERROR, ERR_QUOTA, NULL);
+	b->notify(b->arg, call, call->callee, NOTE_ERROR, ERR_QUOTA, NULL);
+	call_free(b, call);
+}

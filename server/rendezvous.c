@@ -1,0 +1,226 @@
+/*
+ * rendezvous.c -- introductions: CONNECT, ACCEPT, DECLINE, END on online
+ * connections, glued to the pure bookkeeping of calls.c. Nothing about a
+ * call is logged at the default level, and nothing outlives it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "server.h"
+
+#define MINUTE	60ULL
+
+/* The conn's part in calls, made when first needed. */
+static struct party *
+party_of(struct conn *c)
+{
+	if (c->party == NULL) {
+		c->party = xmalloc(sizeof *c->party);
+		calls_party_init(c->party, c, c->id);
+	}
+	return (c->party);
+}
+
+/* Send what the book noted. */
+static void
+notify(void *arg, struct call *call, struct party *to, enum call_note note,
+    int detail, const struct vb *data)
+{
+	struct server	*srv = arg;
+	struct conn	*c = to != NULL ? to->owner : NULL;
+	struct conn	*caller = call->caller->owner;
+	struct conn	*callee = call->callee->owner;
+	struct msg	 m;
+
+	memset(&m, 0, sizeof m);
+	switch (note) {
+	case NOTE_INCOMING:
+		m.type = MSG_INCOMING;
+		m.u.incoming.session = call->session;
+		m.u.incoming.caller_credential.p = caller->cred;
+		m.u.incoming.caller_credential.len = CRED_LEN;
+		m.u.incoming.offer = *data;
+		memcpy(m.u.incoming.relay_token, call->relay_token[1], 16);
+		break;
+	case NOTE_ANSWER:
+		m.type = MSG_ANSWER;
+		m.u.answer.tag = call->tag;
+		m.u.answer.session = call->session;
+		m.u.answer.callee_credential.p = callee->cred;
+		m.u.answer.callee_credential.len = CRED_LEN;
+		m.u.answer.answer = *data;
+		memcpy(m.u.answer.relay_token, call->relay_token[0], 16);
+		srv->stats.introductions++;
+		break;
+	case NOTE_DECLINED:
+		m.type = MSG_DECLINED;
+		m.u.declined.tag = call->tag;
+		m.u.declined.reason = (uint8_t)detail;
+		break;
+	case NOTE_ENDED:
+		m.type = MSG_ENDED;
+		m.u.ended.session = call->session;
+		m.u.ended.why = (uint8_t)detail;
+		break;
+	case NOTE_ERROR:
+		if (detail == ERR_QUOTA)
+			conn_error(c, MSG_RELAY_JOIN, call->session, ERR_QUOTA, 0,
+			    "relay quota of this session reached");
+		else
+			conn_error(c, MSG_CONNECT, call->tag, (uint16_t)detail,
+			    0, detail == ERR_TIMEOUT ? "no answer in time" :
+			    "the callee is not online");
+		return;
+	case NOTE_GONE:
+		relay_close(srv, call);
+		return;
+	}
+	conn_send(c, &m);
+}
+
+/* Start the book and its second timer. */
+void
+rendezvous_init(struct server *srv)
+{
+	srv->calls = calls_new(notify, srv, NULL);
+	srv->connects = table_new(ID_LEN);
+	calls_limits(srv->calls, (int)srv->set.max_pending_calls,
+	    (int)srv->set.max_sessions, (uint64_t)srv->set.call_timeout_s);
+}
+
+/* Drop a window. */
+static void
+free_window(const uint8_t *key, void *value, void *arg)
+{
+	table_del(arg, key);
+	free(value);
+}
+
+/* Free the book (all connections are gone). */
+void
+rendezvous_free(struct server *srv)
+{
+	table_each(srv->connects, free_window, srv->connects);
+	table_free(srv->connects);
+	calls_free(srv->calls);
+}
+
+/* Once a second: time out ringing calls; each minute, forget the
+ * connect counters of the last minute. */
+void
+rendezvous_tick(struct server *srv)
+{
+	uint64_t	 now = server_now();
+
+	calls_limits(srv->calls, (int)srv->set.max_pending_calls,
+	    (int)srv->set.max_sessions, (uint64_t)srv->set.call_timeout_s);
+	calls_expire(srv->calls, now);
+	if (srv->connects_minute != now / MINUTE) {
+		table_each(srv->connects, free_window, srv->connects);
+		srv->connects_minute = now / MINUTE;
+	}
+}
+
+/* connects_per_minute of the caller's account; 0 if within it. */
+static int
+count_connect(struct conn *c, uint64_t now)
+{
+	struct server	*srv = c->srv;
+	struct rlwin	*w;
+
+	if ((w = table_get(srv->connects, c->id)) == NULL) {
+		w = xcalloc(1, sizeof *w);
+		table_set(srv->connects, c->id, w);
+	}
+	return (rl_hit(w, now / MINUTE, srv->set.connects_per_minute));
+}
+
+/* CONNECT: ring the callee's presence connection. */
+void
+rendezvous_connect(struct conn *c, const struct msg *m)
+{
+	struct server	*srv = c->srv;
+	struct conn	*callee;
+	uint64_t	 now = server_now();
+	uint32_t	 tag = m->u.connect.tag;
+	int		 rv;
+
+	if (m->u.connect.offer.len > srv->set.max_offer_bytes) {
+		conn_error(c, m->type, tag, ERR_TOO_LARGE, 0,
+		    "offer larger than max_offer_bytes");
+		return;
+	}
+	if (count_connect(c, now) != 0) {
+		srv->stats.rate_limited++;
+		conn_error(c, m->type, tag, ERR_RATE_LIMITED,
+		    (uint32_t)(MINUTE - now % MINUTE), "too many calls");
+		return;
+	}
+	callee = presence_find(srv, m->u.connect.target_id);
+	rv = calls_connect(srv->calls, party_of(c), tag,
+	    m->u.connect.target_id, callee != NULL ? party_of(callee) : NULL,
+	    now, &m->u.connect.offer);
+	if (rv == ERR_OFFLINE)
+		srv->stats.offline++;
+	if (rv != 0)
+		conn_error(c, m->type, tag, (uint16_t)rv, 0,
+		    rv == ERR_OFFLINE ? "the callee is not online" :
+		    rv == ERR_LIMIT ? "too many calls on this connection" :
+		    "cannot call this");
+}
+
+/* An error for a request about a session, or nothing when it crossed. */
+static void
+session_error(struct conn *c, uint8_t type, uint64_t session, int rv)
+{
+	if (rv <= 0)
+		return;
+	conn_error(c, type, session, (uint16_t)rv, 0,
+	    rv == ERR_LIMIT ? "too many sessions on this connection" :
+	    "no such call");
+}
+
+/* ACCEPT: the callee answers. */
+void
+rendezvous_accept(struct conn *c, const struct msg *m)
+{
+	if (m->u.accept.answer.len > c->srv->set.max_offer_bytes) {
+		conn_error(c, m->type, m->u.accept.session, ERR_TOO_LARGE, 0,
+		    "answer larger than max_offer_bytes");
+		return;
+	}
+	session_error(c, m->type, m->u.accept.session,
+	    calls_accept(c->srv->calls, party_of(c), m->u.accept.session,
+	    &m->u.accept.answer));
+}
+
+/* DECLINE: the callee refuses. */
+void
+rendezvous_decline(struct conn *c, const struct msg *m)
+{
+	session_error(c, m->type, m->u.decline.session,
+	    calls_decline(c->srv->calls, party_of(c), m->u.decline.session,
+	    m->u.decline.reason));
+}
+
+/* END: either party hangs up. */
+void
+rendezvous_end(struct conn *c, const struct msg *m)
+{
+	session_error(c, m->type, m->u.end.session,
+	    calls_end(c->srv->calls, party_of(c), m->u.end.session));
+}
+
+/* c is going: its calls end, the other parties hear it. */
+void
+rendezvous_leave(struct conn *c)
+{
+	if (c->party == NULL)
+		return;
+	calls_leave(c->srv->calls, c->party);
+	sodium_memzero(c->party, sizeof *c->party);
+	free(c->party);
+	c->party = NULL;
+}
