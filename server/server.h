@@ -75,6 +75,9 @@ int	 settings_load(struct settings *, const char *path, char **cause);
  * verification's form, ...). -1 and *cause. */
 int	 settings_check(const struct settings *, char **cause);
 void	 settings_free(struct settings *);
+/* The file of a path setting ("credential:NAME" or a path). Caller
+ * frees; NULL and *cause. */
+char	*settings_path(const char *value, char **cause);
 
 /* ---- table.c: hash table from fixed-size keys to pointers -------------- */
 
@@ -168,12 +171,16 @@ struct server {
 	struct event	*sigint, *sigterm, *sighup, *sigchld;
 	struct event	*tick;		/* once a minute */
 	struct event	*drain;		/* shutting down: all gone yet? */
+	struct event	*watchdog;	/* WATCHDOG=1 */
+	int		 ready;		/* READY=1 sent */
 	int		 stopping;
 	struct stats	 stats;
 	uint8_t		 frame[PROTO_MAX_FRAME];	/* frame being handled */
 	uint8_t		 out[PROTO_MAX_FRAME];		/* frame being sent */
 };
 
+/* Redis is connected (READY=1 once listening too). */
+void	 server_storage_up(struct server *);
 /* Wall clock in milliseconds and seconds. */
 uint64_t server_now_ms(void);
 uint64_t server_now(void);
@@ -183,6 +190,9 @@ uint64_t server_now(void);
 /* TLS 1.3 only, ALPN tryst/1 required, no resumption. NULL and *cause. */
 SSL_CTX	*tls_ctx_new(const char *cert, const char *key,
 	    uint8_t spki_hash[32], char **cause);
+/* The same from a configuration (paths or credential:NAME). */
+SSL_CTX	*tls_ctx_load(const struct settings *, uint8_t spki_hash[32],
+	    char **cause);
 
 /* ---- conn.c: connections, frames, timeouts ----------------------------- */
 
@@ -441,6 +451,12 @@ void	 relay_join(struct conn *, const struct msg *);
 void	 relay_close(struct server *, struct call *);
 /* A data conn is being killed: detach it and close the other side. */
 void	 relay_detach(struct conn *);
+
+/* ---- notify.c: sd_notify without libsystemd --------------------------- */
+
+void	 notify_send(const char *, ...) __attribute__((format(printf, 1, 2)));
+unsigned long long notify_monotonic_usec(void);
+unsigned long long notify_watchdog_usec(void);
 
 /* ---- stun.c: the STUN responder (RFC 8489, RFC 3489) ------------------ */
 

@@ -185,3 +185,31 @@ settings_free(struct settings *s)
 {
 	conf_free(settings_table, s);
 }
+
+/*
+ * The file a path setting names: "credential:NAME" is NAME in the folder
+ * systemd's LoadCredential= gives ($CREDENTIALS_DIRECTORY); anything else
+ * is a path. Caller frees. NULL and *cause when it cannot be resolved.
+ */
+char *
+settings_path(const char *value, char **cause)
+{
+	const char	*dir, *name;
+	char		*path;
+
+	if (strncmp(value, "credential:", 11) != 0)
+		return (xstrdup(value));
+	name = value + 11;
+	if (*name == '\0' || strchr(name, '/') != NULL ||
+	    strcmp(name, "..") == 0 || strcmp(name, ".") == 0) {
+		xasprintf(cause, "\"%s\": not a credential name", value);
+		return (NULL);
+	}
+	if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL || *dir == '\0') {
+		xasprintf(cause, "\"%s\": CREDENTIALS_DIRECTORY is not set "
+		    "(LoadCredential= in the unit provides it)", value);
+		return (NULL);
+	}
+	xasprintf(&path, "%s/%s", dir, name);
+	return (path);
+}

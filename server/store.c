@@ -76,6 +76,7 @@ cmd_connected(const redisAsyncContext *ac, int status)
 	log_notice("redis: connected");
 	st->up = 1;
 	st->backoff_ms = BACKOFF_MIN_MS;
+	server_storage_up(st->srv);
 }
 
 /* The command context went away. Pending callbacks get NULL replies. */
@@ -215,13 +216,17 @@ retry_cb(evutil_socket_t fd, short ev, void *arg)
 static int
 load_password(struct store *st, char **cause)
 {
-	const char	*file = st->srv->set.redis_password_file;
-	char		*pw;
+	char		*file, *pw;
 	size_t		 len;
 
-	if (*file == '\0')
+	if (*st->srv->set.redis_password_file == '\0')
 		return (0);
-	if ((pw = file_read_small(file, 1024, &len, cause)) == NULL)
+	if ((file = settings_path(st->srv->set.redis_password_file,
+	    cause)) == NULL)
+		return (-1);
+	pw = file_read_small(file, 1024, &len, cause);
+	free(file);
+	if (pw == NULL)
 		return (-1);
 	while (len > 0 && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
 		pw[--len] = '\0';

@@ -2,6 +2,7 @@
  * tls.c -- the TLS 1.3 context: ALPN tryst/1 required, no resumption, and
  * the hash of the certificate's key that CHALLENGE signs.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -121,4 +122,20 @@ tls_ctx_new(const char *cert, const char *key, uint8_t spki_hash[32],
 fail:
 	SSL_CTX_free(ctx);
 	return (NULL);
+}
+
+/* The TLS context of a configuration: its certificate and key settings
+ * may name systemd credentials. */
+SSL_CTX *
+tls_ctx_load(const struct settings *set, uint8_t spki_hash[32], char **cause)
+{
+	SSL_CTX	*ctx = NULL;
+	char	*cert, *key = NULL;
+
+	if ((cert = settings_path(set->tls_cert, cause)) != NULL &&
+	    (key = settings_path(set->tls_key, cause)) != NULL)
+		ctx = tls_ctx_new(cert, key, spki_hash, cause);
+	free(cert);
+	free(key);
+	return (ctx);
 }

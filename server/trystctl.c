@@ -32,7 +32,8 @@ usage(void)
 	    "usage: trystctl keygen FILE\n"
 	    "       trystctl -c FILE lookup [--json] NUMBER...\n"
 	    "       trystctl -c FILE delete NUMBER\n"
-	    "       trystctl -c FILE pubkeys\n");
+	    "       trystctl -c FILE pubkeys\n"
+	    "       trystctl -c FILE compact\n");
 	exit(2);
 }
 
@@ -56,10 +57,12 @@ load_keys(const struct settings *set)
 {
 	uint8_t		 master[MASTER_KEY_LEN];
 	struct keys	*keys;
-	char		*cause;
+	char		*cause, *path;
 
-	if (keys_load_master(set->master_key, master, &cause) != 0)
+	if ((path = settings_path(set->master_key, &cause)) == NULL ||
+	    keys_load_master(path, master, &cause) != 0)
 		die("%s", cause);
+	free(path);
 	keys = keys_derive(master);
 	sodium_memzero(master, sizeof master);
 	if (keys == NULL)
@@ -77,6 +80,7 @@ connect_redis(const struct settings *set)
 	char		*host, *path, *pw, *cause;
 	int		 port;
 
+
 	if (keyspace_redis_addr(set->redis, &host, &port, &path) != 0)
 		die("redis: cannot parse \"%s\"", set->redis);
 	rc = path != NULL ? redisConnectUnixWithTimeout(path, tv) :
@@ -87,9 +91,10 @@ connect_redis(const struct settings *set)
 	free(path);
 	if (*set->redis_password_file == '\0')
 		return (rc);
-	if ((pw = file_read_small(set->redis_password_file, 1024, NULL,
-	    &cause)) == NULL)
+	if ((path = settings_path(set->redis_password_file, &cause)) == NULL ||
+	    (pw = file_read_small(path, 1024, NULL, &cause)) == NULL)
 		die("%s", cause);
+	free(path);
 	pw[strcspn(pw, "\r\n")] = '\0';
 	r = *set->redis_user != '\0' ?
 	    redisCommand(rc, "AUTH %s %s", set->redis_user, pw) :
@@ -281,6 +286,22 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 	return (0);
 }
 
+/* compact: ask Redis to rewrite its append-only file, so that deleted
+ * accounts and old values leave the disk. */
+static int
+cmd_compact(const struct settings *set)
+{
+	redisContext	*rc = connect_redis(set);
+	redisReply	*r;
+
+	r = command(rc, "BGREWRITEAOF");
+	printf("redis: %s\n", r->type == REDIS_REPLY_STATUS ? r->str :
+	    "rewrite requested");
+	freeReplyObject(r);
+	redisFree(rc);
+	return (0);
+}
+
 /* pubkeys: the signing key clients trust. */
 static int
 cmd_pubkeys(const struct settings *set)
@@ -335,6 +356,8 @@ main(int argc, char **argv)
 		rv = cmd_delete(&set, argc - 1, argv + 1);
 	else if (strcmp(argv[0], "pubkeys") == 0 && argc == 1)
 		rv = cmd_pubkeys(&set);
+	else if (strcmp(argv[0], "compact") == 0 && argc == 1)
+		rv = cmd_compact(&set);
 	else
 		usage();
 	settings_free(&set);

@@ -47,11 +47,17 @@ static int
 load(struct server *srv, char **cause)
 {
 	uint8_t	 master[MASTER_KEY_LEN];
+	char	*path;
+	int	 rv;
 
 	if (settings_load(&srv->set, srv->conf_path, cause) != 0)
 		return (-1);
 	log_set_level(srv->set.log_level);
-	if (keys_load_master(srv->set.master_key, master, cause) != 0)
+	if ((path = settings_path(srv->set.master_key, cause)) == NULL)
+		return (-1);
+	rv = keys_load_master(path, master, cause);
+	free(path);
+	if (rv != 0)
 		return (-1);
 	srv->keys = keys_derive(master);
 	sodium_memzero(master, sizeof master);
@@ -59,8 +65,7 @@ load(struct server *srv, char **cause)
 		*cause = xstrdup("cannot derive keys");
 		return (-1);
 	}
-	srv->ssl_ctx = tls_ctx_new(srv->set.tls_cert, srv->set.tls_key,
-	    srv->spki_hash, cause);
+	srv->ssl_ctx = tls_ctx_load(&srv->set, srv->spki_hash, cause);
 	return (srv->ssl_ctx == NULL ? -1 : 0);
 }
 
@@ -87,6 +92,7 @@ on_stop(evutil_socket_t sig, short ev, void *arg)
 		return;
 	}
 	log_notice("shutting down (signal %d)", (int)sig);
+	notify_send("STOPPING=1");
 	srv->stopping = 1;
 	conn_shutdown_all(srv);
 	event_base_loopexit(srv->base, &grace);
@@ -137,16 +143,19 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 	uint8_t		 hash[32];
 	char		*cause;
 
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
+	    notify_monotonic_usec());
 	if (settings_load(&ns, srv->conf_path, &cause) != 0) {
 		log_errx("reload refused, old configuration kept: %s", cause);
 		free(cause);
+		notify_send("READY=1");
 		return;
 	}
-	if ((ctx = tls_ctx_new(ns.tls_cert, ns.tls_key, hash, &cause)) ==
-	    NULL) {
+	if ((ctx = tls_ctx_load(&ns, hash, &cause)) == NULL) {
 		log_errx("reload refused, old configuration kept: %s", cause);
 		free(cause);
 		settings_free(&ns);
+		notify_send("READY=1");
 		return;
 	}
 	apply_settings(&srv->set, &ns);
@@ -156,6 +165,7 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 	memcpy(srv->spki_hash, hash, sizeof hash);
 	log_set_level(srv->set.log_level);
 	log_notice("configuration and certificate reloaded");
+	notify_send("READY=1");
 }
 
 /* SIGCHLD: delivery programs ended. */
@@ -174,18 +184,50 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	conn_tick(arg);
 }
 
+/* Tell systemd how many are connected. */
+static void
+notify_status(struct server *srv)
+{
+	notify_send("STATUS=%zu connections, %zu online accounts, storage %s",
+	    srv->nconns, table_count(srv->presence),
+	    store_up(srv->store) ? "up" : "down");
+}
+
 /* Once a second. */
 static void
 on_second(evutil_socket_t fd, short ev, void *arg)
 {
-	rendezvous_tick(arg);
+	struct server	*srv = arg;
+
+	rendezvous_tick(srv);
+	if (server_now() % 10 == 0)
+		notify_status(srv);
+}
+
+/* The watchdog wants to hear from us. */
+static void
+on_watchdog(evutil_socket_t fd, short ev, void *arg)
+{
+	notify_send("WATCHDOG=1");
+}
+
+/* Redis answered: once listening too, the service is ready. */
+void
+server_storage_up(struct server *srv)
+{
+	if (srv->ready || srv->listener == NULL)
+		return;
+	srv->ready = 1;
+	notify_send("READY=1");
+	notify_status(srv);
 }
 
 /* Signals and the periodic tick. */
 static void
 setup_events(struct server *srv)
 {
-	struct timeval	 tick = { TICK_S, 0 }, second = { 1, 0 };
+	struct timeval	 tick = { TICK_S, 0 }, second = { 1, 0 }, watchdog;
+	unsigned long long wd;
 
 	signal(SIGPIPE, SIG_IGN);
 	srv->sigint = evsignal_new(srv->base, SIGINT, on_stop, srv);
@@ -200,6 +242,13 @@ setup_events(struct server *srv)
 	event_add(srv->tick, &tick);
 	srv->second = event_new(srv->base, -1, EV_PERSIST, on_second, srv);
 	event_add(srv->second, &second);
+	if ((wd = notify_watchdog_usec()) != 0) {
+		watchdog.tv_sec = (time_t)(wd / 1000000);
+		watchdog.tv_usec = (suseconds_t)(wd % 1000000);
+		srv->watchdog = event_new(srv->base, -1, EV_PERSIST,
+		    on_watchdog, srv);
+		event_add(srv->watchdog, &watchdog);
+	}
 }
 
 /* Drop a table entry and free its value. */
@@ -236,6 +285,8 @@ server_free(struct server *srv)
 	}
 	if (srv->drain != NULL)
 		event_free(srv->drain);
+	if (srv->watchdog != NULL)
+		event_free(srv->watchdog);
 	if (srv->per_ip != NULL) {
 		table_each(srv->codes_ip, free_value, srv->codes_ip);
 		table_free(srv->per_ip);
@@ -302,6 +353,8 @@ main(int argc, char **argv)
 		return (1);
 	}
 	setup_events(srv);
+	if (store_up(srv->store))
+		server_storage_up(srv);
 	log_notice("trystd %s listening on %s", TRYST_VERSION,
 	    srv->set.listen);
 	event_base_dispatch(srv->base);
