@@ -157,7 +157,7 @@ hello_account(struct server *srv, redisReply *reply, void *arg)
 	c->seen_day = (uint64_t)seen / DAY;
 	if (c->seen_day < today)
 		auth_touch_seen(c);
-	srv->stats.hellos++;
+	srv->stats.hello[0]++;
 	send_welcome(c, &r->cred);
 	c->last_rx = server_now();
 	conn_idle_timer(c);

@@ -186,8 +186,17 @@ void
 conn_error(struct conn *c, uint8_t ref_type, uint64_t ref, uint16_t code,
     uint32_t retry_after_s, const char *message)
 {
+	struct stats	*st = &c->srv->stats;
 	struct msg	 m = { .type = MSG_ERROR };
 
+	if (code <= ERR_MAX) {
+		if (ref_type == MSG_REGISTER_BEGIN)
+			st->reg_begin[code]++;
+		else if (ref_type == MSG_REGISTER_FINISH)
+			st->reg_finish[code]++;
+		else if (ref_type == MSG_HELLO)
+			st->hello[code]++;
+	}
 	m.u.error.ref_type = ref_type;
 	m.u.error.ref = ref;
 	m.u.error.code = code;

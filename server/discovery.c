@@ -115,7 +115,7 @@ eval_charged(struct server *srv, redisReply *reply, void *arg)
 	}
 	if (reply->element[0]->integer == 0) {
 		tokens = reply->element[1]->integer;
-		srv->stats.rate_limited++;
+		srv->stats.rate_limited[RL_DISCOVERY]++;
 		conn_error(r->c, MSG_OPRF_EVAL, 0, ERR_RATE_LIMITED,
 		    (uint32_t)rl_bucket_retry(r->count, tokens, server_now(),
 		    srv->set.discovery_refill_per_day),

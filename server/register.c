@@ -125,9 +125,15 @@ memory_budgets(struct conn *c, uint64_t now, uint32_t *retry)
 		w = xcalloc(1, sizeof *w);
 		table_set(srv->codes_ip, c->addrkey, w);
 	}
-	if (rl_hit(w, hour, srv->set.codes_per_hour_per_ip) != 0)
+	if (rl_hit(w, hour, srv->set.codes_per_hour_per_ip) != 0) {
+		srv->stats.rate_limited[RL_CODE_IP]++;
 		return (-1);
-	return (rl_hit(&srv->codes_server, hour, srv->set.codes_per_hour));
+	}
+	if (rl_hit(&srv->codes_server, hour, srv->set.codes_per_hour) != 0) {
+		srv->stats.rate_limited[RL_CODE_SERVER]++;
+		return (-1);
+	}
+	return (0);
 }
 
 /* A random code of n digits. */
@@ -157,6 +163,7 @@ begin_delivered(struct server *srv, int ok, void *arg)
 	m.u.reg_challenge.token.len = TOKEN_LEN;
 	m.u.reg_challenge.code_digits = (uint8_t)strlen(r->code);
 	m.u.reg_challenge.expires_in_s = (uint32_t)srv->set.code_ttl_s;
+	srv->stats.reg_begin[0]++;
 	conn_send(r->c, &m);
 	req_end(r);
 }
@@ -173,11 +180,13 @@ begin_counted(struct server *srv, redisReply *reply, void *arg)
 		return;
 	}
 	if (reply_int(reply->element[0]) > srv->set.code_requests_per_hour) {
+		srv->stats.rate_limited[RL_CODE_NUMBER]++;
 		req_fail(r, ERR_RATE_LIMITED, (uint32_t)(HOUR - now % HOUR),
 		    "too many codes for this number");
 		return;
 	}
 	if (reply_int(reply->element[2]) >= srv->set.code_failures_per_day) {
+		srv->stats.rate_limited[RL_CODE_FAILURES]++;
 		req_fail(r, ERR_RATE_LIMITED, (uint32_t)(DAY - now % DAY),
 		    "too many wrong codes for this number today");
 		return;
@@ -186,9 +195,11 @@ begin_counted(struct server *srv, redisReply *reply, void *arg)
 	token_seal(r->token, srv->keys, r->id, r->code,
 	    server_now_ms() + (uint64_t)srv->set.code_ttl_s * 1000);
 	if (deliver_send(srv->deliver, r->number, r->code, begin_delivered,
-	    r) != 0)
+	    r) != 0) {
+		srv->stats.rate_limited[RL_DELIVERIES]++;
 		req_fail(r, ERR_RATE_LIMITED, BUSY_RETRY_S,
 		    "too many codes being sent; try again shortly");
+	}
 }
 
 /* REGISTER_BEGIN: check the number and the budgets, send a code. */
@@ -262,7 +273,7 @@ finish_written(struct server *srv, redisReply *reply, void *arg)
 		req_unavailable(r);
 		return;
 	}
-	srv->stats.registrations++;
+	srv->stats.reg_finish[0]++;
 	auth_revoke_local(srv, r->id, r->created - 1);
 	expires = server_now() + (uint64_t)srv->set.credential_days * DAY;
 	cred_make(cred, srv->keys, r->id, r->identity_pk, r->created, expires);
@@ -342,6 +353,7 @@ finish_counted(struct server *srv, redisReply *reply, void *arg)
 		return;
 	}
 	if (reply_int(reply->element[2]) >= srv->set.code_failures_per_day) {
+		srv->stats.rate_limited[RL_CODE_FAILURES]++;
 		req_fail(r, ERR_RATE_LIMITED, (uint32_t)(DAY - now % DAY),
 		    "too many wrong codes for this number today");
 		return;

@@ -52,9 +52,10 @@ notify(void *arg, struct call *call, struct party *to, enum call_note note,
 		m.u.answer.callee_credential.len = CRED_LEN;
 		m.u.answer.answer = *data;
 		memcpy(m.u.answer.relay_token, call->relay_token[0], 16);
-		srv->stats.introductions++;
+		srv->stats.intro_answered++;
 		break;
 	case NOTE_DECLINED:
+		srv->stats.intro_declined++;
 		m.type = MSG_DECLINED;
 		m.u.declined.tag = call->tag;
 		m.u.declined.reason = (uint8_t)detail;
@@ -65,6 +66,10 @@ notify(void *arg, struct call *call, struct party *to, enum call_note note,
 		m.u.ended.why = (uint8_t)detail;
 		break;
 	case NOTE_ERROR:
+		if (detail == ERR_TIMEOUT)
+			srv->stats.intro_timeout++;
+		else if (detail == ERR_OFFLINE)
+			srv->stats.intro_offline++;
 		if (detail == ERR_QUOTA)
 			conn_error(c, MSG_RELAY_JOIN, call->session, ERR_QUOTA, 0,
 			    "relay quota of this session reached");
@@ -153,7 +158,7 @@ rendezvous_connect(struct conn *c, const struct msg *m)
 		return;
 	}
 	if (count_connect(c, now) != 0) {
-		srv->stats.rate_limited++;
+		srv->stats.rate_limited[RL_CONNECTS]++;
 		conn_error(c, m->type, tag, ERR_RATE_LIMITED,
 		    (uint32_t)(MINUTE - now % MINUTE), "too many calls");
 		return;
@@ -163,7 +168,7 @@ rendezvous_connect(struct conn *c, const struct msg *m)
 	    m->u.connect.target_id, callee != NULL ? party_of(callee) : NULL,
 	    now, &m->u.connect.offer);
 	if (rv == ERR_OFFLINE)
-		srv->stats.offline++;
+		srv->stats.intro_offline++;
 	if (rv != 0)
 		conn_error(c, m->type, tag, (uint16_t)rv, 0,
 		    rv == ERR_OFFLINE ? "the callee is not online" :

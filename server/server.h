@@ -19,6 +19,7 @@ struct conn;
 struct server;
 struct redisAsyncContext;
 struct redisReply;
+struct evhttp;
 
 /* ---- settings.c: the trystd.conf table -------------------------------- */
 
@@ -122,20 +123,41 @@ uint64_t rl_bucket_retry(long long count, long long tokens, uint64_t now,
 
 TAILQ_HEAD(connlist, conn);
 
-/* Counters for logs now and /metrics later. */
+/* Kinds of rate-limit hits, for /metrics. */
+enum rl_kind {
+	RL_CODE_IP,		/* codes_per_hour_per_ip */
+	RL_CODE_SERVER,		/* codes_per_hour */
+	RL_CODE_NUMBER,		/* code_requests_per_hour */
+	RL_CODE_FAILURES,	/* code_failures_per_day */
+	RL_DELIVERIES,		/* max_deliveries */
+	RL_DISCOVERY,		/* the discovery bucket */
+	RL_CONNECTS,		/* connects_per_minute */
+	RL_NKINDS
+};
+
+#define ERR_MAX	ERR_QUOTA
+
+/* Counters for /metrics: never an identifier in them. Outcome arrays are
+ * indexed by error code, 0 for success. */
 struct stats {
+	uint64_t	 start_time;
 	unsigned long long connections;
 	unsigned long long handshakes;
-	unsigned long long registrations;
-	unsigned long long hellos;
 	unsigned long long malformed;
+	unsigned long long reg_begin[ERR_MAX + 1];
+	unsigned long long reg_finish[ERR_MAX + 1];
+	unsigned long long hello[ERR_MAX + 1];
 	unsigned long long oprf_evals;
 	unsigned long long lookups;
-	unsigned long long rate_limited;
-	unsigned long long introductions;
-	unsigned long long offline;
+	unsigned long long intro_answered;
+	unsigned long long intro_declined;
+	unsigned long long intro_offline;
+	unsigned long long intro_timeout;
 	unsigned long long relay_sessions;
 	unsigned long long relay_bytes;
+	unsigned long long stun_requests;
+	unsigned long long rate_limited[RL_NKINDS];
+	unsigned long long redis_errors;
 };
 
 /* All process state. */
@@ -167,6 +189,7 @@ struct server {
 	uint64_t	 connects_minute;
 	struct event	*second;	/* once a second: call timeouts */
 	struct workers	*workers;
+	struct evhttp	*metrics;
 
 	struct event	*sigint, *sigterm, *sighup, *sigchld;
 	struct event	*tick;		/* once a minute */
@@ -451,6 +474,11 @@ void	 relay_join(struct conn *, const struct msg *);
 void	 relay_close(struct server *, struct call *);
 /* A data conn is being killed: detach it and close the other side. */
 void	 relay_detach(struct conn *);
+
+/* ---- metrics.c: /metrics and /healthz ---------------------------------- */
+
+int	 metrics_start(struct server *, char **cause);
+void	 metrics_stop(struct server *);
 
 /* ---- notify.c: sd_notify without libsystemd --------------------------- */
 

@@ -68,6 +68,7 @@ cmd_connected(const redisAsyncContext *ac, int status)
 	struct store	*st = ac->data;
 
 	if (status != REDIS_OK) {
+		st->srv->stats.redis_errors++;
 		log_warnx("redis: cannot connect: %s", ac->errstr);
 		st->ac = NULL;
 		schedule_retry(st);
@@ -87,6 +88,7 @@ cmd_disconnected(const redisAsyncContext *ac, int status)
 
 	if (st->up)
 		log_warnx("redis: connection lost");
+	st->srv->stats.redis_errors++;
 	st->up = 0;
 	st->ac = NULL;
 	schedule_retry(st);

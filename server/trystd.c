@@ -347,8 +347,9 @@ main(int argc, char **argv)
 	srv->deliver = deliver_new(srv);
 	srv->workers = workers_new(srv, WORKERS);
 	rendezvous_init(srv);
+	srv->stats.start_time = server_now();
 	if ((srv->store = store_new(srv, &cause)) == NULL ||
-	    conn_listen(srv, &cause) != 0) {
+	    conn_listen(srv, &cause) != 0 || metrics_start(srv, &cause) != 0) {
 		log_errx("%s", cause);
 		return (1);
 	}
@@ -358,6 +359,7 @@ main(int argc, char **argv)
 	log_notice("trystd %s listening on %s", TRYST_VERSION,
 	    srv->set.listen);
 	event_base_dispatch(srv->base);
+	metrics_stop(srv);
 	workers_free(srv->workers);
 	rendezvous_free(srv);
 	deliver_free(srv->deliver);
