@@ -303,3 +303,40 @@ account_whoami(int argc, char **argv)
 	tryst_ctx_free(&c);
 	return (rc);
 }
+
+/* tryst delete-account: delete the account; on DELETED forget it here. */
+int
+account_delete(int argc, char **argv)
+{
+	struct tryst_ctx	 c;
+	struct online		 o;
+	struct msg		 m;
+	char			*cause;
+	int			 rc = 1;
+
+	(void)argv;
+	if (argc != 1)
+		tryst_usage();
+	tryst_ctx_load(&c);
+	if (online_open(&o, &c, 0, 0, &cause) != 0)
+		errx(1, "%s", cause);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_DELETE_ACCOUNT;
+	if (online_send(&o, &m) != 0 || online_recv(&o, &m,
+	    TRYST_REQUEST_MS) != 1)
+		warnx("no answer to DELETE_ACCOUNT from the server");
+	else if (m.type != MSG_DELETED)
+		tryst_unexpected(&m);
+	else {
+		printf("deleted the account of %s\n", c.conf.number);
+		free(c.conf.number);
+		c.conf.number = xstrdup("");
+		if (state_remove(c.dir, "credential", &cause) != 0 ||
+		    state_conf_save(c.dir, &c.conf, &cause) != 0)
+			errx(1, "%s", cause);
+		rc = 0;
+	}
+	online_close(&o);
+	tryst_ctx_free(&c);
+	return (rc);
+}

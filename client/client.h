@@ -4,6 +4,8 @@
 #ifndef TRYST_CLIENT_H
 #define TRYST_CLIENT_H
 
+#include <sys/socket.h>
+
 #include "common.h"
 
 /* ---- net.c: a blocking TLS connection to trystd ----------------------- */
@@ -45,6 +47,20 @@ int		 tconn_send_raw(struct tconn *, const void *, size_t,
 int		 tconn_recv(struct tconn *, struct msg *m, int timeout_ms,
 		    char **cause);
 void		 tconn_close(struct tconn *);
+/* tconn_open from local TCP port *lport (0: any), shared with other
+ * sockets through SO_REUSEADDR and SO_REUSEPORT (§6.2); the port bound is
+ * stored back in *lport. */
+struct tconn	*tconn_open_port(const char *hostport,
+		    const uint8_t *expect_pk, struct tconn_challenge *ch,
+		    uint16_t *lport, char **cause);
+/* The connection's socket, for poll(). */
+int		 tconn_fd(const struct tconn *);
+/* tconn_recv without waiting: 2 when no whole frame is there yet. */
+int		 tconn_recv_nowait(struct tconn *, struct msg *, char **cause);
+/* Read raw bytes (relay data) without waiting: the count, 0 when the
+ * server closed, -1 and *cause on error, -2 when nothing is there. Read
+ * until -2 before polling: OpenSSL may hold bytes already. */
+long		 tconn_read_raw(struct tconn *, void *, size_t, char **cause);
 
 /* ---- state.c: the state directory and the files in it ----------------- */
 
@@ -107,6 +123,7 @@ int	 state_cred_save(const char *dir, const uint8_t raw[CRED_LEN],
 /* ---- tryst.c: what the subcommands share ------------------------------ */
 
 #define TRYST_REQUEST_MS	30000
+#define TRYST_NUMBER_MAX	17	/* "+" 15 digits NUL */
 
 /* The state a subcommand works on. */
 struct tryst_ctx {
@@ -132,11 +149,257 @@ struct tconn *tryst_connect(struct tryst_ctx *, struct tconn_challenge *ch);
  * why (also for GOAWAY and a closed connection). */
 int	 tryst_request(struct tconn *, const struct msg *out, struct msg *in,
 	    int ms);
+/* Milliseconds on the monotonic clock. */
+int64_t	 tryst_now_ms(void);
+/* Normalise a typed number with the configured country code, or exit 1. */
+void	 tryst_number(const struct tryst_ctx *, const char *typed,
+	    char out[TRYST_NUMBER_MAX]);
+/* Copy peer text for a terminal into out (NUL terminated, truncated):
+ * UTF-8 stays, control characters become '?'. */
+void	 tryst_clean_text(char *out, size_t outlen, const uint8_t *p,
+	    size_t len);
 
 /* ---- account.c: tryst register, verify, whoami ------------------------ */
 
 int	 account_register(int, char **);
 int	 account_verify(int, char **);
 int	 account_whoami(int, char **);
+int	 account_delete(int, char **);
+
+/* ---- online.c: a control connection after HELLO ---------------------- */
+
+/* An online control connection, bound to the local port P of §6.2. */
+struct online {
+	struct tryst_ctx	*ctx;
+	struct tconn		*t;
+	uint8_t			 cred[CRED_LEN];
+	struct cred		 cr;
+	uint8_t			*sk;		/* identity, sodium_malloc'd */
+	uint16_t		 port;		/* P */
+	struct cand		 srflx;		/* WELCOME's address for us */
+	uint16_t		 idle_s;
+	uint16_t		 max_batch;
+	int64_t			 last_send;	/* ms */
+	uint64_t		 nonce;
+	int			 permanent;	/* retrying cannot mend it */
+	int			 busy;		/* decline INCOMING as busy */
+	uint64_t		 session;	/* the call being handled */
+	int			 ended;		/* 1 + ENDED's why, or 0 */
+	int			 gone;		/* connection lost or GOAWAY */
+	int			 goaway;	/* its reason, or -1 */
+	uint32_t		 reconnect_s;	/* GOAWAY's reconnect_after_s */
+};
+
+/* Load the credential and identity of ctx, connect from port P (0: any)
+ * and say HELLO with flags. 0, or -1 and *cause (o->permanent set when
+ * retrying cannot help: revoked, no credential). */
+int	 online_open(struct online *, struct tryst_ctx *, uint16_t port,
+	    uint8_t flags, char **cause);
+void	 online_close(struct online *);
+/* Send one message; a failure marks the connection gone. */
+int	 online_send(struct online *, const struct msg *);
+/* PING when the connection has been silent for a third of idle_s. */
+void	 online_tick(struct online *);
+/* Milliseconds until online_tick has something to do. */
+int	 online_wait_ms(const struct online *);
+/* Wait up to ms for one message (ticking meanwhile): 1, 0 when the
+ * connection ended (o->gone), -1 on timeout. */
+int	 online_recv(struct online *, struct msg *, int ms);
+/* During a call: take every control message there is; INCOMING is
+ * declined as busy, ENDED for o->session sets o->ended, GOAWAY and a
+ * lost connection set o->gone. */
+void	 online_pump(struct online *);
+/* Say what a GOAWAY or lost connection means to the user. */
+void	 online_say_gone(const struct online *);
+
+/* ---- lookup.c: discovery (§5.3) and the cache of IDs ------------------ */
+
+/* tryst lookup NUMBER... */
+int	 lookup_cmd(int, char **);
+/* The IDs of n numbers (from the cache, else OPRF_EVAL, then cached).
+ * 0, or -1 after saying why. */
+int	 lookup_ids(struct online *, char (*numbers)[TRYST_NUMBER_MAX],
+	    int n, uint8_t (*ids)[ID_LEN]);
+/* The cached number of id, else the first 16 hex digits of id. */
+void	 lookup_name(const char *dir, const uint8_t id[ID_LEN], char *out,
+	    size_t outlen);
+/* The ID of a cached number. 0, or -1 when it is not cached. */
+int	 lookup_cached(const char *dir, const char *number,
+	    uint8_t id[ID_LEN]);
+
+/* ---- contacts.c: contacts' identity keys, trust on first use ---------- */
+
+/* Check pk against the key remembered for id: 0 when it is the same or
+ * the first seen (now remembered), 1 when it differs (kept as pending),
+ * -1 and *cause. */
+int	 contacts_check(const char *dir, const uint8_t id[ID_LEN],
+	    const uint8_t pk[32], char **cause);
+/* Tell the user the key of name changed and what to do. */
+void	 contacts_warn(const char *name);
+/* tryst trust NUMBER, tryst fingerprint NUMBER */
+int	 contacts_trust(int, char **);
+int	 contacts_fingerprint(int, char **);
+
+/* ---- path.c: a session's byte stream, direct or relayed --------------- */
+
+#define PATH_WRITE_MS	30000
+
+struct path {
+	int		 fd;		/* direct TCP; -1 when relayed */
+	struct tconn	*relay;		/* the relay data connection */
+	char		 desc[80];	/* "direct ADDRESS:PORT" or "relay" */
+};
+
+void	 path_direct(struct path *, int fd);
+/* Write all of it (waiting up to PATH_WRITE_MS). -1 and *cause. */
+int	 path_write(struct path *, const void *, size_t, char **cause);
+/* Read without waiting: as tconn_read_raw. */
+long	 path_read(struct path *, void *, size_t, char **cause);
+/* Read exactly len bytes by deadline (ms clock). 0, or -1 and *cause. */
+int	 path_read_full(struct path *, void *, size_t, int64_t deadline,
+	    char **cause);
+int	 path_pollfd(const struct path *);
+void	 path_close(struct path *);
+/* Open a relay data connection and send RELAY_JOIN: NULL and *cause. */
+struct tconn *path_relay_join(struct online *, uint64_t session,
+	    const uint8_t token[16], char **cause);
+/* Handle the relay's answer on t: 1 RELAY_READY (p set up), 0 nothing
+ * yet, -1 and *cause. */
+int	 path_relay_ready(struct tconn *t, struct path *p, char **cause);
+/* A socket bound to the shared port P of family, SO_REUSEPORT, non
+ * blocking. -1 and errno. */
+int	 path_socket(int family, uint16_t port);
+/* "ADDRESS:PORT" of a candidate into out. */
+void	 path_cand_str(const struct cand *, char *out, size_t outlen);
+/* A candidate to a sockaddr; its length. */
+socklen_t path_cand_sa(const struct cand *, struct sockaddr_storage *);
+
+/* ---- session.c: Noise over a path (§6.3) ------------------------------ */
+
+#define SESSION_HS_MS	5000
+#define SESSION_PREAMBLE "tryst-p2p-v1"
+#define SESSION_PREAMBLE_LEN 20	/* 12 + session:u64 */
+#define SESSION_MSG1_LEN 34	/* len:u16 e:32 */
+
+enum {
+	KIND_TEXT = 1,
+	KIND_FILE_OFFER = 2,
+	KIND_FILE_DATA = 3,
+	KIND_FILE_END = 4,
+	KIND_CLOSE = 5,
+};
+#define SESSION_MAX_PT	(NOISE_MAX_MSG - NOISE_TAG)
+
+/* What both sides bind the handshake to. */
+struct hsinfo {
+	uint64_t	 session;
+	uint8_t		 caller_id[ID_LEN];
+	uint8_t		 callee_id[ID_LEN];
+	uint8_t		 s_sk[32];	/* our X25519 static key */
+	uint8_t		 peer_pk[32];	/* the peer's expected, X25519 */
+};
+
+struct session {
+	struct path	 path;
+	struct noise_cipher tx, rx;
+	uint8_t		*in;		/* len:u16 || message */
+	size_t		 fill;
+	uint8_t		*pt;		/* the last message received */
+	size_t		 ptlen;
+	uint8_t		*ct;
+};
+
+/* Fill in the keys of hi: ours from the identity key, the peer's from
+ * its Ed25519 identity key. -1 if either does not convert. */
+int	 session_keys(struct hsinfo *, const uint8_t *identity_sk,
+	    const uint8_t peer_identity_pk[32]);
+/* The 20-byte preamble of a session. */
+void	 session_preamble(uint8_t out[SESSION_PREAMBLE_LEN], uint64_t);
+/* Caller: preamble, message 1, 2, 3 on path, then the transport keys.
+ * On success s owns path. 0, or -1 and *cause. */
+int	 session_start(struct session *, struct path *,
+	    const struct hsinfo *, char **cause);
+/* Callee: having read the preamble and framed message 1 (msg1, 34
+ * bytes), answer on path. On success s owns path. */
+int	 session_answer(struct session *, struct path *,
+	    const struct hsinfo *, const uint8_t msg1[SESSION_MSG1_LEN],
+	    char **cause);
+/* Send a transport message: kind, then a and b. -1 and *cause. */
+int	 session_send(struct session *, uint8_t kind, const void *a,
+	    size_t alen, const void *b, size_t blen, char **cause);
+/* Take a whole message if there is one: 1 (in s->pt, s->ptlen), 2
+ * nothing yet, 0 the peer closed, -1 and *cause. */
+int	 session_recv(struct session *, char **cause);
+void	 session_close(struct session *);
+
+/* ---- p2p.c: candidates and simultaneous open (§6.2) ------------------- */
+
+#define P2P_DIRECT_MS	3000
+#define P2P_RETRY_MS	100
+#define P2P_RELAY_MS	35000	/* the relay's wait for the other party */
+
+struct p2p {
+	int		 lfd;		/* listening on P, or -1 */
+	int		 family;	/* of the server connection */
+	uint16_t	 port;		/* P */
+	struct cand	 cands[OFFER_MAX_CANDS];
+	int		 ncands;
+};
+
+/* Gather our candidates and (with listen) listen on P. */
+int	 p2p_setup(struct p2p *, struct online *, int listen, char **cause);
+void	 p2p_close(struct p2p *);
+/* Our candidates as an offer or answer. */
+size_t	 p2p_offer(const struct p2p *, uint8_t *out, size_t outlen);
+/* Bring the session up as caller or callee: direct (unless relay_only)
+ * or relayed. 0 with s up, or -1 after saying why. */
+int	 p2p_call(struct p2p *, struct online *, const struct hsinfo *,
+	    const struct cand *peer, int npeer, const uint8_t token[16],
+	    int relay_only, struct session *s);
+int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
+	    const struct cand *peer, int npeer, const uint8_t token[16],
+	    struct session *s);
+
+/* ---- files.c: files in a session (§6.3) ------------------------------- */
+
+#define FILES_CHUNK	16384
+
+struct rxfile;
+struct txfile;
+
+/* Receiving: a file offer, its data, its end. Each returns 0, or -1 after
+ * saying why (the file is then removed). */
+struct rxfile *files_rx_offer(const char *dir, const uint8_t *p, size_t len);
+int	 files_rx_data(struct rxfile *, const uint8_t *p, size_t len);
+int	 files_rx_end(struct rxfile *, const uint8_t *p, size_t len);
+/* An unfinished file: removed. */
+void	 files_rx_abort(struct rxfile *);
+/* Sending: open path (NULL after saying why), send the offer, then one
+ * chunk at a time: 1 more to send, 0 done (end sent), -1 and *cause. */
+struct txfile *files_tx_open(const char *path);
+int	 files_tx_step(struct txfile *, struct session *, char **cause);
+void	 files_tx_free(struct txfile *);
+
+/* ---- run.c: the message loop of a session ----------------------------- */
+
+struct run {
+	struct session	*s;
+	struct online	*o;
+	const char	*peer;		/* how to name the peer */
+	const char	*dir;		/* for received files */
+	int		 chat;		/* send stdin's lines */
+	char		**files;	/* to send, then close */
+	int		 nfiles;
+	int		 caller;	/* ends the call with END */
+};
+
+/* Run a session until it closes: 0 after a clean close, else 1. */
+int	 run_session(struct run *);
+
+/* ---- listen.c, talk.c: the commands around sessions ------------------- */
+
+int	 listen_cmd(int, char **);
+int	 talk_chat(int, char **);
+int	 talk_send(int, char **);
 
 #endif

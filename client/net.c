@@ -194,9 +194,53 @@ bad:
 	return (-1);
 }
 
-/* Connect one address within NET_CONNECT_MS: the fd, or -1 and errno. */
+/* Share local port port with the other sockets of this client (§6.2)
+ * and bind to it on the wildcard address of family. */
 static int
-connect_one(const struct addrinfo *ai)
+bind_shared(int fd, int family, uint16_t port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len;
+	int			 one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ==
+	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof one) == -1)
+		return (-1);
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof *sin;
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof *sin6;
+	}
+	return (bind(fd, (struct sockaddr *)&ss, len));
+}
+
+/* The local port of a socket, or 0. */
+static uint16_t
+local_port(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return (0);
+	if (ss.ss_family == AF_INET)
+		return (ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	return (ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+}
+
+/* Connect one address within NET_CONNECT_MS, from local port *lport
+ * when lport is not NULL (0: any, set to the one bound): the fd, or -1
+ * and errno. */
+static int
+connect_one(const struct addrinfo *ai, uint16_t *lport)
 {
 	int	 fd, n, error = 0, one = 1;
 	socklen_t len = sizeof error;
@@ -205,6 +249,8 @@ connect_one(const struct addrinfo *ai)
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
 		return (-1);
+	if (lport != NULL && bind_shared(fd, ai->ai_family, *lport) == -1)
+		goto fail;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
 		if (errno != EINPROGRESS)
 			goto fail;
@@ -219,6 +265,8 @@ connect_one(const struct addrinfo *ai)
 			goto fail;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (lport != NULL)
+		*lport = local_port(fd);
 	return (fd);
 fail:
 	if (error == 0)
@@ -230,7 +278,8 @@ fail:
 
 /* Resolve host and connect to the first address that answers. */
 static int
-tcp_connect(const char *host, const char *port, char **cause)
+tcp_connect(const char *host, const char *port, uint16_t *lport,
+    char **cause)
 {
 	struct addrinfo	 hints, *res, *ai;
 	int		 fd = -1, error;
@@ -244,7 +293,7 @@ tcp_connect(const char *host, const char *port, char **cause)
 	}
 	error = EHOSTUNREACH;
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
-		if ((fd = connect_one(ai)) == -1)
+		if ((fd = connect_one(ai, lport)) == -1)
 			error = errno;
 	}
 	freeaddrinfo(res);
@@ -434,6 +483,14 @@ struct tconn *
 tconn_open(const char *hostport, const uint8_t *expect_pk,
     struct tconn_challenge *ch, char **cause)
 {
+	return (tconn_open_port(hostport, expect_pk, ch, NULL, cause));
+}
+
+/* Open a checked connection to hostport from a shared local port. */
+struct tconn *
+tconn_open_port(const char *hostport, const uint8_t *expect_pk,
+    struct tconn_challenge *ch, uint16_t *lport, char **cause)
+{
 	struct tconn	*t;
 	char		*host, *port, *why = NULL;
 	int		 fd;
@@ -441,7 +498,7 @@ tconn_open(const char *hostport, const uint8_t *expect_pk,
 	if (split_hostport(hostport, &host, &port, cause) != 0)
 		return (NULL);
 	ignore_sigpipe();
-	if ((fd = tcp_connect(host, port, &why)) == -1) {
+	if ((fd = tcp_connect(host, port, lport, &why)) == -1) {
 		t = NULL;
 		goto out;
 	}
@@ -570,4 +627,58 @@ tconn_close(struct tconn *t)
 	free(t->in);
 	free(t->out);
 	free(t);
+}
+
+/* The connection's socket, for poll(). */
+int
+tconn_fd(const struct tconn *t)
+{
+	return (t->fd);
+}
+
+/* Take one whole frame if it is there, without waiting. */
+int
+tconn_recv_nowait(struct tconn *t, struct msg *m, char **cause)
+{
+	char	*why = NULL;
+	int	 r;
+
+	if ((r = tconn_recv(t, m, 0, &why)) == -1 &&
+	    strcmp(why, "timeout") == 0) {
+		free(why);
+		return (2);
+	}
+	if (r == -1)
+		*cause = why;
+	return (r);
+}
+
+/* Read raw bytes of a relay data connection, without waiting. */
+long
+tconn_read_raw(struct tconn *t, void *buf, size_t len, char **cause)
+{
+	int	 n, error, saved;
+
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(t->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+	if (n > 0)
+		return (n);
+	saved = errno;
+	switch ((error = SSL_get_error(t->ssl, n))) {
+	case SSL_ERROR_WANT_READ:
+	case SSL_ERROR_WANT_WRITE:
+		return (-2);
+	case SSL_ERROR_ZERO_RETURN:
+		return (0);
+	case SSL_ERROR_SYSCALL:
+		ERR_clear_error();
+		if (saved == 0)
+			return (0);
+		xasprintf(cause, "%s", strerror(saved));
+		return (-1);
+	default:
+		xasprintf(cause, "TLS: %s", ssl_reason("unknown error"));
+		return (-1);
+	}
 }

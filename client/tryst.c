@@ -32,6 +32,13 @@ static const struct cmd cmds[] = {
 	{ "register", account_register, "NUMBER" },
 	{ "verify", account_verify, "CODE" },
 	{ "whoami", account_whoami, "" },
+	{ "lookup", lookup_cmd, "NUMBER..." },
+	{ "listen", listen_cmd, "[--dir DIR] [--decline | --ignore]" },
+	{ "chat", talk_chat, "[--relay-only] NUMBER" },
+	{ "send", talk_send, "[--relay-only] NUMBER FILE..." },
+	{ "fingerprint", contacts_fingerprint, "NUMBER" },
+	{ "trust", contacts_trust, "NUMBER" },
+	{ "delete-account", account_delete, "" },
 };
 
 /* Print the usage of every subcommand to f. */
@@ -162,6 +169,50 @@ tryst_request(struct tconn *t, const struct msg *out, struct msg *in, int ms)
 		return (-1);
 	}
 	return (0);
+}
+
+/* Milliseconds on the monotonic clock. */
+int64_t
+tryst_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* Normalise a typed number, or exit 1 saying how to write it. */
+void
+tryst_number(const struct tryst_ctx *c, const char *typed,
+    char out[TRYST_NUMBER_MAX])
+{
+	if (e164_normalise(typed, c->conf.country, out,
+	    TRYST_NUMBER_MAX) != 0)
+		errx(1, "%s: not a phone number; write + and the country "
+		    "code, or set a default with tryst init --country CC",
+		    typed);
+}
+
+/* Peer text for a terminal: UTF-8 kept, C0, DEL and C1 controls are
+ * replaced, so a message cannot move the cursor or retitle a window. */
+void
+tryst_clean_text(char *out, size_t outlen, const uint8_t *p, size_t len)
+{
+	size_t	 i, o = 0;
+
+	if (outlen == 0)
+		return;
+	for (i = 0; i < len && o + 1 < outlen; i++) {
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 &&
+		    p[i + 1] < 0xa0) {
+			out[o++] = '?';
+			i++;
+		} else if ((p[i] < 0x20 && p[i] != '\t') || p[i] == 0x7f)
+			out[o++] = '?';
+		else
+			out[o++] = (char)p[i];
+	}
+	out[o] = '\0';
 }
 
 /* 1 if s is a plain config value: printable, no spaces, no '#'. */
@@ -344,6 +395,8 @@ main(int argc, char **argv)
 	size_t	 i;
 
 	umask(077);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (sodium_init() < 0)
 		errx(1, "libsodium failed to start");
 	if (argc < 2)

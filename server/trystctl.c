@@ -294,9 +294,13 @@ cmd_compact(const struct settings *set)
 	redisContext	*rc = connect_redis(set);
 	redisReply	*r;
 
-	r = command(rc, "BGREWRITEAOF");
-	printf("redis: %s\n", r->type == REDIS_REPLY_STATUS ? r->str :
-	    "rewrite requested");
+	if ((r = redisCommand(rc, "BGREWRITEAOF")) == NULL)
+		die("redis: %s", rc->errstr);
+	/* A rewrite already under way does the same job: not an error. */
+	if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "in progress") ==
+	    NULL)
+		die("redis: %s", r->str);
+	printf("redis: %s\n", r->str != NULL ? r->str : "rewrite requested");
 	freeReplyObject(r);
 	redisFree(rc);
 	return (0);

@@ -41,9 +41,16 @@ h_number(size_t i)
 
 static struct hc	*conns[H_MAX_CONNS];
 
-/* Open a connection checked against H.sign_pk. */
+/* Open a connection to the first trystd. */
 struct hc *
 h_open(void)
+{
+	return (h_open_at(H.hostport));
+}
+
+/* Open a connection to hostport, checked against H.sign_pk. */
+struct hc *
+h_open_at(const char *hostport)
 {
 	struct hc	*c;
 	char		*why = NULL;
@@ -53,7 +60,7 @@ h_open(void)
 		;
 	ck_assert_msg(i < H_MAX_CONNS, "too many connections in one test");
 	c = xcalloc(1, sizeof *c);
-	c->tc = tconn_open(H.hostport, H.sign_pk, &c->ch, &why);
+	c->tc = tconn_open(hostport, H.sign_pk, &c->ch, &why);
 	ck_assert_msg(c->tc != NULL, "tconn_open: %s", why);
 	ck_assert_int_eq(memcmp(c->ch.sign_pk, H.sign_pk, 32), 0);
 	conns[i] = c;
@@ -86,6 +93,7 @@ h_test_teardown(void)
 		if (conns[i] != NULL)
 			h_close(conns[i]);
 	}
+	h_raw_close_all();
 	if (H.redis_pid <= 0 && h_redis_start(&why) == -1) {
 		fprintf(stderr, "teardown: %s\n", why);
 		free(why);
@@ -334,11 +342,18 @@ h_hello_raw(struct hc *c, const uint8_t *cred, size_t credlen,
 	h_recv(c, out);
 }
 
-/* A new connection, online as a. */
+/* A new connection to the first trystd, online as a. */
 struct hc *
 h_online(const struct account *a, uint8_t flags)
 {
-	struct hc	*c = h_open();
+	return (h_online_at(H.hostport, a, flags));
+}
+
+/* A new connection to hostport, online as a. */
+struct hc *
+h_online_at(const char *hostport, const struct account *a, uint8_t flags)
+{
+	struct hc	*c = h_open_at(hostport);
 	struct msg	 m;
 
 	h_hello_raw(c, a->cred, CRED_LEN, a->sk, flags, &m);

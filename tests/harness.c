@@ -27,7 +27,7 @@
 
 struct harness H;
 
-static volatile pid_t	 kill_pids[2];	/* for the signal handler */
+static volatile pid_t	 kill_pids[3];	/* for the signal handler */
 
 /* Sleep for ms milliseconds. */
 void
@@ -129,6 +129,8 @@ on_fatal_signal(int sig)
 		kill(kill_pids[0], SIGKILL);
 	if (kill_pids[1] > 0)
 		kill(kill_pids[1], SIGKILL);
+	if (kill_pids[2] > 0)
+		kill(kill_pids[2], SIGKILL);
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -160,9 +162,10 @@ redis_spawn(char **cause)
 	return (-1);
 }
 
-/* Write trystd's configuration. */
+/* Write a trystd configuration listening on hostport to path. */
 static int
-write_conf(const char *extra, char **cause)
+write_conf(const char *path, const char *hostport, const char *extra,
+    char **cause)
 {
 	char	*text;
 	int	 rv;
@@ -177,9 +180,9 @@ write_conf(const char *extra, char **cause)
 	    "# every test registers from 127.0.0.1\n"
 	    "codes_per_hour_per_ip = 10000\n"
 	    "%s",
-	    H.hostport, H.dir, H.dir, H.master, H.redis_port, H.devfile,
+	    hostport, H.dir, H.dir, H.master, H.redis_port, H.devfile,
 	    extra != NULL ? extra : "");
-	rv = file_write_atomic(H.conf, text, strlen(text), 0600, 0, cause);
+	rv = file_write_atomic(path, text, strlen(text), 0600, 0, cause);
 	free(text);
 	return (rv);
 }
@@ -233,25 +236,42 @@ read_pubkey(char **cause)
 	return (0);
 }
 
-/* Start trystd and wait up to 10 s until a checked tconn opens. */
+/* 1 while the process of *pid (kill slot k) runs; reaps it if not. */
 static int
-trystd_spawn(char **cause)
+alive(pid_t *pid, int k)
+{
+	int	 status;
+
+	if (*pid <= 0)
+		return (0);
+	if (waitpid(*pid, &status, WNOHANG) == *pid) {
+		*pid = kill_pids[k] = 0;
+		return (0);
+	}
+	return (1);
+}
+
+/* Start trystd with conf (log to log, kill slot k) and wait up to 10 s
+ * until a checked tconn to hostport opens. */
+static int
+trystd_spawn(char *conf, const char *log, const char *hostport, int port,
+    pid_t *pid, int k, char **cause)
 {
 	struct tconn_challenge	 ch;
 	struct tconn		*tc;
-	char			*argv[] = { getenv("TRYSTD"), "-c", H.conf,
+	char			*argv[] = { getenv("TRYSTD"), "-c", conf,
 	    NULL };
 	char			*why = NULL;
 	int			 i;
 
-	H.trystd_pid = spawn(argv, H.log);
-	kill_pids[1] = H.trystd_pid;
+	*pid = spawn(argv, log);
+	kill_pids[k] = *pid;
 	for (i = 0; i < 100; i++) {
-		if (!h_trystd_alive()) {
-			xasprintf(cause, "trystd exited (see %s)", H.log);
+		if (!alive(pid, k)) {
+			xasprintf(cause, "trystd exited (see %s)", log);
 			return (-1);
 		}
-		if (port_open(H.tryst_port) && (tc = tconn_open(H.hostport,
+		if (port_open(port) && (tc = tconn_open(hostport,
 		    H.sign_pk, &ch, &why)) != NULL) {
 			tconn_close(tc);
 			return (0);
@@ -260,7 +280,7 @@ trystd_spawn(char **cause)
 		why = NULL;
 		h_msleep(100);
 	}
-	xasprintf(cause, "trystd not ready after 10 s (see %s)", H.log);
+	xasprintf(cause, "trystd not ready after 10 s (see %s)", log);
 	return (-1);
 }
 
@@ -302,15 +322,38 @@ h_start(const char *extra_conf, char **cause)
 	    H.tryst_port);
 
 	if (redis_spawn(cause) == -1 || make_keys(cause) == -1 ||
-	    write_conf(extra_conf, cause) == -1 || read_pubkey(cause) == -1)
+	    write_conf(H.conf, H.hostport, extra_conf, cause) == -1 ||
+	    read_pubkey(cause) == -1)
 		return (-1);
-	return (trystd_spawn(cause));
+	return (trystd_spawn(H.conf, H.log, H.hostport, H.tryst_port,
+	    &H.trystd_pid, 1, cause));
 }
 
-/* Stop trystd and redis-server. */
+/* Start the second trystd: same Redis and keys, its own port, config
+ * and log. */
+int
+h_start2(const char *extra_conf, char **cause)
+{
+	snprintf(H.conf2, sizeof H.conf2, "%s/trystd2.conf", H.dir);
+	snprintf(H.log2, sizeof H.log2, "%s/trystd2.log", H.dir);
+	do
+		H.tryst_port2 = free_port();
+	while (H.tryst_port2 == H.redis_port ||
+	    H.tryst_port2 == H.tryst_port);
+	snprintf(H.hostport2, sizeof H.hostport2, "127.0.0.1:%d",
+	    H.tryst_port2);
+	if (write_conf(H.conf2, H.hostport2, extra_conf, cause) == -1)
+		return (-1);
+	return (trystd_spawn(H.conf2, H.log2, H.hostport2, H.tryst_port2,
+	    &H.trystd2_pid, 2, cause));
+}
+
+/* Stop the trystds and redis-server. */
 void
 h_stop(void)
 {
+	stop_pid(H.trystd2_pid);
+	H.trystd2_pid = kill_pids[2] = 0;
 	stop_pid(H.trystd_pid);
 	H.trystd_pid = kill_pids[1] = 0;
 	stop_pid(H.redis_pid);
@@ -329,15 +372,7 @@ h_remove_dir(void)
 int
 h_trystd_alive(void)
 {
-	int	 status;
-
-	if (H.trystd_pid <= 0)
-		return (0);
-	if (waitpid(H.trystd_pid, &status, WNOHANG) == H.trystd_pid) {
-		H.trystd_pid = kill_pids[1] = 0;
-		return (0);
-	}
-	return (1);
+	return (alive(&H.trystd_pid, 1));
 }
 
 /* Stop redis-server. */

@@ -30,6 +30,12 @@ struct harness {
 	int		 tryst_port;
 	pid_t		 redis_pid;
 	pid_t		 trystd_pid;
+	/* A second trystd, same Redis and keys, other limits (h_start2). */
+	char		 conf2[PATH_MAX];
+	char		 log2[PATH_MAX];
+	char		 hostport2[64];
+	int		 tryst_port2;
+	pid_t		 trystd2_pid;
 	uint8_t		 sign_pk[32];
 	struct keys	*keys;			/* derived from the master key */
 };
@@ -56,6 +62,9 @@ struct hc {
  * fatal signals. */
 int	 h_start(const char *extra_conf, char **cause);
 void	 h_stop(void);
+/* Start the second trystd with its own extra config lines (after
+ * h_start). -1 and *cause. */
+int	 h_start2(const char *extra_conf, char **cause);
 /* Remove the temporary folder (when everything passed). */
 void	 h_remove_dir(void);
 /* Checked teardown of every test: close its connections, bring Redis
@@ -68,8 +77,10 @@ int	 h_redis_start(char **cause);
 /* 1 while trystd still runs. */
 int	 h_trystd_alive(void);
 
-/* Open a connection checked against H.sign_pk (asserting). */
+/* Open a connection checked against H.sign_pk (asserting), to the
+ * first trystd or to hostport. */
 struct hc *h_open(void);
+struct hc *h_open_at(const char *hostport);
 /* Close and forget one connection. */
 void	 h_close(struct hc *);
 /* Send m (asserting). */
@@ -105,6 +116,8 @@ void	 h_hello_raw(struct hc *, const uint8_t *cred, size_t credlen,
 	    const uint8_t sk[64], uint8_t flags, struct msg *out);
 /* A new connection that is online as a (asserting WELCOME). */
 struct hc *h_online(const struct account *, uint8_t flags);
+struct hc *h_online_at(const char *hostport, const struct account *,
+	    uint8_t flags);
 
 /* Remember a valid E.164 number a test sent; h_number(i) lists them
  * (NULL past the end), for the check that trystd logs none. */
@@ -121,6 +134,77 @@ int	 h_run(char **out, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* Midnight UTC of today. */
 long long h_today(void);
+
+/* ---- harness-raw.c: byte-exact TLS connections for the relay -------- */
+
+struct rconn;
+
+/* Milliseconds on the monotonic clock. */
+int64_t	 h_mono_ms(void);
+/* Open a connection to hostport and read CHALLENGE (asserting); socket
+ * buffers of bufsize bytes, or the defaults with 0. Closed at teardown. */
+struct rconn *h_raw_open(const char *hostport, int bufsize);
+void	 h_raw_close(struct rconn *);
+void	 h_raw_close_all(void);
+int	 h_raw_fd(struct rconn *);
+/* One frame: 1 (decoded into m, valid until the next call), 0 closed,
+ * -1 timeout. Reads no byte past the frame. */
+int	 h_raw_recv(struct rconn *, struct msg *, int timeout_ms);
+void	 h_raw_send(struct rconn *, const struct msg *);
+void	 h_raw_write_all(struct rconn *, const void *, size_t);
+/* Without waiting: bytes written, 0 would block (repeat the same bytes),
+ * -1 closed. */
+ssize_t	 h_raw_write(struct rconn *, const void *, size_t);
+/* Bytes read, 0 closed, -1 nothing within timeout_ms (0: no wait). */
+ssize_t	 h_raw_read(struct rconn *, void *, size_t, int timeout_ms);
+/* Assert a close within timeout_ms; the number of bytes read before it. */
+size_t	 h_raw_expect_closed(struct rconn *, int timeout_ms);
+
+/* ---- integ-calls.c, integ-relay.c, integ-limits.c --------------------- */
+
+/* A call between two control connections, as the tests saw it. */
+struct hcall {
+	uint32_t	 tag;
+	uint64_t	 session;
+	uint8_t		 token[2][16];	/* caller, callee */
+};
+
+/* CONNECT from c to id with an offer of len bytes. */
+void	 h_connect(struct hc *, uint32_t tag, const uint8_t id[ID_LEN],
+	    const void *offer, size_t len);
+/* a (account aa) calls b (account ba) with tag and offer; b gets
+ * INCOMING, every field checked. */
+void	 h_ring(struct hc *a, const struct account *aa, struct hc *b,
+	    const struct account *ba, uint32_t tag, const void *offer,
+	    size_t len, struct hcall *);
+/* b accepts with answer; a gets ANSWER, every field checked. */
+void	 h_accept(struct hc *a, struct hc *b, const struct account *ba,
+	    const void *answer, size_t len, struct hcall *);
+/* ENDED for session with why. */
+void	 h_expect_ended(struct hc *, uint64_t session, int why);
+/* RELAY_JOIN on a fresh connection to hostport. */
+struct rconn *h_relay_join(const char *hostport, uint64_t session,
+	    const uint8_t token[16], int bufsize);
+/* Both parties join; RELAY_READY on both. */
+void	 h_relay_pair(const char *hostport, const struct hcall *,
+	    int bufsize, struct rconn **caller, struct rconn **callee);
+/* Register the accounts of a test once per run (numbers noted). */
+void	 h_account_once(const char *number, struct account *);
+
+/* CONNECT, ACCEPT, DECLINE, END, leaving; the relay (first trystd). */
+TCase	*integ_calls_tcase(void);
+TCase	*integ_relay_tcase(void);
+/* Limits on the second trystd (started by the caller with
+ * INTEG_LIMITS_CONF), back-pressure and the worker pool. */
+#define INTEG_LIMITS_CONF \
+	"call_timeout_s = 5\n" \
+	"max_offer_bytes = 128\n" \
+	"connects_per_minute = 20\n" \
+	"relay_session_bytes = 1048576\n" \
+	"discovery_bucket = 10\n" \
+	"max_batch = 8\n" \
+	"discovery_refill_per_day = 1\n"
+TCase	*integ_limits_tcase(void);
 
 /* ---- integ-store.c: discovery, the CLI, Redis and the log ------------ */
 

@@ -542,13 +542,17 @@ main(void)
 	char	*why = NULL;
 	int	 failed;
 
-	if (h_start(NULL, &why) == -1) {
+	if (h_start(NULL, &why) == -1 || h_start2(INTEG_LIMITS_CONF,
+	    &why) == -1) {
 		fprintf(stderr, "test-integration: %s\n", why);
 		h_stop();
 		return (1);
 	}
 	add_tcase(s, "anonymous", anon);
 	add_tcase(s, "accounts", acct);
+	suite_add_tcase(s, integ_calls_tcase());
+	suite_add_tcase(s, integ_relay_tcase());
+	suite_add_tcase(s, integ_limits_tcase());
 	suite_add_tcase(s, integ_discovery_tcase());
 	suite_add_tcase(s, integ_cli_tcase());
 	suite_add_tcase(s, integ_store_tcase());

@@ -1,0 +1,305 @@
+/*
+ * files.c -- files in a session (PROTOCOL.md §6.3): an offer (size, name),
+ * data chunks, and an end carrying the BLAKE2b of the whole file. The
+ * receiver saves into its folder under the sender's base name, never
+ * outside it and never over an existing file, and deletes a file whose
+ * size or hash is wrong. The sender draws a progress bar on a terminal.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "client.h"
+
+#define NAME_MAX_BYTES	200	/* room left for a suffix under NAME_MAX */
+#define UNIQUE_TRIES	1000
+#define DRAW_MS		100
+#define MIB		(1024.0 * 1024.0)
+
+struct rxfile {
+	char		*path;
+	char		*name;
+	int		 fd;
+	uint64_t	 size;
+	uint64_t	 got;
+	crypto_generichash_state st;
+};
+
+struct txfile {
+	int		 fd;
+	char		*name;
+	uint64_t	 size;
+	uint64_t	 sent;
+	int		 offered;
+	int		 bar;		/* stderr is a terminal */
+	int64_t		 start;
+	int64_t		 drawn;
+	crypto_generichash_state st;
+	uint8_t		 buf[FILES_CHUNK];
+};
+
+/* The sender's name made safe: its base name, control characters
+ * replaced, never empty, "." or "..". Caller frees. */
+static char *
+safe_name(const uint8_t *p, size_t len)
+{
+	char	*name;
+	size_t	 i, start = 0, o = 0;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '/')
+			start = i + 1;
+	}
+	name = xmalloc(NAME_MAX_BYTES + 1);
+	for (i = start; i < len && o < NAME_MAX_BYTES; i++)
+		name[o++] = p[i] < 0x20 || p[i] == 0x7f ? '_' : (char)p[i];
+	name[o] = '\0';
+	if (o == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		free(name);
+		name = xstrdup("file");
+	}
+	return (name);
+}
+
+/* Create dir/name, or dir/stem-N.ext, whichever does not exist yet. */
+static int
+create_unique(const char *dir, const char *name, char **path, char **used)
+{
+	const char	*dot = strrchr(name, '.');
+	int		 fd, i, stem;
+
+	stem = dot != NULL && dot != name ? (int)(dot - name) :
+	    (int)strlen(name);
+	for (i = 0; i < UNIQUE_TRIES; i++) {
+		if (i == 0)
+			*used = xstrdup(name);
+		else
+			xasprintf(used, "%.*s-%d%s", stem, name, i,
+			    name + stem);
+		xasprintf(path, "%s/%s", dir, *used);
+		fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		    O_CLOEXEC, 0666);
+		if (fd != -1)
+			return (fd);
+		free(*path);
+		free(*used);
+		if (errno != EEXIST)
+			return (-1);
+	}
+	errno = EEXIST;
+	return (-1);
+}
+
+/* A file offer: check it and create the file. */
+struct rxfile *
+files_rx_offer(const char *dir, const uint8_t *p, size_t len)
+{
+	struct rxfile	*rx;
+	char		*name;
+
+	if (len < 10 || len != 10 + (size_t)get_u16(p + 8)) {
+		warnx("the peer sent a malformed file offer");
+		return (NULL);
+	}
+	rx = xcalloc(1, sizeof *rx);
+	rx->size = get_u64(p);
+	name = safe_name(p + 10, len - 10);
+	if ((rx->fd = create_unique(dir, name, &rx->path, &rx->name)) == -1) {
+		warn("%s/%s", dir, name);
+		free(name);
+		free(rx);
+		return (NULL);
+	}
+	free(name);
+	crypto_generichash_init(&rx->st, NULL, 0, 32);
+	return (rx);
+}
+
+/* Data for the file. */
+int
+files_rx_data(struct rxfile *rx, const uint8_t *p, size_t len)
+{
+	ssize_t	 n;
+
+	if (len > rx->size - rx->got) {
+		warnx("rejected %s: more data than offered", rx->name);
+		files_rx_abort(rx);
+		return (-1);
+	}
+	crypto_generichash_update(&rx->st, p, len);
+	rx->got += len;
+	while (len > 0) {
+		if ((n = write(rx->fd, p, len)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			warn("rejected %s: %s", rx->name, rx->path);
+			files_rx_abort(rx);
+			return (-1);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* The end: size and hash must match, else the file goes. */
+int
+files_rx_end(struct rxfile *rx, const uint8_t *p, size_t len)
+{
+	uint8_t	 hash[32];
+
+	crypto_generichash_final(&rx->st, hash, sizeof hash);
+	if (len != 32 || rx->got != rx->size ||
+	    sodium_memcmp(hash, p, 32) != 0) {
+		warnx("rejected %s: %s", rx->name, len != 32 ? "malformed "
+		    "end" : rx->got != rx->size ? "shorter than offered" :
+		    "the hash does not match; deleted");
+		files_rx_abort(rx);
+		return (-1);
+	}
+	if (fsync(rx->fd) == -1 || close(rx->fd) == -1) {
+		rx->fd = -1;
+		warn("rejected %s", rx->name);
+		files_rx_abort(rx);
+		return (-1);
+	}
+	printf("received %s (%llu bytes)\n", rx->name,
+	    (unsigned long long)rx->size);
+	free(rx->path);
+	free(rx->name);
+	free(rx);
+	return (0);
+}
+
+/* An unfinished file is removed. */
+void
+files_rx_abort(struct rxfile *rx)
+{
+	if (rx == NULL)
+		return;
+	if (rx->fd != -1)
+		close(rx->fd);
+	unlink(rx->path);
+	free(rx->path);
+	free(rx->name);
+	free(rx);
+}
+
+/* Open a file to send. */
+struct txfile *
+files_tx_open(const char *path)
+{
+	struct txfile	*tx = xcalloc(1, sizeof *tx);
+	struct stat	 sb;
+	const char	*slash = strrchr(path, '/');
+
+	if ((tx->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(tx->fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		if (tx->fd != -1 && errno == 0)
+			errno = EINVAL;
+		warn("%s", path);
+		if (tx->fd != -1)
+			close(tx->fd);
+		free(tx);
+		return (NULL);
+	}
+	tx->name = xstrdup(slash != NULL ? slash + 1 : path);
+	tx->size = (uint64_t)sb.st_size;
+	tx->bar = isatty(STDERR_FILENO);
+	crypto_generichash_init(&tx->st, NULL, 0, 32);
+	return (tx);
+}
+
+/* Draw the progress bar: bytes, rate, time left. */
+static void
+draw(struct txfile *tx, int last)
+{
+	int64_t	 now = tryst_now_ms();
+	double	 secs, rate, eta;
+
+	if (!tx->bar || (!last && now - tx->drawn < DRAW_MS))
+		return;
+	tx->drawn = now;
+	secs = (double)(now - tx->start) / 1000.0;
+	rate = secs > 0 ? (double)tx->sent / secs : 0;
+	eta = rate > 0 ? (double)(tx->size - tx->sent) / rate : 0;
+	fprintf(stderr, "\r%.30s %3d%% %8.1f/%.1f MiB %7.1f MiB/s ETA "
+	    "%d:%02d\033[K", tx->name, tx->size > 0 ? (int)(100 * tx->sent /
+	    tx->size) : 100, tx->sent / MIB, tx->size / MIB, rate / MIB,
+	    (int)eta / 60, (int)eta % 60);
+	if (last)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* The offer: size:u64 name:vbytes. */
+static int
+send_offer(struct txfile *tx, struct session *s, char **cause)
+{
+	uint8_t	 head[10];
+	size_t	 len = strlen(tx->name);
+
+	if (len > 1024)
+		len = 1024;
+	put_u64(head, tx->size);
+	put_u16(head + 8, (uint16_t)len);
+	tx->offered = 1;
+	tx->start = tryst_now_ms();
+	return (session_send(s, KIND_FILE_OFFER, head, sizeof head,
+	    tx->name, len, cause));
+}
+
+/* Send the next piece of the file: 1 more to come, 0 done, -1. */
+int
+files_tx_step(struct txfile *tx, struct session *s, char **cause)
+{
+	uint8_t	 hash[32];
+	ssize_t	 n;
+
+	if (!tx->offered)
+		return (send_offer(tx, s, cause) == 0 ? 1 : -1);
+	if ((n = read(tx->fd, tx->buf, sizeof tx->buf)) == -1) {
+		xasprintf(cause, "%s: %s", tx->name, strerror(errno));
+		return (-1);
+	}
+	if (n > 0) {
+		crypto_generichash_update(&tx->st, tx->buf, (size_t)n);
+		tx->sent += (uint64_t)n;
+		draw(tx, 0);
+		return (session_send(s, KIND_FILE_DATA, tx->buf, (size_t)n,
+		    NULL, 0, cause) == 0 ? 1 : -1);
+	}
+	if (tx->sent != tx->size) {
+		xasprintf(cause, "%s changed while it was being sent",
+		    tx->name);
+		return (-1);
+	}
+	crypto_generichash_final(&tx->st, hash, sizeof hash);
+	draw(tx, 1);
+	if (session_send(s, KIND_FILE_END, hash, sizeof hash, NULL, 0,
+	    cause) != 0)
+		return (-1);
+	fprintf(stderr, "sent %s (%llu bytes)\n", tx->name,
+	    (unsigned long long)tx->size);
+	return (0);
+}
+
+/* Close and free. */
+void
+files_tx_free(struct txfile *tx)
+{
+	if (tx == NULL)
+		return;
+	close(tx->fd);
+	free(tx->name);
+	free(tx);
+}
