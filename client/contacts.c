@@ -5,11 +5,11 @@
  * is kept as pending and stops every session until tryst trust accepts
  * it; tryst fingerprint prints the safety number of §6.4 to compare.
  */
-#include <ctype.h>
 #include <err.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sodium.h>
 
@@ -248,11 +248,11 @@ contacts_fingerprint(int argc, char **argv)
 	tryst_ctx_load(&c);
 	all = contacts_load_one(&c, argv[1], &n, &i);
 	print_safety(&c, argv[1], all[i].trusted);
-	if (all[i].has_pending)
+	if (all[i].has_pending) {
 		fprintf(stderr, "tryst: %s has a new, not yet trusted key; "
 		    "its safety number would be:\n", argv[1]);
-	if (all[i].has_pending)
 		print_safety(&c, argv[1], all[i].pending);
+	}
 	free(all);
 	tryst_ctx_free(&c);
 	return (0);

@@ -201,12 +201,16 @@ files_tx_open(const char *path)
 	struct txfile	*tx = xcalloc(1, sizeof *tx);
 	struct stat	 sb;
 	const char	*slash = strrchr(path, '/');
+	int		 ok = 0;
 
 	if ((tx->fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(tx->fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
-		if (tx->fd != -1 && errno == 0)
-			errno = EINVAL;
+	    fstat(tx->fd, &sb) == -1)
 		warn("%s", path);
+	else if (!S_ISREG(sb.st_mode))
+		warnx("%s: not a regular file", path);
+	else
+		ok = 1;
+	if (!ok) {
 		if (tx->fd != -1)
 			close(tx->fd);
 		free(tx);

@@ -105,7 +105,7 @@ send_welcome(struct conn *c, const struct cred *cred)
 		memcpy(m.u.welcome.addr, &s6->sin6_addr, 16);
 	}
 	m.u.welcome.idle_timeout_s = (uint16_t)srv->set.idle_timeout_s;
-	m.u.welcome.stun_port = 0;
+	m.u.welcome.stun_port = stun_port(srv);
 	m.u.welcome.max_batch = (uint16_t)srv->set.max_batch;
 	m.u.welcome.max_offer_bytes = (uint16_t)srv->set.max_offer_bytes;
 	if (cred->expires <= now || cred->expires - now < life / 2) {

@@ -356,39 +356,47 @@ allow(struct stun *st, const struct sockaddr *from, uint64_t now)
 	return (0);
 }
 
+/* Read one datagram and answer it if it is due; -1 when none is left. */
+static int
+serve_one(struct stun *st, uint64_t now)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen = sizeof ss;
+	ssize_t			 n;
+	size_t			 out;
+
+	n = recvfrom(st->fd, st->in, sizeof st->in, MSG_TRUNC,
+	    (struct sockaddr *)&ss, &sslen);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_debug("stun: recvfrom: %s", strerror(errno));
+		return (-1);
+	}
+	if ((size_t)n > sizeof st->in)
+		return (0);	/* truncated */
+	out = stun_answer(st->in, (size_t)n, (struct sockaddr *)&ss,
+	    st->out, sizeof st->out);
+	if (out == 0 || allow(st, (struct sockaddr *)&ss, now) != 0)
+		return (0);
+	if (sendto(st->fd, st->out, out, 0, (struct sockaddr *)&ss,
+	    sslen) == -1)
+		log_debug("stun: sendto: %s", strerror(errno));
+	return (0);
+}
+
 /* The socket is readable: answer up to PER_PASS datagrams, then yield. */
 static void
 stun_read(evutil_socket_t fd, short ev, void *arg)
 {
-	struct stun		*st = arg;
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen;
-	ssize_t			 n;
-	size_t			 out;
-	uint64_t		 now = server_now_ms();
-	int			 i;
+	struct stun	*st = arg;
+	uint64_t	 now = server_now_ms();
+	int		 i;
 
 	if (now >= st->pruned_ms + PRUNE_MS || now < st->pruned_ms)
 		prune(st, now);
 	for (i = 0; i < PER_PASS; i++) {
-		sslen = sizeof ss;
-		n = recvfrom(fd, st->in, sizeof st->in, MSG_TRUNC,
-		    (struct sockaddr *)&ss, &sslen);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-			    errno != EINTR)
-				log_debug("stun: recvfrom: %s", strerror(errno));
-			return;
-		}
-		if ((size_t)n > sizeof st->in)
-			continue;	/* truncated */
-		out = stun_answer(st->in, (size_t)n, (struct sockaddr *)&ss,
-		    st->out, sizeof st->out);
-		if (out == 0 || allow(st, (struct sockaddr *)&ss, now) != 0)
-			continue;
-		if (sendto(fd, st->out, out, 0, (struct sockaddr *)&ss,
-		    sslen) == -1)
-			log_debug("stun: sendto: %s", strerror(errno));
+		if (serve_one(st, now) != 0)
+			break;
 	}
 }
 

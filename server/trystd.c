@@ -349,7 +349,8 @@ main(int argc, char **argv)
 	rendezvous_init(srv);
 	srv->stats.start_time = server_now();
 	if ((srv->store = store_new(srv, &cause)) == NULL ||
-	    conn_listen(srv, &cause) != 0 || metrics_start(srv, &cause) != 0) {
+	    conn_listen(srv, &cause) != 0 || stun_start(srv, &cause) != 0 ||
+	    metrics_start(srv, &cause) != 0) {
 		log_errx("%s", cause);
 		return (1);
 	}
@@ -360,6 +361,7 @@ main(int argc, char **argv)
 	    srv->set.listen);
 	event_base_dispatch(srv->base);
 	metrics_stop(srv);
+	stun_stop(srv);
 	workers_free(srv->workers);
 	rendezvous_free(srv);
 	deliver_free(srv->deliver);
