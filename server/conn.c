@@ -23,26 +23,6 @@
 static void	conn_timer(evutil_socket_t, short, void *);
 static void	process(struct conn *);
 
-/* The per-address key: an IPv4 address, or the /64 of an IPv6 one. */
-static void
-addr_key(const struct sockaddr *sa, uint8_t key[16])
-{
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-	const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-
-	memset(key, 0, 16);
-	if (sa->sa_family == AF_INET) {
-		memcpy(key + 12, &s4->sin_addr, 4);
-		return;
-	}
-	if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
-		memcpy(key + 12, s6->sin6_addr.s6_addr + 12, 4);
-		return;
-	}
-	memcpy(key, &s6->sin6_addr, 8);
-	key[15] = 6;	/* never equal to an IPv4 key */
-}
-
 /* Arm c's timer to fire after secs seconds. */
 void
 conn_timer_in(struct conn *c, uint64_t secs)
@@ -537,7 +517,7 @@ listen_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct server	*srv = arg;
 	uint8_t		 key[16];
 
-	addr_key(sa, key);
+	rl_addr_key(sa, key);
 	if (srv->stopping ||
 	    (long long)srv->nconns >= srv->set.max_connections ||
 	    ip_add(srv, key) != 0) {

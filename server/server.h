@@ -109,6 +109,9 @@ struct rlwin {
 	long long	 count;
 };
 
+/* The key of an address for per-address limits: an IPv4 address (also
+ * when IPv4-mapped), or the /64 of an IPv6 one. */
+void	 rl_addr_key(const struct sockaddr *, uint8_t key[16]);
 /* Count one hit in window w; 0 if within limit, else -1 (still counted). */
 int	 rl_hit(struct rlwin *, uint64_t window, long long limit);
 /* The §5.3 discovery bucket: with tokens left at refill day `day`,

@@ -275,25 +275,6 @@ stun_answer(const uint8_t *req, size_t len, const struct sockaddr *from,
 	return (n);
 }
 
-/* The rate-limit key of an address: an IPv4 address, or the /64 of an
- * IPv6 one. */
-static void
-addr_key(const struct sockaddr *sa, uint8_t key[16])
-{
-	uint8_t		 addr[16], family;
-	uint16_t	 port;
-	size_t		 alen;
-
-	memset(key, 0, 16);
-	alen = source_of(sa, &family, &port, addr);
-	if (alen == 4)
-		memcpy(key + 12, addr, 4);
-	else if (alen == 16) {
-		memcpy(key, addr, 8);
-		key[15] = 6;	/* never equal to an IPv4 key */
-	}
-}
-
 /* Bring a bucket up to now. */
 static void
 refill(struct source *s, uint64_t now)
@@ -337,7 +318,7 @@ allow(struct stun *st, const struct sockaddr *from, uint64_t now)
 	struct source	*s;
 	uint8_t		 key[16];
 
-	addr_key(from, key);
+	rl_addr_key(from, key);
 	if ((s = table_get(st->sources, key)) == NULL) {
 		if (table_count(st->sources) >= SOURCES_MAX &&
 		    now >= st->pruned_ms + 1000)
