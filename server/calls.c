@@ -21,7 +21,7 @@ struct callbook {
 	void		(*random)(void *, size_t);
 	int		 max_pending;
 	int		 max_sessions;
-	uint64_t	 timeout_s;
+	uint64_t	 timeout;	/* in the unit of the times given */
 };
 
 /* The randomness of libsodium. */
@@ -45,7 +45,7 @@ calls_new(call_notify notify, void *arg, void (*random)(void *, size_t))
 	b->random = random != NULL ? random : default_random;
 	b->max_pending = 8;
 	b->max_sessions = 8;
-	b->timeout_s = 30;
+	b->timeout = 30;
 	return (b);
 }
 
@@ -57,14 +57,15 @@ calls_free(struct callbook *b)
 	free(b);
 }
 
-/* Set the limits of §8. */
+/* Set the limits of §8. The book has no clock: timeout is in whatever
+ * unit its caller gives times in. */
 void
 calls_limits(struct callbook *b, int max_pending, int max_sessions,
-    uint64_t timeout_s)
+    uint64_t timeout)
 {
 	b->max_pending = max_pending;
 	b->max_sessions = max_sessions;
-	b->timeout_s = timeout_s;
+	b->timeout = timeout;
 }
 
 /* A connection's empty part. */
@@ -170,7 +171,7 @@ calls_connect(struct callbook *b, struct party *caller, uint32_t tag,
 	call->state = CALL_RINGING;
 	call->caller = caller;
 	call->callee = callee;
-	call->deadline = now + b->timeout_s;
+	call->deadline = now + b->timeout;
 	b->random(call->relay_token, sizeof call->relay_token);
 	table_set(b->sessions, (const uint8_t *)&call->session, call);
 	LIST_INSERT_HEAD(&caller->out, call, out_entry);
@@ -274,14 +275,17 @@ calls_leave(struct callbook *b, struct party *p)
 		leave_one(b, call, p);
 }
 
-/* Ringing calls whose time is up. */
+/* Ringing calls whose time is up. All are looked at: a reload may have
+ * shortened the timeout of newer calls. */
 void
 calls_expire(struct callbook *b, uint64_t now)
 {
-	struct call	*call;
+	struct call	*call, *next;
 
-	while ((call = TAILQ_FIRST(&b->ringing)) != NULL &&
-	    call->deadline <= now) {
+	for (call = TAILQ_FIRST(&b->ringing); call != NULL; call = next) {
+		next = TAILQ_NEXT(call, ring_entry);
+		if (call->deadline > now)
+			continue;
 		b->notify(b->arg, call, call->caller, NOTE_ERROR, ERR_TIMEOUT,
 		    NULL);
 		b->notify(b->arg, call, call->callee, NOTE_ENDED, 2, NULL);

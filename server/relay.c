@@ -63,7 +63,9 @@ relay_write(struct bufferevent *bev, void *arg)
 	struct conn	*c = arg, *o = other_side(c);
 
 	if (c->state == CONN_DEAD) {
-		conn_kill(c, "relay drained");	/* no-op; frees via timer */
+		/* Closed by relay_close, and now drained: free it. */
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_timer_in(c, 0);
 		return;
 	}
 	if (o == NULL || o->state != CONN_RELAY)
@@ -178,6 +180,8 @@ relay_close(struct server *srv, struct call *call)
 			bufferevent_remove_from_rate_limit_group(c->bev);
 		call->relay[i] = NULL;
 		c->call = NULL;
+		/* The write callback says when the last byte has gone. */
+		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		conn_kill(c, "relay closed");
 	}
 	if (call->rate != NULL) {

@@ -92,7 +92,8 @@ rendezvous_init(struct server *srv)
 	srv->calls = calls_new(notify, srv, NULL);
 	srv->connects = table_new(ID_LEN);
 	calls_limits(srv->calls, (int)srv->set.max_pending_calls,
-	    (int)srv->set.max_sessions, (uint64_t)srv->set.call_timeout_s);
+	    (int)srv->set.max_sessions,
+	    (uint64_t)srv->set.call_timeout_s * 1000);
 }
 
 /* Drop a window. */
@@ -120,8 +121,9 @@ rendezvous_tick(struct server *srv)
 	uint64_t	 now = server_now();
 
 	calls_limits(srv->calls, (int)srv->set.max_pending_calls,
-	    (int)srv->set.max_sessions, (uint64_t)srv->set.call_timeout_s);
-	calls_expire(srv->calls, now);
+	    (int)srv->set.max_sessions,
+	    (uint64_t)srv->set.call_timeout_s * 1000);
+	calls_expire(srv->calls, server_now_ms());
 	if (srv->connects_minute != now / MINUTE) {
 		table_each(srv->connects, free_window, srv->connects);
 		srv->connects_minute = now / MINUTE;
@@ -166,7 +168,7 @@ rendezvous_connect(struct conn *c, const struct msg *m)
 	callee = presence_find(srv, m->u.connect.target_id);
 	rv = calls_connect(srv->calls, party_of(c), tag,
 	    m->u.connect.target_id, callee != NULL ? party_of(callee) : NULL,
-	    now, &m->u.connect.offer);
+	    server_now_ms(), &m->u.connect.offer);
 	if (rv == ERR_OFFLINE)
 		srv->stats.intro_offline++;
 	if (rv != 0)

@@ -414,7 +414,7 @@ struct call {
 	enum call_state	 state;
 	struct party	*caller;
 	struct party	*callee;
-	uint64_t	 deadline;	/* ringing: when it times out */
+	uint64_t	 deadline;	/* ringing: when it times out (ms) */
 	uint8_t		 relay_token[2][16];	/* caller's, callee's */
 	void		*relay[2];	/* the data conns (relay.c) */
 	struct bufferevent_rate_limit_group *rate;	/* relay_rate_bps */
@@ -432,8 +432,9 @@ struct callbook;
 struct callbook *calls_new(call_notify, void *arg,
 	    void (*random)(void *, size_t));
 void	 calls_free(struct callbook *);
+/* Times are in one unit of the caller's choice (trystd: milliseconds). */
 void	 calls_limits(struct callbook *, int max_pending, int max_sessions,
-	    uint64_t timeout_s);
+	    uint64_t timeout);
 void	 calls_party_init(struct party *, void *owner,
 	    const uint8_t id[ID_LEN]);
 /* CONNECT. callee is the target's presence party, or NULL. 0, or the

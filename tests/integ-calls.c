@@ -413,6 +413,7 @@ START_TEST(test_call_limits)
 {
 	struct hc	*a, *b;
 	struct hcall	 call;
+	struct msg	 m;
 	uint32_t	 t;
 
 	accounts();
@@ -426,8 +427,6 @@ START_TEST(test_call_limits)
 	/* Leaving ends all eight for the callee. */
 	h_close(a);
 	for (t = 0; t < 8; t++) {
-		struct msg	 m;
-
 		h_recv(b, &m);
 		ck_assert_uint_eq(m.type, MSG_ENDED);
 		ck_assert_uint_eq(m.u.ended.why, 1);
