@@ -130,6 +130,26 @@ eval_charged(struct server *srv, redisReply *reply, void *arg)
 		workers_submit(srv->workers, eval_work, eval_done, r);
 }
 
+/* The checks a batch passes before any work: its size, and storage. 0 if
+ * it may go on; else the error has been sent. */
+static int
+batch_check(struct conn *c, const struct msg *m, uint16_t count)
+{
+	struct server	*srv = c->srv;
+
+	if (count > srv->set.max_batch) {
+		conn_error(c, m->type, 0, ERR_TOO_LARGE, 0,
+		    "batch larger than this server's max_batch");
+		return (-1);
+	}
+	if (!store_up(srv->store)) {
+		conn_error(c, m->type, 0, ERR_UNAVAILABLE,
+		    store_retry_after(srv->store), "storage unavailable");
+		return (-1);
+	}
+	return (0);
+}
+
 /* OPRF_EVAL: charge the bucket, then evaluate. */
 void
 discovery_oprf(struct conn *c, const struct msg *m)
@@ -140,16 +160,8 @@ discovery_oprf(struct conn *c, const struct msg *m)
 	char		 full[24], refill[24], today[24], count[8];
 	const char	*argv[8];
 
-	if (m->u.oprf.count > srv->set.max_batch) {
-		conn_error(c, m->type, 0, ERR_TOO_LARGE, 0,
-		    "batch larger than this server's max_batch");
+	if (batch_check(c, m, m->u.oprf.count) != 0)
 		return;
-	}
-	if (!store_up(srv->store)) {
-		conn_error(c, m->type, 0, ERR_UNAVAILABLE,
-		    store_retry_after(srv->store), "storage unavailable");
-		return;
-	}
 	r = xcalloc(1, sizeof *r);
 	r->c = c;
 	r->srv = srv;
@@ -224,16 +236,8 @@ discovery_lookup(struct conn *c, const struct msg *m)
 	char		 key[72];
 	uint16_t	 i;
 
-	if (m->u.lookup.count > srv->set.max_batch) {
-		conn_error(c, m->type, 0, ERR_TOO_LARGE, 0,
-		    "batch larger than this server's max_batch");
+	if (batch_check(c, m, m->u.lookup.count) != 0)
 		return;
-	}
-	if (!store_up(srv->store)) {
-		conn_error(c, m->type, 0, ERR_UNAVAILABLE,
-		    store_retry_after(srv->store), "storage unavailable");
-		return;
-	}
 	r = xcalloc(1, sizeof *r);
 	r->c = c;
 	r->count = m->u.lookup.count;

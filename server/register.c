@@ -168,6 +168,22 @@ begin_delivered(struct server *srv, int ok, void *arg)
 	req_end(r);
 }
 
+/* The number's wrong codes today are at the limit: refuse (the reply's
+ * third element is the day's count). 1 if refused. */
+static int
+failures_spent(struct regreq *r, redisReply *reply)
+{
+	struct server	*srv = r->c->srv;
+	uint64_t	 now = server_now();
+
+	if (reply_int(reply->element[2]) < srv->set.code_failures_per_day)
+		return (0);
+	srv->stats.rate_limited[RL_CODE_FAILURES]++;
+	req_fail(r, ERR_RATE_LIMITED, (uint32_t)(DAY - now % DAY),
+	    "too many wrong codes for this number today");
+	return (1);
+}
+
 /* The number's budgets came back from Redis: make and send a code. */
 static void
 begin_counted(struct server *srv, redisReply *reply, void *arg)
@@ -185,12 +201,8 @@ begin_counted(struct server *srv, redisReply *reply, void *arg)
 		    "too many codes for this number");
 		return;
 	}
-	if (reply_int(reply->element[2]) >= srv->set.code_failures_per_day) {
-		srv->stats.rate_limited[RL_CODE_FAILURES]++;
-		req_fail(r, ERR_RATE_LIMITED, (uint32_t)(DAY - now % DAY),
-		    "too many wrong codes for this number today");
+	if (failures_spent(r, reply))
 		return;
-	}
 	make_code(r->code, (int)srv->set.code_digits);
 	token_seal(r->token, srv->keys, r->id, r->code,
 	    server_now_ms() + (uint64_t)srv->set.code_ttl_s * 1000);
@@ -341,7 +353,6 @@ finish_counted(struct server *srv, redisReply *reply, void *arg)
 {
 	struct regreq	*r = arg;
 	char		 hex[2 * TOKEN_NONCE + 1];
-	uint64_t	 now = server_now();
 
 	if ((reply = exec_reply(reply, 3)) == NULL) {
 		req_unavailable(r);
@@ -352,12 +363,8 @@ finish_counted(struct server *srv, redisReply *reply, void *arg)
 		    "code");
 		return;
 	}
-	if (reply_int(reply->element[2]) >= srv->set.code_failures_per_day) {
-		srv->stats.rate_limited[RL_CODE_FAILURES]++;
-		req_fail(r, ERR_RATE_LIMITED, (uint32_t)(DAY - now % DAY),
-		    "too many wrong codes for this number today");
+	if (failures_spent(r, reply))
 		return;
-	}
 	if (!r->given_ok || sodium_memcmp(r->given, r->code,
 	    sizeof r->code) != 0) {
 		count_failure(srv, r->id);

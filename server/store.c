@@ -308,6 +308,19 @@ pending_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	free(p);
 }
 
+/* What a command's reply goes to. */
+static struct pending *
+pending_new(struct store *st, store_cb cb, void *arg)
+{
+	struct pending	*p;
+
+	p = xmalloc(sizeof *p);
+	p->st = st;
+	p->cb = cb;
+	p->arg = arg;
+	return (p);
+}
+
 /* Send one command in argv form. */
 int
 store_cmd(struct store *st, store_cb cb, void *arg, int argc,
@@ -317,10 +330,7 @@ store_cmd(struct store *st, store_cb cb, void *arg, int argc,
 
 	if (!store_up(st))
 		return (-1);
-	p = xmalloc(sizeof *p);
-	p->st = st;
-	p->cb = cb;
-	p->arg = arg;
+	p = pending_new(st, cb, arg);
 	if (redisAsyncCommandArgv(st->ac, pending_reply, p, argc, argv,
 	    argvlen) != REDIS_OK) {
 		free(p);
@@ -339,10 +349,7 @@ store_cmdf(struct store *st, store_cb cb, void *arg, const char *fmt, ...)
 
 	if (!store_up(st))
 		return (-1);
-	p = xmalloc(sizeof *p);
-	p->st = st;
-	p->cb = cb;
-	p->arg = arg;
+	p = pending_new(st, cb, arg);
 	va_start(ap, fmt);
 	rv = redisvAsyncCommand(st->ac, pending_reply, p, fmt, ap);
 	va_end(ap);
