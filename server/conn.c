@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -482,7 +483,10 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 {
 	struct conn	*c;
 	SSL		*ssl;
+	int		 one = 1;
 
+	/* Small answers go out at once, not after a delayed ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if ((ssl = SSL_new(srv->ssl_ctx)) == NULL) {
 		log_errx("SSL_new failed");
 		evutil_closesocket(fd);

@@ -303,6 +303,21 @@ server_free(struct server *srv)
 	free(srv);
 }
 
+/* Stop the services in the order that lets each finish what it holds,
+ * then free the rest. */
+static void
+teardown(struct server *srv)
+{
+	metrics_stop(srv);
+	stun_stop(srv);
+	workers_free(srv->workers);
+	rendezvous_free(srv);
+	deliver_free(srv->deliver);
+	if (srv->store != NULL)
+		store_free(srv->store);
+	server_free(srv);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -330,6 +345,7 @@ main(int argc, char **argv)
 	if (load(srv, &cause) != 0) {
 		fprintf(stderr, "trystd: %s\n", cause);
 		free(cause);
+		server_free(srv);
 		return (1);
 	}
 	if (test) {
@@ -352,6 +368,8 @@ main(int argc, char **argv)
 	    conn_listen(srv, &cause) != 0 || stun_start(srv, &cause) != 0 ||
 	    metrics_start(srv, &cause) != 0) {
 		log_errx("%s", cause);
+		free(cause);
+		teardown(srv);
 		return (1);
 	}
 	setup_events(srv);
@@ -360,13 +378,7 @@ main(int argc, char **argv)
 	log_notice("trystd %s listening on %s", TRYST_VERSION,
 	    srv->set.listen);
 	event_base_dispatch(srv->base);
-	metrics_stop(srv);
-	stun_stop(srv);
-	workers_free(srv->workers);
-	rendezvous_free(srv);
-	deliver_free(srv->deliver);
-	store_free(srv->store);
-	server_free(srv);
+	teardown(srv);
 	log_notice("stopped");
 	return (0);
 }

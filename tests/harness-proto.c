@@ -295,11 +295,18 @@ h_reg_finish(struct hc *c, const uint8_t *token, size_t toklen,
 	h_recv(c, out);
 }
 
-/* Register number with a fresh identity key. */
+/* Register number with a fresh identity key, on the first trystd. */
 void
 h_register(const char *number, struct account *a)
 {
-	struct hc	*c = h_open();
+	h_register_at(H.hostport, number, a);
+}
+
+/* Register number with a fresh identity key on the trystd at hostport. */
+void
+h_register_at(const char *hostport, const char *number, struct account *a)
+{
+	struct hc	*c = h_open_at(hostport);
 	struct msg	 m;
 	uint8_t		 token[TOKEN_LEN], id[ID_LEN];
 	size_t		 toklen;

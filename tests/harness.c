@@ -41,15 +41,16 @@ h_msleep(int ms)
 		;
 }
 
-/* A loopback TCP port that was free a moment ago. */
-static int
-free_port(void)
+/* A loopback port (SOCK_STREAM or SOCK_DGRAM) that was free a moment
+ * ago. */
+int
+h_free_port(int socktype)
 {
 	struct sockaddr_in	 sin;
 	socklen_t		 len = sizeof sin;
 	int			 fd, port = -1;
 
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1)
+	if ((fd = socket(AF_INET, socktype, 0)) == -1)
 		return (-1);
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
@@ -59,6 +60,13 @@ free_port(void)
 		port = ntohs(sin.sin_port);
 	close(fd);
 	return (port);
+}
+
+/* A loopback TCP port that was free a moment ago. */
+static int
+free_port(void)
+{
+	return (h_free_port(SOCK_STREAM));
 }
 
 /* 1 if a TCP connection to 127.0.0.1:port succeeds. */
@@ -79,9 +87,11 @@ port_open(int port)
 	return (ok);
 }
 
-/* Fork and exec argv with stdout and stderr appended to logpath. */
-static pid_t
-spawn(char *const argv[], const char *logpath)
+/* Fork and exec argv with stdout and stderr appended to logpath and the
+ * NAME=VALUE strings of env (NULL-terminated, or NULL) added to the
+ * environment; the child dies with the test program. */
+pid_t
+h_spawn(char *const argv[], char *const env[], const char *logpath)
 {
 	pid_t	 pid;
 	int	 fd;
@@ -89,6 +99,8 @@ spawn(char *const argv[], const char *logpath)
 	if ((pid = fork()) != 0)
 		return (pid);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (; env != NULL && *env != NULL; env++)
+		putenv(*env);
 	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
 	if (fd == -1)
 		_exit(126);
@@ -101,6 +113,13 @@ spawn(char *const argv[], const char *logpath)
 	}
 	execvp(argv[0], argv);
 	_exit(127);
+}
+
+/* Fork and exec argv with stdout and stderr appended to logpath. */
+static pid_t
+spawn(char *const argv[], const char *logpath)
+{
+	return (h_spawn(argv, NULL, logpath));
 }
 
 /* SIGTERM, then SIGKILL after 5 s; reap. */

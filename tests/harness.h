@@ -111,6 +111,8 @@ void	 h_reg_finish(struct hc *, const uint8_t *token, size_t toklen,
 	    const char *code, const uint8_t pk[32], struct msg *out);
 /* Register number with a fresh identity key over its own connection. */
 void	 h_register(const char *number, struct account *);
+void	 h_register_at(const char *hostport, const char *number,
+	    struct account *);
 /* HELLO with flags; returns the answer (WELCOME or ERROR) in out. */
 void	 h_hello_raw(struct hc *, const uint8_t *cred, size_t credlen,
 	    const uint8_t sk[64], uint8_t flags, struct msg *out);
@@ -128,6 +130,13 @@ void	 h_reg_begin_raw(struct hc *, const char *number, struct msg *out);
 
 /* Sleep for ms milliseconds. */
 void	 h_msleep(int);
+/* A loopback port of socktype (SOCK_STREAM, SOCK_DGRAM) free just now. */
+int	 h_free_port(int socktype);
+/* Fork and exec argv, stdout and stderr appended to logpath, with the
+ * NAME=VALUE strings of env (NULL-terminated, or NULL) added; the child
+ * dies with the test program. The caller reaps it. */
+pid_t	 h_spawn(char *const argv[], char *const env[],
+	    const char *logpath);
 /* Run a shell command; stdout and stderr into *out (caller frees).
  * Returns the exit status, or -1 if it did not exit normally. */
 int	 h_run(char **out, const char *fmt, ...)
@@ -216,5 +225,40 @@ TCase	*integ_cli_tcase(void);
 TCase	*integ_store_tcase(void);
 /* Last, in order: Redis outage, Redis keys again, the log. */
 TCase	*integ_last_tcase(void);
+
+/* ---- integ-ops.c: trystds of the operations tests -------------------- */
+
+/* A trystd of a test, with its own configuration, log and port, on H's
+ * Redis and keys; killed at teardown (h_proc_stop_all). */
+struct hproc {
+	pid_t		 pid;
+	int		 port;
+	int		 status;	/* wait status once it exited */
+	char		 hostport[64];
+	char		 conf[PATH_MAX];
+	char		 log[PATH_MAX];
+};
+
+/* A trystd named name (name.conf, name.log in H.dir) on a free port,
+ * not started yet. */
+struct hproc *h_proc_new(const char *name);
+/* Write its configuration: listen, tls_cert, tls_key and master_key
+ * (NULL: its own port, H's certificate, key and master key), the dev
+ * delivery file of H, then the lines of extra (may be NULL). */
+void	 h_proc_conf(struct hproc *, const char *listen, const char *cert,
+	    const char *key, const char *master, const char *extra);
+/* Start it with the NAME=VALUE strings of env added (or NULL). */
+void	 h_proc_start(struct hproc *, char *const env[]);
+/* Assert that a connection checked against H.sign_pk opens within 10 s. */
+void	 h_proc_ready(struct hproc *);
+/* Wait up to ms for it to exit: 1 (wait status in ->status), or 0. */
+int	 h_proc_wait(struct hproc *, int ms);
+/* How often text occurs in its log. */
+int	 h_proc_log_count(struct hproc *, const char *text);
+/* Kill and forget every trystd of the test. */
+void	 h_proc_stop_all(void);
+
+/* /metrics, /healthz, credential:NAME and the STUN port in WELCOME. */
+TCase	*integ_ops_http_tcase(void);
 
 #endif

@@ -1,0 +1,533 @@
+/*
+ * integ-ops.c -- trystds of the operations tests (each with its own
+ * configuration, log and port on the harness's Redis and keys), and the
+ * tests of /metrics, /healthz, credential:NAME and the STUN port that
+ * WELCOME announces.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "harness.h"
+
+#define N_METRICS	"+15550100301"
+#define N_STUN		"+15550100302"
+
+#define MAX_PROCS	8
+
+static struct hproc	*procs[MAX_PROCS];
+
+/* ---- trystds of a test ------------------------------------------------ */
+
+/* A port neither H nor another trystd of the test uses. */
+static int
+fresh_port(int socktype)
+{
+	int	 port, i, clash;
+
+	do {
+		port = h_free_port(socktype);
+		clash = port == H.redis_port || port == H.tryst_port ||
+		    port == H.tryst_port2;
+		for (i = 0; i < MAX_PROCS; i++)
+			clash |= procs[i] != NULL && procs[i]->port == port;
+	} while (clash);
+	return (port);
+}
+
+/* A trystd named name on a free port, not started. */
+struct hproc *
+h_proc_new(const char *name)
+{
+	struct hproc	*p;
+	int		 i;
+
+	for (i = 0; i < MAX_PROCS && procs[i] != NULL; i++)
+		;
+	ck_assert_msg(i < MAX_PROCS, "too many trystds in one test");
+	p = xcalloc(1, sizeof *p);
+	p->port = fresh_port(SOCK_STREAM);
+	procs[i] = p;
+	snprintf(p->hostport, sizeof p->hostport, "127.0.0.1:%d", p->port);
+	snprintf(p->conf, sizeof p->conf, "%s/%s.conf", H.dir, name);
+	snprintf(p->log, sizeof p->log, "%s/%s.log", H.dir, name);
+	unlink(p->log);
+	return (p);
+}
+
+/* Write p's configuration. */
+void
+h_proc_conf(struct hproc *p, const char *listen, const char *cert,
+    const char *key, const char *master, const char *extra)
+{
+	char	 dcert[PATH_MAX + 16], dkey[PATH_MAX + 16];
+	char	*text, *why = NULL;
+
+	snprintf(dcert, sizeof dcert, "%s/cert.pem", H.dir);
+	snprintf(dkey, sizeof dkey, "%s/key.pem", H.dir);
+	xasprintf(&text,
+	    "listen = %s\ntls_cert = %s\ntls_key = %s\nmaster_key = %s\n"
+	    "redis = 127.0.0.1:%d\nverification = dev:%s\n"
+	    "codes_per_hour_per_ip = 10000\n%s",
+	    listen != NULL ? listen : p->hostport, cert != NULL ? cert : dcert,
+	    key != NULL ? key : dkey, master != NULL ? master : H.master,
+	    H.redis_port, H.devfile, extra != NULL ? extra : "");
+	ck_assert_msg(file_write_atomic(p->conf, text, strlen(text), 0600, 0,
+	    &why) == 0, "%s: %s", p->conf, why);
+	free(text);
+}
+
+/* Start p with env added. */
+void
+h_proc_start(struct hproc *p, char *const env[])
+{
+	char	*argv[] = { getenv("TRYSTD"), "-c", p->conf, NULL };
+
+	p->pid = h_spawn(argv, env, p->log);
+	ck_assert_int_gt(p->pid, 0);
+}
+
+/* Wait until a checked connection to p opens. */
+void
+h_proc_ready(struct hproc *p)
+{
+	struct tconn	*tc;
+	char		*why = NULL;
+	int		 i;
+
+	for (i = 0; i < 100; i++) {
+		ck_assert_msg(!h_proc_wait(p, 0), "trystd exited (see %s)",
+		    p->log);
+		if ((tc = tconn_open(p->hostport, H.sign_pk, NULL,
+		    &why)) != NULL) {
+			tconn_close(tc);
+			return;
+		}
+		free(why);
+		why = NULL;
+		h_msleep(100);
+	}
+	ck_abort_msg("trystd not ready after 10 s (see %s)", p->log);
+}
+
+/* Wait up to ms for p to exit. */
+int
+h_proc_wait(struct hproc *p, int ms)
+{
+	int64_t	 end = h_mono_ms() + ms;
+
+	if (p->pid <= 0)
+		return (1);
+	for (;;) {
+		if (waitpid(p->pid, &p->status, WNOHANG) == p->pid) {
+			p->pid = 0;
+			return (1);
+		}
+		if (h_mono_ms() >= end)
+			return (0);
+		h_msleep(10);
+	}
+}
+
+/* How often text occurs in p's log. */
+int
+h_proc_log_count(struct hproc *p, const char *text)
+{
+	char		*buf, *why = NULL;
+	const char	*s;
+	size_t		 len;
+	int		 n = 0;
+
+	if ((buf = file_read_small(p->log, 1 << 22, &len, &why)) == NULL) {
+		free(why);
+		return (0);
+	}
+	for (s = buf; (s = strstr(s, text)) != NULL; s += strlen(text))
+		n++;
+	free(buf);
+	return (n);
+}
+
+/* Kill and forget every trystd of the test. */
+void
+h_proc_stop_all(void)
+{
+	int	 i;
+
+	for (i = 0; i < MAX_PROCS; i++) {
+		if (procs[i] == NULL)
+			continue;
+		if (procs[i]->pid > 0) {
+			kill(procs[i]->pid, SIGKILL);
+			waitpid(procs[i]->pid, NULL, 0);
+		}
+		free(procs[i]);
+		procs[i] = NULL;
+	}
+}
+
+/* ---- plain HTTP ------------------------------------------------------- */
+
+/* An HTTP answer. */
+struct hresp {
+	int	 status;
+	char	 ctype[128];
+	char	*body;		/* caller frees */
+};
+
+/* A TCP connection to addr:port; -1 with errno on failure. */
+static int
+tcp_connect(const char *addr, int port)
+{
+	struct sockaddr_in	 sin;
+	int			 fd, e;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	ck_assert_int_eq(inet_pton(AF_INET, addr, &sin.sin_addr), 1);
+	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == 0)
+		return (fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return (-1);
+}
+
+/* Everything fd sends until it closes (5 s at most); caller frees. */
+static char *
+read_all(int fd)
+{
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	int64_t		 end = h_mono_ms() + H_TIMEOUT_MS;
+	char		*buf = xcalloc(1, 1);
+	size_t		 len = 0;
+	ssize_t		 n;
+
+	for (;;) {
+		ck_assert_msg(h_mono_ms() < end, "HTTP answer not closed");
+		if (poll(&pfd, 1, 100) < 1)
+			continue;
+		buf = xrealloc(buf, len + 4097);
+		if ((n = read(fd, buf + len, 4096)) <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return (buf);
+}
+
+/* GET path from addr:port: the status, Content-Type and body. */
+static void
+http_get(const char *addr, int port, const char *path, struct hresp *r)
+{
+	char		*req, *buf, *hend, *line, *next;
+	int		 fd;
+
+	fd = tcp_connect(addr, port);
+	ck_assert_msg(fd != -1, "connect %s:%d: %s", addr, port,
+	    strerror(errno));
+	xasprintf(&req, "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close"
+	    "\r\n\r\n", path, addr);
+	ck_assert_int_eq(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	free(req);
+	buf = read_all(fd);
+	close(fd);
+	memset(r, 0, sizeof *r);
+	ck_assert_msg(sscanf(buf, "HTTP/1.%*d %d", &r->status) == 1,
+	    "not HTTP: %s", buf);
+	ck_assert_msg((hend = strstr(buf, "\r\n\r\n")) != NULL,
+	    "no end of headers: %s", buf);
+	*hend = '\0';
+	for (line = strstr(buf, "\r\n"); line != NULL; line = next) {
+		line += 2;
+		next = strstr(line, "\r\n");
+		if (strncasecmp(line, "Content-Type:", 13) == 0)
+			snprintf(r->ctype, sizeof r->ctype, "%.*s",
+			    (int)(next != NULL ? next - line - 13 :
+			    (ptrdiff_t)strlen(line + 13)), line + 13);
+	}
+	r->body = xstrdup(hend + 4);
+	free(buf);
+}
+
+/* The value of the sample name (labels included) in an exposition. */
+static long long
+metric(const char *body, const char *name)
+{
+	const char	*line;
+	size_t		 n = strlen(name);
+
+	for (line = body; line != NULL && *line != '\0';
+	    line = strchr(line, '\n') != NULL ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, name, n) == 0 && line[n] == ' ')
+			return (strtoll(line + n + 1, NULL, 10));
+	}
+	ck_abort_msg("no sample %s in:\n%s", name, body);
+	return (-1);
+}
+
+/* GET /metrics (asserting 200) and one sample of it. */
+static long long
+metric_now(int port, const char *name)
+{
+	struct hresp	 r;
+	long long	 v;
+
+	http_get("127.0.0.1", port, "/metrics", &r);
+	ck_assert_int_eq(r.status, 200);
+	v = metric(r.body, name);
+	free(r.body);
+	return (v);
+}
+
+/* The longest run of hex digits in s. */
+static size_t
+hex_run(const char *s)
+{
+	size_t	 run = 0, best = 0;
+
+	for (; *s != '\0'; s++) {
+		run = strchr("0123456789abcdefABCDEF", *s) != NULL ?
+		    run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return (best);
+}
+
+/* Poll /healthz for up to ms until it answers want. */
+static void
+healthz_wait(int port, int want, int ms)
+{
+	struct hresp	 r;
+	int64_t		 end = h_mono_ms() + ms;
+
+	for (;;) {
+		http_get("127.0.0.1", port, "/healthz", &r);
+		free(r.body);
+		if (r.status == want)
+			return;
+		ck_assert_msg(h_mono_ms() < end, "/healthz: %d, not %d after "
+		    "%d ms", r.status, want, ms);
+		h_msleep(50);
+	}
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+/* Start p with metrics_listen = listen (and extra lines). */
+static void
+start_metrics(struct hproc *p, const char *listen, const char *extra)
+{
+	char	*conf;
+
+	xasprintf(&conf, "metrics_listen = %s\n%s", listen,
+	    extra != NULL ? extra : "");
+	h_proc_conf(p, NULL, NULL, NULL, NULL, conf);
+	free(conf);
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+}
+
+START_TEST(test_metrics)
+{
+	struct hproc	*p = h_proc_new("metrics");
+	struct hresp	 r;
+	struct account	 a;
+	char		 listen[32], id[2 * ID_LEN + 1];
+	int		 port = fresh_port(SOCK_STREAM), i;
+	long long	 begins;
+
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	start_metrics(p, listen, NULL);
+	http_get("127.0.0.1", port, "/metrics", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_msg(strncmp(r.ctype, " text/plain", 11) == 0,
+	    "Content-Type:%s", r.ctype);
+	ck_assert_ptr_nonnull(strstr(r.body,
+	    "# TYPE tryst_connections gauge\ntryst_connections "));
+	begins = metric(r.body, "tryst_register_begin_total{outcome=\"ok\"}");
+	ck_assert_int_le(llabs(metric(r.body, "process_start_time_seconds") -
+	    (long long)time(NULL)), 60);
+	free(r.body);
+
+	h_register_at(p->hostport, N_METRICS, &a);
+	h_online_at(p->hostport, &a, HELLO_PRESENCE);
+	h_open_at(p->hostport);
+	ck_assert_int_eq(metric_now(port,
+	    "tryst_register_begin_total{outcome=\"ok\"}"), begins + 1);
+	ck_assert_int_eq(metric_now(port,
+	    "tryst_register_finish_total{outcome=\"ok\"}"), 1);
+	ck_assert_int_eq(metric_now(port, "tryst_hello_total{outcome=\"ok\"}"),
+	    1);
+	ck_assert_int_eq(metric_now(port, "tryst_online_accounts"), 1);
+	/* The registration's connection may take a moment to go. */
+	for (i = 0; i < 40 && metric_now(port, "tryst_connections") != 2; i++)
+		h_msleep(50);
+	ck_assert_int_eq(metric_now(port, "tryst_connections"), 2);
+
+	http_get("127.0.0.1", port, "/metrics", &r);
+	hex_encode(id, a.c.id, ID_LEN);
+	ck_assert_msg(strstr(r.body, N_METRICS + 1) == NULL &&
+	    strstr(r.body, N_METRICS + 2) == NULL, "the number in /metrics");
+	ck_assert_msg(strstr(r.body, id) == NULL, "the ID in /metrics");
+	ck_assert_msg(hex_run(r.body) < 16, "a hex string in /metrics:\n%s",
+	    r.body);
+	free(r.body);
+	http_get("127.0.0.1", port, "/nothing", &r);
+	ck_assert_int_eq(r.status, 404);
+	free(r.body);
+}
+END_TEST
+
+START_TEST(test_healthz)
+{
+	struct hproc	*p = h_proc_new("healthz");
+	struct hresp	 r;
+	char		 listen[32], *why = NULL;
+	int		 port = fresh_port(SOCK_STREAM);
+
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	start_metrics(p, listen, NULL);
+	http_get("127.0.0.1", port, "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "ok\n");
+	free(r.body);
+	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 1);
+
+	h_redis_stop();
+	healthz_wait(port, 503, 5000);
+	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 0);
+	ck_assert_msg(h_redis_start(&why) == 0, "%s", why);
+	healthz_wait(port, 200, 10000);
+	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 1);
+	ck_assert_int_ge(metric_now(port, "tryst_redis_errors_total"), 1);
+}
+END_TEST
+
+/* Run cmd with CREDENTIALS_DIRECTORY=creds (unless NULL); the exit
+ * status, stdout and stderr in *out. */
+static int
+run_creds(char **out, const char *creds, const char *cmd)
+{
+	if (creds == NULL)
+		return (h_run(out, "%s 2>&1", cmd));
+	return (h_run(out, "CREDENTIALS_DIRECTORY='%s' %s 2>&1", creds, cmd));
+}
+
+START_TEST(test_credentials)
+{
+	struct hproc	*p = h_proc_new("cred");
+	char		 creds[PATH_MAX], env[PATH_MAX + 32], extra[64];
+	char		 check[PATH_MAX + 32], pub[PATH_MAX + 32];
+	char		 pub0[PATH_MAX + 32];
+	char		*envp[] = { env, NULL }, *out, *plain;
+	int		 port = fresh_port(SOCK_STREAM), fd;
+
+	snprintf(creds, sizeof creds, "%s/creds", H.dir);
+	snprintf(env, sizeof env, "CREDENTIALS_DIRECTORY=%s", creds);
+	ck_assert_int_eq(h_run(NULL, "mkdir -p '%s' && cp '%s' '%s/master.key' "
+	    "&& cp '%s/key.pem' '%s/tls.key'", creds, H.master, creds, H.dir,
+	    creds), 0);
+	snprintf(extra, sizeof extra, "metrics_listen = %d\n", port);
+	h_proc_conf(p, NULL, NULL, "credential:tls.key",
+	    "credential:master.key", extra);
+	snprintf(check, sizeof check, "\"$TRYSTD\" -t -c '%s'", p->conf);
+	snprintf(pub, sizeof pub, "\"$TRYSTCTL\" -c '%s' pubkeys", p->conf);
+	snprintf(pub0, sizeof pub0, "\"$TRYSTCTL\" -c '%s' pubkeys", H.conf);
+
+	ck_assert_int_eq(run_creds(&out, creds, check), 0);
+	ck_assert_msg(strstr(out, "is valid") != NULL, "trystd -t: %s", out);
+	free(out);
+	ck_assert_int_eq(run_creds(&out, NULL, check), 1);
+	ck_assert_msg(strstr(out, "CREDENTIALS_DIRECTORY") != NULL,
+	    "trystd -t without CREDENTIALS_DIRECTORY: %s", out);
+	free(out);
+	ck_assert_int_eq(run_creds(&plain, NULL, pub0), 0);
+	ck_assert_int_eq(run_creds(&out, creds, pub), 0);
+	ck_assert_str_eq(out, plain);
+	free(out);
+	free(plain);
+	ck_assert_int_ne(run_creds(&out, NULL, pub), 0);
+	free(out);
+
+	/* It serves with the master key and TLS key of the credentials;
+	 * the bare metrics port is on 127.0.0.1 only. */
+	h_proc_start(p, envp);
+	h_proc_ready(p);
+	healthz_wait(port, 200, 0);
+	fd = tcp_connect("127.0.0.2", port);
+	ck_assert_msg(fd == -1 && errno == ECONNREFUSED, "127.0.0.2:%d: %s",
+	    port, fd == -1 ? strerror(errno) : "connected");
+}
+END_TEST
+
+/* The stun_port of WELCOME on a connection to hostport. */
+static uint16_t
+welcome_stun(const char *hostport, const struct account *a)
+{
+	struct hc	*c = h_open_at(hostport);
+	struct msg	 m;
+
+	h_hello_raw(c, a->cred, CRED_LEN, a->sk, 0, &m);
+	ck_assert_msg(m.type == MSG_WELCOME, "HELLO: %s",
+	    proto_type_name(m.type));
+	return (m.u.welcome.stun_port);
+}
+
+START_TEST(test_stun_port)
+{
+	struct hproc	*p = h_proc_new("stun");
+	struct account	 a;
+	char		 extra[64];
+	int		 port = fresh_port(SOCK_DGRAM);
+
+	snprintf(extra, sizeof extra, "stun_listen = 127.0.0.1:%d\n", port);
+	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+	h_register(N_STUN, &a);
+	ck_assert_uint_eq(welcome_stun(p->hostport, &a), port);
+	/* The first trystd has no stun_listen. */
+	ck_assert_uint_eq(welcome_stun(H.hostport, &a), 0);
+}
+END_TEST
+
+/* Stop the trystds of the test, then the harness's teardown. */
+static void
+ops_teardown(void)
+{
+	h_proc_stop_all();
+	h_test_teardown();
+}
+
+/* credential:NAME, the STUN port, /metrics, and last (Redis stops)
+ * /healthz. */
+TCase *
+integ_ops_http_tcase(void)
+{
+	TCase	*tc = tcase_create("ops-http");
+
+	tcase_add_checked_fixture(tc, NULL, ops_teardown);
+	tcase_add_test(tc, test_credentials);
+	tcase_add_test(tc, test_stun_port);
+	tcase_add_test(tc, test_metrics);
+	tcase_add_test(tc, test_healthz);
+	return (tc);
+}
