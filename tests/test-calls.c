@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "server.h"
+#include "unit.h"
 
 #define NOW	100000ULL
 #define TIMEOUT	30
@@ -686,9 +687,7 @@ main(void)
 	    test_expire, test_expire_accepted, test_quota, test_many, NULL };
 	Suite	*s = suite_create("calls");
 	TCase	*tc = tcase_create("calls");
-	SRunner	*sr;
 	size_t	 i;
-	int	 failed;
 
 	if (sodium_init() < 0)
 		return (1);
@@ -696,9 +695,5 @@ main(void)
 	for (i = 0; tests[i] != NULL; i++)
 		tcase_add_test(tc, tests[i]);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(s));
 }

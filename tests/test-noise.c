@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "common.h"
+#include "unit.h"
 
 #define VECTORS	TEST_VECTORS "/noise-XX-25519-ChaChaPoly-BLAKE2b.json"
 #define NMSG	6
@@ -374,8 +375,6 @@ main(void)
 {
 	Suite	*s = suite_create("noise");
 	TCase	*tc = tcase_create("noise");
-	SRunner	*sr;
-	int	 failed;
 
 	if (sodium_init() < 0)
 		return (1);
@@ -390,9 +389,5 @@ main(void)
 	tcase_add_test(tc, test_early_split);
 	tcase_add_test(tc, test_prologue);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(s));
 }

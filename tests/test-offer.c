@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "common.h"
+#include "unit.h"
 
 #define BIG	(2 + OFFER_MAX_CANDS * 20 + 8)
 
@@ -269,8 +270,6 @@ main(void)
 {
 	Suite	*s = suite_create("offer");
 	TCase	*tc = tcase_create("offer");
-	SRunner	*sr;
-	int	 failed;
 
 	if (sodium_init() < 0)
 		return (1);
@@ -282,9 +281,5 @@ main(void)
 	tcase_add_test(tc, test_mapped);
 	tcase_add_test(tc, test_safety);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(s));
 }

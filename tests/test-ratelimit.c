@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "server.h"
+#include "unit.h"
 
 #define DAY	86400ULL
 
@@ -95,8 +96,6 @@ main(void)
 {
 	Suite	*s = suite_create("ratelimit");
 	TCase	*tc = tcase_create("ratelimit");
-	SRunner	*sr;
-	int	 failed;
 
 	if (sodium_init() < 0)
 		return (1);
@@ -104,9 +103,5 @@ main(void)
 	tcase_add_test(tc, test_bucket);
 	tcase_add_test(tc, test_table);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(s));
 }

@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "server.h"
+#include "unit.h"
 
 #define COOKIE		0x2112a442U
 #define FP_XOR		0x5354554eU
@@ -693,8 +694,6 @@ main(void)
 {
 	Suite	*s = suite_create("stun");
 	TCase	*tc = tcase_create("stun");
-	SRunner	*sr;
-	int	 failed;
 
 	if (sodium_init() < 0)
 		return (1);
@@ -718,9 +717,5 @@ main(void)
 	tcase_add_test(tc, test_bad_args);
 	tcase_add_test(tc, test_mutations);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(s));
 }

@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "common.h"
+#include "unit.h"
 
 START_TEST(test_hex)
 {
@@ -102,8 +103,6 @@ main(void)
 {
 	Suite	*s = suite_create("util");
 	TCase	*tc = tcase_create("util");
-	SRunner	*sr;
-	int	 failed;
 
 	if (sodium_init() < 0)
 		return (1);
@@ -112,9 +111,5 @@ main(void)
 	tcase_add_test(tc, test_files);
 	tcase_add_test(tc, test_escape);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(s));
 }
