@@ -21,16 +21,14 @@ struct authreq {
 	uint8_t		 raw[CRED_LEN];
 };
 
-/* Hold c until Redis answers. */
+/* Hold c until the answer comes. */
 static struct authreq *
 req_new(struct conn *c, uint8_t type)
 {
-	struct authreq	*r;
+	struct authreq	*r = conn_req_new(c, sizeof *r);
 
-	r = xcalloc(1, sizeof *r);
 	r->c = c;
 	r->type = type;
-	conn_hold(c);
 	return (r);
 }
 
@@ -38,19 +36,14 @@ req_new(struct conn *c, uint8_t type)
 static int
 req_end(struct authreq *r)
 {
-	struct conn	*c = r->c;
-
-	free(r);
-	return (conn_release(c));
+	return (conn_req_end(r->c, r, sizeof *r));
 }
 
 /* Answer an error and end. */
 static void
 req_fail(struct authreq *r, uint16_t code, uint32_t retry, const char *msg)
 {
-	if (r->c->state != CONN_DEAD)
-		conn_error(r->c, r->type, 0, code, retry, msg);
-	req_end(r);
+	conn_req_fail(r->c, r->type, r, sizeof *r, code, retry, msg);
 }
 
 /* Write today as the account's seen day, and its expiry. */

@@ -220,6 +220,36 @@ conn_release(struct conn *c)
 	return (1);
 }
 
+/* A request of c that needs asynchronous work: size bytes, zeroed, and
+ * c held until conn_req_end. */
+void *
+conn_req_new(struct conn *c, size_t size)
+{
+	conn_hold(c);
+	return (xcalloc(1, size));
+}
+
+/* End the request r (size bytes) of c: wipe and free it, release c. May
+ * free c; 1 if c is alive. */
+int
+conn_req_end(struct conn *c, void *r, size_t size)
+{
+	sodium_memzero(r, size);
+	free(r);
+	return (conn_release(c));
+}
+
+/* Answer ERROR for c's request of type (unless c died meanwhile) and end
+ * it. */
+void
+conn_req_fail(struct conn *c, uint8_t type, void *r, size_t size,
+    uint16_t code, uint32_t retry_after_s, const char *message)
+{
+	if (c->state != CONN_DEAD)
+		conn_error(c, type, 0, code, retry_after_s, message);
+	conn_req_end(c, r, size);
+}
+
 /* The request in progress is answered: go on with the next frame. */
 void
 conn_done(struct conn *c)

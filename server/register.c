@@ -34,37 +34,29 @@ struct regreq {
 	uint8_t		 token[TOKEN_LEN];
 };
 
-/* Start asynchronous work on c: no frame is read until it ends. */
+/* Hold c until the answer comes. */
 static struct regreq *
 req_new(struct conn *c, uint8_t type)
 {
-	struct regreq	*r;
+	struct regreq	*r = conn_req_new(c, sizeof *r);
 
-	r = xcalloc(1, sizeof *r);
 	r->c = c;
 	r->type = type;
-	conn_hold(c);
 	return (r);
 }
 
-/* End a request; 1 if its connection is still alive. */
+/* Let c go on; 1 if it is alive. */
 static int
 req_end(struct regreq *r)
 {
-	struct conn	*c = r->c;
-
-	sodium_memzero(r, sizeof *r);
-	free(r);
-	return (conn_release(c));
+	return (conn_req_end(r->c, r, sizeof *r));
 }
 
-/* Answer an error and end the request. */
+/* Answer an error and end. */
 static void
 req_fail(struct regreq *r, uint16_t code, uint32_t retry, const char *msg)
 {
-	if (r->c->state != CONN_DEAD)
-		conn_error(r->c, r->type, 0, code, retry, msg);
-	req_end(r);
+	conn_req_fail(r->c, r->type, r, sizeof *r, code, retry, msg);
 }
 
 /* The integer value of a reply (a string or integer), or -1. */

@@ -282,6 +282,13 @@ int	 conn_unref(struct conn *);
  * returns 1 if c is alive. */
 void	 conn_hold(struct conn *);
 int	 conn_release(struct conn *);
+/* A request's state while Redis or a worker answers: conn_req_new holds
+ * c; conn_req_end wipes and frees r and releases c (may free c; 1 if c is
+ * alive); conn_req_fail sends ERROR first. */
+void	*conn_req_new(struct conn *, size_t);
+int	 conn_req_end(struct conn *, void *r, size_t);
+void	 conn_req_fail(struct conn *, uint8_t type, void *r, size_t,
+	    uint16_t code, uint32_t retry_after_s, const char *message);
 /* The request in progress has been answered: read the next frame. */
 void	 conn_done(struct conn *);
 /* Arm c's timer (what it does depends on c's state). */
