@@ -63,26 +63,6 @@ static double	 rate = 20000;
 static double	 secs = 3;		/* per round */
 static int	 rounds = 5;
 
-/* A loopback UDP port that was free a moment ago. */
-static int
-free_udp_port(void)
-{
-	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof sin;
-	int			 fd, port = -1;
-
-	if ((fd = socket(AF_INET, SOCK_DGRAM, 0)) == -1)
-		return (-1);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	close(fd);
-	return (port);
-}
-
 /* Source address i: 127.1.0.1 to 127.1.x.250, never .0 or .255. */
 static struct in_addr
 source_addr(long i)
@@ -427,7 +407,7 @@ summary(struct series *s)
 static void
 coturn_up(struct series *s)
 {
-	s->port = free_udp_port();
+	s->port = h_free_port(SOCK_DGRAM);
 	ck_assert_int_ne(s->pid = coturn_start(s->port), -1);
 	ck_assert_msg(probe(s->port) == 0, "turnserver: no STUN answer "
 	    "(see %s/turnserver.log)", H.dir);
@@ -485,7 +465,7 @@ main(int argc, char *argv[])
 		    "[rounds]]]\n");
 		return (2);
 	}
-	trystd_port = free_udp_port();
+	trystd_port = h_free_port(SOCK_DGRAM);
 	snprintf(conf, sizeof conf, "stun_listen = 127.0.0.1:%d\n",
 	    trystd_port);
 	if (h_start(conf, &cause) == -1) {

@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "common.h"
+#include "unit.h"
 
 static char	 tmpdir[64];
 
@@ -625,14 +626,7 @@ cred_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	if (sodium_init() < 0)
 		return (1);
-	sr = srunner_create(cred_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(cred_suite()));
 }

@@ -8,6 +8,7 @@
 #include <check.h>
 
 #include "common.h"
+#include "unit.h"
 
 #define NITEMS(a)	(sizeof (a) / sizeof (a)[0])
 
@@ -198,12 +199,5 @@ e164_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
-	sr = srunner_create(e164_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(e164_suite()));
 }

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "common.h"
+#include "unit.h"
 
 #define VECTORS_FILE	TEST_VECTORS "/rfc9497-ristretto255-sha512-oprf.txt"
 #define MAX_VEC		4
@@ -343,14 +344,7 @@ oprf_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	if (sodium_init() < 0)
 		return (1);
-	sr = srunner_create(oprf_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(oprf_suite()));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "unit.h"
 
 #define BIG	(PROTO_MAX_FRAME + 4096)
 
@@ -1218,13 +1219,6 @@ proto_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
-
 	fill(pool, sizeof pool, 0x01);
-	sr = srunner_create(proto_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (failed ? 1 : 0);
+	return (unit_run(proto_suite()));
 }
