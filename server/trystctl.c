@@ -1,6 +1,6 @@
 /*
  * trystctl.c -- the operator's tool: keygen, lookup (the answer to a legal
- * request), delete, pubkeys. It reads trystd's configuration and speaks to
+ * request), delete, pubkeys, compact, stats. It reads trystd's configuration and speaks to
  * Redis synchronously; it never runs inside the daemon's loop.
  */
 #include <errno.h>
@@ -33,7 +33,8 @@ usage(void)
 	    "       trystctl -c FILE lookup [--json] NUMBER...\n"
 	    "       trystctl -c FILE delete NUMBER\n"
 	    "       trystctl -c FILE pubkeys\n"
-	    "       trystctl -c FILE compact\n");
+	    "       trystctl -c FILE compact\n"
+	    "       trystctl -c FILE stats [--json]\n");
 	exit(2);
 }
 
@@ -306,6 +307,96 @@ cmd_compact(const struct settings *set)
 	return (0);
 }
 
+/* Aggregate counts over all accounts; nothing that names one. */
+struct acct_stats {
+	unsigned long long	 accounts;
+	unsigned long long	 created_30d;
+	unsigned long long	 seen_today;
+	unsigned long long	 seen_7d;
+	unsigned long long	 seen_30d;
+	uint64_t		 now;
+	uint64_t		 today;		/* now, truncated to the day */
+};
+
+/* Count one account's two timestamps into st. */
+static void
+stats_add(struct acct_stats *st, const redisReply *r)
+{
+	uint64_t	 created, seen;
+
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING)
+		return;		/* deleted between SCAN and HMGET */
+	created = strtoull(r->element[0]->str, NULL, 10);
+	seen = r->element[1]->type == REDIS_REPLY_STRING ?
+	    strtoull(r->element[1]->str, NULL, 10) : 0;
+	st->accounts++;
+	st->created_30d += created + 30 * DAY > st->now;
+	st->seen_today += seen >= st->today;
+	st->seen_7d += seen + 7 * DAY > st->today;
+	st->seen_30d += seen + 30 * DAY > st->today;
+}
+
+/* Walk acct:* with SCAN (never KEYS: it would stall Redis), reading the
+ * timestamps of each batch in one pipeline. */
+static void
+stats_scan(redisContext *rc, struct acct_stats *st)
+{
+	redisReply	*r, *h;
+	char		*cursor = xstrdup("0");
+	size_t		 i;
+
+	do {
+		r = command(rc, "SCAN %s MATCH acct:* COUNT 1000", cursor);
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+			die("redis: unexpected SCAN reply");
+		free(cursor);
+		cursor = xstrdup(r->element[0]->str);
+		for (i = 0; i < r->element[1]->elements; i++)
+			redisAppendCommand(rc, "HMGET %s created seen",
+			    r->element[1]->element[i]->str);
+		for (i = 0; i < r->element[1]->elements; i++) {
+			if (redisGetReply(rc, (void **)&h) != REDIS_OK)
+				die("redis: %s", rc->errstr);
+			stats_add(st, h);
+			freeReplyObject(h);
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	free(cursor);
+}
+
+/* stats [--json]: how many accounts, how many were created or seen
+ * lately. */
+static int
+cmd_stats(const struct settings *set, int argc, char **argv)
+{
+	struct acct_stats	 st = { 0 };
+	redisContext	*rc;
+	int		 json = argc == 1 && strcmp(argv[0], "--json") == 0;
+
+	if (argc != json)
+		usage();
+	rc = connect_redis(set);
+	st.now = (uint64_t)time(NULL);
+	st.today = st.now / DAY * DAY;
+	stats_scan(rc, &st);
+	redisFree(rc);
+	if (json) {
+		printf("{\"accounts\": %llu, \"created_30d\": %llu, "
+		    "\"seen_today\": %llu, \"seen_7d\": %llu, "
+		    "\"seen_30d\": %llu}\n", st.accounts, st.created_30d,
+		    st.seen_today, st.seen_7d, st.seen_30d);
+		return (0);
+	}
+	printf("accounts:                %llu\n", st.accounts);
+	printf("created in last 30 days: %llu\n", st.created_30d);
+	printf("seen today (UTC):        %llu\n", st.seen_today);
+	printf("seen in last 7 days:     %llu\n", st.seen_7d);
+	printf("seen in last 30 days:    %llu\n", st.seen_30d);
+	return (0);
+}
+
 /* pubkeys: the signing key clients trust. */
 static int
 cmd_pubkeys(const struct settings *set)
@@ -362,6 +453,8 @@ main(int argc, char **argv)
 		rv = cmd_pubkeys(&set);
 	else if (strcmp(argv[0], "compact") == 0 && argc == 1)
 		rv = cmd_compact(&set);
+	else if (strcmp(argv[0], "stats") == 0)
+		rv = cmd_stats(&set, argc - 1, argv + 1);
 	else
 		usage();
 	settings_free(&set);

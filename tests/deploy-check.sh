@@ -281,6 +281,34 @@ if command -v redis-server >/dev/null 2>&1 &&
 	is 5 eval "return redis.call('HMGET', KEYS[1], 'tokens')[1]" 1 'rl:disc:{ab}'
 	has "rewriting" bgrewriteaof
 	is 1 del 'acct:{ab}'
+	# trystctl itself, as the trystd user: stats, lookup, compact.
+	printf %s "$pw" >"$tmp/redis.pass"
+	"$build/server/trystctl" keygen "$tmp/master.key"
+	cat >"$tmp/ctl.conf" <<-CONF
+	listen = 127.0.0.1:1
+	tls_cert = $tmp/cert.pem
+	tls_key = $tmp/key.pem
+	master_key = $tmp/master.key
+	redis = unix:$sock
+	redis_user = trystd
+	redis_password_file = $tmp/redis.pass
+	verification = dev:$tmp/codes.txt
+	CONF
+	now=$(date +%s)
+	is 2 hset 'acct:{cd}' created "$now" seen $((now / 86400 * 86400))
+	is 2 hset 'acct:{ef}' created $((now - 90 * 86400)) \
+	    seen $((now / 86400 * 86400 - 10 * 86400))
+	ctl() { "$build/server/trystctl" -c "$tmp/ctl.conf" "$@" 2>&1; }
+	got=$(ctl stats --json)
+	[ "$got" = '{"accounts": 2, "created_30d": 1, "seen_today": 1, "seen_7d": 1, "seen_30d": 2}' ] ||
+	    fail "trystctl stats: $got"
+	got=$(ctl lookup +15550109999)
+	[ "$got" = "+15550109999: no account" ] || fail "trystctl lookup: $got"
+	case $(ctl compact) in
+	*rewriting*) ;;
+	*) fail "trystctl compact: $(ctl compact)" ;;
+	esac
+	is 2 del 'acct:{cd}' 'acct:{ef}'
 	has NOPERM keys '*'
 	has NOPERM flushall
 	has NOPERM config get dir
