@@ -8,6 +8,28 @@
 
 #include "common.h"
 
+/* ---- sock.c: plain sockets, clock, waits ------------------------------ */
+
+/* Milliseconds on the monotonic clock. */
+int64_t	 tryst_now_ms(void);
+/* A deadline timeout_ms from now; -1 (forever) stays -1. */
+int64_t	 sock_deadline(int timeout_ms);
+/* Wait for events on fd until deadline: 1 ready, 0 timeout, -1 error. */
+int	 sock_wait(int fd, short events, int64_t deadline);
+/* Split "host:port" or "[v6]:port" (caller frees both). -1 and *cause. */
+int	 sock_split_hostport(const char *hp, char **host, char **port,
+	    char **cause);
+/* SO_REUSEADDR and SO_REUSEPORT, then bind to port on the wildcard
+ * address of family. -1 and errno. */
+int	 sock_bind_shared(int fd, int family, uint16_t port);
+/* The local port of a socket, or 0. */
+uint16_t sock_local_port(int fd);
+/* Resolve host and connect (non-blocking fd, TCP_NODELAY) to the first
+ * address that answers, from local port *lport when lport is not NULL
+ * (0: any; set to the one bound). The fd, or -1 and *cause. */
+int	 sock_connect(const char *host, const char *port, uint16_t *lport,
+	    char **cause);
+
 /* ---- net.c: a blocking TLS connection to trystd ----------------------- */
 
 struct tconn;
@@ -149,8 +171,6 @@ struct tconn *tryst_connect(struct tryst_ctx *, struct tconn_challenge *ch);
  * why (also for GOAWAY and a closed connection). */
 int	 tryst_request(struct tconn *, const struct msg *out, struct msg *in,
 	    int ms);
-/* Milliseconds on the monotonic clock. */
-int64_t	 tryst_now_ms(void);
 /* Normalise a typed number with the configured country code, or exit 1. */
 void	 tryst_number(const struct tryst_ctx *, const char *typed,
 	    char out[TRYST_NUMBER_MAX]);

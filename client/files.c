@@ -1,9 +1,9 @@
 /*
  * files.c -- files in a session (PROTOCOL.md §6.3): an offer (size, name),
  * data chunks, and an end carrying the BLAKE2b of the whole file. The
- * receiver saves into its folder under the sender's base name, never
- * outside it and never over an existing file, and deletes a file whose
- * size or hash is wrong. The sender draws a progress bar on a terminal.
+ * receiver writes into a hidden file in its folder and, once size and hash
+ * are right, links it under the sender's base name, never outside the
+ * folder and never over an existing file; a wrong file is deleted. The sender draws a progress bar on a terminal.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -26,8 +26,9 @@
 #define MIB		(1024.0 * 1024.0)
 
 struct rxfile {
-	char		*path;
-	char		*name;
+	char		*dir;
+	char		*path;		/* the hidden file until it is whole */
+	char		*name;		/* the name it will have */
 	int		 fd;
 	uint64_t	 size;
 	uint64_t	 got;
@@ -70,12 +71,16 @@ safe_name(const uint8_t *p, size_t len)
 	return (name);
 }
 
-/* Create dir/name, or dir/stem-N.ext, whichever does not exist yet. */
+/* Give the finished file tmp its name in dir: name, or stem-N.ext,
+ * whichever does not exist yet (link() never replaces a file). The name
+ * used in *used, or -1 and errno. */
 static int
-create_unique(const char *dir, const char *name, char **path, char **used)
+link_unique(const char *tmp, const char *dir, const char *name,
+    char **used)
 {
 	const char	*dot = strrchr(name, '.');
-	int		 fd, i, stem;
+	char		*path;
+	int		 i, stem, rc;
 
 	stem = dot != NULL && dot != name ? (int)(dot - name) :
 	    (int)strlen(name);
@@ -85,12 +90,11 @@ create_unique(const char *dir, const char *name, char **path, char **used)
 		else
 			xasprintf(used, "%.*s-%d%s", stem, name, i,
 			    name + stem);
-		xasprintf(path, "%s/%s", dir, *used);
-		fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0666);
-		if (fd != -1)
-			return (fd);
-		free(*path);
+		xasprintf(&path, "%s/%s", dir, *used);
+		rc = link(tmp, path);
+		free(path);
+		if (rc == 0)
+			return (0);
 		free(*used);
 		if (errno != EEXIST)
 			return (-1);
@@ -99,12 +103,12 @@ create_unique(const char *dir, const char *name, char **path, char **used)
 	return (-1);
 }
 
-/* A file offer: check it and create the file. */
+/* A file offer: check it and create the hidden file that receives it,
+ * named after it, until it is whole. */
 struct rxfile *
 files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 {
 	struct rxfile	*rx;
-	char		*name;
 
 	if (len < 10 || len != 10 + (size_t)get_u16(p + 8)) {
 		warnx("the peer sent a malformed file offer");
@@ -112,14 +116,17 @@ files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 	}
 	rx = xcalloc(1, sizeof *rx);
 	rx->size = get_u64(p);
-	name = safe_name(p + 10, len - 10);
-	if ((rx->fd = create_unique(dir, name, &rx->path, &rx->name)) == -1) {
-		warn("%s/%s", dir, name);
-		free(name);
+	rx->name = safe_name(p + 10, len - 10);
+	rx->dir = xstrdup(dir);
+	xasprintf(&rx->path, "%s/.%s.part-XXXXXX", dir, rx->name);
+	if ((rx->fd = mkostemp(rx->path, O_CLOEXEC)) == -1) {
+		warn("%s/%s", dir, rx->name);
+		free(rx->path);
+		free(rx->name);
+		free(rx->dir);
 		free(rx);
 		return (NULL);
 	}
-	free(name);
 	crypto_generichash_init(&rx->st, NULL, 0, 32);
 	return (rx);
 }
@@ -156,6 +163,8 @@ int
 files_rx_end(struct rxfile *rx, const uint8_t *p, size_t len)
 {
 	uint8_t	 hash[32];
+	char	*used;
+	int	 rc;
 
 	crypto_generichash_final(&rx->st, hash, sizeof hash);
 	if (len != 32 || rx->got != rx->size ||
@@ -166,21 +175,25 @@ files_rx_end(struct rxfile *rx, const uint8_t *p, size_t len)
 		files_rx_abort(rx);
 		return (-1);
 	}
-	if (fsync(rx->fd) == -1 || close(rx->fd) == -1) {
-		rx->fd = -1;
+	/* Mode 0600 from mkostemp, as tryst's umask makes every file. */
+	rc = fsync(rx->fd);
+	if (close(rx->fd) == -1)
+		rc = -1;
+	rx->fd = -1;
+	if (rc == -1 || link_unique(rx->path, rx->dir, rx->name, &used) ==
+	    -1) {
 		warn("rejected %s", rx->name);
 		files_rx_abort(rx);
 		return (-1);
 	}
-	printf("received %s (%llu bytes)\n", rx->name,
+	printf("received %s (%llu bytes)\n", used,
 	    (unsigned long long)rx->size);
-	free(rx->path);
-	free(rx->name);
-	free(rx);
+	free(used);
+	files_rx_abort(rx);	/* removes the hidden name; the file stays */
 	return (0);
 }
 
-/* An unfinished file is removed. */
+/* Remove the hidden file (a finished one has its own name by now). */
 void
 files_rx_abort(struct rxfile *rx)
 {
@@ -191,6 +204,7 @@ files_rx_abort(struct rxfile *rx)
 	unlink(rx->path);
 	free(rx->path);
 	free(rx->name);
+	free(rx->dir);
 	free(rx);
 }
 

@@ -11,17 +11,14 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
 #include <limits.h>
-#include <netdb.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -33,7 +30,6 @@
 
 #define NET_ALPN		"tryst/1"
 #define NET_ALPN_WIRE		"\007" NET_ALPN	/* length-prefixed */
-#define NET_CONNECT_MS		10000	/* TCP connect, per address */
 #define NET_HANDSHAKE_MS	10000	/* TLS handshake and CHALLENGE */
 #define NET_WRITE_MS		30000	/* a server that stops reading */
 
@@ -46,46 +42,6 @@ struct tconn {
 	int		 consumed;	/* in holds a frame already returned */
 	uint8_t		*out;		/* encode buffer */
 };
-
-/* Milliseconds on the monotonic clock. */
-static int64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-/* A deadline timeout_ms from now; -1 (forever) stays -1. */
-static int64_t
-deadline_in(int timeout_ms)
-{
-	return (timeout_ms < 0 ? -1 : now_ms() + timeout_ms);
-}
-
-/* Wait for events on fd until deadline: 1 ready, 0 timeout, -1 error. */
-static int
-wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd	 pfd;
-	int64_t		 left;
-	int		 n;
-
-	for (;;) {
-		left = -1;
-		if (deadline != -1 && (left = deadline - now_ms()) <= 0)
-			return (0);
-		pfd.fd = fd;
-		pfd.events = events;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n != 0)
-			return (n == 1 ? 1 : -1);
-	}
-}
 
 /* Describe the last OpenSSL error, or fallback, and clear the queue. */
 static const char *
@@ -117,7 +73,7 @@ ssl_wait(struct tconn *t, int ret, int64_t deadline, char **cause)
 	switch ((error = SSL_get_error(t->ssl, ret))) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
-		n = wait_fd(t->fd, error == SSL_ERROR_WANT_READ ? POLLIN :
+		n = sock_wait(t->fd, error == SSL_ERROR_WANT_READ ? POLLIN :
 		    POLLOUT, deadline);
 		if (n == 1)
 			return (1);
@@ -161,145 +117,6 @@ read_until(struct tconn *t, size_t want, int64_t deadline, char **cause)
 		return (r);
 	}
 	return (1);
-}
-
-/* Split "host:port" or "[v6]:port". -1 and *cause if it is neither. */
-static int
-split_hostport(const char *hp, char **host, char **port, char **cause)
-{
-	const char	*colon, *end;
-
-	if (*hp == '[') {
-		if ((end = strchr(hp, ']')) == NULL || end[1] != ':')
-			goto bad;
-		colon = end + 1;
-		*host = xstrdup(hp + 1);
-		(*host)[end - hp - 1] = '\0';
-	} else {
-		if ((colon = strchr(hp, ':')) == NULL ||
-		    strchr(colon + 1, ':') != NULL || colon == hp)
-			goto bad;
-		*host = xstrdup(hp);
-		(*host)[colon - hp] = '\0';
-	}
-	if (colon[1] == '\0' || strspn(colon + 1, "0123456789") !=
-	    strlen(colon + 1)) {
-		free(*host);
-		goto bad;
-	}
-	*port = xstrdup(colon + 1);
-	return (0);
-bad:
-	xasprintf(cause, "%s: not HOST:PORT or [IPV6]:PORT", hp);
-	return (-1);
-}
-
-/* Share local port port with the other sockets of this client (§6.2)
- * and bind to it on the wildcard address of family. */
-static int
-bind_shared(int fd, int family, uint16_t port)
-{
-	struct sockaddr_storage	 ss;
-	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
-	socklen_t		 len;
-	int			 one = 1;
-
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ==
-	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-	    sizeof one) == -1)
-		return (-1);
-	memset(&ss, 0, sizeof ss);
-	if (family == AF_INET) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof *sin;
-	} else {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof *sin6;
-	}
-	return (bind(fd, (struct sockaddr *)&ss, len));
-}
-
-/* The local port of a socket, or 0. */
-static uint16_t
-local_port(int fd)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof ss;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
-		return (0);
-	if (ss.ss_family == AF_INET)
-		return (ntohs(((struct sockaddr_in *)&ss)->sin_port));
-	return (ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-}
-
-/* Connect one address within NET_CONNECT_MS, from local port *lport
- * when lport is not NULL (0: any, set to the one bound): the fd, or -1
- * and errno. */
-static int
-connect_one(const struct addrinfo *ai, uint16_t *lport)
-{
-	int	 fd, n, error = 0, one = 1;
-	socklen_t len = sizeof error;
-
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, ai->ai_protocol);
-	if (fd == -1)
-		return (-1);
-	if (lport != NULL && bind_shared(fd, ai->ai_family, *lport) == -1)
-		goto fail;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
-		if (errno != EINPROGRESS)
-			goto fail;
-		n = wait_fd(fd, POLLOUT, deadline_in(NET_CONNECT_MS));
-		if (n != 1) {
-			error = n == 0 ? ETIMEDOUT : errno;
-			goto fail;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
-			goto fail;
-		if (error != 0)
-			goto fail;
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	if (lport != NULL)
-		*lport = local_port(fd);
-	return (fd);
-fail:
-	if (error == 0)
-		error = errno;
-	close(fd);
-	errno = error;
-	return (-1);
-}
-
-/* Resolve host and connect to the first address that answers. */
-static int
-tcp_connect(const char *host, const char *port, uint16_t *lport,
-    char **cause)
-{
-	struct addrinfo	 hints, *res, *ai;
-	int		 fd = -1, error;
-
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
-		xasprintf(cause, "%s: %s", host, gai_strerror(error));
-		return (-1);
-	}
-	error = EHOSTUNREACH;
-	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
-		if ((fd = connect_one(ai, lport)) == -1)
-			error = errno;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		xasprintf(cause, "connect: %s", strerror(error));
-	return (fd);
 }
 
 /* Make the TLS 1.3 context and connection object for host. */
@@ -451,7 +268,7 @@ static int
 open_checked(struct tconn *t, const char *host, const uint8_t *expect_pk,
     struct tconn_challenge *ch, char **cause)
 {
-	int64_t		 deadline = deadline_in(NET_HANDSHAKE_MS);
+	int64_t		 deadline = sock_deadline(NET_HANDSHAKE_MS);
 	struct msg	 m;
 	uint8_t		 hash[32];
 	char		*why = NULL;
@@ -461,7 +278,7 @@ open_checked(struct tconn *t, const char *host, const uint8_t *expect_pk,
 	    tls_handshake(t, deadline, cause) != 0 ||
 	    spki_hash(t, hash, cause) != 0)
 		return (-1);
-	left = (int)(deadline - now_ms());
+	left = (int)(deadline - tryst_now_ms());
 	if ((r = tconn_recv(t, &m, left < 0 ? 0 : left, &why)) != 1) {
 		xasprintf(cause, "waiting for CHALLENGE: %s", r == 0 ?
 		    "server closed the connection" : why);
@@ -495,10 +312,10 @@ tconn_open_port(const char *hostport, const uint8_t *expect_pk,
 	char		*host, *port, *why = NULL;
 	int		 fd;
 
-	if (split_hostport(hostport, &host, &port, cause) != 0)
+	if (sock_split_hostport(hostport, &host, &port, cause) != 0)
 		return (NULL);
 	ignore_sigpipe();
-	if ((fd = tcp_connect(host, port, lport, &why)) == -1) {
+	if ((fd = sock_connect(host, port, lport, &why)) == -1) {
 		t = NULL;
 		goto out;
 	}
@@ -538,7 +355,7 @@ int
 tconn_send_raw(struct tconn *t, const void *data, size_t len, char **cause)
 {
 	const uint8_t	*p = data;
-	int64_t		 deadline = deadline_in(NET_WRITE_MS);
+	int64_t		 deadline = sock_deadline(NET_WRITE_MS);
 	char		*why = NULL;
 	int		 n, r;
 
@@ -572,7 +389,7 @@ server_type(uint8_t type)
 int
 tconn_recv(struct tconn *t, struct msg *m, int timeout_ms, char **cause)
 {
-	int64_t		 deadline = deadline_in(timeout_ms);
+	int64_t		 deadline = sock_deadline(timeout_ms);
 	uint32_t	 len;
 	uint8_t		 type;
 	int		 r;

@@ -211,25 +211,12 @@ path_relay_ready(struct tconn *t, struct path *p, char **cause)
 int
 path_socket(int family, uint16_t port)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len;
-	int			 fd, one = 1, saved;
+	int	 fd, saved;
 
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
-	memset(&ss, 0, sizeof ss);
-	ss.ss_family = (sa_family_t)family;
-	if (family == AF_INET) {
-		((struct sockaddr_in *)&ss)->sin_port = htons(port);
-		len = sizeof (struct sockaddr_in);
-	} else {
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-		len = sizeof (struct sockaddr_in6);
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ==
-	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-	    sizeof one) == -1 || bind(fd, (struct sockaddr *)&ss, len) == -1) {
+	if (sock_bind_shared(fd, family, port) == -1) {
 		saved = errno;
 		close(fd);
 		errno = saved;

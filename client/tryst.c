@@ -171,16 +171,6 @@ tryst_request(struct tconn *t, const struct msg *out, struct msg *in, int ms)
 	return (0);
 }
 
-/* Milliseconds on the monotonic clock. */
-int64_t
-tryst_now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
 /* Normalise a typed number, or exit 1 saying how to write it. */
 void
 tryst_number(const struct tryst_ctx *c, const char *typed,

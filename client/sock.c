@@ -1,0 +1,204 @@
+/*
+ * sock.c -- the client's plain sockets: the monotonic clock, waits with a
+ * deadline, "host:port" parsing, and TCP connections from the one local
+ * port that the server connection, the listener and the direct attempts
+ * share (PROTOCOL.md §6.2).
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+#define SOCK_CONNECT_MS		10000	/* TCP connect, per address */
+
+/* Milliseconds on the monotonic clock. */
+int64_t
+tryst_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/* A deadline timeout_ms from now; -1 (forever) stays -1. */
+int64_t
+sock_deadline(int timeout_ms)
+{
+	return (timeout_ms < 0 ? -1 : tryst_now_ms() + timeout_ms);
+}
+
+/* Wait for events on fd until deadline: 1 ready, 0 timeout, -1 error. */
+int
+sock_wait(int fd, short events, int64_t deadline)
+{
+	struct pollfd	 pfd;
+	int64_t		 left;
+	int		 n;
+
+	for (;;) {
+		left = -1;
+		if (deadline != -1 && (left = deadline - tryst_now_ms()) <= 0)
+			return (0);
+		pfd.fd = fd;
+		pfd.events = events;
+		pfd.revents = 0;
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n != 0)
+			return (n == 1 ? 1 : -1);
+	}
+}
+
+/* Split "host:port" or "[v6]:port". -1 and *cause if it is neither. */
+int
+sock_split_hostport(const char *hp, char **host, char **port, char **cause)
+{
+	const char	*colon, *end;
+
+	if (*hp == '[') {
+		if ((end = strchr(hp, ']')) == NULL || end[1] != ':')
+			goto bad;
+		colon = end + 1;
+		*host = xstrdup(hp + 1);
+		(*host)[end - hp - 1] = '\0';
+	} else {
+		if ((colon = strchr(hp, ':')) == NULL ||
+		    strchr(colon + 1, ':') != NULL || colon == hp)
+			goto bad;
+		*host = xstrdup(hp);
+		(*host)[colon - hp] = '\0';
+	}
+	if (colon[1] == '\0' || strspn(colon + 1, "0123456789") !=
+	    strlen(colon + 1)) {
+		free(*host);
+		goto bad;
+	}
+	*port = xstrdup(colon + 1);
+	return (0);
+bad:
+	xasprintf(cause, "%s: not HOST:PORT or [IPV6]:PORT", hp);
+	return (-1);
+}
+
+/* Share local port port with the other sockets of this client (§6.2)
+ * and bind to it on the wildcard address of family. */
+int
+sock_bind_shared(int fd, int family, uint16_t port)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len;
+	int			 one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ==
+	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof one) == -1)
+		return (-1);
+	memset(&ss, 0, sizeof ss);
+	if (family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		len = sizeof *sin;
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		len = sizeof *sin6;
+	}
+	return (bind(fd, (struct sockaddr *)&ss, len));
+}
+
+/* The local port of a socket, or 0. */
+uint16_t
+sock_local_port(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof ss;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return (0);
+	if (ss.ss_family == AF_INET)
+		return (ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	return (ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+}
+
+/* Connect one address within SOCK_CONNECT_MS, from local port *lport
+ * when lport is not NULL (0: any, set to the one bound): the fd, or -1
+ * and errno. */
+static int
+connect_one(const struct addrinfo *ai, uint16_t *lport)
+{
+	int	 fd, n, error = 0, one = 1;
+	socklen_t len = sizeof error;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, ai->ai_protocol);
+	if (fd == -1)
+		return (-1);
+	if (lport != NULL && sock_bind_shared(fd, ai->ai_family, *lport) == -1)
+		goto fail;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		n = sock_wait(fd, POLLOUT, sock_deadline(SOCK_CONNECT_MS));
+		if (n != 1) {
+			error = n == 0 ? ETIMEDOUT : errno;
+			goto fail;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+			goto fail;
+		if (error != 0)
+			goto fail;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (lport != NULL)
+		*lport = sock_local_port(fd);
+	return (fd);
+fail:
+	if (error == 0)
+		error = errno;
+	close(fd);
+	errno = error;
+	return (-1);
+}
+
+/* Resolve host and connect to the first address that answers. */
+int
+sock_connect(const char *host, const char *port, uint16_t *lport,
+    char **cause)
+{
+	struct addrinfo	 hints, *res, *ai;
+	int		 fd = -1, error;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((error = getaddrinfo(host, port, &hints, &res)) != 0) {
+		xasprintf(cause, "%s: %s", host, gai_strerror(error));
+		return (-1);
+	}
+	error = EHOSTUNREACH;
+	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+		if ((fd = connect_one(ai, lport)) == -1)
+			error = errno;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		xasprintf(cause, "connect: %s", strerror(error));
+	return (fd);
+}

@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# client-test.sh -- two people use the real tryst client against a real
+# trystd and redis-server on loopback, as the README shows them doing:
+# register, find each other with tryst lookup, chat, send a 20 MiB file
+# directly and through the relay, compare safety numbers, see a declined,
+# an offline and an unanswered call explained, meet a changed identity key
+# and trust it, and delete an account. Afterwards Redis holds only what
+# PROTOCOL.md §7 allows and trystd's log names no number and no ID.
+#
+# Environment: TRYSTD, TRYSTCTL, TRYST (the binaries; meson sets them),
+# CLIENT_TEST_KEEP=1 keeps the temporary folder. Exits 77 (skipped)
+# without redis-server or openssl.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+: "${TRYSTD:=$top/build/server/trystd}"
+: "${TRYSTCTL:=$top/build/server/trystctl}"
+: "${TRYST:=$top/build/client/tryst}"
+
+ALICE=+15550123401
+BOB=+15550123402
+NOBODY=+15550123499
+FILE_MIB=20
+
+for t in redis-server redis-cli openssl cmp; do
+	command -v "$t" >/dev/null 2>&1 || { echo "SKIP: no $t"; exit 77; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/client-test.XXXXXX")
+pids=()
+fails=0
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	if [ "${CLIENT_TEST_KEEP:-0}" = 1 ]; then
+		echo "kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap cleanup EXIT
+
+ok() { echo "ok: $*"; }
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+# Print the tail of the named files of tmp.
+show() {
+	local f
+	for f in "$@"; do
+		[ -s "$tmp/$f" ] || continue
+		echo "---- $f"
+		tail -n 15 "$tmp/$f"
+	done
+}
+
+# A TCP port on loopback that nothing listens on.
+free_port() {
+	local port
+	while :; do
+		port=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+	done
+	echo "$port"
+}
+
+# wait_for FILE TENTHS REGEX: until a line of FILE matches.
+wait_for() {
+	local i
+	for ((i = 0; i < $2; i++)); do
+		grep -Eq -- "$3" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# as WHO ARGS...: run tryst with WHO's state folder, within a time limit.
+as() {
+	local who=$1
+	shift
+	TRYST_HOME="$tmp/$who" timeout 90 "$TRYST" "$@"
+}
+
+# ---- the server -----------------------------------------------------------
+redis_port=$(free_port)
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" \
+    --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
+pids+=($!)
+for _ in $(seq 50); do
+	redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
+	sleep 0.1
+done
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
+    -subj /CN=client-test 2>/dev/null
+"$TRYSTCTL" keygen "$tmp/master.key"
+port=$(free_port)
+cat >"$tmp/trystd.conf" <<CONF
+listen = 127.0.0.1:$port
+tls_cert = $tmp/cert.pem
+tls_key = $tmp/key.pem
+master_key = $tmp/master.key
+redis = 127.0.0.1:$redis_port
+verification = dev:$tmp/codes.txt
+call_timeout_s = 5
+CONF
+"$TRYSTD" -c "$tmp/trystd.conf" 2>"$tmp/trystd.log" &
+trystd_pid=$!
+pids+=($trystd_pid)
+for _ in $(seq 50); do
+	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+	sleep 0.1
+done
+key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys)
+ctl() { "$TRYSTCTL" -c "$tmp/trystd.conf" "$@"; }
+
+# setup WHO NUMBER: init with the published key, register, verify.
+setup() {
+	local who=$1 number=$2 code
+	as "$who" init --server "127.0.0.1:$port" --key "$key" \
+	    >>"$tmp/$who.setup" 2>&1 &&
+	    as "$who" register "$number" >>"$tmp/$who.setup" 2>&1 &&
+	    wait_for "$tmp/codes.txt" 50 "^\\$number " || return 1
+	code=$(awk -v n="$number" '$1 == n { c = $2 } END { print c }' \
+	    "$tmp/codes.txt")
+	as "$who" verify "$code" >>"$tmp/$who.setup" 2>&1
+}
+
+# listen WHO ARGS...: start tryst listen for WHO into $tmp/WHO.inbox and
+# wait until it is online. Its pid in listen_pid.
+listen() {
+	local who=$1
+	shift
+	mkdir -p "$tmp/$who.inbox"
+	: >"$tmp/$who.listen.out"
+	TRYST_HOME="$tmp/$who" "$TRYST" listen --dir "$tmp/$who.inbox" "$@" \
+	    >"$tmp/$who.listen.out" 2>"$tmp/$who.listen.err" &
+	listen_pid=$!
+	pids+=($listen_pid)
+	wait_for "$tmp/$who.listen.out" 100 '^online$'
+}
+
+unlisten() {
+	kill "$listen_pid" 2>/dev/null
+	wait "$listen_pid" 2>/dev/null
+}
+
+if setup alice "$ALICE" && setup bob "$BOB"; then
+	ok "alice and bob registered through the dev: transport"
+else
+	fail "registration"
+	show alice.setup bob.setup trystd.log
+	exit 1
+fi
+
+# ---- discovery ------------------------------------------------------------
+out=$(as alice lookup "$BOB" "$NOBODY" 2>&1)
+if [ "$out" = "$BOB has an account
+$NOBODY has no account" ]; then
+	ok "alice's tryst lookup finds bob and not a stranger"
+else
+	fail "alice's lookup said: $out"
+fi
+out=$(as bob lookup "+1 555 012 3401" 2>&1)
+[ "$out" = "$ALICE has an account" ] &&
+    ok "bob finds alice, typed with spaces" || fail "bob's lookup said: $out"
+
+# ---- a chat line and a 20 MiB file, directly --------------------------------
+head -c $((FILE_MIB << 20)) /dev/urandom >"$tmp/payload.bin"
+size=$(stat -c %s "$tmp/payload.bin")
+if ! listen bob; then
+	fail "bob's tryst listen never said online"
+	show bob.listen.err
+	exit 1
+fi
+printf 'hello bob, this is alice\n' | as alice chat "$BOB" \
+    >"$tmp/chat.out" 2>"$tmp/chat.err"
+rc=$?
+line=$(grep -E '^path: ' "$tmp/chat.err" | head -n 1)
+if [ $rc = 0 ] && [[ "$line" =~ ^path:\ direct\ 127\.0\.0\.1:[0-9]+$ ]] &&
+    wait_for "$tmp/bob.listen.out" 50 ': hello bob, this is alice$'; then
+	ok "alice's chat line reached bob ($line)"
+else
+	fail "chat: exit $rc, \"$line\""
+	show chat.err bob.listen.out bob.listen.err
+fi
+
+as alice send "$BOB" "$tmp/payload.bin" >"$tmp/send1.out" 2>"$tmp/send1.err"
+rc=$?
+line=$(grep -E '^path: ' "$tmp/send1.err" | head -n 1)
+if [ $rc = 0 ] && [[ "$line" =~ ^path:\ direct\  ]] &&
+    wait_for "$tmp/bob.listen.out" 300 \
+    "^received payload\\.bin \\($size bytes\\)$" &&
+    cmp -s "$tmp/payload.bin" "$tmp/bob.inbox/payload.bin"; then
+	ok "$FILE_MIB MiB went directly and arrived intact ($line)"
+else
+	fail "direct send: exit $rc, \"$line\""
+	show send1.err bob.listen.out bob.listen.err
+fi
+
+# ---- the same file through the relay; the first copy stays ---------------
+as alice send --relay-only "$BOB" "$tmp/payload.bin" >"$tmp/send2.out" \
+    2>"$tmp/send2.err"
+rc=$?
+line=$(grep -E '^path: ' "$tmp/send2.err" | head -n 1)
+if [ $rc = 0 ] && [ "$line" = "path: relay" ] &&
+    wait_for "$tmp/bob.listen.out" 300 \
+    "^received payload-1\\.bin \\($size bytes\\)$" &&
+    cmp -s "$tmp/payload.bin" "$tmp/bob.inbox/payload-1.bin" &&
+    cmp -s "$tmp/payload.bin" "$tmp/bob.inbox/payload.bin"; then
+	ok "--relay-only moved it through the relay, saved beside the first"
+else
+	fail "relay send: exit $rc, \"$line\""
+	show send2.err bob.listen.out bob.listen.err
+fi
+n=$(find "$tmp/bob.inbox" -mindepth 1 | wc -l)
+[ "$n" = 2 ] && ok "bob's folder holds the two files and nothing else" ||
+    fail "bob's folder: $(ls -A "$tmp/bob.inbox")"
+
+# ---- safety numbers agree --------------------------------------------------
+sa=$(as alice fingerprint "$BOB" 2>&1 | sed 's/.*: //')
+sb=$(as bob fingerprint "$ALICE" 2>&1 | sed 's/.*: //')
+if [[ "$sa" =~ ^([0-9]{5}\ ){5}[0-9]{5}$ ]] && [ "$sa" = "$sb" ]; then
+	ok "both sides show the same safety number"
+else
+	fail "safety numbers: alice \"$sa\", bob \"$sb\""
+fi
+
+# ---- a call that does not happen says why ----------------------------------
+unlisten
+echo small >"$tmp/small.txt"
+out=$(as alice send "$BOB" "$tmp/small.txt" 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q "$BOB is not online" <<<"$out" &&
+    ok "bob offline: \"$out\"" || fail "offline: exit $rc: $out"
+
+listen bob --decline || fail "tryst listen --decline"
+out=$(as alice send "$BOB" "$tmp/small.txt" 2>&1)
+rc=$?
+[ $rc != 0 ] && grep -q "$BOB declined" <<<"$out" &&
+    ok "bob declines: \"$out\"" || fail "declined: exit $rc: $out"
+unlisten
+
+listen bob --ignore || fail "tryst listen --ignore"
+start=$(date +%s)
+out=$(as alice send "$BOB" "$tmp/small.txt" 2>&1)
+rc=$?
+took=$(($(date +%s) - start))
+[ $rc != 0 ] && grep -q "$BOB did not answer" <<<"$out" && [ $took -ge 4 ] &&
+    ok "bob does not answer: \"$out\" after ${took} s" ||
+    fail "timeout: exit $rc after $took s: $out"
+unlisten
+
+# ---- bob sets up again: alice is warned, then trusts the new key -----------
+rm -rf "$tmp/bob"
+if setup bob "$BOB" && listen bob; then
+	out=$(as alice send "$BOB" "$tmp/small.txt" 2>&1)
+	rc=$?
+	[ $rc != 0 ] && grep -q "identity key of $BOB has changed" <<<"$out" &&
+	    ok "a changed key stops the session with a warning" ||
+	    fail "changed key: exit $rc: $out"
+	[ ! -e "$tmp/bob.inbox/small.txt" ] ||
+	    fail "the file went to an untrusted key"
+	as alice trust "$BOB" >/dev/null 2>&1 || fail "tryst trust"
+	out=$(as alice send "$BOB" "$tmp/small.txt" 2>&1)
+	rc=$?
+	[ $rc = 0 ] && wait_for "$tmp/bob.listen.out" 100 '^received small\.txt' &&
+	    cmp -s "$tmp/small.txt" "$tmp/bob.inbox/small.txt" &&
+	    ok "after tryst trust the file goes through" ||
+	    fail "after trust: exit $rc: $out"
+	unlisten
+else
+	fail "bob could not set up again"
+	show bob.setup bob.listen.err
+fi
+
+# ---- delete-account ---------------------------------------------------------
+out=$(as bob delete-account 2>&1)
+rc=$?
+[ $rc = 0 ] && [ "$(as alice lookup "$BOB" 2>&1)" = "$BOB has no account" ] &&
+    [ "$(ctl lookup "$BOB")" = "$BOB: no account" ] &&
+    ok "bob deleted his account; alice and trystctl see no account" ||
+    fail "delete-account: exit $rc: $out"
+
+# ---- what the server kept --------------------------------------------------
+bad=
+while read -r k; do
+	[ -z "$k" ] && continue
+	case $k in
+	acct:\{*\})
+		f=$(redis-cli -p "$redis_port" hkeys "$k" | sort | tr '\n' ' ')
+		[ "$f" = "created seen " ] || bad="$bad $k($f)"
+		;;
+	rl:* | vt:*)
+		[ "$(redis-cli -p "$redis_port" ttl "$k")" -gt 0 ] ||
+		    bad="$bad $k(no TTL)"
+		;;
+	*) bad="$bad $k" ;;
+	esac
+done < <(redis-cli -p "$redis_port" --scan)
+[ -z "$bad" ] && ok "Redis holds only acct:{ID} created/seen and rl:/vt: keys with a TTL" ||
+    fail "Redis holds:$bad"
+ids=$(TRYST_HOME="$tmp/alice" timeout 20 "$TRYST" whoami 2>/dev/null |
+    sed -n 's/^id: //p')
+[ ${#ids} -ge 16 ] || fail "tryst whoami printed no ID"
+kill "$trystd_pid"
+wait "$trystd_pid" 2>/dev/null
+leak=
+for s in "${ALICE#+}" "${BOB#+}" "$ids" "${ids:0:16}"; do
+	[ -n "$s" ] && grep -qiF -- "$s" "$tmp/trystd.log" && leak="$leak $s"
+done
+# Its own listening address may appear; a client's address (another port
+# on 127.0.0.1) may not.
+grep -F 127.0.0.1 "$tmp/trystd.log" | grep -vqE "127\.0\.0\.1:($port|$redis_port)\b" &&
+    leak="$leak client-address"
+[ -z "$leak" ] && [ -s "$tmp/trystd.log" ] &&
+    ok "trystd's log ($(wc -l <"$tmp/trystd.log") lines) names no number, ID or address" ||
+    fail "trystd's log names:$leak"
+
+if [ $fails -ne 0 ]; then
+	echo "$fails check(s) failed"
+	show trystd.log
+	exit 1
+fi
+echo "all client checks passed"
