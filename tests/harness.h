@@ -169,7 +169,7 @@ ssize_t	 h_raw_read(struct rconn *, void *, size_t, int timeout_ms);
 /* Assert a close within timeout_ms; the number of bytes read before it. */
 size_t	 h_raw_expect_closed(struct rconn *, int timeout_ms);
 
-/* ---- integ-calls.c, integ-relay.c, integ-limits.c --------------------- */
+/* ---- harness-calls.c: calls and the relay ---------------------------- */
 
 /* A call between two control connections, as the tests saw it. */
 struct hcall {
@@ -199,6 +199,8 @@ void	 h_relay_pair(const char *hostport, const struct hcall *,
 	    int bufsize, struct rconn **caller, struct rconn **callee);
 /* Register the accounts of a test once per run (numbers noted). */
 void	 h_account_once(const char *number, struct account *);
+
+/* ---- integ-calls.c, integ-relay.c, integ-limits.c --------------------- */
 
 /* CONNECT, ACCEPT, DECLINE, END, leaving; the relay (first trystd). */
 TCase	*integ_calls_tcase(void);

@@ -26,6 +26,7 @@
 
 #define N_METRICS	"+15550100301"
 #define N_STUN		"+15550100302"
+#define N_METRICS2	"+15550100303"
 
 #define MAX_PROCS	8
 
@@ -345,6 +346,83 @@ start_metrics(struct hproc *p, const char *listen, const char *extra)
 	h_proc_ready(p);
 }
 
+/* promtool, the Prometheus project's own checker, accepts body. */
+static void
+promtool_check(const char *body)
+{
+	char	 path[PATH_MAX], *out = NULL;
+	int	 st;
+
+	ck_assert_msg(h_run(NULL, "command -v promtool >/dev/null") == 0,
+	    "no promtool: apt-get install prometheus (deploy/dev test does)");
+	snprintf(path, sizeof path, "%s/metrics.txt", H.dir);
+	ck_assert_int_eq(file_write_atomic(path, body, strlen(body), 0600, 0,
+	    NULL), 0);
+	st = h_run(&out, "promtool check metrics <'%s' 2>&1", path);
+	ck_assert_msg(st == 0, "promtool check metrics: %d: %s", st, out);
+	free(out);
+}
+
+/* Read exactly len relayed bytes. */
+static void
+read_exact(struct rconn *r, uint8_t *buf, size_t len)
+{
+	ssize_t	 n;
+	size_t	 got;
+
+	for (got = 0; got < len; got += (size_t)n) {
+		n = h_raw_read(r, buf + got, len - got, H_TIMEOUT_MS);
+		ck_assert_msg(n > 0, "relay: %zd after %zu bytes", n, got);
+	}
+}
+
+/* a looks up a second account, calls it, and both relay 1000 bytes
+ * each way; the counters of each step move. */
+static void
+metrics_activity(struct hproc *p, int port, const struct account *a)
+{
+	struct account	 b;
+	struct hc	*ca, *cb;
+	struct hcall	 call;
+	struct rconn	*ra, *rb;
+	struct msg	 m;
+	uint8_t		 blind[32], el[32], buf[1000];
+
+	h_register_at(p->hostport, N_METRICS2, &b);
+	ca = h_online_at(p->hostport, a, 0);
+	cb = h_online_at(p->hostport, &b, HELLO_PRESENCE);
+	ck_assert_int_eq(oprf_blind(blind, el, (const uint8_t *)N_METRICS2,
+	    strlen(N_METRICS2), NULL), 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_OPRF_EVAL;
+	m.u.oprf.count = 1;
+	m.u.oprf.elements = el;
+	h_send(ca, &m);
+	h_recv(ca, &m);
+	ck_assert_int_eq(m.type, MSG_OPRF_RESULT);
+	m.type = MSG_LOOKUP;
+	m.u.lookup.count = 1;
+	m.u.lookup.ids = b.c.id;
+	h_send(ca, &m);
+	h_recv(ca, &m);
+	ck_assert_int_eq(m.type, MSG_LOOKUP_RESULT);
+	ck_assert_int_eq(metric_now(port, "tryst_oprf_elements_total"), 1);
+	ck_assert_int_eq(metric_now(port, "tryst_lookup_ids_total"), 1);
+
+	h_ring(ca, a, cb, &b, 7, "offer", 5, &call);
+	h_accept(ca, cb, &b, "answer", 6, &call);
+	ck_assert_int_eq(metric_now(port,
+	    "tryst_introductions_total{outcome=\"answered\"}"), 1);
+	h_relay_pair(p->hostport, &call, 0, &ra, &rb);
+	memset(buf, 0x5a, sizeof buf);
+	h_raw_write_all(ra, buf, sizeof buf);
+	read_exact(rb, buf, sizeof buf);
+	h_raw_write_all(rb, buf, sizeof buf);
+	read_exact(ra, buf, sizeof buf);
+	ck_assert_int_eq(metric_now(port, "tryst_relay_sessions_total"), 1);
+	ck_assert_int_eq(metric_now(port, "tryst_relay_bytes_total"), 2000);
+}
+
 START_TEST(test_metrics)
 {
 	struct hproc	*p = h_proc_new("metrics");
@@ -382,7 +460,9 @@ START_TEST(test_metrics)
 		h_msleep(50);
 	ck_assert_int_eq(metric_now(port, "tryst_connections"), 2);
 
+	metrics_activity(p, port, &a);
 	http_get("127.0.0.1", port, "/metrics", &r);
+	promtool_check(r.body);
 	hex_encode(id, a.c.id, ID_LEN);
 	ck_assert_msg(strstr(r.body, N_METRICS + 1) == NULL &&
 	    strstr(r.body, N_METRICS + 2) == NULL, "the number in /metrics");
