@@ -44,7 +44,8 @@
 #define ANSWER_MAX	128	/* the largest answer built, with room */
 
 #define DGRAM_MAX	1500	/* longer datagrams are dropped */
-#define PER_PASS	64	/* datagrams per read callback */
+#define BATCH		32	/* datagrams per recvmmsg/sendmmsg */
+#define PER_PASS	2	/* batches per read callback */
 #define RATE		20	/* answers per second per source ... */
 #define BURST		40	/* ... after a burst of this many */
 #define SOURCES_MAX	65536	/* sources with a bucket */
@@ -71,8 +72,14 @@ struct stun {
 	struct event	*ev;
 	struct table	*sources;	/* address key -> struct source */
 	uint64_t	 pruned_ms;
-	uint8_t		 in[DGRAM_MAX];
-	uint8_t		 out[ANSWER_MAX];
+	/* One batch: datagrams in, answers out, one system call each. */
+	struct mmsghdr	 rmsg[BATCH];
+	struct mmsghdr	 smsg[BATCH];
+	struct iovec	 riov[BATCH];
+	struct iovec	 siov[BATCH];
+	struct sockaddr_storage from[BATCH];
+	uint8_t		 in[BATCH][DGRAM_MAX];
+	uint8_t		 out[BATCH][ANSWER_MAX];
 };
 
 /* CRC-32 of ISO 3309 / IEEE 802.3, as FINGERPRINT uses. */
@@ -337,35 +344,80 @@ allow(struct stun *st, const struct sockaddr *from, uint64_t now)
 	return (0);
 }
 
-/* Read one datagram and answer it if it is due; -1 when none is left. */
-static int
-serve_one(struct stun *st, uint64_t now)
+/* Point the receive headers at the batch's buffers (recvmmsg changes
+ * msg_namelen, so before every call). */
+static void
+batch_arm(struct stun *st)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 sslen = sizeof ss;
-	ssize_t			 n;
-	size_t			 out;
+	struct msghdr	*h;
+	int		 i;
 
-	n = recvfrom(st->fd, st->in, sizeof st->in, MSG_TRUNC,
-	    (struct sockaddr *)&ss, &sslen);
-	if (n == -1) {
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			log_debug("stun: recvfrom: %s", strerror(errno));
-		return (-1);
+	memset(st->rmsg, 0, sizeof st->rmsg);
+	for (i = 0; i < BATCH; i++) {
+		st->riov[i].iov_base = st->in[i];
+		st->riov[i].iov_len = sizeof st->in[i];
+		h = &st->rmsg[i].msg_hdr;
+		h->msg_name = &st->from[i];
+		h->msg_namelen = sizeof st->from[i];
+		h->msg_iov = &st->riov[i];
+		h->msg_iovlen = 1;
 	}
-	if ((size_t)n > sizeof st->in)
-		return (0);	/* truncated */
-	out = stun_answer(st->in, (size_t)n, (struct sockaddr *)&ss,
-	    st->out, sizeof st->out);
-	if (out == 0 || allow(st, (struct sockaddr *)&ss, now) != 0)
-		return (0);
-	if (sendto(st->fd, st->out, out, 0, (struct sockaddr *)&ss,
-	    sslen) == -1)
-		log_debug("stun: sendto: %s", strerror(errno));
-	return (0);
 }
 
-/* The socket is readable: answer up to PER_PASS datagrams, then yield. */
+/* Answer datagram i of the batch into send slot k if it is due: 1 if it
+ * took the slot. */
+static int
+batch_answer(struct stun *st, int i, int k, uint64_t now)
+{
+	struct msghdr	*in = &st->rmsg[i].msg_hdr, *out = &st->smsg[k].msg_hdr;
+	struct sockaddr	*from = (struct sockaddr *)&st->from[i];
+	size_t		 n;
+
+	if (in->msg_flags & MSG_TRUNC)
+		return (0);
+	n = stun_answer(st->in[i], st->rmsg[i].msg_len, from, st->out[k],
+	    sizeof st->out[k]);
+	if (n == 0 || allow(st, from, now) != 0)
+		return (0);
+	st->siov[k].iov_base = st->out[k];
+	st->siov[k].iov_len = n;
+	memset(out, 0, sizeof *out);
+	out->msg_name = from;
+	out->msg_namelen = in->msg_namelen;
+	out->msg_iov = &st->siov[k];
+	out->msg_iovlen = 1;
+	return (1);
+}
+
+/* Read a batch of datagrams and answer those that are due: -1 when the
+ * socket had fewer than a whole batch (nothing more is waiting). */
+static int
+serve_batch(struct stun *st, uint64_t now)
+{
+	int	 n, i, k = 0, sent = 0, r;
+
+	batch_arm(st);
+	n = recvmmsg(st->fd, st->rmsg, BATCH, MSG_DONTWAIT, NULL);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			log_debug("stun: recvmmsg: %s", strerror(errno));
+		return (-1);
+	}
+	for (i = 0; i < n; i++)
+		k += batch_answer(st, i, k, now);
+	while (sent < k) {
+		r = sendmmsg(st->fd, st->smsg + sent, (unsigned)(k - sent),
+		    MSG_DONTWAIT);
+		if (r <= 0) {
+			log_debug("stun: sendmmsg: %s", strerror(errno));
+			break;	/* UDP: a full send buffer drops answers */
+		}
+		sent += r;
+	}
+	return (n < BATCH ? -1 : 0);
+}
+
+/* The socket is readable: answer up to PER_PASS batches, then yield. */
 static void
 stun_read(evutil_socket_t fd, short ev, void *arg)
 {
@@ -376,7 +428,7 @@ stun_read(evutil_socket_t fd, short ev, void *arg)
 	if (now >= st->pruned_ms + PRUNE_MS || now < st->pruned_ms)
 		prune(st, now);
 	for (i = 0; i < PER_PASS; i++) {
-		if (serve_one(st, now) != 0)
+		if (serve_batch(st, now) != 0)
 			break;
 	}
 }

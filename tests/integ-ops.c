@@ -571,12 +571,44 @@ welcome_stun(const char *hostport, const struct account *a)
 	return (m.u.welcome.stun_port);
 }
 
+/* From a UDP socket bound to src, send n Binding requests to port at
+ * once, then count the Binding success answers that come within 1 s. */
+static int
+stun_burst(const char *src, int port, int n)
+{
+	struct sockaddr_in	 sin;
+	struct timeval		 tv = { 1, 0 };
+	uint8_t			 req[20], ans[256];
+	int			 fd, i, got = 0;
+	ssize_t			 r;
+
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_ne(fd, -1);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, src, &sin.sin_addr);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	sin.sin_port = htons((uint16_t)port);
+	memcpy(req, "\x00\x01\x00\x00\x21\x12\xa4\x42", 8);
+	for (i = 0; i < n; i++) {
+		memset(req + 8, i, 12);		/* transaction ID */
+		ck_assert_int_eq(sendto(fd, req, sizeof req, 0,
+		    (struct sockaddr *)&sin, sizeof sin), (ssize_t)sizeof req);
+	}
+	while ((r = recv(fd, ans, sizeof ans, 0)) > 0)
+		got += r >= 20 && ans[0] == 0x01 && ans[1] == 0x01;
+	close(fd);
+	return (got);
+}
+
 START_TEST(test_stun_port)
 {
 	struct hproc	*p = h_proc_new("stun");
 	struct account	 a;
 	char		 extra[64];
-	int		 port = fresh_port(SOCK_DGRAM);
+	int		 port = fresh_port(SOCK_DGRAM), n;
 
 	snprintf(extra, sizeof extra, "stun_listen = 127.0.0.1:%d\n", port);
 	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
@@ -586,6 +618,13 @@ START_TEST(test_stun_port)
 	ck_assert_uint_eq(welcome_stun(p->hostport, &a), port);
 	/* The first trystd has no stun_listen. */
 	ck_assert_uint_eq(welcome_stun(H.hostport, &a), 0);
+	/* A burst from one address: its bucket (40, then 20 a second)
+	 * answers some and drops the rest, so a spoofed victim gets no
+	 * flood; another address has a bucket of its own. */
+	n = stun_burst("127.0.0.1", port, 200);
+	ck_assert_msg(n >= 40 && n <= 70, "%d answers to 200 requests", n);
+	n = stun_burst("127.0.0.2", port, 30);
+	ck_assert_int_eq(n, 30);
 }
 END_TEST
 
