@@ -66,6 +66,8 @@ struct settings {
 	long long	 max_connections_per_ip;
 	long long	 max_connections_per_account;
 	long long	 shutdown_grace_s;
+
+	char		*confdir;	/* the config file's folder; not a key */
 };
 
 extern const struct conf_entry settings_table[];
@@ -76,9 +78,12 @@ int	 settings_load(struct settings *, const char *path, char **cause);
  * verification's form, ...). -1 and *cause. */
 int	 settings_check(const struct settings *, char **cause);
 void	 settings_free(struct settings *);
-/* The file of a path setting ("credential:NAME" or a path). Caller
- * frees; NULL and *cause. */
-char	*settings_path(const char *value, char **cause);
+/* The file of a path setting: a path, or "credential:NAME", which is
+ * NAME in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=), or, when
+ * that is not set (an operator's shell), NAME beside the configuration
+ * file. Caller frees; NULL and *cause. */
+char	*settings_path(const struct settings *, const char *value,
+	    char **cause);
 
 /* ---- table.c: hash table from fixed-size keys to pointers -------------- */
 

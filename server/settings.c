@@ -163,7 +163,8 @@ settings_check(const struct settings *s, char **cause)
 int
 settings_load(struct settings *s, const char *path, char **cause)
 {
-	char	*why;
+	char		*why;
+	const char	*slash;
 
 	memset(s, 0, sizeof *s);
 	conf_defaults(settings_table, s);
@@ -174,6 +175,12 @@ settings_load(struct settings *s, const char *path, char **cause)
 		free(why);
 		goto fail;
 	}
+	/* Where credential:NAME is looked for outside systemd. */
+	if ((slash = strrchr(path, '/')) == NULL)
+		s->confdir = xstrdup(".");
+	else
+		xasprintf(&s->confdir, "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
 	return (0);
 fail:
 	settings_free(s);
@@ -185,6 +192,8 @@ void
 settings_free(struct settings *s)
 {
 	conf_free(settings_table, s);
+	free(s->confdir);
+	s->confdir = NULL;
 }
 
 /*
@@ -193,7 +202,7 @@ settings_free(struct settings *s)
  * is a path. Caller frees. NULL and *cause when it cannot be resolved.
  */
 char *
-settings_path(const char *value, char **cause)
+settings_path(const struct settings *set, const char *value, char **cause)
 {
 	const char	*dir, *name;
 	char		*path;
@@ -206,7 +215,9 @@ settings_path(const char *value, char **cause)
 		xasprintf(cause, "\"%s\": not a credential name", value);
 		return (NULL);
 	}
-	if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL || *dir == '\0') {
+	if ((dir = getenv("CREDENTIALS_DIRECTORY")) == NULL || *dir == '\0')
+		dir = set->confdir;
+	if (dir == NULL) {
 		xasprintf(cause, "\"%s\": CREDENTIALS_DIRECTORY is not set "
 		    "(LoadCredential= in the unit provides it)", value);
 		return (NULL);

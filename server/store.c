@@ -223,7 +223,8 @@ load_password(struct store *st, char **cause)
 
 	if (*st->srv->set.redis_password_file == '\0')
 		return (0);
-	if ((file = settings_path(st->srv->set.redis_password_file,
+	if ((file = settings_path(&st->srv->set,
+	    st->srv->set.redis_password_file,
 	    cause)) == NULL)
 		return (-1);
 	pw = file_read_small(file, 1024, &len, cause);

@@ -132,8 +132,8 @@ tls_ctx_load(const struct settings *set, uint8_t spki_hash[32], char **cause)
 	SSL_CTX	*ctx = NULL;
 	char	*cert, *key = NULL;
 
-	if ((cert = settings_path(set->tls_cert, cause)) != NULL &&
-	    (key = settings_path(set->tls_key, cause)) != NULL)
+	if ((cert = settings_path(set, set->tls_cert, cause)) != NULL &&
+	    (key = settings_path(set, set->tls_key, cause)) != NULL)
 		ctx = tls_ctx_new(cert, key, spki_hash, cause);
 	free(cert);
 	free(key);

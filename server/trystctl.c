@@ -60,7 +60,7 @@ load_keys(const struct settings *set)
 	struct keys	*keys;
 	char		*cause, *path;
 
-	if ((path = settings_path(set->master_key, &cause)) == NULL ||
+	if ((path = settings_path(set, set->master_key, &cause)) == NULL ||
 	    keys_load_master(path, master, &cause) != 0)
 		die("%s", cause);
 	free(path);
@@ -92,7 +92,8 @@ connect_redis(const struct settings *set)
 	free(path);
 	if (*set->redis_password_file == '\0')
 		return (rc);
-	if ((path = settings_path(set->redis_password_file, &cause)) == NULL ||
+	if ((path = settings_path(set, set->redis_password_file,
+	    &cause)) == NULL ||
 	    (pw = file_read_small(path, 1024, NULL, &cause)) == NULL)
 		die("%s", cause);
 	free(path);

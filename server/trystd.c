@@ -53,7 +53,7 @@ load(struct server *srv, char **cause)
 	if (settings_load(&srv->set, srv->conf_path, cause) != 0)
 		return (-1);
 	log_set_level(srv->set.log_level);
-	if ((path = settings_path(srv->set.master_key, cause)) == NULL)
+	if ((path = settings_path(&srv->set, srv->set.master_key, cause)) == NULL)
 		return (-1);
 	rv = keys_load_master(path, master, cause);
 	free(path);

@@ -516,7 +516,7 @@ START_TEST(test_credentials)
 	struct hproc	*p = h_proc_new("cred");
 	char		 creds[PATH_MAX], env[PATH_MAX + 32], extra[64];
 	char		 check[PATH_MAX + 32], pub[PATH_MAX + 32];
-	char		 pub0[PATH_MAX + 32];
+	char		 pub0[PATH_MAX + 32], missing[PATH_MAX + 16];
 	char		*envp[] = { env, NULL }, *out, *plain;
 	int		 port = fresh_port(SOCK_STREAM), fd;
 
@@ -535,16 +535,25 @@ START_TEST(test_credentials)
 	ck_assert_int_eq(run_creds(&out, creds, check), 0);
 	ck_assert_msg(strstr(out, "is valid") != NULL, "trystd -t: %s", out);
 	free(out);
+	/* From a shell, credential:NAME is NAME beside the configuration:
+	 * master.key is there (H.master), tls.key is not. */
 	ck_assert_int_eq(run_creds(&out, NULL, check), 1);
-	ck_assert_msg(strstr(out, "CREDENTIALS_DIRECTORY") != NULL,
+	snprintf(missing, sizeof missing, "%s/tls.key", H.dir);
+	ck_assert_msg(strstr(out, missing) != NULL,
 	    "trystd -t without CREDENTIALS_DIRECTORY: %s", out);
 	free(out);
 	ck_assert_int_eq(run_creds(&plain, NULL, pub0), 0);
 	ck_assert_int_eq(run_creds(&out, creds, pub), 0);
 	ck_assert_str_eq(out, plain);
 	free(out);
+	ck_assert_int_eq(run_creds(&out, NULL, pub), 0);
+	ck_assert_str_eq(out, plain);
+	free(out);
 	free(plain);
-	ck_assert_int_ne(run_creds(&out, NULL, pub), 0);
+	/* A set CREDENTIALS_DIRECTORY is the only place looked at. */
+	ck_assert_int_ne(run_creds(&out, "/nonexistent", pub), 0);
+	ck_assert_msg(strstr(out, "/nonexistent/master.key") != NULL, "%s",
+	    out);
 	free(out);
 
 	/* It serves with the master key and TLS key of the credentials;

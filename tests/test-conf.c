@@ -571,6 +571,35 @@ START_TEST(test_check_verification)
 }
 END_TEST
 
+/* credential:NAME: in $CREDENTIALS_DIRECTORY when set, else beside the
+ * configuration file at path; never a path of its own. */
+static void
+check_credential_paths(const struct settings *s, const char *path)
+{
+	char	*got, *want, *cause = NULL;
+
+	xasprintf(&want, "%.*s/master.key",
+	    (int)(strrchr(path, '/') - path), path);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	got = settings_path(s, "credential:master.key", &cause);
+	ck_assert_str_eq(got, want);
+	free(got);
+	setenv("CREDENTIALS_DIRECTORY", "/run/credentials/trystd.service", 1);
+	got = settings_path(s, "credential:master.key", &cause);
+	ck_assert_str_eq(got, "/run/credentials/trystd.service/master.key");
+	free(got);
+	got = settings_path(s, "/etc/tryst/master.key", &cause);
+	ck_assert_str_eq(got, "/etc/tryst/master.key");
+	free(got);
+	ck_assert_ptr_null(settings_path(s, "credential:../master.key",
+	    &cause));
+	ck_assert_str_eq(cause, "\"credential:../master.key\": not a "
+	    "credential name");
+	free(cause);
+	unsetenv("CREDENTIALS_DIRECTORY");
+	free(want);
+}
+
 START_TEST(test_settings_load)
 {
 	struct settings	 s;
@@ -583,6 +612,7 @@ START_TEST(test_settings_load)
 	ck_assert_int_eq(s.discovery_bucket, 64);
 	ck_assert_int_eq(s.log_level, LOG_DEBUG);
 	ck_assert_int_eq(s.code_digits, 6);
+	check_credential_paths(&s, path);
 	settings_free(&s);
 	unlink(path);
 	free(path);

@@ -11,7 +11,9 @@
  * tries the same inputs and a failure can be replayed. Each input is
  * handed over in a buffer of exactly its size, so that AddressSanitizer
  * sees a read past its end. A target reports a broken property with
- * abort(); a crash ends the run, so a run that finishes found none.
+ * abort(); a crash ends the run, so a run that finishes found none. With
+ * FUZZ_LAST=FILE in the environment each input is first written to FILE,
+ * which after a crash holds the input that caused it.
  */
 #include <sys/stat.h>
 
@@ -27,7 +29,7 @@
 #define FUZZ_NAME	"fuzz"
 #endif
 
-#define MAX_INPUT	(128 * 1024)	/* longest input made or read */
+#define MAX_LEN	(128 * 1024)	/* longest input made or read */
 #define MAX_SEEDS	1024
 #define DEFAULT_RUNS	20000
 #define MAX_STACK	4		/* mutations applied to one input */
@@ -44,9 +46,10 @@ struct run {
 	struct buf	 seeds[MAX_SEEDS];
 	size_t		 nseeds;
 	uint64_t	 rng;
-	uint8_t		*work;		/* MAX_INPUT bytes */
+	uint8_t		*work;		/* MAX_LEN bytes */
 	size_t		 len;
 	unsigned long	 inputs;
+	const char	*last;		/* $FUZZ_LAST */
 };
 
 /* The next number of the xorshift64* generator. */
@@ -66,6 +69,23 @@ below(struct run *r, size_t n)
 	return (n == 0 ? 0 : (size_t)(rnd(r) % n));
 }
 
+/* Keep the input about to run in $FUZZ_LAST, for after a crash. */
+static void
+keep_last(const char *path, const uint8_t *p, size_t len)
+{
+	FILE	*f;
+
+	if ((f = fopen(path, "wb")) == NULL) {
+		perror(path);
+		exit(1);
+	}
+	if (len > 0 && fwrite(p, 1, len, f) != len) {
+		perror(path);
+		exit(1);
+	}
+	fclose(f);
+}
+
 /* Run the target on p[0..len) copied to a buffer of exactly len bytes. */
 static void
 run_one(struct run *r, const uint8_t *p, size_t len)
@@ -78,12 +98,14 @@ run_one(struct run *r, const uint8_t *p, size_t len)
 	}
 	if (len > 0)
 		memcpy(copy, p, len);
+	if (r->last != NULL)
+		keep_last(r->last, p, len);
 	LLVMFuzzerTestOneInput(copy, len);
 	free(copy);
 	r->inputs++;
 }
 
-/* Read one file (at most MAX_INPUT bytes) into b. -1 on error. */
+/* Read one file (at most MAX_LEN bytes) into b. -1 on error. */
 static int
 read_file(const char *path, struct buf *b)
 {
@@ -95,12 +117,12 @@ read_file(const char *path, struct buf *b)
 		fprintf(stderr, "%s: %s\n", path, strerror(errno));
 		return (-1);
 	}
-	b->p = malloc(MAX_INPUT);
+	b->p = malloc(MAX_LEN);
 	if (b->p == NULL) {
 		fclose(f);
 		return (-1);
 	}
-	n = fread(b->p, 1, MAX_INPUT, f);
+	n = fread(b->p, 1, MAX_LEN, f);
 	fclose(f);
 	b->len = n;
 	if ((p = realloc(b->p, n > 0 ? n : 1)) != NULL)
@@ -207,7 +229,7 @@ mutate_insert(struct run *r)
 	int	 same = below(r, 2) == 0;
 	uint8_t	 v = (uint8_t)rnd(r);
 
-	if (r->len + n > MAX_INPUT)
+	if (r->len + n > MAX_LEN)
 		return;
 	make_room(r, off, n);
 	for (i = 0; i < n; i++)
@@ -240,15 +262,15 @@ mutate_splice(struct run *r)
 	size_t			 n = s->len - from;
 
 	if (below(r, 2) == 0) {
-		if (off + n > MAX_INPUT)
-			n = MAX_INPUT - off;
+		if (off + n > MAX_LEN)
+			n = MAX_LEN - off;
 		memcpy(r->work + off, s->p + from, n);
 		r->len = off + n;
 		return;
 	}
 	if (n > 64)
 		n = 1 + below(r, 64);
-	if (r->len + n > MAX_INPUT)
+	if (r->len + n > MAX_LEN)
 		return;
 	make_room(r, off, n);
 	memcpy(r->work + off, s->p + from, n);
@@ -341,7 +363,7 @@ run_corpus(struct run *r, const char *dir, unsigned long n)
 
 	if (load_seeds(r, dir) != 0)
 		return (1);
-	if ((r->work = malloc(MAX_INPUT)) == NULL)
+	if ((r->work = malloc(MAX_LEN)) == NULL)
 		return (1);
 	r->rng = RNG_SEED;
 	run_one(r, NULL, 0);
@@ -376,6 +398,7 @@ main(int argc, char **argv)
 	}
 	if ((r = calloc(1, sizeof *r)) == NULL)
 		return (1);
+	r->last = getenv("FUZZ_LAST");
 	if (stat(argv[1], &sb) == 0 && S_ISREG(sb.st_mode)) {
 		if ((rc = read_file(argv[1], &one)) == 0) {
 			run_one(r, one.p, one.len);

@@ -13,11 +13,13 @@
 
 #include "fuzz.h"
 
-/* RFC 9497 §2.1: DeserializeElement succeeds. */
+/* RFC 9497 §2.1: DeserializeElement succeeds. RFC 9496 §4.3.1 wants the
+ * top bit clear, which libsodium 1.0.18's check ignores. */
 static int
 spec_element(const uint8_t e[OPRF_ELEM])
 {
 	return (!sodium_is_zero(e, OPRF_ELEM) &&
+	    (e[OPRF_ELEM - 1] & 0x80) == 0 &&
 	    crypto_core_ristretto255_is_valid_point(e) == 1);
 }
 

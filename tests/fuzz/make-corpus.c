@@ -444,25 +444,49 @@ corpus_offer(void)
 	    sizeof b));
 }
 
-/* Numbers as people type them (PROTOCOL.md §6.5's examples). */
+/* Numbers as people type them (PROTOCOL.md §6.5's examples), and at
+ * the bounds of §1: 7 and 15 digits, one too few and one too many. */
 static void
 corpus_e164(void)
 {
 	static const char *const	 typed[] = {
 		"+447700900123", "07700 900123", "0044 7700 900123",
 		"+1 (555) 010-0001", "011 44 20 7946 0000", "06 1234 5678",
-		"555.010.0001",
+		"555.010.0001", "+1234567", "+123456", "+123456789012345",
+		"+1234567890123456", "00123456789012345",
 	};
 	char				 name[16];
 	size_t				 i;
 
 	for (i = 0; i < nitems(typed); i++) {
-		snprintf(name, sizeof name, "typed-%zu", i);
+		snprintf(name, sizeof name, "typed-%02zu", i);
 		seed("e164", name, typed[i], strlen(typed[i]));
 	}
 }
 
-/* The shipped config (as the table writes it) and two small ones. */
+/* Every integer key at its minimum or (max) its maximum, so that a
+ * mutated digit lands just past a bound. */
+static void
+seed_bounds(const char *name, int max)
+{
+	const struct conf_entry	*e;
+	char			*text;
+	size_t			 len;
+	FILE			*f;
+
+	if ((f = open_memstream(&text, &len)) == NULL)
+		fatal("open_memstream");
+	for (e = settings_table; e->name != NULL; e++) {
+		if (e->type == CONF_INT)
+			fprintf(f, "%s = %lld\n", e->name, max ? e->max : e->min);
+	}
+	fclose(f);
+	seed("conf", name, text, len);
+	free(text);
+}
+
+/* The shipped config (as the table writes it), two small ones, and the
+ * bounds. */
 static void
 corpus_conf(void)
 {
@@ -490,6 +514,8 @@ corpus_conf(void)
 	free(text);
 	seed("conf", "small.conf", small, sizeof small - 1);
 	seed("conf", "v6.conf", v6, sizeof v6 - 1);
+	seed_bounds("max.conf", 1);
+	seed_bounds("min.conf", 0);
 }
 
 /* A token, a plaintext, a credential and a HELLO's parts. */
