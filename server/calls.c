@@ -246,6 +246,10 @@ calls_end(struct callbook *b, struct party *p, uint64_t session)
 		return (ERR_NO_SESSION);
 	other = call->caller == p ? call->callee : call->caller;
 	b->notify(b->arg, call, other, NOTE_ENDED, 0, NULL);
+	/* A caller knows a ringing call only by its tag, not the session
+	 * that ENDED names: the callee's END is a decline to it. */
+	if (call->state == CALL_RINGING && other == call->caller)
+		b->notify(b->arg, call, other, NOTE_DECLINED, 0, NULL);
 	call_free(b, call);
 	return (0);
 }

@@ -489,6 +489,11 @@ conn_timer(evutil_socket_t fd, short ev, void *arg)
 			conn_free(c);
 		return;
 	case CONN_RELAY:
+		/* Still framed: RELAY_READY never went out. */
+		if (c->call != NULL && c->call->relay[!c->relay_side] == NULL)
+			conn_error(c, MSG_RELAY_JOIN, c->call->session,
+			    ERR_TIMEOUT, 0, "the other party did not join the "
+			    "relay in time");
 		conn_kill(c, "relay partner never joined");
 		return;
 	case CONN_TLS:

@@ -149,7 +149,10 @@ relay_join(struct conn *c, const struct msg *m)
 	if (c->nframes != 1 || side == -1 || call->state != CALL_SESSION ||
 	    call->relay[side] != NULL) {
 		conn_error(c, m->type, m->u.relay_join.session, ERR_NO_SESSION,
-		    0, "no such session");
+		    0, c->nframes != 1 ? "RELAY_JOIN must be the first frame "
+		    "of a new connection" : side != -1 && call->state ==
+		    CALL_SESSION ? "this party has joined already" :
+		    "no such session");
 		conn_kill(c, "relay join refused");
 		return;
 	}

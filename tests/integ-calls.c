@@ -203,14 +203,20 @@ START_TEST(test_call_end_ringing)
 {
 	struct hc	*a, *b;
 	struct hcall	 call;
+	struct msg	 m;
 
 	accounts();
 	b = h_online(&B, HELLO_PRESENCE);
 	a = h_online(&A, 0);
-	/* The callee ends a ringing call: the caller hears ENDED 0. */
+	/* The callee ends a ringing call: the caller hears ENDED 0, and
+	 * DECLINED 0 for the tag it knows the call by. */
 	h_ring(a, &A, b, &B, 20, "r", 1, &call);
 	send_session(b, MSG_END, call.session);
 	h_expect_ended(a, call.session, 0);
+	h_recv(a, &m);
+	ck_assert_msg(m.type == MSG_DECLINED && m.u.declined.tag == 20 &&
+	    m.u.declined.reason == 0, "after ENDED: %s",
+	    proto_type_name(m.type));
 	send_session(b, MSG_ACCEPT, call.session);
 	h_ping(b, 8);
 	/* The caller ends it (the session is from INCOMING). */

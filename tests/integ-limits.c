@@ -91,7 +91,13 @@ START_TEST(test_call_timeout)
 	ck_assert_int_ge(t, 4990);
 	ck_assert_int_le(t, 6500);
 	h_expect_ended(b, call.session, 2);
-	/* The lone relay joiner waited as long, then was closed. */
+	/* The lone relay joiner waited as long, then heard why and was
+	 * closed. */
+	ck_assert_int_eq(h_raw_recv(lone, &m, 2000), 1);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_TIMEOUT &&
+	    m.u.error.ref_type == MSG_RELAY_JOIN &&
+	    m.u.error.ref == s1.session, "lone joiner: %s %s",
+	    proto_type_name(m.type), proto_err_name(m.u.error.code));
 	ck_assert_uint_eq(h_raw_expect_closed(lone, 2000), 0);
 	/* The session itself goes on. */
 	send_end(b, s1.session);

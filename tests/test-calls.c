@@ -413,29 +413,32 @@ START_TEST(test_decline)
 }
 END_TEST
 
-/* p ends session s; the other party o hears ENDED 0; the call is gone. */
+/* p ends session s; the other party o hears ENDED 0 (and, when o is the
+ * caller of a ringing call, DECLINED 0 for its tag); the call is gone. */
 static void
-end_by(struct party *p, struct party *o, uint64_t s)
+end_by(struct party *p, struct party *o, uint64_t s, int declined)
 {
 	size_t	 n = nrecs;
 
 	ck_assert_int_eq(calls_end(book, p, s), 0);
-	ck_assert_uint_eq(nrecs, n + 2);
+	ck_assert_uint_eq(nrecs, n + 2 + declined);
 	expect(n, o, NOTE_ENDED, 0);
 	ck_assert_uint_eq(recs[n].session, s);
-	expect_gone(n + 1, s);
+	if (declined)
+		expect(n + 1, o, NOTE_DECLINED, 0);
+	expect_gone(n + 1 + declined, s);
 	ck_assert_ptr_null(calls_find(book, s));
 }
 
 START_TEST(test_end)
 {
-	end_by(&pa, &pb, ring(&pa, &pb, 1));
+	end_by(&pa, &pb, ring(&pa, &pb, 1), 0);
 	ck_assert_int_eq(pa.pending, 0);
-	end_by(&pb, &pa, ring(&pa, &pb, 1));
+	end_by(&pb, &pa, ring(&pa, &pb, 1), 1);
 	ck_assert_int_eq(pa.pending, 0);
-	end_by(&pa, &pb, session_ab(1));
+	end_by(&pa, &pb, session_ab(1), 0);
 	ck_assert_int_eq(pa.sessions + pb.sessions, 0);
-	end_by(&pb, &pa, session_ab(1));
+	end_by(&pb, &pa, session_ab(1), 0);
 	ck_assert_int_eq(pa.sessions + pb.sessions, 0);
 	ck_assert_uint_eq(calls_count(book), 0);
 }
@@ -474,7 +477,7 @@ START_TEST(test_crossed)
 	check_crossed(s);
 	/* The most recent ended sessions are all remembered. */
 	for (t = 10; t < 10 + nitems(pa.ended); t++)
-		end_by(&pa, &pb, ring(&pa, &pb, (uint32_t)t));
+		end_by(&pa, &pb, ring(&pa, &pb, (uint32_t)t), 0);
 	for (t = 0; t < nitems(pa.ended); t++)
 		check_crossed(pa.ended[t]);
 }

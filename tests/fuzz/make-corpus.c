@@ -5,6 +5,7 @@
  *
  *	fuzz-make-corpus DIR		writes DIR/<target>/<seed>
  *
+ * The proto seeds are in corpus-proto.c, the rest here.
  * "meson compile -C build fuzz-corpus" runs it on tests/fuzz/corpus. It
  * overwrites its own seeds and leaves other files (crash reproducers)
  * alone. Everything is deterministic: regenerating changes no byte
@@ -20,6 +21,7 @@
 #include <sodium.h>
 
 #include "fuzz.h"
+#include "make-corpus.h"
 #include "server.h"
 
 #define STUN_COOKIE	0x2112a442U
@@ -28,7 +30,7 @@
 static const char *outdir;
 
 /* Write dir/target/name with len bytes of p, or die. */
-static void
+void
 seed(const char *target, const char *name, const void *p, size_t len)
 {
 	char	*dir, *path, *cause = NULL;
@@ -56,51 +58,21 @@ seed_mode(const char *target, const char *name, uint8_t mode,
 	free(buf);
 }
 
-/* A proto seed: the type byte and body of m's frame. */
-static void
-seed_msg(const char *name, const struct msg *m)
-{
-	static uint8_t	 frame[PROTO_MAX_FRAME];
-	size_t		 n;
-
-	if ((n = proto_encode(m, frame, sizeof frame)) == 0)
-		fatalx("proto seed %s does not encode", name);
-	seed("proto", name, frame + PROTO_HDR, n - PROTO_HDR);
-}
-
-/* 32 bytes of filler for a field whose value does not matter here. */
-static const uint8_t *
-filler(uint8_t b)
-{
-	static uint8_t	 buf[8][PROTO_MAX_OFFER];
-	static int	 next;
-	uint8_t		*p = buf[next++ % 8];
-
-	memset(p, b, PROTO_MAX_OFFER);
-	return (p);
-}
-
-/* Set a vbytes field. */
-static void
-vb_set(struct vb *v, const void *p, size_t len)
-{
-	v->p = p;
-	v->len = (uint16_t)len;
-}
-
 /* A signed credential for the proto and token seeds. */
-static const uint8_t *
+const uint8_t *
 credential(void)
 {
 	static uint8_t	 cred[CRED_LEN];
+	uint8_t		 id[ID_LEN], pk[32];
 
-	cred_make(cred, fuzz_keys(0), filler(0x21), filler(0x22),
-	    1700000000, 1702592000);
+	memset(id, 0x21, sizeof id);
+	memset(pk, 0x22, sizeof pk);
+	cred_make(cred, fuzz_keys(0), id, pk, 1700000000, 1702592000);
 	return (cred);
 }
 
 /* The offer every call seed carries: two candidates. */
-static size_t
+size_t
 offer_bytes(uint8_t *out, size_t outlen)
 {
 	struct cand	 c[2];
@@ -115,212 +87,6 @@ offer_bytes(uint8_t *out, size_t outlen)
 	c[1].port = 40001;
 	memcpy(c[1].addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x07", 16);
 	return (offer_encode(c, 2, out, outlen));
-}
-
-/* Proto seeds of the registration and HELLO messages. */
-static void
-proto_account(void)
-{
-	struct msg	 m;
-
-	memset(&m, 0, sizeof m);
-	m.type = MSG_REGISTER_BEGIN;
-	vb_set(&m.u.reg_begin.number, "+447700900123", 13);
-	seed_msg("01-register-begin", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_REGISTER_FINISH;
-	vb_set(&m.u.reg_finish.token, filler(0x31), TOKEN_LEN);
-	vb_set(&m.u.reg_finish.code, "123456", 6);
-	memset(m.u.reg_finish.identity_pk, 0x32, 32);
-	seed_msg("02-register-finish", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_HELLO;
-	vb_set(&m.u.hello.credential, credential(), CRED_LEN);
-	m.u.hello.flags = HELLO_PRESENCE;
-	seed_msg("03-hello", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_DELETE_ACCOUNT;
-	seed_msg("0b-delete-account", &m);
-}
-
-/* Proto seeds of discovery, both ways. */
-static void
-proto_discovery(void)
-{
-	struct msg	 m;
-
-	memset(&m, 0, sizeof m);
-	m.type = MSG_OPRF_EVAL;
-	m.u.oprf.count = 2;
-	m.u.oprf.elements = filler(0x41);
-	seed_msg("04-oprf-eval", &m);
-	m.type = MSG_OPRF_RESULT;
-	seed_msg("84-oprf-result", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_LOOKUP;
-	m.u.lookup.count = 3;
-	m.u.lookup.ids = filler(0x42);
-	seed_msg("05-lookup", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_LOOKUP_RESULT;
-	m.u.lookup_result.count = 10;
-	m.u.lookup_result.bitmap = (const uint8_t *)"\x05\x02";
-	seed_msg("85-lookup-result", &m);
-	m.u.lookup_result.count = 0;
-	seed_msg("85-lookup-result-empty", &m);
-}
-
-/* Proto seeds of the requests of a call. */
-static void
-proto_call_requests(const uint8_t *offer, size_t olen)
-{
-	struct msg	 m;
-
-	memset(&m, 0, sizeof m);
-	m.type = MSG_CONNECT;
-	m.u.connect.tag = 7;
-	memset(m.u.connect.target_id, 0x51, ID_LEN);
-	vb_set(&m.u.connect.offer, offer, olen);
-	seed_msg("06-connect", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_ACCEPT;
-	m.u.accept.session = 0x0102030405060708ULL;
-	vb_set(&m.u.accept.answer, offer, olen);
-	seed_msg("07-accept", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_DECLINE;
-	m.u.decline.session = 9;
-	m.u.decline.reason = 1;
-	seed_msg("08-decline", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_END;
-	m.u.end.session = 9;
-	seed_msg("09-end", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_RELAY_JOIN;
-	m.u.relay_join.session = 9;
-	memset(m.u.relay_join.relay_token, 0x52, 16);
-	seed_msg("0a-relay-join", &m);
-}
-
-/* Proto seeds of what the server says about a call. */
-static void
-proto_call_events(const uint8_t *offer, size_t olen)
-{
-	struct msg	 m;
-
-	memset(&m, 0, sizeof m);
-	m.type = MSG_INCOMING;
-	m.u.incoming.session = 9;
-	vb_set(&m.u.incoming.caller_credential, credential(), CRED_LEN);
-	vb_set(&m.u.incoming.offer, offer, olen);
-	memset(m.u.incoming.relay_token, 0x53, 16);
-	seed_msg("86-incoming", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_ANSWER;
-	m.u.answer.tag = 7;
-	m.u.answer.session = 9;
-	vb_set(&m.u.answer.callee_credential, credential(), CRED_LEN);
-	vb_set(&m.u.answer.answer, offer, olen);
-	memset(m.u.answer.relay_token, 0x54, 16);
-	seed_msg("87-answer", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_DECLINED;
-	m.u.declined.tag = 7;
-	m.u.declined.reason = 2;
-	seed_msg("88-declined", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_ENDED;
-	m.u.ended.session = 9;
-	m.u.ended.why = 3;
-	seed_msg("89-ended", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_RELAY_READY;
-	seed_msg("8a-relay-ready", &m);
-}
-
-/* Proto seeds of CHALLENGE, REGISTER_CHALLENGE, REGISTERED, WELCOME. */
-static void
-proto_server_account(void)
-{
-	struct msg	 m;
-
-	memset(&m, 0, sizeof m);
-	m.type = MSG_CHALLENGE;
-	m.u.challenge.version = 1;
-	m.u.challenge.server_time_ms = 1700000000123ULL;
-	memset(m.u.challenge.nonce, 0x61, 32);
-	memcpy(m.u.challenge.sign_pk, fuzz_keys(0)->sign_pk, 32);
-	seed_msg("80-challenge", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_REGISTER_CHALLENGE;
-	vb_set(&m.u.reg_challenge.token, filler(0x62), TOKEN_LEN);
-	m.u.reg_challenge.code_digits = 6;
-	m.u.reg_challenge.expires_in_s = 600;
-	seed_msg("81-register-challenge", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_REGISTERED;
-	vb_set(&m.u.registered.credential, credential(), CRED_LEN);
-	seed_msg("82-registered", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_WELCOME;
-	m.u.welcome.family = 4;
-	m.u.welcome.port = 40000;
-	memcpy(m.u.welcome.addr, "\xcb\x00\x71\x05", 4);
-	m.u.welcome.idle_timeout_s = 300;
-	m.u.welcome.stun_port = 3478;
-	m.u.welcome.max_batch = 1024;
-	m.u.welcome.max_offer_bytes = 4096;
-	seed_msg("83-welcome-v4", &m);
-	m.u.welcome.family = 6;
-	memcpy(m.u.welcome.addr, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x09", 16);
-	vb_set(&m.u.welcome.credential, credential(), CRED_LEN);
-	seed_msg("83-welcome-v6", &m);
-}
-
-/* Proto seeds of the messages that keep a connection going or end it. */
-static void
-proto_control(void)
-{
-	struct msg	 m;
-
-	memset(&m, 0, sizeof m);
-	m.type = MSG_PING;
-	m.u.ping.nonce = 42;
-	seed_msg("0c-ping", &m);
-	m.type = MSG_PONG;
-	seed_msg("8c-pong", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_DELETED;
-	seed_msg("8b-deleted", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_GOAWAY;
-	m.u.goaway.reason = GOAWAY_OVERLOAD;
-	m.u.goaway.reconnect_after_s = 30;
-	seed_msg("8e-goaway", &m);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_ERROR;
-	m.u.error.ref_type = MSG_CONNECT;
-	m.u.error.ref = 7;
-	m.u.error.code = ERR_RATE_LIMITED;
-	m.u.error.retry_after_s = 60;
-	vb_set(&m.u.error.message, "slow down", 9);
-	seed_msg("8f-error", &m);
-}
-
-/* One seed per message type (two for WELCOME and LOOKUP_RESULT). */
-static void
-corpus_proto(void)
-{
-	uint8_t	 offer[64];
-	size_t	 olen = offer_bytes(offer, sizeof offer);
-
-	proto_account();
-	proto_discovery();
-	proto_call_requests(offer, olen);
-	proto_call_events(offer, olen);
-	proto_server_account();
-	proto_control();
 }
 
 /* CRC-32 (IEEE 802.3) for FINGERPRINT. */
@@ -478,7 +244,8 @@ seed_bounds(const char *name, int max)
 		fatal("open_memstream");
 	for (e = settings_table; e->name != NULL; e++) {
 		if (e->type == CONF_INT)
-			fprintf(f, "%s = %lld\n", e->name, max ? e->max : e->min);
+			fprintf(f, "%s = %lld\n", e->name,
+			    max ? e->max : e->min);
 	}
 	fclose(f);
 	seed("conf", name, text, len);
