@@ -203,8 +203,17 @@ deliver_reap(struct deliver *d)
 			continue;
 		dl->ok = !dl->killed && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0;
-		if (!dl->ok)
-			log_notice("delivery program failed");
+		if (dl->killed)
+			log_notice("delivery program killed after its time");
+		else if (WIFSIGNALED(status))
+			log_notice("delivery program failed: signal %d",
+			    WTERMSIG(status));
+		else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+			log_notice("delivery program could not be run (exit "
+			    "127)");
+		else if (!dl->ok)
+			log_notice("delivery program failed: exit %d",
+			    WEXITSTATUS(status));
 		finish(dl);
 	}
 }

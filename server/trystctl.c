@@ -302,7 +302,9 @@ cmd_compact(const struct settings *set)
 	if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "in progress") ==
 	    NULL)
 		die("redis: %s", r->str);
-	printf("redis: %s\n", r->str != NULL ? r->str : "rewrite requested");
+	printf("redis: %s\n", r->type == REDIS_REPLY_ERROR ?
+	    "a rewrite of the append-only file is already under way" :
+	    r->str != NULL ? r->str : "rewrite requested");
 	freeReplyObject(r);
 	redisFree(rc);
 	return (0);

@@ -53,6 +53,12 @@ load(struct server *srv, char **cause)
 	if (settings_load(&srv->set, srv->conf_path, cause) != 0)
 		return (-1);
 	log_set_level(srv->set.log_level);
+	if (strncmp(srv->set.verification, "exec:", 5) == 0 &&
+	    access(srv->set.verification + 5, X_OK) != 0) {
+		xasprintf(cause, "verification: %s: %s",
+		    srv->set.verification + 5, strerror(errno));
+		return (-1);
+	}
 	if ((path = settings_path(&srv->set, srv->set.master_key, cause)) == NULL)
 		return (-1);
 	rv = keys_load_master(path, master, cause);

@@ -246,7 +246,8 @@ struct hproc {
 struct hproc *h_proc_new(const char *name);
 /* Write its configuration: listen, tls_cert, tls_key and master_key
  * (NULL: its own port, H's certificate, key and master key), the dev
- * delivery file of H, then the lines of extra (may be NULL). */
+ * delivery file of H (unless extra sets verification), then the lines of
+ * extra (may be NULL). */
 void	 h_proc_conf(struct hproc *, const char *listen, const char *cert,
 	    const char *key, const char *master, const char *extra);
 /* Start it with the NAME=VALUE strings of env added (or NULL). */
@@ -262,5 +263,9 @@ void	 h_proc_stop_all(void);
 
 /* /metrics, /healthz, credential:NAME and the STUN port in WELCOME. */
 TCase	*integ_ops_http_tcase(void);
+
+/* ---- integ-deliver.c: verification = exec:PROGRAM ------------------- */
+
+TCase	*integ_deliver_tcase(void);
 
 #endif

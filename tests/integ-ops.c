@@ -76,17 +76,20 @@ h_proc_conf(struct hproc *p, const char *listen, const char *cert,
     const char *key, const char *master, const char *extra)
 {
 	char	 dcert[PATH_MAX + 16], dkey[PATH_MAX + 16];
-	char	*text, *why = NULL;
+	char	 dev[PATH_MAX + 32] = "", *text, *why = NULL;
 
 	snprintf(dcert, sizeof dcert, "%s/cert.pem", H.dir);
 	snprintf(dkey, sizeof dkey, "%s/key.pem", H.dir);
+	/* extra may set verification itself. */
+	if (extra == NULL || strstr(extra, "verification =") == NULL)
+		snprintf(dev, sizeof dev, "verification = dev:%s\n",
+		    H.devfile);
 	xasprintf(&text,
 	    "listen = %s\ntls_cert = %s\ntls_key = %s\nmaster_key = %s\n"
-	    "redis = 127.0.0.1:%d\nverification = dev:%s\n"
-	    "codes_per_hour_per_ip = 10000\n%s",
+	    "redis = 127.0.0.1:%d\n%scodes_per_hour_per_ip = 10000\n%s",
 	    listen != NULL ? listen : p->hostport, cert != NULL ? cert : dcert,
 	    key != NULL ? key : dkey, master != NULL ? master : H.master,
-	    H.redis_port, H.devfile, extra != NULL ? extra : "");
+	    H.redis_port, dev, extra != NULL ? extra : "");
 	ck_assert_msg(file_write_atomic(p->conf, text, strlen(text), 0600, 0,
 	    &why) == 0, "%s: %s", p->conf, why);
 	free(text);

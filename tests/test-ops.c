@@ -521,6 +521,7 @@ main(void)
 	tcase_add_test(tc, test_shutdown);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, integ_ops_http_tcase());
+	suite_add_tcase(s, integ_deliver_tcase());
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_ENV);
