@@ -24,6 +24,7 @@
 #define N_CTLDEL	"+15550100007"
 #define N_RATE		"+15550100008"
 #define N_UNREG		"+15550100014"
+#define N_RENEW		"+15550100015"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -322,6 +323,62 @@ START_TEST(test_hello_errors)
 }
 END_TEST
 
+/* HELLO with cred on a new connection: the WELCOME, its renewed
+ * credential (if any) parsed into *renewed. 1 if it had one. */
+static int
+hello_welcome(const struct account *a, const uint8_t *cred,
+    struct cred *renewed)
+{
+	struct hc	*c = h_open();
+	struct msg	 m;
+
+	h_hello_raw(c, cred, CRED_LEN, a->sk, 0, &m);
+	ck_assert_msg(m.type == MSG_WELCOME, "HELLO: %s %s",
+	    proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+	if (m.u.welcome.credential.len == 0)
+		return (0);
+	ck_assert_uint_eq(m.u.welcome.credential.len, CRED_LEN);
+	ck_assert_int_eq(cred_verify(m.u.welcome.credential.p, CRED_LEN,
+	    H.sign_pk, renewed), 0);
+	return (1);
+}
+
+START_TEST(test_renewal)
+{
+	struct account	 a;
+	struct cred	 r;
+	struct hc	*c;
+	struct msg	 m;
+	uint8_t		 cred[CRED_LEN];
+	uint64_t	 now = (uint64_t)time(NULL), life = 30 * 86400ULL;
+
+	h_register(N_RENEW, &a);
+	/* A fresh credential is not renewed. */
+	ck_assert_int_eq(hello_welcome(&a, a.cred, &r), 0);
+	/* Past half its lifetime, and expired: renewed for credential_days,
+	 * for the same ID and key, with the account's created kept. */
+	cred_make(cred, H.keys, a.c.id, a.pk, a.c.created, now + life / 3);
+	ck_assert_int_eq(hello_welcome(&a, cred, &r), 1);
+	ck_assert_mem_eq(r.id, a.c.id, ID_LEN);
+	ck_assert_mem_eq(r.identity_pk, a.pk, 32);
+	ck_assert_uint_eq(r.created, a.c.created);
+	ck_assert_uint_ge(r.expires, now + life - 5);
+	ck_assert_uint_le(r.expires, (uint64_t)time(NULL) + life + 5);
+	cred_make(cred, H.keys, a.c.id, a.pk, a.c.created, now - 86400);
+	ck_assert_int_eq(hello_welcome(&a, cred, &r), 1);
+	ck_assert_uint_eq(r.created, a.c.created);
+	ck_assert_uint_ge(r.expires, now + life - 5);
+	/* Expired with another created: the account is not its own. */
+	cred_make(cred, H.keys, a.c.id, a.pk, a.c.created - 1, now - 86400);
+	c = h_open();
+	h_hello_raw(c, cred, CRED_LEN, a.sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_REVOKED,
+	    "expired credential of an older account: %s",
+	    proto_type_name(m.type));
+}
+END_TEST
+
 START_TEST(test_online_errors)
 {
 	struct account	 a;
@@ -533,7 +590,8 @@ main(void)
 	    test_code_attempts, test_code_used, test_code_length,
 	    test_malformed, NULL };
 	const TTest *acct[] = { test_lookup_json,
-	    test_reregister, test_hello_errors, test_online_errors,
+	    test_reregister, test_hello_errors, test_renewal,
+	    test_online_errors,
 	    test_presence,
 	    test_delete_account, test_trystctl_delete,
 	    NULL };
