@@ -117,6 +117,19 @@ conn_drop(struct conn *c, const char *reason)
 	free_later(c);
 }
 
+/* A reader that stopped reading: drop it with a reset, so that the
+ * kernel frees what is still queued for it at once instead of holding it
+ * for as long as the reader likes. */
+static void
+conn_abort(struct conn *c, const char *reason)
+{
+	struct linger	 reset = { 1, 0 };
+
+	setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &reset,
+	    sizeof reset);
+	conn_drop(c, reason);
+}
+
 /* Take a reference for asynchronous work. */
 void
 conn_ref(struct conn *c)
@@ -479,7 +492,7 @@ conn_timer(evutil_socket_t fd, short ev, void *arg)
 	uint64_t	 now = server_now(), idle = (uint64_t)srv->set.idle_timeout_s;
 
 	if (c->slow && c->state != CONN_DEAD) {
-		conn_drop(c, "slow reader");
+		conn_abort(c, "slow reader");
 		return;
 	}
 	switch (c->state) {

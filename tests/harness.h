@@ -268,4 +268,8 @@ TCase	*integ_ops_http_tcase(void);
 
 TCase	*integ_deliver_tcase(void);
 
+/* ---- integ-conns.c: connection limits and timers ---------------------- */
+
+TCase	*integ_conns_tcase(void);
+
 #endif

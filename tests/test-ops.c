@@ -522,6 +522,7 @@ main(void)
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, integ_ops_http_tcase());
 	suite_add_tcase(s, integ_deliver_tcase());
+	suite_add_tcase(s, integ_conns_tcase());
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_ENV);

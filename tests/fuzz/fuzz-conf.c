@@ -44,28 +44,22 @@ check_values(const struct settings *s)
 	}
 }
 
-/* Run what trystd runs on a parsed file: the checks, the Redis address,
- * the path settings. */
+/* Run what trystd runs on a parsed file: the checks between keys and
+ * the parsing of the Redis address. */
 static void
 use_values(const struct settings *s)
 {
-	char	*cause = NULL, *host = NULL, *path = NULL, *file;
+	char	*cause = NULL, *host = NULL, *path = NULL;
 	int	 port;
 
 	if (settings_check(s, &cause) != 0 && cause == NULL)
 		abort();
 	free(cause);
 	if (keyspace_redis_addr(s->redis, &host, &port, &path) == 0 &&
-	    host == NULL && path == NULL)
+	    (host == NULL) == (path == NULL))
 		abort();
 	free(host);
 	free(path);
-	cause = NULL;
-	if ((file = settings_path(s->tls_cert, &cause)) == NULL &&
-	    cause == NULL)
-		abort();
-	free(file);
-	free(cause);
 }
 
 /* Parse the input as trystd.conf. */
