@@ -225,7 +225,7 @@ SSL_CTX	*tls_ctx_new(const char *cert, const char *key,
 SSL_CTX	*tls_ctx_load(const struct settings *, uint8_t spki_hash[32],
 	    char **cause);
 
-/* ---- conn.c: connections, frames, timeouts ----------------------------- */
+/* ---- conn.c: connections, output, timeouts ---------------------------- */
 
 enum conn_state {
 	CONN_TLS,		/* handshake under way */
@@ -305,6 +305,12 @@ void	 conn_shutdown_all(struct server *);
 /* Once a second: idle and lifetime checks live in each conn's timer;
  * this writes the daily seen of long-lived connections. */
 void	 conn_tick(struct server *);
+
+/* ---- frames.c: reading frames ----------------------------------------- */
+
+/* Take whole frames off c's input (a bounded number, then yield), check
+ * each as §2 says and dispatch it. May kill c. */
+void	 frames_process(struct conn *);
 
 /* ---- register.c: REGISTER_BEGIN and REGISTER_FINISH -------------------- */
 
