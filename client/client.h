@@ -380,6 +380,20 @@ int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
 	    const struct cand *peer, int npeer, const uint8_t token[16],
 	    struct session *s);
 
+/* ---- inbox.c: names of received files --------------------------------- */
+
+#define INBOX_NAME_MAX	200	/* bytes of a name; room for a suffix */
+
+/* The sender's name p[0..len) made safe: what follows its last '/',
+ * control characters as '_', at most INBOX_NAME_MAX bytes, never empty,
+ * "." or ".." ("file" then). Pure. Caller frees. */
+char	*inbox_safe_name(const uint8_t *p, size_t len);
+/* Link the finished file tmp into dir as name, or stem-N.ext when that
+ * exists (N from 1); never replaces a file. 0 and the name used in *used
+ * (caller frees), or -1 and errno. */
+int	 inbox_link(const char *tmp, const char *dir, const char *name,
+	    char **used);
+
 /* ---- files.c: files in a session (§6.3) ------------------------------- */
 
 #define FILES_CHUNK	16384

@@ -20,8 +20,6 @@
 
 #include "client.h"
 
-#define NAME_MAX_BYTES	200	/* room left for a suffix under NAME_MAX */
-#define UNIQUE_TRIES	1000
 #define DRAW_MS		100
 #define MIB		(1024.0 * 1024.0)
 
@@ -48,61 +46,6 @@ struct txfile {
 	uint8_t		 buf[FILES_CHUNK];
 };
 
-/* The sender's name made safe: its base name, control characters
- * replaced, never empty, "." or "..". Caller frees. */
-static char *
-safe_name(const uint8_t *p, size_t len)
-{
-	char	*name;
-	size_t	 i, start = 0, o = 0;
-
-	for (i = 0; i < len; i++) {
-		if (p[i] == '/')
-			start = i + 1;
-	}
-	name = xmalloc(NAME_MAX_BYTES + 1);
-	for (i = start; i < len && o < NAME_MAX_BYTES; i++)
-		name[o++] = p[i] < 0x20 || p[i] == 0x7f ? '_' : (char)p[i];
-	name[o] = '\0';
-	if (o == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		free(name);
-		name = xstrdup("file");
-	}
-	return (name);
-}
-
-/* Give the finished file tmp its name in dir: name, or stem-N.ext,
- * whichever does not exist yet (link() never replaces a file). The name
- * used in *used, or -1 and errno. */
-static int
-link_unique(const char *tmp, const char *dir, const char *name,
-    char **used)
-{
-	const char	*dot = strrchr(name, '.');
-	char		*path;
-	int		 i, stem, rc;
-
-	stem = dot != NULL && dot != name ? (int)(dot - name) :
-	    (int)strlen(name);
-	for (i = 0; i < UNIQUE_TRIES; i++) {
-		if (i == 0)
-			*used = xstrdup(name);
-		else
-			xasprintf(used, "%.*s-%d%s", stem, name, i,
-			    name + stem);
-		xasprintf(&path, "%s/%s", dir, *used);
-		rc = link(tmp, path);
-		free(path);
-		if (rc == 0)
-			return (0);
-		free(*used);
-		if (errno != EEXIST)
-			return (-1);
-	}
-	errno = EEXIST;
-	return (-1);
-}
-
 /* A file offer: check it and create the hidden file that receives it,
  * named after it, until it is whole. */
 struct rxfile *
@@ -116,7 +59,7 @@ files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 	}
 	rx = xcalloc(1, sizeof *rx);
 	rx->size = get_u64(p);
-	rx->name = safe_name(p + 10, len - 10);
+	rx->name = inbox_safe_name(p + 10, len - 10);
 	rx->dir = xstrdup(dir);
 	xasprintf(&rx->path, "%s/.%s.part-XXXXXX", dir, rx->name);
 	if ((rx->fd = mkostemp(rx->path, O_CLOEXEC)) == -1) {
@@ -180,7 +123,7 @@ files_rx_end(struct rxfile *rx, const uint8_t *p, size_t len)
 	if (close(rx->fd) == -1)
 		rc = -1;
 	rx->fd = -1;
-	if (rc == -1 || link_unique(rx->path, rx->dir, rx->name, &used) ==
+	if (rc == -1 || inbox_link(rx->path, rx->dir, rx->name, &used) ==
 	    -1) {
 		warn("rejected %s", rx->name);
 		files_rx_abort(rx);

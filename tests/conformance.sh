@@ -123,7 +123,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
 } >"$tmp/trystd.conf"
 "$TRYSTD" -c "$tmp/trystd.conf" 2>"$tmp/trystd.log" &
 trystd_pid=$!
-pids+=($trystd_pid)
+pids+=("$trystd_pid")
 for _ in $(seq 100); do
 	tcp_up "$port" && tcp_up "$metrics_port" && break
 	kill -0 "$trystd_pid" 2>/dev/null || break
@@ -145,7 +145,11 @@ start=$(date +%s)
 timeout 240 python3 "$here/conformance/checks.py" "$@"
 rc=$?
 echo "checks.py took $(($(date +%s) - start)) s"
-[ $rc = 0 ] && ok "checks.py: every check passed" || fail "checks.py exit $rc"
+if [ $rc = 0 ]; then
+	ok "checks.py: every check passed"
+else
+	fail "checks.py exit $rc"
+fi
 
 # ---- what the server kept --------------------------------------------------
 bad=
@@ -165,16 +169,21 @@ while read -r k; do
 	*) bad="$bad $k" ;;
 	esac
 done < <(redis-cli -p "$redis_port" --scan)
-[ -z "$bad" ] && [ $keys -gt 0 ] &&
-    ok "Redis holds only acct:{ID} created/seen and rl:/vt: keys with a TTL ($keys keys)" ||
-    fail "Redis holds ($keys keys):$bad"
+if [ -z "$bad" ] && [ $keys -gt 0 ]; then
+	ok "Redis holds only acct:{ID} created/seen and rl:/vt: keys with a TTL ($keys keys)"
+else
+	fail "Redis holds ($keys keys):$bad"
+fi
 
 # ---- what the server logged ------------------------------------------------
 kill "$trystd_pid"
 wait "$trystd_pid"
 trc=$?
-[ $trc = 0 ] && ok "trystd stopped cleanly on SIGTERM" ||
-    fail "trystd exit status $trc after SIGTERM"
+if [ $trc = 0 ]; then
+	ok "trystd stopped cleanly on SIGTERM"
+else
+	fail "trystd exit status $trc after SIGTERM"
+fi
 if grep -qE 'AddressSanitizer|LeakSanitizer|runtime error' "$tmp/trystd.log"; then
 	fail "sanitizer report in trystd's log"
 	grep -m1 -A30 -E 'AddressSanitizer|LeakSanitizer|runtime error' "$tmp/trystd.log"

@@ -1104,7 +1104,7 @@ def _():
     chunk = os.urandom(1 << 16); sent = 0; err = None
     da.s.settimeout(30)
     try:
-        while sent < Q + (8 << 20):
+        while sent < Q + (64 << 20):
             da.s.sendall(chunk); sent += len(chunk)
     except Exception as e:
         err = repr(e)
