@@ -408,6 +408,8 @@ int	 files_rx_data(struct rxfile *, const uint8_t *p, size_t len);
 int	 files_rx_end(struct rxfile *, const uint8_t *p, size_t len);
 /* An unfinished file: removed. */
 void	 files_rx_abort(struct rxfile *);
+/* Have SIGINT, SIGTERM and SIGHUP remove a half-received file first. */
+void	 files_rx_on_signal(void);
 /* Sending: open path (NULL after saying why), send the offer, then one
  * chunk at a time: 1 more to send, 0 done (end sent), -1 and *cause. */
 struct txfile *files_tx_open(const char *path);

@@ -11,6 +11,8 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,10 @@
 
 #define DRAW_MS		100
 #define MIB		(1024.0 * 1024.0)
+
+/* The hidden file being received, for files_rx_on_signal; changed only
+ * with the signals it handles blocked. */
+static char	 partial[PATH_MAX];
 
 struct rxfile {
 	char		*dir;
@@ -45,6 +51,42 @@ struct txfile {
 	crypto_generichash_state st;
 	uint8_t		 buf[FILES_CHUNK];
 };
+
+/* Remember path as the file being received ("" for none). */
+static void
+set_partial(const char *path)
+{
+	sigset_t	 block, old;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	if (strlen(path) < sizeof partial)
+		memcpy(partial, path, strlen(path) + 1);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+/* A signal that ends tryst: remove the file being received, then die of
+ * the signal as before. Async-signal-safe. */
+static void
+on_signal(int sig)
+{
+	if (partial[0] != '\0')
+		unlink(partial);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Have SIGINT, SIGTERM and SIGHUP remove a half-received file. */
+void
+files_rx_on_signal(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+}
 
 /* A file offer: check it and create the hidden file that receives it,
  * named after it, until it is whole. */
@@ -70,6 +112,7 @@ files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 		free(rx);
 		return (NULL);
 	}
+	set_partial(rx->path);
 	crypto_generichash_init(&rx->st, NULL, 0, 32);
 	return (rx);
 }
@@ -145,6 +188,7 @@ files_rx_abort(struct rxfile *rx)
 	if (rx->fd != -1)
 		close(rx->fd);
 	unlink(rx->path);
+	set_partial("");
 	free(rx->path);
 	free(rx->name);
 	free(rx->dir);

@@ -258,6 +258,7 @@ listen_cmd(int argc, char **argv)
 
 	listen_parse(argc, argv, &a);
 	tryst_ctx_load(&c);
+	files_rx_on_signal();
 	while (spell(&c, &a, &backoff))
 		;
 	tryst_ctx_free(&c);

@@ -229,8 +229,38 @@ else
 	fail "safety numbers: alice \"$sa\", bob \"$sb\""
 fi
 
-# ---- a call that does not happen says why ----------------------------------
+# ---- a receiver stopped mid-file leaves nothing behind -----------------------
 unlisten
+mkdir -p "$tmp/cut"
+head -c $((100 << 20)) /dev/zero >"$tmp/big.bin"
+TRYST_HOME="$tmp/bob" "$TRYST" listen --dir "$tmp/cut" \
+    >"$tmp/cut.out" 2>"$tmp/cut.err" &
+cut_pid=$!
+pids+=($cut_pid)
+if wait_for "$tmp/cut.out" 100 '^online$'; then
+	TRYST_HOME="$tmp/alice" timeout 60 "$TRYST" send "$BOB" "$tmp/big.bin" \
+	    >/dev/null 2>"$tmp/cut.send" &
+	send_pid=$!
+	for ((i = 0; i < 1000; i++)); do
+		compgen -G "$tmp/cut/.big.bin.part-*" >/dev/null && break
+		sleep 0.01
+	done
+	kill -TERM "$cut_pid"
+	wait "$cut_pid" 2>/dev/null
+	wait "$send_pid" 2>/dev/null
+	if [ $i -ge 1000 ]; then
+		fail "no hidden .part file appeared while receiving"
+	elif [ -n "$(ls -A "$tmp/cut")" ]; then
+		fail "a stopped receiver left: $(ls -A "$tmp/cut")"
+	else
+		ok "tryst listen stopped mid-file (SIGTERM) leaves no file behind"
+	fi
+else
+	fail "tryst listen for the interrupted transfer never said online"
+fi
+rm -f "$tmp/big.bin"
+
+# ---- a call that does not happen says why ----------------------------------
 echo small >"$tmp/small.txt"
 out=$(as alice send "$BOB" "$tmp/small.txt" 2>&1)
 rc=$?
