@@ -11,6 +11,8 @@
  * Usage: bench-stun [requests/s, 20000 [seconds per round, 3 [rounds, 5]]]
  */
 #include <sys/prctl.h>
+#include <sched.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -316,6 +318,28 @@ median(double *v, int n)
 	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
+/* Pin every thread of pid (all of /proc/PID/task) to cpu. */
+static void
+pin_threads(pid_t pid, int cpu)
+{
+	cpu_set_t	 set;
+	char		 path[64];
+	struct dirent	*e;
+	DIR		*d;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] != '.')
+			sched_setaffinity((pid_t)atol(e->d_name), sizeof set,
+			    &set);
+	}
+	closedir(d);
+}
+
 /* Start turnserver as a plain STUN server on port; its pid, or -1. */
 static pid_t
 coturn_start(int port)
@@ -368,6 +392,7 @@ have_coturn(void)
 }
 
 static int	 trystd_port;
+static int	 pinned;	/* servers on CPU 1, the load on CPU 0 */
 
 /* Per server: the figure of each round, and the sums. */
 struct series {
@@ -411,6 +436,8 @@ coturn_up(struct series *s)
 	ck_assert_int_ne(s->pid = coturn_start(s->port), -1);
 	ck_assert_msg(probe(s->port) == 0, "turnserver: no STUN answer "
 	    "(see %s/turnserver.log)", H.dir);
+	if (pinned)
+		pin_threads(s->pid, 1);
 }
 
 /* Rounds on trystd and coturn in turn (so both share whatever else the
@@ -424,9 +451,17 @@ body(void)
 	double		 a, b;
 	int		 i, coturn = have_coturn();
 
+	/* The load on CPU 0 and both servers on CPU 1, so that where the
+	 * scheduler puts them does not change the figures. */
+	if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		pinned = 1;
+		pin_threads(getpid(), 0);
+		pin_threads(H.trystd_pid, 1);
+	}
 	printf("stun: %.0f requests/s, %d rounds of %.1f s, from %d ports "
-	    "and %d addresses; %ld CPUs\n", rate, rounds, secs, NSOCK, NADDR,
-	    sysconf(_SC_NPROCESSORS_ONLN));
+	    "and %d addresses; %ld CPUs%s\n", rate, rounds, secs, NSOCK,
+	    NADDR, sysconf(_SC_NPROCESSORS_ONLN), pinned ? " (load on CPU 0, "
+	    "servers on CPU 1)" : "");
 	ck_assert_msg(probe(ours.port) == 0, "trystd: no STUN answer");
 	if (!coturn)
 		printf("stun: turnserver (coturn) is not installed: no "

@@ -46,6 +46,7 @@
 #define DGRAM_MAX	1500	/* longer datagrams are dropped */
 #define BATCH		32	/* datagrams per recvmmsg/sendmmsg */
 #define PER_PASS	2	/* batches per read callback */
+#define COALESCE_US	1000	/* pause after answering, to gather more */
 #define RATE		20	/* answers per second per source ... */
 #define BURST		40	/* ... after a burst of this many */
 #define SOURCES_MAX	65536	/* sources with a bucket */
@@ -69,7 +70,8 @@ struct source {
 struct stun {
 	struct server	*srv;
 	int		 fd;
-	struct event	*ev;
+	struct event	*ev;		/* readable; re-added after a pause */
+	struct event	*pause;
 	struct table	*sources;	/* address key -> struct source */
 	uint64_t	 pruned_ms;
 	/* One batch: datagrams in, answers out, one system call each. */
@@ -389,8 +391,8 @@ batch_answer(struct stun *st, int i, int k, uint64_t now)
 	return (1);
 }
 
-/* Read a batch of datagrams and answer those that are due: -1 when the
- * socket had fewer than a whole batch (nothing more is waiting). */
+/* Read a batch of datagrams and answer those that are due: how many
+ * were read (fewer than BATCH: nothing more is waiting). */
 static int
 serve_batch(struct stun *st, uint64_t now)
 {
@@ -401,7 +403,7 @@ serve_batch(struct stun *st, uint64_t now)
 	if (n == -1) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			log_debug("stun: recvmmsg: %s", strerror(errno));
-		return (-1);
+		return (0);
 	}
 	for (i = 0; i < n; i++)
 		k += batch_answer(st, i, k, now);
@@ -414,7 +416,7 @@ serve_batch(struct stun *st, uint64_t now)
 		}
 		sent += r;
 	}
-	return (n < BATCH ? -1 : 0);
+	return (n);
 }
 
 /* The socket is readable: answer up to PER_PASS batches, then yield. */
@@ -422,15 +424,31 @@ static void
 stun_read(evutil_socket_t fd, short ev, void *arg)
 {
 	struct stun	*st = arg;
+	struct timeval	 pause = { 0, COALESCE_US };
 	uint64_t	 now = server_now_ms();
-	int		 i;
+	int		 i, n, total = 0;
 
 	if (now >= st->pruned_ms + PRUNE_MS || now < st->pruned_ms)
 		prune(st, now);
-	for (i = 0; i < PER_PASS; i++) {
-		if (serve_batch(st, now) != 0)
-			break;
-	}
+	for (i = 0, n = BATCH; i < PER_PASS && n == BATCH; i++)
+		total += (n = serve_batch(st, now));
+	/* Once the socket is drained, let the next datagrams gather for a
+	 * moment: under load one wake-up then serves many (the cost of a
+	 * STUN answer is mostly the wake-up), while a lone request is
+	 * answered at once. With more waiting, go on at the next pass. */
+	if (total > 0 && n < BATCH)
+		evtimer_add(st->pause, &pause);
+	else
+		event_add(st->ev, NULL);
+}
+
+/* The pause is over: wait for datagrams again. */
+static void
+stun_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct stun	*st = arg;
+
+	event_add(st->ev, NULL);
 }
 
 /* A non-blocking UDP socket bound to ss; -1 and *cause. An IPv6 wildcard
@@ -483,8 +501,10 @@ stun_start(struct server *srv, char **cause)
 	st->fd = fd;
 	st->sources = table_new(16);
 	st->pruned_ms = server_now_ms();
-	st->ev = event_new(srv->base, fd, EV_READ | EV_PERSIST, stun_read, st);
-	if (st->ev == NULL || event_add(st->ev, NULL) != 0)
+	st->ev = event_new(srv->base, fd, EV_READ, stun_read, st);
+	st->pause = evtimer_new(srv->base, stun_resume, st);
+	if (st->ev == NULL || st->pause == NULL ||
+	    event_add(st->ev, NULL) != 0)
 		fatalx("stun_start: cannot add the socket to the loop");
 	srv->stun = st;
 	log_info("stun: answering on %s", name);
@@ -507,6 +527,7 @@ stun_stop(struct server *srv)
 	if (st == NULL)
 		return;
 	event_free(st->ev);
+	event_free(st->pause);
 	close(st->fd);
 	table_each(st->sources, free_one, st->sources);
 	table_free(st->sources);
