@@ -214,7 +214,9 @@ sleep_jitter(unsigned int s)
 	poll(NULL, 0, (int)ms);
 }
 
-/* One online spell: 1 to go on, 0 to stop. *backoff grows on failure. */
+/* One online spell: 1 to go on, 0 to stop (another device of the account
+ * took over), -1 to stop on an error (revoked, or a failure that retrying
+ * cannot mend). *backoff grows on failure. */
 static int
 spell(struct tryst_ctx *c, const struct listen_args *a,
     unsigned int *backoff)
@@ -229,7 +231,7 @@ spell(struct tryst_ctx *c, const struct listen_args *a,
 		free(cause);
 		online_close(&o);
 		if (o.permanent)
-			return (0);
+			return (-1);
 		fprintf(stderr, "tryst: retrying in about %u s\n", *backoff);
 		sleep_jitter(*backoff);
 		*backoff = *backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S :
@@ -242,8 +244,10 @@ spell(struct tryst_ctx *c, const struct listen_args *a,
 	p2p_close(&p);
 	online_close(&o);
 	online_say_gone(&o);
-	if (o.goaway == GOAWAY_REPLACED || o.goaway == GOAWAY_REVOKED)
+	if (o.goaway == GOAWAY_REPLACED)
 		return (0);
+	if (o.goaway == GOAWAY_REVOKED)
+		return (-1);
 	sleep_jitter(o.goaway >= 0 ? o.reconnect_s : *backoff);
 	return (1);
 }
@@ -255,12 +259,13 @@ listen_cmd(int argc, char **argv)
 	struct tryst_ctx	 c;
 	struct listen_args	 a;
 	unsigned int		 backoff = BACKOFF_MIN_S;
+	int			 rc;
 
 	listen_parse(argc, argv, &a);
 	tryst_ctx_load(&c);
 	files_rx_on_signal();
-	while (spell(&c, &a, &backoff))
+	while ((rc = spell(&c, &a, &backoff)) == 1)
 		;
 	tryst_ctx_free(&c);
-	return (1);
+	return (rc == 0 ? 0 : 1);
 }

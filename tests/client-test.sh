@@ -107,13 +107,17 @@ redis = 127.0.0.1:$redis_port
 verification = dev:$tmp/codes.txt
 call_timeout_s = 5
 CONF
-"$TRYSTD" -c "$tmp/trystd.conf" 2>"$tmp/trystd.log" &
-trystd_pid=$!
-pids+=($trystd_pid)
-for _ in $(seq 50); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-	sleep 0.1
-done
+# Start trystd (its log appended to trystd.log) and wait until it listens.
+trystd_up() {
+	"$TRYSTD" -c "$tmp/trystd.conf" 2>>"$tmp/trystd.log" &
+	trystd_pid=$!
+	pids+=($trystd_pid)
+	for _ in $(seq 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.1
+	done
+}
+trystd_up
 key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys)
 ctl() { "$TRYSTCTL" -c "$tmp/trystd.conf" "$@"; }
 
@@ -305,6 +309,58 @@ if setup bob "$BOB" && listen bob; then
 else
 	fail "bob could not set up again"
 	show bob.setup bob.listen.err
+fi
+
+# ---- tryst listen: back after a restart, never after replaced or revoked ---
+# How many times FILE says online.
+onlines() { grep -c '^online$' "$1" 2>/dev/null; }
+if listen bob; then
+	first=$listen_pid
+	kill "$trystd_pid"
+	wait "$trystd_pid" 2>/dev/null
+	trystd_up
+	# GOAWAY shutdown asks for 5 s, plus up to as much again.
+	for ((i = 0; i < 200; i++)); do
+		[ "$(onlines "$tmp/bob.listen.out")" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$i" -lt 200 ] && grep -q "the server is shutting down" \
+	    "$tmp/bob.listen.err" &&
+	    ok "tryst listen came back online after trystd restarted" ||
+	    fail "no reconnect after a restart: $(tail -n 3 "$tmp/bob.listen.err")"
+	# A newer listen of the account replaces it, and it stops for good.
+	mkdir -p "$tmp/bob.inbox2"
+	TRYST_HOME="$tmp/bob" "$TRYST" listen --dir "$tmp/bob.inbox2" \
+	    >"$tmp/bob2.out" 2>"$tmp/bob2.err" &
+	second=$!
+	pids+=($second)
+	wait_for "$tmp/bob2.out" 100 '^online$' || fail "second listen"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$first" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$first" 2>/dev/null
+	rc=$?
+	[ "$i" -lt 50 ] && [ $rc = 0 ] && grep -q "replaced this connection" \
+	    "$tmp/bob.listen.err" &&
+	    ok "a newer tryst listen replaced the first, which stopped" ||
+	    fail "replaced: exit $rc: $(tail -n 2 "$tmp/bob.listen.err")"
+	# Registering again revokes the running one; it stops too.
+	as bob register "$BOB" >>"$tmp/bob.setup" 2>&1
+	wait_for "$tmp/codes.txt" 50 "^\\$BOB " || true
+	code=$(awk -v n="$BOB" '$1 == n { c = $2 } END { print c }' \
+	    "$tmp/codes.txt")
+	as bob verify "$code" >>"$tmp/bob.setup" 2>&1 || fail "verify again"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$second" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ "$i" -lt 50 ] && grep -q "revoked this registration" "$tmp/bob2.err" &&
+	    [ "$(onlines "$tmp/bob2.out")" = 1 ] &&
+	    ok "registering again revoked the running tryst listen, which stopped" ||
+	    fail "revoked: $(tail -n 2 "$tmp/bob2.err")"
+else
+	fail "tryst listen before the restart"
 fi
 
 # ---- delete-account ---------------------------------------------------------
