@@ -106,6 +106,7 @@ master_key = $tmp/master.key
 redis = 127.0.0.1:$redis_port
 verification = dev:$tmp/codes.txt
 call_timeout_s = 5
+idle_timeout_s = 30
 CONF
 # Start trystd (its log appended to trystd.log) and wait until it listens.
 trystd_up() {
@@ -361,6 +362,25 @@ if listen bob; then
 	    fail "revoked: $(tail -n 2 "$tmp/bob2.err")"
 else
 	fail "tryst listen before the restart"
+fi
+
+# ---- a tryst listen outlives idle_timeout_s (30 s here) by PINGing ---------
+mkdir -p "$tmp/alice.inbox"
+TRYST_HOME="$tmp/alice" "$TRYST" listen --dir "$tmp/alice.inbox" \
+    >"$tmp/alice.listen.out" 2>"$tmp/alice.listen.err" &
+alice_listen=$!
+pids+=($alice_listen)
+if wait_for "$tmp/alice.listen.out" 100 '^online$'; then
+	sleep 36
+	if kill -0 "$alice_listen" 2>/dev/null &&
+	    [ "$(onlines "$tmp/alice.listen.out")" = 1 ] &&
+	    [ ! -s "$tmp/alice.listen.err" ]; then
+		ok "a tryst listen stayed online 36 s (idle_timeout_s = 30)"
+	else
+		fail "alice's listen went: $(tail -n 2 "$tmp/alice.listen.err")"
+	fi
+else
+	fail "alice's listen never said online"
 fi
 
 # ---- delete-account ---------------------------------------------------------
