@@ -86,9 +86,11 @@ cmd_disconnected(const redisAsyncContext *ac, int status)
 {
 	struct store	*st = ac->data;
 
-	if (st->up)
+	/* REDIS_OK: our own disconnect, at shutdown; not worth a warning. */
+	if (status != REDIS_OK && st->up)
 		log_warnx("redis: connection lost");
-	st->srv->stats.redis_errors++;
+	if (status != REDIS_OK)
+		st->srv->stats.redis_errors++;
 	st->up = 0;
 	st->ac = NULL;
 	schedule_retry(st);
