@@ -54,7 +54,7 @@ outcomes(struct evbuffer *b, const char *name, const char *help,
 		if (i != 0 && v[i] == 0)
 			continue;
 		e = i == 0 ? "ok" : proto_err_name((uint16_t)i);
-		for (j = 0; e[j] != '\0' && j < sizeof lower - 1; j++)
+		for (j = 0; j < sizeof lower - 1 && e[j] != '\0'; j++)
 			lower[j] = (char)(e[j] >= 'A' && e[j] <= 'Z' ?
 			    e[j] - 'A' + 'a' : e[j]);
 		lower[j] = '\0';
