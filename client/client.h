@@ -388,7 +388,7 @@ int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
  * control characters as '_', at most INBOX_NAME_MAX bytes, never empty,
  * "." or ".." ("file" then). Pure. Caller frees. */
 char	*inbox_safe_name(const uint8_t *p, size_t len);
-/* Link the finished file tmp into dir as name, or stem-N.ext when that
+/* Move the finished file tmp into dir as name, or stem-N.ext when that
  * exists (N from 1); never replaces a file. 0 and the name used in *used
  * (caller frees), or -1 and errno. */
 int	 inbox_link(const char *tmp, const char *dir, const char *name,

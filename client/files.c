@@ -2,8 +2,8 @@
  * files.c -- files in a session (PROTOCOL.md §6.3): an offer (size, name),
  * data chunks, and an end carrying the BLAKE2b of the whole file. The
  * receiver writes into a hidden file in its folder and, once size and hash
- * are right, links it under the sender's base name, never outside the
- * folder and never over an existing file; a wrong file is deleted. The sender draws a progress bar on a terminal.
+ * are right, gives it the sender's base name, never outside the folder
+ * and never over an existing file; a wrong file is deleted. The sender draws a progress bar on a terminal.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -52,20 +52,31 @@ struct txfile {
 	uint8_t		 buf[FILES_CHUNK];
 };
 
-/* Remember path as the file being received ("" for none). */
+/* Block (1) or restore (0) the signals on_signal handles. */
 static void
-set_partial(const char *path)
+hold_signals(int hold)
 {
-	sigset_t	 block, old;
+	static sigset_t	 old;
+	sigset_t	 block;
 
+	if (!hold) {
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigprocmask(SIG_BLOCK, &block, &old);
+}
+
+/* Remember path as the file being received ("" for none); the caller
+ * holds the signals. */
+static void
+set_partial(const char *path)
+{
 	if (strlen(path) < sizeof partial)
 		memcpy(partial, path, strlen(path) + 1);
-	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* A signal that ends tryst: remove the file being received, then die of
@@ -104,7 +115,12 @@ files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 	rx->name = inbox_safe_name(p + 10, len - 10);
 	rx->dir = xstrdup(dir);
 	xasprintf(&rx->path, "%s/.%s.part-XXXXXX", dir, rx->name);
-	if ((rx->fd = mkostemp(rx->path, O_CLOEXEC)) == -1) {
+	/* No signal between making the file and remembering it. */
+	hold_signals(1);
+	if ((rx->fd = mkostemp(rx->path, O_CLOEXEC)) != -1)
+		set_partial(rx->path);
+	hold_signals(0);
+	if (rx->fd == -1) {
 		warn("%s/%s", dir, rx->name);
 		free(rx->path);
 		free(rx->name);
@@ -112,7 +128,6 @@ files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 		free(rx);
 		return (NULL);
 	}
-	set_partial(rx->path);
 	crypto_generichash_init(&rx->st, NULL, 0, 32);
 	return (rx);
 }
@@ -175,7 +190,7 @@ files_rx_end(struct rxfile *rx, const uint8_t *p, size_t len)
 	printf("received %s (%llu bytes)\n", used,
 	    (unsigned long long)rx->size);
 	free(used);
-	files_rx_abort(rx);	/* removes the hidden name; the file stays */
+	files_rx_abort(rx);	/* frees rx; the hidden name is gone already */
 	return (0);
 }
 
@@ -187,8 +202,10 @@ files_rx_abort(struct rxfile *rx)
 		return;
 	if (rx->fd != -1)
 		close(rx->fd);
+	hold_signals(1);
 	unlink(rx->path);
 	set_partial("");
+	hold_signals(0);
 	free(rx->path);
 	free(rx->name);
 	free(rx->dir);

@@ -1,10 +1,12 @@
 /*
  * inbox.c -- where received files go: the sender's name made safe (its
  * base name only, so nothing lands outside the folder), and a finished
- * file linked under that name or, when it is taken, under name-N.ext,
- * never over an existing file.
+ * file moved to that name or, when it is taken, to name-N.ext, never over
+ * an existing file.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,9 +38,31 @@ inbox_safe_name(const uint8_t *p, size_t len)
 	return (name);
 }
 
+/* Give tmp the name path unless path exists: a rename that never
+ * replaces where the file system has one, else a hard link, else (vfat,
+ * some network file systems) a check then a rename. -1 and errno
+ * (EEXIST: taken). */
+static int
+place(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return (0);
+	if (errno != EINVAL && errno != ENOSYS)
+		return (-1);
+	if (link(tmp, path) == 0)
+		return (0);
+	if (errno != EPERM && errno != EOPNOTSUPP)
+		return (-1);
+	if (access(path, F_OK) == 0) {
+		errno = EEXIST;
+		return (-1);
+	}
+	return (rename(tmp, path));
+}
+
 /* Give the finished file tmp its name in dir: name, or stem-N.ext,
- * whichever does not exist yet (link() never replaces a file). The name
- * used in *used, or -1 and errno. */
+ * whichever does not exist yet, never replacing a file. The name used in
+ * *used, or -1 and errno. */
 int
 inbox_link(const char *tmp, const char *dir, const char *name, char **used)
 {
@@ -55,7 +79,7 @@ inbox_link(const char *tmp, const char *dir, const char *name, char **used)
 			xasprintf(used, "%.*s-%d%s", stem, name, i,
 			    name + stem);
 		xasprintf(&path, "%s/%s", dir, *used);
-		rc = link(tmp, path);
+		rc = place(tmp, path);
 		free(path);
 		if (rc == 0)
 			return (0);

@@ -199,6 +199,7 @@ talk_session(struct talk *tk, const struct msg *m)
 	r.files = tk->files;
 	r.nfiles = tk->nfiles;
 	r.caller = 1;
+	files_rx_on_signal();	/* the peer may send files too */
 	rc = run_session(&r);
 	session_close(&s);
 	return (rc);

@@ -60,9 +60,16 @@ static void
 conn_free(struct conn *c)
 {
 	struct server	*srv = c->srv;
+	struct linger	 reset = { 1, 0 };
 	SSL		*ssl;
 
-	if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
+	/* A reader that stopped reading goes with a reset, so that the
+	 * kernel frees what is still queued for it at once instead of
+	 * holding it for as long as the reader likes. */
+	if (c->slow)
+		setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER,
+		    &reset, sizeof reset);
+	else if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
 		SSL_shutdown(ssl);
 	bufferevent_free(c->bev);
 	event_free(c->timer);
@@ -113,19 +120,6 @@ conn_drop(struct conn *c, const char *reason)
 {
 	conn_kill(c, reason);
 	free_later(c);
-}
-
-/* A reader that stopped reading: drop it with a reset, so that the
- * kernel frees what is still queued for it at once instead of holding it
- * for as long as the reader likes. */
-static void
-conn_abort(struct conn *c, const char *reason)
-{
-	struct linger	 reset = { 1, 0 };
-
-	setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &reset,
-	    sizeof reset);
-	conn_drop(c, reason);
 }
 
 /* Take a reference for asynchronous work. */
@@ -339,7 +333,7 @@ conn_timer(evutil_socket_t fd, short ev, void *arg)
 	uint64_t	 now = server_now(), idle = (uint64_t)srv->set.idle_timeout_s;
 
 	if (c->slow && c->state != CONN_DEAD) {
-		conn_abort(c, "slow reader");
+		conn_drop(c, "slow reader");
 		return;
 	}
 	switch (c->state) {

@@ -366,6 +366,17 @@ batch_arm(struct stun *st)
 	}
 }
 
+/* The source port of an IPv4 or IPv6 address. */
+static uint16_t
+source_port(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohs(((const struct sockaddr_in *)sa)->sin_port));
+	if (sa->sa_family == AF_INET6)
+		return (ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+	return (0);
+}
+
 /* Answer datagram i of the batch into send slot k if it is due: 1 if it
  * took the slot. */
 static int
@@ -375,12 +386,14 @@ batch_answer(struct stun *st, int i, int k, uint64_t now)
 	struct sockaddr	*from = (struct sockaddr *)&st->from[i];
 	size_t		 n;
 
-	if (in->msg_flags & MSG_TRUNC)
+	/* Port 0 cannot be answered (and would fail the whole send). */
+	if ((in->msg_flags & MSG_TRUNC) || source_port(from) == 0)
 		return (0);
 	n = stun_answer(st->in[i], st->rmsg[i].msg_len, from, st->out[k],
 	    sizeof st->out[k]);
 	if (n == 0 || allow(st, from, now) != 0)
 		return (0);
+	st->srv->stats.stun_requests++;
 	st->siov[k].iov_base = st->out[k];
 	st->siov[k].iov_len = n;
 	memset(out, 0, sizeof *out);
@@ -410,11 +423,15 @@ serve_batch(struct stun *st, uint64_t now)
 	while (sent < k) {
 		r = sendmmsg(st->fd, st->smsg + sent, (unsigned)(k - sent),
 		    MSG_DONTWAIT);
-		if (r <= 0) {
-			log_debug("stun: sendmmsg: %s", strerror(errno));
-			break;	/* UDP: a full send buffer drops answers */
+		if (r > 0) {
+			sent += r;
+			continue;
 		}
-		sent += r;
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+			break;	/* UDP: a full send buffer drops answers */
+		/* This one cannot go; the others still can. */
+		log_debug("stun: sendmmsg: %s", strerror(errno));
+		sent++;
 	}
 	return (n);
 }

@@ -42,6 +42,19 @@ usage(void)
 	exit(2);
 }
 
+/* An exec: delivery program must be one trystd can run. -1 and *cause. */
+static int
+check_program(const struct settings *set, char **cause)
+{
+	const char	*prog = set->verification + 5;
+
+	if (strncmp(set->verification, "exec:", 5) != 0 ||
+	    access(prog, X_OK) == 0)
+		return (0);
+	xasprintf(cause, "verification: %s: %s", prog, strerror(errno));
+	return (-1);
+}
+
 /* Load the configuration, the master key and the certificate. */
 static int
 load(struct server *srv, char **cause)
@@ -53,12 +66,8 @@ load(struct server *srv, char **cause)
 	if (settings_load(&srv->set, srv->conf_path, cause) != 0)
 		return (-1);
 	log_set_level(srv->set.log_level);
-	if (strncmp(srv->set.verification, "exec:", 5) == 0 &&
-	    access(srv->set.verification + 5, X_OK) != 0) {
-		xasprintf(cause, "verification: %s: %s",
-		    srv->set.verification + 5, strerror(errno));
+	if (check_program(&srv->set, cause) != 0)
 		return (-1);
-	}
 	if ((path = settings_path(&srv->set, srv->set.master_key, cause)) == NULL)
 		return (-1);
 	rv = keys_load_master(path, master, cause);
@@ -157,7 +166,8 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 		notify_send("READY=1");
 		return;
 	}
-	if ((ctx = tls_ctx_load(&ns, hash, &cause)) == NULL) {
+	if (check_program(&ns, &cause) != 0 ||
+	    (ctx = tls_ctx_load(&ns, hash, &cause)) == NULL) {
 		log_errx("reload refused, old configuration kept: %s", cause);
 		free(cause);
 		settings_free(&ns);

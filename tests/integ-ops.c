@@ -619,10 +619,12 @@ START_TEST(test_stun_port)
 {
 	struct hproc	*p = h_proc_new("stun");
 	struct account	 a;
-	char		 extra[64];
+	char		 extra[96];
 	int		 port = fresh_port(SOCK_DGRAM), n;
+	int		 mport = fresh_port(SOCK_STREAM);
 
-	snprintf(extra, sizeof extra, "stun_listen = 127.0.0.1:%d\n", port);
+	snprintf(extra, sizeof extra, "stun_listen = 127.0.0.1:%d\n"
+	    "metrics_listen = %d\n", port, mport);
 	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
 	h_proc_start(p, NULL);
 	h_proc_ready(p);
@@ -635,8 +637,9 @@ START_TEST(test_stun_port)
 	 * flood; another address has a bucket of its own. */
 	n = stun_burst("127.0.0.1", port, 200);
 	ck_assert_msg(n >= 40 && n <= 70, "%d answers to 200 requests", n);
-	n = stun_burst("127.0.0.2", port, 30);
-	ck_assert_int_eq(n, 30);
+	ck_assert_int_eq(stun_burst("127.0.0.2", port, 30), 30);
+	ck_assert_int_eq(metric_now(mport, "tryst_stun_requests_total"),
+	    n + 30);
 }
 END_TEST
 

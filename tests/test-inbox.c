@@ -76,20 +76,17 @@ START_TEST(test_long_name)
 }
 END_TEST
 
-/* A temporary folder and a finished file in it; its path into tmp. */
-static char *
-folder_with_file(char *tmp, size_t len, const char *text)
+/* A finished file dir/.part holding text; its path into tmp. */
+static void
+part_file(const char *dir, char *tmp, size_t len, const char *text)
 {
-	char	*dir = xstrdup("/tmp/test-inbox.XXXXXX");
 	int	 fd;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(tmp, len, "%s/.part", dir);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_ne(fd, -1);
 	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
 	close(fd);
-	return (dir);
 }
 
 /* The contents of dir/name. */
@@ -109,42 +106,44 @@ expect_file(const char *dir, const char *name, const char *want)
 
 START_TEST(test_link_unique)
 {
-	char	 tmp[PATH_MAX], *dir, *used;
+	char	 tmp[PATH_MAX], dir[] = "/tmp/test-inbox.XXXXXX", *used;
 	int	 i;
 
-	dir = folder_with_file(tmp, sizeof tmp, "first");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	part_file(dir, tmp, sizeof tmp, "first");
 	ck_assert_int_eq(inbox_link(tmp, dir, "notes.txt", &used), 0);
 	ck_assert_str_eq(used, "notes.txt");
 	free(used);
 	/* Taken: a suffix before the extension, the first file kept. */
-	unlink(tmp);
 	for (i = 1; i <= 3; i++) {
 		char	 want[32], text[16];
 
 		snprintf(text, sizeof text, "copy %d", i);
-		free(folder_with_file(tmp, sizeof tmp, text));
+		part_file(dir, tmp, sizeof tmp, text);
 		ck_assert_int_eq(inbox_link(tmp, dir, "notes.txt", &used), 0);
 		snprintf(want, sizeof want, "notes-%d.txt", i);
 		ck_assert_str_eq(used, want);
 		expect_file(dir, used, text);
 		free(used);
-		unlink(tmp);
 	}
 	expect_file(dir, "notes.txt", "first");
 	/* No extension, and a leading dot is not one. */
-	free(folder_with_file(tmp, sizeof tmp, "a"));
+	part_file(dir, tmp, sizeof tmp, "a");
 	ck_assert_int_eq(inbox_link(tmp, dir, ".profile", &used), 0);
 	free(used);
+	ck_assert_int_eq(access(tmp, F_OK), -1);	/* moved, not copied */
+	part_file(dir, tmp, sizeof tmp, "b");
 	ck_assert_int_eq(inbox_link(tmp, dir, ".profile", &used), 0);
 	ck_assert_str_eq(used, ".profile-1");
 	free(used);
+	expect_file(dir, ".profile", "a");
 	/* A missing folder is an error, not a file elsewhere. */
+	part_file(dir, tmp, sizeof tmp, "c");
 	errno = 0;
 	ck_assert_int_eq(inbox_link(tmp, "/nonexistent/dir", "x", &used), -1);
 	ck_assert_int_eq(errno, ENOENT);
 	snprintf(tmp, sizeof tmp, "rm -rf '%s'", dir);
 	ck_assert_int_eq(system(tmp), 0);
-	free(dir);
 }
 END_TEST
 

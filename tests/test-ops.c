@@ -314,6 +314,13 @@ START_TEST(test_reload_settings)
 	reload(p);
 	ck_assert_int_eq(h_proc_log_count(p, "reload refused"), 1);
 	ck_assert_int_eq(h_proc_log_count(p, "no_such_key"), 1);
+	/* So is a delivery program that cannot be run. */
+	h_proc_conf(p, NULL, NULL, NULL, NULL,
+	    "verification = exec:/nonexistent/send-code\n");
+	reload(p);
+	ck_assert_int_eq(h_proc_log_count(p, "reload refused"), 2);
+	ck_assert_int_eq(h_proc_log_count(p, "/nonexistent/send-code: No "
+	    "such file"), 1);
 	h_ping(online, 2);
 	ck_assert_uint_eq(code_len(anon, N_CODE3), 8);
 
@@ -331,7 +338,7 @@ START_TEST(test_reload_settings)
 	ck_assert_msg(tconn_open(listen, H.sign_pk, NULL, &why) == NULL,
 	    "trystd listens on %s before a restart", listen);
 	free(why);
-	ck_assert_int_eq(h_proc_log_count(p, "reload refused"), 1);
+	ck_assert_int_eq(h_proc_log_count(p, "reload refused"), 2);
 }
 END_TEST
 
