@@ -366,9 +366,9 @@ batch_arm(struct stun *st)
 	}
 }
 
-/* The source port of an IPv4 or IPv6 address. */
+/* The port of an IPv4 or IPv6 address; 0 for another family. */
 static uint16_t
-source_port(const struct sockaddr *sa)
+sa_port(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return (ntohs(((const struct sockaddr_in *)sa)->sin_port));
@@ -387,7 +387,7 @@ batch_answer(struct stun *st, int i, int k, uint64_t now)
 	size_t		 n;
 
 	/* Port 0 cannot be answered (and would fail the whole send). */
-	if ((in->msg_flags & MSG_TRUNC) || source_port(from) == 0)
+	if ((in->msg_flags & MSG_TRUNC) || sa_port(from) == 0)
 		return (0);
 	n = stun_answer(st->in[i], st->rmsg[i].msg_len, from, st->out[k],
 	    sizeof st->out[k]);
@@ -562,9 +562,5 @@ stun_port(struct server *srv)
 	if (srv->stun == NULL || getsockname(srv->stun->fd,
 	    (struct sockaddr *)&ss, &sslen) != 0)
 		return (0);
-	if (ss.ss_family == AF_INET)
-		return (ntohs(((struct sockaddr_in *)&ss)->sin_port));
-	if (ss.ss_family == AF_INET6)
-		return (ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
-	return (0);
+	return (sa_port((struct sockaddr *)&ss));
 }
