@@ -3,7 +3,8 @@
  * data chunks, and an end carrying the BLAKE2b of the whole file. The
  * receiver writes into a hidden file in its folder and, once size and hash
  * are right, gives it the sender's base name, never outside the folder
- * and never over an existing file; a wrong file is deleted. The sender draws a progress bar on a terminal.
+ * and never over an existing file; a wrong file is deleted. The sender
+ * draws a progress bar on a terminal.
  */
 #include <sys/stat.h>
 #include <sys/types.h>

@@ -1,7 +1,8 @@
 /*
  * trystctl.c -- the operator's tool: keygen, lookup (the answer to a legal
- * request), delete, pubkeys, compact, stats. It reads trystd's configuration and speaks to
- * Redis synchronously; it never runs inside the daemon's loop.
+ * request), delete, pubkeys, compact, stats. It reads trystd's
+ * configuration and speaks to Redis synchronously; it never runs inside
+ * the daemon's loop.
  */
 #include <errno.h>
 #include <stdlib.h>
