@@ -260,6 +260,9 @@ int	 h_proc_wait(struct hproc *, int ms);
 int	 h_proc_log_count(struct hproc *, const char *text);
 /* Kill and forget every trystd of the test. */
 void	 h_proc_stop_all(void);
+/* Checked teardown of tests that start trystds: stop them all, then
+ * h_test_teardown. */
+void	 h_proc_teardown(void);
 
 /* /metrics, /healthz, credential:NAME and the STUN port in WELCOME. */
 TCase	*integ_ops_http_tcase(void);

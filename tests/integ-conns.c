@@ -209,20 +209,13 @@ START_TEST(test_slow_reader)
 }
 END_TEST
 
-/* Stop the trystds of the test, then the harness's teardown. */
-static void
-conns_teardown(void)
-{
-	h_proc_stop_all();
-	h_test_teardown();
-}
-
+/* This file's tests, each of which starts its own trystd. */
 TCase *
 integ_conns_tcase(void)
 {
 	TCase	*tc = tcase_create("conns");
 
-	tcase_add_checked_fixture(tc, NULL, conns_teardown);
+	tcase_add_checked_fixture(tc, NULL, h_proc_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_conn_limits);
 	tcase_add_test(tc, test_slow_reader);

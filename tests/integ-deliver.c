@@ -183,20 +183,13 @@ START_TEST(test_exec_check)
 }
 END_TEST
 
-/* Stop the trystds of the test, then the harness's teardown. */
-static void
-deliver_teardown(void)
-{
-	h_proc_stop_all();
-	h_test_teardown();
-}
-
+/* This file's tests, each of which starts its own trystd. */
 TCase *
 integ_deliver_tcase(void)
 {
 	TCase	*tc = tcase_create("deliver");
 
-	tcase_add_checked_fixture(tc, NULL, deliver_teardown);
+	tcase_add_checked_fixture(tc, NULL, h_proc_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_exec_check);
 	tcase_add_test(tc, test_exec_delivery);

@@ -644,8 +644,8 @@ START_TEST(test_stun_port)
 END_TEST
 
 /* Stop the trystds of the test, then the harness's teardown. */
-static void
-ops_teardown(void)
+void
+h_proc_teardown(void)
 {
 	h_proc_stop_all();
 	h_test_teardown();
@@ -658,7 +658,7 @@ integ_ops_http_tcase(void)
 {
 	TCase	*tc = tcase_create("ops-http");
 
-	tcase_add_checked_fixture(tc, NULL, ops_teardown);
+	tcase_add_checked_fixture(tc, NULL, h_proc_teardown);
 	tcase_add_test(tc, test_credentials);
 	tcase_add_test(tc, test_stun_port);
 	tcase_add_test(tc, test_metrics);

@@ -486,8 +486,7 @@ static void
 ops_teardown(void)
 {
 	nsock_close();
-	h_proc_stop_all();
-	h_test_teardown();
+	h_proc_teardown();
 }
 
 /* After a failure: the end of every log, and where they are kept. */
