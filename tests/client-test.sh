@@ -27,26 +27,9 @@ for t in redis-server redis-cli openssl cmp; do
 	command -v "$t" >/dev/null 2>&1 || { echo "SKIP: no $t"; exit 77; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/client-test.XXXXXX")
-pids=()
-fails=0
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	if [ "${CLIENT_TEST_KEEP:-0}" = 1 ]; then
-		echo "kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-
-ok() { echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+lib_begin client-test CLIENT_TEST_KEEP
 # Print the tail of the named files of tmp.
 show() {
 	local f
@@ -86,13 +69,7 @@ as() {
 
 # ---- the server -----------------------------------------------------------
 redis_port=$(free_port)
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" \
-    --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
-pids+=($!)
-for _ in $(seq 50); do
-	redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-	sleep 0.1
-done
+redis_up "$redis_port" || { fail "redis-server did not start"; exit 1; }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
     -subj /CN=client-test 2>/dev/null
@@ -392,23 +369,7 @@ rc=$?
     fail "delete-account: exit $rc: $out"
 
 # ---- what the server kept --------------------------------------------------
-bad=
-while read -r k; do
-	[ -z "$k" ] && continue
-	case $k in
-	acct:\{*\})
-		f=$(redis-cli -p "$redis_port" hkeys "$k" | sort | tr '\n' ' ')
-		[ "$f" = "created seen " ] || bad="$bad $k($f)"
-		;;
-	rl:* | vt:*)
-		[ "$(redis-cli -p "$redis_port" ttl "$k")" -gt 0 ] ||
-		    bad="$bad $k(no TTL)"
-		;;
-	*) bad="$bad $k" ;;
-	esac
-done < <(redis-cli -p "$redis_port" --scan)
-[ -z "$bad" ] && ok "Redis holds only acct:{ID} created/seen and rl:/vt: keys with a TTL" ||
-    fail "Redis holds:$bad"
+redis_check "$redis_port"
 ids=$(TRYST_HOME="$tmp/alice" timeout 20 "$TRYST" whoami 2>/dev/null |
     sed -n 's/^id: //p')
 [ ${#ids} -ge 16 ] || fail "tryst whoami printed no ID"

@@ -51,26 +51,9 @@ settings=(
 	max_connections_per_account=4:TRYST_MAX_CONNECTIONS_PER_ACCOUNT
 )
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/conformance.XXXXXX")
-pids=()
-fails=0
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	if [ "${CONFORMANCE_KEEP:-0}" = 1 ]; then
-		echo "kept $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap cleanup EXIT
-
-ok() { echo "ok: $*"; }
-fail() {
-	echo "FAIL: $*"
-	fails=$((fails + 1))
-}
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+lib_begin conformance CONFORMANCE_KEEP
 show() {
 	[ -s "$1" ] || return 0
 	echo "---- $(basename "$1")"
@@ -91,14 +74,7 @@ read -r port redis_port metrics_port stun_port <<<"$ports"
 tcp_up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ---- redis-server and trystd ------------------------------------------------
-redis-server --port "$redis_port" --bind 127.0.0.1 --save "" \
-    --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
-pids+=($!)
-for _ in $(seq 100); do
-	redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break
-	sleep 0.1
-done
-redis-cli -p "$redis_port" ping >/dev/null 2>&1 ||
+redis_up "$redis_port" ||
     { echo "FAIL: redis-server did not start"; show "$tmp/redis.log"; exit 1; }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
@@ -152,28 +128,7 @@ else
 fi
 
 # ---- what the server kept --------------------------------------------------
-bad=
-keys=0
-while read -r k; do
-	[ -z "$k" ] && continue
-	keys=$((keys + 1))
-	case $k in
-	acct:\{*\})
-		f=$(redis-cli -p "$redis_port" hkeys "$k" | sort | tr '\n' ' ')
-		[ "$f" = "created seen " ] || bad="$bad $k($f)"
-		;;
-	rl:* | vt:*)
-		[ "$(redis-cli -p "$redis_port" ttl "$k")" -gt 0 ] ||
-		    bad="$bad $k(no TTL)"
-		;;
-	*) bad="$bad $k" ;;
-	esac
-done < <(redis-cli -p "$redis_port" --scan)
-if [ -z "$bad" ] && [ $keys -gt 0 ]; then
-	ok "Redis holds only acct:{ID} created/seen and rl:/vt: keys with a TTL ($keys keys)"
-else
-	fail "Redis holds ($keys keys):$bad"
-fi
+redis_check "$redis_port"
 
 # ---- what the server logged ------------------------------------------------
 kill "$trystd_pid"

@@ -1,0 +1,73 @@
+# shellcheck shell=bash
+# lib.sh -- sourced by the shell tests that start their own servers
+# (client-test.sh, conformance.sh): a temporary folder and background
+# processes that go when the test ends, ok/fail bookkeeping, a private
+# redis-server, and the check that Redis holds only what PROTOCOL.md §7
+# allows.
+
+# lib_begin NAME KEEPVAR: make $tmp (NAME.XXXXXX), and on exit kill every
+# pid in pids and remove $tmp, unless the variable KEEPVAR is 1.
+lib_begin() {
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	lib_keep=$2
+	pids=()
+	fails=0
+	trap lib_cleanup EXIT
+}
+
+lib_cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	if [ "${!lib_keep:-0}" = 1 ]; then
+		echo "kept $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+
+ok() { echo "ok: $*"; }
+fail() {
+	echo "FAIL: $*"
+	fails=$((fails + 1))
+}
+
+# redis_up PORT: a redis-server on 127.0.0.1:PORT with its files in $tmp,
+# answering; 1 if it does not within 10 s.
+redis_up() {
+	redis-server --port "$1" --bind 127.0.0.1 --save "" \
+	    --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
+	pids+=($!)
+	for _ in $(seq 100); do
+		redis-cli -p "$1" ping >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# redis_check PORT: ok when the Redis on PORT holds at least one key and
+# only acct:{ID} hashes of exactly created and seen, and rl:/vt: keys
+# with a TTL; else fail, naming the keys that break the rule.
+redis_check() {
+	local k f bad= keys=0
+	while read -r k; do
+		[ -z "$k" ] && continue
+		keys=$((keys + 1))
+		case $k in
+		acct:\{*\})
+			f=$(redis-cli -p "$1" hkeys "$k" | sort | tr '\n' ' ')
+			[ "$f" = "created seen " ] || bad="$bad $k($f)"
+			;;
+		rl:* | vt:*)
+			[ "$(redis-cli -p "$1" ttl "$k")" -gt 0 ] ||
+			    bad="$bad $k(no TTL)"
+			;;
+		*) bad="$bad $k" ;;
+		esac
+	done < <(redis-cli -p "$1" --scan)
+	if [ -z "$bad" ] && [ $keys -gt 0 ]; then
+		ok "Redis holds only acct:{ID} created/seen and rl:/vt: keys with a TTL ($keys keys)"
+	else
+		fail "Redis holds ($keys keys):$bad"
+	fi
+}
