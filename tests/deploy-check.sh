@@ -97,10 +97,9 @@ else
 	fail "systemd-analyze verify"
 fi
 
-# ---- systemd-analyze security --offline --------------------------------------
+# ---- systemd-analyze security --offline, through deploy/security-score ------
 score() {
-	systemd-analyze security --offline=yes "$1" 2>/dev/null |
-	    sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'
+	"$src/deploy/security-score" "$1" | awk '{ print $2 }'
 }
 ref=/lib/systemd/system/redis-server.service
 if [ -f "$ref" ]; then
