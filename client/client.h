@@ -388,6 +388,11 @@ int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
  * control characters as '_', at most INBOX_NAME_MAX bytes, never empty,
  * "." or ".." ("file" then). Pure. Caller frees. */
 char	*inbox_safe_name(const uint8_t *p, size_t len);
+/* A file offer's body (size:u64 name:vbytes, §6.3): 0 with the size in
+ * *size and the name made safe in *name (caller frees), or -1 when the
+ * lengths do not add up. Pure. */
+int	 inbox_offer_parse(const uint8_t *p, size_t len, uint64_t *size,
+	    char **name);
 /* Move the finished file tmp into dir as name, or stem-N.ext when that
  * exists (N from 1); never replaces a file. 0 and the name used in *used
  * (caller frees), or -1 and errno. */

@@ -105,15 +105,13 @@ files_rx_on_signal(void)
 struct rxfile *
 files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 {
-	struct rxfile	*rx;
+	struct rxfile	*rx = xcalloc(1, sizeof *rx);
 
-	if (len < 10 || len != 10 + (size_t)get_u16(p + 8)) {
+	if (inbox_offer_parse(p, len, &rx->size, &rx->name) != 0) {
 		warnx("the peer sent a malformed file offer");
+		free(rx);
 		return (NULL);
 	}
-	rx = xcalloc(1, sizeof *rx);
-	rx->size = get_u64(p);
-	rx->name = inbox_safe_name(p + 10, len - 10);
 	rx->dir = xstrdup(dir);
 	xasprintf(&rx->path, "%s/.%s.part-XXXXXX", dir, rx->name);
 	/* No signal between making the file and remembering it. */

@@ -15,6 +15,18 @@
 
 #define UNIQUE_TRIES	1000
 
+/* A file offer: the size, then the name with its u16 length; nothing
+ * may follow. */
+int
+inbox_offer_parse(const uint8_t *p, size_t len, uint64_t *size, char **name)
+{
+	if (len < 10 || len != 10 + (size_t)get_u16(p + 8))
+		return (-1);
+	*size = get_u64(p);
+	*name = inbox_safe_name(p + 10, len - 10);
+	return (0);
+}
+
 /* The sender's name made safe: its base name, control characters
  * replaced, never empty, "." or "..". Caller frees. */
 char *

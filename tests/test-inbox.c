@@ -76,6 +76,32 @@ START_TEST(test_long_name)
 }
 END_TEST
 
+START_TEST(test_offer_parse)
+{
+	static const uint8_t ok[] = "\0\0\0\0\0\x01\0\x02\0\x0d../etc/passwd";
+	uint64_t	 size = 0;
+	char		*name = NULL;
+	size_t		 len;
+
+	ck_assert_int_eq(inbox_offer_parse(ok, sizeof ok - 1, &size, &name),
+	    0);
+	ck_assert_uint_eq(size, 0x10002);
+	ck_assert_str_eq(name, "passwd");
+	free(name);
+	/* Every shorter and the one longer body are refused. */
+	for (len = 0; len < sizeof ok - 1; len++)
+		ck_assert_int_eq(inbox_offer_parse(ok, len, &size, &name), -1);
+	ck_assert_int_eq(inbox_offer_parse(ok, sizeof ok, &size, &name), -1);
+	/* An empty name is a name too: "file". */
+	ck_assert_int_eq(inbox_offer_parse(ok, 10, &size, &name), -1);
+	ck_assert_int_eq(inbox_offer_parse((const uint8_t *)"\0\0\0\0\0\0"
+	    "\0\x07\0\0", 10, &size, &name), 0);
+	ck_assert_uint_eq(size, 7);
+	ck_assert_str_eq(name, "file");
+	free(name);
+}
+END_TEST
+
 /* A finished file dir/.part holding text; its path into tmp. */
 static void
 part_file(const char *dir, char *tmp, size_t len, const char *text)
@@ -155,6 +181,7 @@ main(void)
 
 	tcase_add_test(tc, test_safe_names);
 	tcase_add_test(tc, test_long_name);
+	tcase_add_test(tc, test_offer_parse);
 	tcase_add_test(tc, test_link_unique);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
