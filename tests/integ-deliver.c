@@ -155,7 +155,7 @@ START_TEST(test_exec_delivery)
 	h_msleep(100);
 	ck_assert_int_eq(h_proc_log_count(p, "killed after its time"), 1);
 	/* Neither the number nor the code is in the log. */
-	ck_assert_int_eq(h_proc_log_count(p, N_EXEC_OK + 1), 0);
+	ck_assert_int_eq(h_proc_log_count(p, &N_EXEC_OK[1]), 0);
 	ck_assert_int_eq(h_proc_log_count(p, code), 0);
 }
 END_TEST

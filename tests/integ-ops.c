@@ -467,8 +467,8 @@ START_TEST(test_metrics)
 	http_get("127.0.0.1", port, "/metrics", &r);
 	promtool_check(r.body);
 	hex_encode(id, a.c.id, ID_LEN);
-	ck_assert_msg(strstr(r.body, N_METRICS + 1) == NULL &&
-	    strstr(r.body, N_METRICS + 2) == NULL, "the number in /metrics");
+	ck_assert_msg(strstr(r.body, &N_METRICS[1]) == NULL &&
+	    strstr(r.body, &N_METRICS[2]) == NULL, "the number in /metrics");
 	ck_assert_msg(strstr(r.body, id) == NULL, "the ID in /metrics");
 	ck_assert_msg(hex_run(r.body) < 16, "a hex string in /metrics:\n%s",
 	    r.body);
