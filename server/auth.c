@@ -46,6 +46,19 @@ req_fail(struct authreq *r, uint16_t code, uint32_t retry, const char *msg)
 	conn_req_fail(r->c, r->type, r, sizeof *r, code, retry, msg);
 }
 
+/* KEYS[1] the account; ARGV today, expiry. Writes seen only into an
+ * account that still exists and has not been seen today, so that one
+ * account is written at most once a day however many connections and
+ * nodes it has, and a deleted account never comes back as a lone seen. */
+static const char seen_lua[] =
+	"local a = redis.call('HMGET', KEYS[1], 'created', 'seen') "
+	"if not a[1] or (a[2] and tonumber(a[2]) >= tonumber(ARGV[1])) then "
+	"  return 0 "
+	"end "
+	"redis.call('HSET', KEYS[1], 'seen', ARGV[1]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[2]) "
+	"return 1";
+
 /* Write today as the account's seen day, and its expiry. */
 static void
 write_seen(struct server *srv, const uint8_t id[ID_LEN])
@@ -54,13 +67,9 @@ write_seen(struct server *srv, const uint8_t id[ID_LEN])
 	uint64_t	 now = server_now(), today = now - now % DAY;
 
 	keyspace_acct(key, id);
-	store_cmdf(srv->store, NULL, NULL, "MULTI");
-	store_cmdf(srv->store, NULL, NULL, "HSET %s seen %llu", key,
-	    (unsigned long long)today);
-	store_cmdf(srv->store, NULL, NULL, "EXPIREAT %s %llu", key,
-	    (unsigned long long)(today +
+	store_cmdf(srv->store, NULL, NULL, "EVAL %s 1 %s %llu %llu", seen_lua,
+	    key, (unsigned long long)today, (unsigned long long)(today +
 	    (uint64_t)srv->set.account_ttl_days * DAY));
-	store_cmdf(srv->store, NULL, NULL, "EXEC");
 }
 
 /* Daily seen of a connection that stays online across days. */

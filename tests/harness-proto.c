@@ -329,10 +329,10 @@ h_register_at(const char *hostport, const char *number, struct account *a)
 	h_close(c);
 }
 
-/* HELLO; the answer in out. */
+/* HELLO with flags, signed for c's challenge; no wait for the answer. */
 void
-h_hello_raw(struct hc *c, const uint8_t *cred, size_t credlen,
-    const uint8_t sk[64], uint8_t flags, struct msg *out)
+h_hello_send(struct hc *c, const uint8_t *cred, size_t credlen,
+    const uint8_t sk[64], uint8_t flags)
 {
 	struct msg	 m;
 	uint8_t		 full[CRED_LEN];
@@ -346,6 +346,14 @@ h_hello_raw(struct hc *c, const uint8_t *cred, size_t credlen,
 	hello_sign(m.u.hello.signature, sk, c->ch.nonce, full);
 	m.u.hello.flags = flags;
 	h_send(c, &m);
+}
+
+/* HELLO with flags, signed for c's challenge; its answer into out. */
+void
+h_hello_raw(struct hc *c, const uint8_t *cred, size_t credlen,
+    const uint8_t sk[64], uint8_t flags, struct msg *out)
+{
+	h_hello_send(c, cred, credlen, sk, flags);
 	h_recv(c, out);
 }
 

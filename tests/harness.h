@@ -113,6 +113,9 @@ void	 h_reg_finish(struct hc *, const uint8_t *token, size_t toklen,
 void	 h_register(const char *number, struct account *);
 void	 h_register_at(const char *hostport, const char *number,
 	    struct account *);
+/* HELLO with flags, not waiting for the answer. */
+void	 h_hello_send(struct hc *, const uint8_t *cred, size_t credlen,
+	    const uint8_t sk[64], uint8_t flags);
 /* HELLO with flags; returns the answer (WELCOME or ERROR) in out. */
 void	 h_hello_raw(struct hc *, const uint8_t *cred, size_t credlen,
 	    const uint8_t sk[64], uint8_t flags, struct msg *out);

@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <regex.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@
 #define N_CLI		"+15550100011"
 #define N_DISC		"+15550100012"
 #define N_DISC_NONE	"+15550100013"
+#define N_SEEN		"+15550100016"
 
 /* OPRF_EVAL for two numbers; the IDs into ids. */
 static void
@@ -218,6 +220,71 @@ check_redis_keys(void)
 	return (n);
 }
 
+/* The number of HSET calls Redis has run since its last CONFIG RESETSTAT
+ * (scripts' included). */
+static long long
+hset_calls(redisContext *rc)
+{
+	redisReply	*r = redisCommand(rc, "INFO commandstats");
+	const char	*p;
+	long long	 n = 0;
+
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING, "INFO");
+	if ((p = strstr(r->str, "cmdstat_hset:calls=")) != NULL)
+		n = atoll(p + strlen("cmdstat_hset:calls="));
+	freeReplyObject(r);
+	return (n);
+}
+
+/* Several connections of one account saying HELLO at once on a new day
+ * write its seen day once, and move its expiry with it. */
+START_TEST(test_seen_once)
+{
+	struct account	 a;
+	struct hc	*c[3];
+	struct msg	 m;
+	redisContext	*rc;
+	redisReply	*r;
+	char		 key[80], hex[2 * ID_LEN + 1];
+	long long	 today = h_today();
+	size_t		 i, round;
+
+	h_register(N_SEEN, &a);
+	hex_encode(hex, a.c.id, ID_LEN);
+	snprintf(key, sizeof key, "acct:{%s}", hex);
+	rc = redisConnect("127.0.0.1", H.redis_port);
+	ck_assert_msg(rc != NULL && rc->err == 0, "redis connect");
+	freeReplyObject(redisCommand(rc, "HSET %s seen %lld", key,
+	    today - 3 * 86400));
+	freeReplyObject(redisCommand(rc, "CONFIG RESETSTAT"));
+	for (round = 0; round < 2; round++) {
+		for (i = 0; i < 3; i++)
+			c[i] = h_open();
+		/* trystd finds the three HELLOs waiting at once. */
+		ck_assert_int_eq(kill(H.trystd_pid, SIGSTOP), 0);
+		for (i = 0; i < 3; i++)
+			h_hello_send(c[i], a.cred, CRED_LEN, a.sk, 0);
+		h_msleep(100);
+		ck_assert_int_eq(kill(H.trystd_pid, SIGCONT), 0);
+		for (i = 0; i < 3; i++) {
+			h_recv(c[i], &m);
+			ck_assert_int_eq(m.type, MSG_WELCOME);
+		}
+		h_msleep(200);
+		for (i = 0; i < 3; i++)
+			h_close(c[i]);
+	}
+	ck_assert_int_eq(hset_calls(rc), 1);
+	ck_assert_int_eq(reply_int(rc, "EXPIRETIME", key),
+	    today + 120LL * 86400);
+	r = redisCommand(rc, "HGET %s seen", key);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING, "HGET");
+	ck_assert_int_eq(atoll(r->str), today);
+	freeReplyObject(r);
+	redisFree(rc);
+}
+END_TEST
+
 START_TEST(test_redis_keys)
 {
 	ck_assert_uint_gt(check_redis_keys(), 0);
@@ -339,6 +406,7 @@ integ_store_tcase(void)
 	TCase	*tc = tcase_create("store");
 
 	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
+	tcase_add_test(tc, test_seen_once);
 	tcase_add_test(tc, test_redis_keys);
 	return (tc);
 }
