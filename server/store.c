@@ -19,6 +19,8 @@
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
 #define RETRY_AFTER_S	5
+#define PROBE_S		1	/* a PING this often while up */
+#define ANSWER_TICKS	3	/* probes without an answer: reconnect */
 #define REVOKE_CHANNEL	"tryst:revoke"
 
 struct store {
@@ -31,9 +33,12 @@ struct store {
 
 	redisAsyncContext *ac;		/* commands */
 	redisAsyncContext *sub;		/* tryst:revoke */
-	int		 up;
+	int		 up;		/* ac answered its PING */
+	int		 asked;		/* probe ticks a PING of ac waits */
+	int		 warned;	/* this outage was logged */
 	int		 backoff_ms;
 	struct event	*retry;
+	struct event	*probe;
 	int		 closing;
 };
 
@@ -61,23 +66,48 @@ schedule_retry(struct store *st)
 		st->backoff_ms = BACKOFF_MAX_MS;
 }
 
-/* The command context connected, or failed to. */
+/* Log why Redis is not usable: a warning once an outage, then debug. */
+static void
+store_warn(struct store *st, const char *why, const char *detail)
+{
+	st->srv->stats.redis_errors++;
+	if (st->warned)
+		log_debug("redis: %s: %s", why, detail);
+	else
+		log_warnx("redis: %s: %s", why, detail);
+	st->warned = 1;
+}
+
+/* Give up on one context: its pending callbacks get NULL replies, and it
+ * is opened again after the back-off. */
+static void
+drop_context(struct store *st, redisAsyncContext *ac)
+{
+	if (ac == st->ac) {
+		st->ac = NULL;
+		st->up = 0;
+		st->asked = 0;
+	} else if (ac == st->sub)
+		st->sub = NULL;
+	else
+		return;
+	redisAsyncFree(ac);	/* deferred by hiredis inside a callback */
+	schedule_retry(st);
+}
+
+/* The command context connected, or failed to. Usable once it answers
+ * its first PING (an AUTH that fails makes that PING fail too). */
 static void
 cmd_connected(const redisAsyncContext *ac, int status)
 {
 	struct store	*st = ac->data;
 
 	if (status != REDIS_OK) {
-		st->srv->stats.redis_errors++;
-		log_warnx("redis: cannot connect: %s", ac->errstr);
+		store_warn(st, "cannot connect", ac->errstr);
 		st->ac = NULL;
+		st->asked = 0;
 		schedule_retry(st);
-		return;
 	}
-	log_notice("redis: connected");
-	st->up = 1;
-	st->backoff_ms = BACKOFF_MIN_MS;
-	server_storage_up(st->srv);
 }
 
 /* The command context went away. Pending callbacks get NULL replies. */
@@ -86,14 +116,82 @@ cmd_disconnected(const redisAsyncContext *ac, int status)
 {
 	struct store	*st = ac->data;
 
-	/* REDIS_OK: our own disconnect, at shutdown; not worth a warning. */
+	/* REDIS_OK: our own disconnect; not worth a warning. */
 	if (status != REDIS_OK && st->up)
-		log_warnx("redis: connection lost");
-	if (status != REDIS_OK)
+		store_warn(st, "connection lost", ac->errstr);
+	else if (status != REDIS_OK)
 		st->srv->stats.redis_errors++;
-	st->up = 0;
-	st->ac = NULL;
+	if (st->ac == ac) {
+		st->up = 0;
+		st->ac = NULL;
+		st->asked = 0;
+	}
 	schedule_retry(st);
+}
+
+/* An error reply on a context that is not usable as it is. 1 if so. */
+static int
+refused(struct store *st, redisAsyncContext *ac, redisReply *reply,
+    const char *what)
+{
+	if (reply == NULL || reply->type != REDIS_REPLY_ERROR)
+		return (0);
+	store_warn(st, what, reply->str);
+	drop_context(st, ac);
+	return (1);
+}
+
+/* AUTH answered: a refusal is worth its own message. */
+static void
+auth_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	refused(privdata, ac, r, "AUTH refused");
+}
+
+/* A PING of the command context answered: storage is up. */
+static void
+ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store	*st = privdata;
+
+	if (r == NULL || ac != st->ac || refused(st, ac, r, "not ready"))
+		return;
+	st->asked = 0;
+	if (st->up)
+		return;
+	log_notice("redis: connected");
+	st->up = 1;
+	st->warned = 0;
+	st->backoff_ms = BACKOFF_MIN_MS;
+	server_storage_up(st->srv);
+}
+
+/* Send a PING whose answer ping_reply takes. */
+static void
+ask(struct store *st)
+{
+	if (redisAsyncCommand(st->ac, ping_reply, st, "PING") == REDIS_OK)
+		st->asked = 1;
+}
+
+/* Every PROBE_S: a Redis that stopped answering is dropped (its requests
+ * get UNAVAILABLE), a live one is asked again. */
+static void
+probe_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct store	*st = arg;
+
+	if (st->ac == NULL)
+		return;
+	if (st->asked >= ANSWER_TICKS) {
+		store_warn(st, "no answer", "reconnecting");
+		if (st->sub != NULL)
+			drop_context(st, st->sub);
+		drop_context(st, st->ac);
+	} else if (st->asked > 0)
+		st->asked++;
+	else if (st->up)
+		ask(st);
 }
 
 /* Parse "HEXID" or "HEXID:MAXCREATED" from tryst:revoke and act on it:
@@ -128,14 +226,25 @@ sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 	struct store	*st = privdata;
 	redisReply	*reply = r;
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 3)
+	if (refused(st, ac, reply, "cannot subscribe") || reply == NULL ||
+	    reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
 		return;
 	if (reply->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(reply->element[0]->str, "message") != 0 ||
 	    reply->element[2]->type != REDIS_REPLY_STRING)
 		return;
 	revoke_message(st, reply->element[2]->str, reply->element[2]->len);
+}
+
+/* The subscriber answered its PING: now it may listen. */
+static void
+sub_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct store	*st = privdata;
+
+	if (r == NULL || ac != st->sub || refused(st, ac, r, "not ready"))
+		return;
+	redisAsyncCommand(ac, sub_reply, st, "SUBSCRIBE " REVOKE_CHANNEL);
 }
 
 /* The subscriber connected, or failed to. */
@@ -156,14 +265,16 @@ sub_disconnected(const redisAsyncContext *ac, int status)
 {
 	struct store	*st = ac->data;
 
-	st->sub = NULL;
+	if (st->sub == ac)
+		st->sub = NULL;
 	schedule_retry(st);
 }
 
-/* Open one context, authenticate it, and attach it to the loop. */
+/* Open one context and attach it to the loop; its AUTH (when a password
+ * is set) and the PING that tells it is usable are queued at once. */
 static redisAsyncContext *
 open_context(struct store *st, redisConnectCallback *conn_cb,
-    redisDisconnectCallback *disc_cb)
+    redisDisconnectCallback *disc_cb, redisCallbackFn *ping_cb)
 {
 	redisAsyncContext	*ac;
 
@@ -174,8 +285,9 @@ open_context(struct store *st, redisConnectCallback *conn_cb,
 	if (ac == NULL)
 		fatalx("redisAsyncConnect: out of memory");
 	if (ac->err) {
-		log_warnx("redis: %s", ac->errstr);
+		store_warn(st, "cannot connect", ac->errstr);
 		redisAsyncFree(ac);
+		schedule_retry(st);
 		return (NULL);
 	}
 	ac->data = st;
@@ -183,10 +295,11 @@ open_context(struct store *st, redisConnectCallback *conn_cb,
 	redisAsyncSetConnectCallback(ac, conn_cb);
 	redisAsyncSetDisconnectCallback(ac, disc_cb);
 	if (st->password != NULL && *st->user != '\0')
-		redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", st->user,
+		redisAsyncCommand(ac, auth_reply, st, "AUTH %s %s", st->user,
 		    st->password);
 	else if (st->password != NULL)
-		redisAsyncCommand(ac, NULL, NULL, "AUTH %s", st->password);
+		redisAsyncCommand(ac, auth_reply, st, "AUTH %s", st->password);
+	redisAsyncCommand(ac, ping_cb, st, "PING");
 	return (ac);
 }
 
@@ -194,19 +307,12 @@ open_context(struct store *st, redisConnectCallback *conn_cb,
 static void
 connect_all(struct store *st)
 {
-	if (st->ac == NULL) {
-		st->ac = open_context(st, cmd_connected, cmd_disconnected);
-		if (st->ac == NULL)
-			schedule_retry(st);
-	}
-	if (st->sub == NULL) {
-		st->sub = open_context(st, sub_connected, sub_disconnected);
-		if (st->sub == NULL)
-			schedule_retry(st);
-		else
-			redisAsyncCommand(st->sub, sub_reply, st,
-			    "SUBSCRIBE " REVOKE_CHANNEL);
-	}
+	if (st->ac == NULL && (st->ac = open_context(st, cmd_connected,
+	    cmd_disconnected, ping_reply)) != NULL)
+		st->asked = 1;
+	if (st->sub == NULL)
+		st->sub = open_context(st, sub_connected, sub_disconnected,
+		    sub_ping_reply);
 }
 
 /* Reconnect timer. */
@@ -243,6 +349,7 @@ load_password(struct store *st, char **cause)
 struct store *
 store_new(struct server *srv, char **cause)
 {
+	static const struct timeval probe_tv = { PROBE_S, 0 };
 	struct store	*st;
 
 	st = xcalloc(1, sizeof *st);
@@ -263,6 +370,8 @@ store_new(struct server *srv, char **cause)
 	}
 	st->backoff_ms = BACKOFF_MIN_MS;
 	st->retry = evtimer_new(srv->base, retry_cb, st);
+	st->probe = event_new(srv->base, -1, EV_PERSIST, probe_cb, st);
+	event_add(st->probe, &probe_tv);
 	connect_all(st);
 	return (st);
 }
@@ -277,6 +386,7 @@ store_free(struct store *st)
 	if (st->sub != NULL)
 		redisAsyncFree(st->sub);
 	event_free(st->retry);
+	event_free(st->probe);
 	if (st->password != NULL) {
 		sodium_memzero(st->password, strlen(st->password));
 		free(st->password);

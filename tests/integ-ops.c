@@ -21,12 +21,14 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <hiredis/hiredis.h>
 
 #include "harness.h"
 
 #define N_METRICS	"+15550100301"
 #define N_STUN		"+15550100302"
 #define N_METRICS2	"+15550100303"
+#define N_REDIS_HANG	"+15550100304"
 
 #define MAX_PROCS	8
 
@@ -76,7 +78,7 @@ h_proc_conf(struct hproc *p, const char *listen, const char *cert,
     const char *key, const char *master, const char *extra)
 {
 	char	 dcert[PATH_MAX + 16], dkey[PATH_MAX + 16];
-	char	 dev[PATH_MAX + 32] = "", *text, *why = NULL;
+	char	 dev[PATH_MAX + 32] = "", redis[64], *text, *why = NULL;
 
 	snprintf(dcert, sizeof dcert, "%s/cert.pem", H.dir);
 	snprintf(dkey, sizeof dkey, "%s/key.pem", H.dir);
@@ -84,12 +86,14 @@ h_proc_conf(struct hproc *p, const char *listen, const char *cert,
 	if (extra == NULL || strstr(extra, "verification =") == NULL)
 		snprintf(dev, sizeof dev, "verification = dev:%s\n",
 		    H.devfile);
+	snprintf(redis, sizeof redis, "127.0.0.1:%d", H.redis_port);
 	xasprintf(&text,
 	    "listen = %s\ntls_cert = %s\ntls_key = %s\nmaster_key = %s\n"
-	    "redis = 127.0.0.1:%d\n%scodes_per_hour_per_ip = 10000\n%s",
+	    "redis = %s\n%scodes_per_hour_per_ip = 10000\n%s",
 	    listen != NULL ? listen : p->hostport, cert != NULL ? cert : dcert,
 	    key != NULL ? key : dkey, master != NULL ? master : H.master,
-	    H.redis_port, dev, extra != NULL ? extra : "");
+	    *p->redis != '\0' ? p->redis : redis, dev,
+	    extra != NULL ? extra : "");
 	ck_assert_msg(file_write_atomic(p->conf, text, strlen(text), 0600, 0,
 	    &why) == 0, "%s: %s", p->conf, why);
 	free(text);
@@ -504,6 +508,131 @@ START_TEST(test_healthz)
 }
 END_TEST
 
+/* A redis-server of this test alone on a free port, requiring password
+ * unless it is NULL; its pid in *pid (it dies with the test program). */
+static int
+own_redis(pid_t *pid, const char *password)
+{
+	char		 port[16], log[PATH_MAX];
+	char		*argv[] = { "redis-server", "--port", port, "--bind",
+	    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", H.dir,
+	    "--requirepass", (char *)password, NULL };
+	redisContext	*rc;
+	int		 n = fresh_port(SOCK_STREAM), i;
+
+	if (password == NULL)
+		argv[11] = NULL;
+	snprintf(port, sizeof port, "%d", n);
+	snprintf(log, sizeof log, "%s/redis-%d.log", H.dir, n);
+	*pid = h_spawn(argv, NULL, log);
+	for (i = 0; i < 100; i++) {
+		if ((rc = redisConnect("127.0.0.1", n)) != NULL && !rc->err) {
+			redisFree(rc);
+			return (n);
+		}
+		redisFree(rc);
+		h_msleep(50);
+	}
+	ck_abort_msg("redis-server on %d did not start (see %s)", n, log);
+	return (-1);
+}
+
+/* Wait up to ms until text is in p's log count times or more. */
+static void
+log_wait(struct hproc *p, const char *text, int count, int ms)
+{
+	int64_t	 end = h_mono_ms() + ms;
+
+	while (h_proc_log_count(p, text) < count) {
+		ck_assert_msg(h_mono_ms() < end, "no \"%s\" in %s after %d "
+		    "ms", text, p->log, ms);
+		h_msleep(50);
+	}
+}
+
+/* A wrong Redis password: trystd says so once, counts Redis as down and
+ * refuses what needs it with UNAVAILABLE, and is up as soon as the
+ * password it has is the right one. */
+START_TEST(test_redis_password)
+{
+	struct hproc	*p = h_proc_new("redis-auth");
+	struct hc	*c;
+	struct msg	 m;
+	redisContext	*rc;
+	char		 extra[PATH_MAX + 96], pw[PATH_MAX];
+	pid_t		 rpid;
+	int		 port = fresh_port(SOCK_STREAM), rport;
+
+	rport = own_redis(&rpid, "right");
+	snprintf(p->redis, sizeof p->redis, "127.0.0.1:%d", rport);
+	snprintf(pw, sizeof pw, "%s/redis.wrong", H.dir);
+	ck_assert_int_eq(file_write_atomic(pw, "wrong\n", 6, 0600, 0, NULL),
+	    0);
+	snprintf(extra, sizeof extra, "metrics_listen = %d\n"
+	    "redis_password_file = %s\n", port, pw);
+	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+	log_wait(p, "redis: AUTH refused: WRONGPASS", 1, 5000);
+	healthz_wait(port, 503, 1000);
+	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 0);
+	ck_assert_int_ge(metric_now(port, "tryst_redis_errors_total"), 1);
+	c = h_open_at(p->hostport);
+	h_reg_begin_raw(c, N_REDIS_HANG, &m);
+	ck_assert_int_eq(m.type, MSG_ERROR);
+	ck_assert_int_eq(m.u.error.code, ERR_UNAVAILABLE);
+	h_close(c);
+	ck_assert_int_eq(h_proc_log_count(p, "redis: connected"), 0);
+
+	/* The password trystd holds becomes the right one. */
+	rc = redisConnect("127.0.0.1", rport);
+	ck_assert_msg(rc != NULL && !rc->err, "redis connect");
+	freeReplyObject(redisCommand(rc, "AUTH right"));
+	freeReplyObject(redisCommand(rc, "CONFIG SET requirepass wrong"));
+	redisFree(rc);
+	healthz_wait(port, 200, 10000);
+	ck_assert_int_eq(h_proc_log_count(p, "redis: connected"), 1);
+	/* Retried every 2 s, logged once. */
+	ck_assert_int_eq(h_proc_log_count(p, "AUTH refused"), 1);
+	kill(rpid, SIGKILL);
+	waitpid(rpid, NULL, 0);
+}
+END_TEST
+
+/* A Redis that stops answering (SIGSTOP) is dropped within seconds:
+ * requests waiting on it get UNAVAILABLE instead of hanging, /healthz
+ * says 503, and all is well again once it answers. */
+START_TEST(test_redis_hang)
+{
+	struct hproc	*p = h_proc_new("redis-hang");
+	struct account	 a;
+	struct hc	*c;
+	struct msg	 m;
+	char		 listen[32];
+	pid_t		 rpid;
+	int		 port = fresh_port(SOCK_STREAM), rport;
+
+	rport = own_redis(&rpid, NULL);
+	snprintf(p->redis, sizeof p->redis, "127.0.0.1:%d", rport);
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	start_metrics(p, listen, NULL);
+	healthz_wait(port, 200, 5000);
+	c = h_open_at(p->hostport);
+	ck_assert_int_eq(kill(rpid, SIGSTOP), 0);
+	h_reg_begin_raw(c, N_REDIS_HANG, &m);	/* waits for Redis */
+	ck_assert_int_eq(m.type, MSG_ERROR);
+	ck_assert_int_eq(m.u.error.code, ERR_UNAVAILABLE);
+	healthz_wait(port, 503, 1000);
+	log_wait(p, "redis: no answer", 1, 1000);
+	ck_assert_int_eq(kill(rpid, SIGCONT), 0);
+	healthz_wait(port, 200, 10000);
+	h_close(c);
+	h_register_at(p->hostport, N_REDIS_HANG, &a);
+	kill(rpid, SIGKILL);
+	waitpid(rpid, NULL, 0);
+}
+END_TEST
+
 /* Run cmd with CREDENTIALS_DIRECTORY=creds (unless NULL); the exit
  * status, stdout and stderr in *out. */
 static int
@@ -663,5 +792,7 @@ integ_ops_http_tcase(void)
 	tcase_add_test(tc, test_stun_port);
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_healthz);
+	tcase_add_test(tc, test_redis_password);
+	tcase_add_test(tc, test_redis_hang);
 	return (tc);
 }
