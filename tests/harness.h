@@ -242,7 +242,7 @@ struct hproc {
 	char		 hostport[64];
 	char		 conf[PATH_MAX];
 	char		 log[PATH_MAX];
-	char		 redis[64];	/* redis = ...; "": H's */
+	char		 redis[PATH_MAX + 8];	/* redis = ...; "": H's */
 };
 
 /* A trystd named name (name.conf, name.log in H.dir) on a free port,

@@ -29,6 +29,7 @@
 #define N_STUN		"+15550100302"
 #define N_METRICS2	"+15550100303"
 #define N_REDIS_HANG	"+15550100304"
+#define N_REDIS_ACL	"+15550100305"
 
 #define MAX_PROCS	8
 
@@ -633,6 +634,88 @@ START_TEST(test_redis_hang)
 }
 END_TEST
 
+/* Start redis-server with deploy/redis-tryst.conf as shipped, but its
+ * socket, folder and trystd's password (secret) set for this test, and an
+ * admin user for the test itself; its socket path into sock. */
+static pid_t
+acl_redis(char *sock, size_t len)
+{
+	char	 conf[PATH_MAX], log[PATH_MAX];
+	char	*argv[] = { "redis-server", conf, NULL };
+	pid_t	 pid;
+	int	 i;
+
+	snprintf(sock, len, "%s/acl.sock", H.dir);
+	snprintf(conf, sizeof conf, "%s/redis-acl.conf", H.dir);
+	snprintf(log, sizeof log, "%s/redis-acl.log", H.dir);
+	ck_assert_int_eq(h_run(NULL, "mkdir -p '%s/acl' && sed -e "
+	    "'s|^unixsocket .*|unixsocket %s|' -e 's|^dir .*|dir %s/acl|' "
+	    "-e 's|^supervised .*|supervised no|' -e \"s|#SHA256-OF-THE-"
+	    "PASSWORD|#$(printf secret | sha256sum | cut -c1-64)|\" '%s/deploy/"
+	    "redis-tryst.conf' >'%s' && echo 'user admin on >admin ~* &* "
+	    "+@all' >>'%s'", H.dir, sock, H.dir, TEST_SRCDIR, conf, conf), 0);
+	pid = h_spawn(argv, NULL, log);
+	for (i = 0; i < 100 && access(sock, F_OK) != 0; i++)
+		h_msleep(50);
+	ck_assert_msg(access(sock, F_OK) == 0, "no %s (see %s)", sock, log);
+	return (pid);
+}
+
+/* trystd on the Redis of deploy/redis-tryst.conf, through its socket as
+ * its ACL user: registration, HELLO, discovery, a relayed call,
+ * re-registration and deletion all work, and Redis refused nothing. */
+START_TEST(test_redis_acl)
+{
+	struct hproc	*p = h_proc_new("redis-acl");
+	struct account	 a;
+	struct hc	*pres, *c;
+	struct msg	 m;
+	redisContext	*rc;
+	redisReply	*r;
+	char		 sock[PATH_MAX], pw[PATH_MAX], extra[PATH_MAX + 128];
+	pid_t		 rpid = acl_redis(sock, sizeof sock);
+	int		 port = fresh_port(SOCK_STREAM);
+
+	snprintf(p->redis, sizeof p->redis, "unix:%s", sock);
+	snprintf(pw, sizeof pw, "%s/redis.pass", H.dir);
+	ck_assert_int_eq(file_write_atomic(pw, "secret\n", 7, 0600, 0, NULL),
+	    0);
+	snprintf(extra, sizeof extra, "metrics_listen = %d\nredis_user = "
+	    "trystd\nredis_password_file = %s\n", port, pw);
+	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+	healthz_wait(port, 200, 10000);
+
+	h_register_at(p->hostport, N_REDIS_ACL, &a);
+	pres = h_online_at(p->hostport, &a, HELLO_PRESENCE);
+	metrics_activity(p, port, &a);
+	h_register_at(p->hostport, N_REDIS_ACL, &a);
+	h_expect_goaway(pres, GOAWAY_REVOKED);
+	c = h_online_at(p->hostport, &a, 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_DELETE_ACCOUNT;
+	h_send(c, &m);
+	h_recv(c, &m);
+	ck_assert_int_eq(m.type, MSG_DELETED);
+
+	rc = redisConnectUnix(sock);
+	ck_assert_msg(rc != NULL && !rc->err, "connect %s", sock);
+	freeReplyObject(redisCommand(rc, "AUTH admin admin"));
+	r = redisCommand(rc, "ACL LOG");
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY, "ACL LOG");
+	ck_assert_msg(r->elements == 0, "Redis refused %zu commands of "
+	    "trystd; first: %s", r->elements, r->elements > 0 &&
+	    r->element[0]->elements > 5 ? r->element[0]->element[5]->str :
+	    "?");
+	freeReplyObject(r);
+	redisFree(rc);
+	ck_assert_int_eq(h_proc_log_count(p, "redis: connected"), 1);
+	kill(rpid, SIGTERM);
+	waitpid(rpid, NULL, 0);
+}
+END_TEST
+
 /* Run cmd with CREDENTIALS_DIRECTORY=creds (unless NULL); the exit
  * status, stdout and stderr in *out. */
 static int
@@ -794,5 +877,6 @@ integ_ops_http_tcase(void)
 	tcase_add_test(tc, test_healthz);
 	tcase_add_test(tc, test_redis_password);
 	tcase_add_test(tc, test_redis_hang);
+	tcase_add_test(tc, test_redis_acl);
 	return (tc);
 }
