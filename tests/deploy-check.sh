@@ -1,8 +1,10 @@
 #!/bin/sh
 # deploy-check.sh -- offline checks of what "meson install" puts in place:
-# the exact set of installed files, systemd-analyze verify and security on
-# the units, the man pages without groff warnings and in step with the
-# programs, and the ACL of redis-tryst.conf against a real redis-server.
+# the exact set of installed files, configuration files kept over an
+# operator's edits on a second install, systemd-analyze verify and security
+# on the units, the man pages without groff warnings and in step with the
+# programs, the ACL of redis-tryst.conf against a real redis-server, the
+# certbot deploy hook, and send-code.example against a local HTTP server.
 #
 # usage: deploy-check.sh SRCDIR BUILDDIR MESON BINDIR SBINDIR CONFDIR
 #            MANDIR UNITDIR SYSUSERSDIR TMPFILESDIR
@@ -21,10 +23,11 @@ command -v systemd-analyze >/dev/null 2>&1 || {
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/deploy-check.XXXXXX")
 redis_pid=
+http_pid=
 cleanup() {
-	if [ -n "$redis_pid" ]; then
-		kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
-	fi
+	for pid in $redis_pid $http_pid; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -33,21 +36,34 @@ fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
 # ---- meson install --destdir: exactly these files --------------------------
+# The examples folder is $datadir/doc/tryst/examples, from the build's options.
+datadir=$("$meson" introspect "$build" --buildoptions 2>/dev/null |
+    python3 -c 'import json, os, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(os.path.join(o["prefix"], o["datadir"]))' 2>/dev/null) ||
+    datadir=${mandir%/*}
+exampledir=$datadir/doc/tryst/examples
 root=$tmp/root
-"$meson" install -C "$build" --no-rebuild --quiet --destdir "$root" \
-    >"$tmp/install.log" 2>&1 || {
-	cat "$tmp/install.log"
-	fail "meson install"
-	exit 1
+# meson_install: install into $root; the installed files in $tmp/got.
+meson_install() {
+	"$meson" install -C "$build" --no-rebuild --quiet --destdir "$root" \
+	    >"$tmp/install.log" 2>&1 || {
+		cat "$tmp/install.log"
+		fail "meson install"
+		exit 1
+	}
+	(cd "$root" && find . \( -type f -o -type l \) | sed 's|^\.||' |
+	    sort) >"$tmp/got"
 }
-(cd "$root" && find . \( -type f -o -type l \) | sed 's|^\.||' | sort) \
-    >"$tmp/got"
+meson_install
 sort >"$tmp/want" <<EOF
 $bindir/tryst
 $sbindir/trystd
 $sbindir/trystctl
 $confdir/trystd.conf
 $confdir/redis-tryst.conf
+$exampledir/trystd.conf
+$exampledir/redis-tryst.conf
 $unitdir/trystd.service
 $unitdir/redis-tryst.service
 $unitdir/trystctl-compact.service
@@ -64,13 +80,66 @@ if diff -u "$tmp/want" "$tmp/got"; then
 else
 	fail "installed files differ from the expected set (- expected, + installed)"
 fi
-cmp -s "$src/conf/trystd.conf" "$root$confdir/trystd.conf" ||
-    fail "installed trystd.conf differs from conf/trystd.conf"
+for f in conf/trystd.conf deploy/redis-tryst.conf; do
+	n=${f#*/}
+	cmp -s "$src/$f" "$root$confdir/$n" || fail "installed $n differs from $f"
+	cmp -s "$src/$f" "$root$exampledir/$n" || fail "example $n differs from $f"
+	m=$(stat -c %a "$root$confdir/$n" 2>/dev/null) || m=none
+	[ "$m" = 644 ] || fail "$confdir/$n: mode $m, not 644"
+done
 for u in trystd.service redis-tryst.service trystctl-compact.service; do
 	grep -q '@[A-Z]*@' "$root$unitdir/$u" && fail "$u: unsubstituted @VAR@"
 	grep -q "^ExecStart=.*$confdir/" "$root$unitdir/$u" ||
 	    fail "$u: ExecStart does not name $confdir"
 done
+
+# ---- configuration files survive a second install --------------------------
+# An edited trystd.conf stays as it is and the new version lands beside it
+# as trystd.conf.new; an unchanged file gets no .new.
+conf=$root$confdir
+printf '# edited by deploy-check\n' >>"$conf/trystd.conf"
+cp "$conf/trystd.conf" "$tmp/edited.conf"
+meson_install
+cmp -s "$tmp/edited.conf" "$conf/trystd.conf" ||
+    fail "second install: the edited trystd.conf was not kept"
+cmp -s "$src/conf/trystd.conf" "$conf/trystd.conf.new" ||
+    fail "second install: trystd.conf.new is not conf/trystd.conf"
+[ ! -e "$conf/redis-tryst.conf.new" ] ||
+    fail "second install: redis-tryst.conf.new for an unchanged file"
+{ cat "$tmp/want"; echo "$confdir/trystd.conf.new"; } | sort >"$tmp/want2"
+diff -u "$tmp/want2" "$tmp/got" ||
+    fail "second install: files differ (- expected, + installed)"
+# The operator takes the new version: a third install adds nothing.
+cp "$src/conf/trystd.conf" "$conf/trystd.conf"
+rm -f "$conf/trystd.conf.new"
+meson_install
+cmp -s "$src/conf/trystd.conf" "$conf/trystd.conf" ||
+    fail "third install: trystd.conf changed"
+diff -u "$tmp/want" "$tmp/got" ||
+    fail "third install: files differ (- expected, + installed)"
+# The script itself, outside meson, with an absolute folder under $DESTDIR:
+# silent when it installs or finds the same file, one line for a .new.
+ic() {
+	if command -v setsid >/dev/null 2>&1; then
+		DESTDIR=$tmp/ic setsid -w "$src/deploy/install-conf.sh" \
+		    /etc/x "$tmp/x.conf" </dev/null
+	else
+		DESTDIR=$tmp/ic "$src/deploy/install-conf.sh" /etc/x \
+		    "$tmp/x.conf" </dev/null
+	fi
+}
+printf 'a = 1\n' >"$tmp/x.conf"
+got=$(ic 2>&1)$(ic 2>&1)
+[ -z "$got" ] || fail "install-conf.sh: said \"$got\" with nothing to say"
+printf 'a = 2\n' >"$tmp/ic/etc/x/x.conf"
+got=$(ic 2>&1)
+[ "$got" = "tryst: kept $tmp/ic/etc/x/x.conf (it differs from this version's); the new one is $tmp/ic/etc/x/x.conf.new" ] ||
+    fail "install-conf.sh: said \"$got\""
+[ "$(cat "$tmp/ic/etc/x/x.conf")" = "a = 2" ] &&
+    [ "$(cat "$tmp/ic/etc/x/x.conf.new")" = "a = 1" ] ||
+    fail "install-conf.sh: x.conf and x.conf.new"
+[ $fails -eq 0 ] && ok "configuration files: installed once, then kept;" \
+    "new versions as NAME.new"
 
 # ---- systemd-analyze verify ------------------------------------------------
 # The installed units with their programs' paths moved into the destdir,
@@ -323,6 +392,124 @@ if command -v redis-server >/dev/null 2>&1 &&
 	    "what trystd does, and no more"
 else
 	echo "note: no redis-server; redis-tryst.conf not exercised"
+fi
+
+# ---- certbot-deploy-hook.example -------------------------------------------
+# A fake certbot lineage, a fake systemctl that records what it is asked and
+# answers is-active as $tmp/active says; the hook runs with umask 0, so
+# that the modes must come from the hook.
+hook=$src/deploy/certbot-deploy-hook.example
+sh -n "$hook" || fail "certbot-deploy-hook.example: sh -n"
+lineage=$tmp/live/tryst.example.org
+etc=$tmp/etc-tryst
+mkdir -p "$lineage" "$etc"
+cat >"$tmp/systemctl" <<EOF
+#!/bin/sh
+echo "\$*" >>"$tmp/systemctl.log"
+[ "\$1" != is-active ] || [ -e "$tmp/active" ]
+EOF
+chmod +x "$tmp/systemctl"
+: >"$tmp/systemctl.log"
+# renew CHAIN KEY: certbot renews to CHAIN and KEY and runs the hook.
+renew() {
+	printf '%s\n' "$1" >"$lineage/fullchain.pem"
+	printf '%s\n' "$2" >"$lineage/privkey.pem"
+	(umask 0; RENEWED_LINEAGE=$lineage TRYST_CONFDIR=$etc \
+	    SYSTEMCTL=$tmp/systemctl sh "$hook") >"$tmp/hook.out" 2>&1 ||
+		fail "hook: $(cat "$tmp/hook.out")"
+	[ "$(cat "$etc/cert.pem")" = "$1" ] || fail "hook: cert.pem is not $1"
+	[ "$(cat "$etc/tls.key")" = "$2" ] || fail "hook: tls.key is not $2"
+	[ "$(stat -c %a "$etc/cert.pem") $(stat -c %a "$etc/tls.key")" = \
+	    "644 600" ] || fail "hook: modes $(stat -c %a "$etc/cert.pem")" \
+	    "$(stat -c %a "$etc/tls.key")"
+	[ "$(ls -A "$etc" | tr '\n' ' ')" = "cert.pem tls.key " ] ||
+	    fail "hook: left $(ls -A "$etc" | tr '\n' ' ')"
+}
+printf 'key 1\n' >"$etc/tls.key"
+touch "$tmp/active"
+renew "chain 1" "key 1"	# --reuse-key: reload
+renew "chain 2" "key 2"	# a new key: restart
+rm "$tmp/active"
+renew "chain 3" "key 3"	# not running: nothing
+grep -q "not running" "$tmp/hook.out" || fail "hook: $(cat "$tmp/hook.out")"
+printf '%s\n' "is-active --quiet trystd" "reload trystd" \
+    "is-active --quiet trystd" "restart trystd" \
+    "is-active --quiet trystd" >"$tmp/systemctl.want"
+diff -u "$tmp/systemctl.want" "$tmp/systemctl.log" ||
+    fail "hook: systemctl was asked otherwise (- expected, + asked)"
+if (TRYST_CONFDIR=$etc SYSTEMCTL=$tmp/systemctl sh "$hook") \
+    >/dev/null 2>&1; then
+	fail "hook: ran without RENEWED_LINEAGE"
+fi
+rm "$lineage/privkey.pem"
+if (RENEWED_LINEAGE=$lineage TRYST_CONFDIR=$etc SYSTEMCTL=$tmp/systemctl \
+    sh "$hook") >/dev/null 2>&1; then
+	fail "hook: ran without privkey.pem"
+fi
+[ "$(cat "$etc/tls.key")" = "key 3" ] || fail "hook: a failed run left tls.key"
+[ $fails -eq 0 ] && ok "certbot deploy hook: files, modes, reload," \
+    "then restart for a new key"
+
+# ---- send-code.example -----------------------------------------------------
+# Against a one-request HTTP server, through a curl wrapper that records its
+# arguments: the request carries the token, number and code; the arguments
+# name none of them.
+sc=$src/deploy/send-code.example
+sh -n "$sc" || fail "send-code.example: sh -n"
+curl=$(command -v curl || true)
+if [ -n "$curl" ] && command -v python3 >/dev/null 2>&1; then
+	cat >"$tmp/gateway.py" <<-'EOF'
+	import http.server, os, sys
+	class H(http.server.BaseHTTPRequestHandler):
+	    def do_POST(self):
+	        body = self.rfile.read(int(self.headers["Content-Length"]))
+	        with open(sys.argv[2], "w") as f:
+	            f.write("%s\n%s\n" % (self.headers["Authorization"],
+	                body.decode()))
+	        self.send_response(200)
+	        self.end_headers()
+	    def log_message(self, *args):
+	        pass
+	s = http.server.HTTPServer(("127.0.0.1", 0), H)
+	with open(sys.argv[1] + ".tmp", "w") as f:
+	    f.write("%d\n" % s.server_port)
+	os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+	s.handle_request()
+	EOF
+	timeout 20 python3 "$tmp/gateway.py" "$tmp/http.port" "$tmp/http.req" &
+	http_pid=$!
+	i=0
+	while [ ! -s "$tmp/http.port" ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -s "$tmp/http.port" ] || echo 0 >"$tmp/http.port"
+	mkdir -p "$tmp/bin" "$tmp/cred"
+	printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s"\nexec "%s" "$@"\n' \
+	    "$tmp/curl.argv" "$curl" >"$tmp/bin/curl"
+	chmod +x "$tmp/bin/curl"
+	sed "s|^GATEWAY_URL=.*|GATEWAY_URL=http://127.0.0.1:$(cat \
+	    "$tmp/http.port")/sms|" "$sc" >"$tmp/send-code"
+	printf 'tok"en\\x\n' >"$tmp/cred/sms-token"
+	PATH=$tmp/bin:$PATH CREDENTIALS_DIRECTORY=$tmp/cred \
+	    TRYST_NUMBER=+447700900123 TRYST_CODE=314159 \
+	    timeout 10 sh "$tmp/send-code" >"$tmp/send-code.out" 2>&1 ||
+		fail "send-code.example: $(cat "$tmp/send-code.out")"
+	wait "$http_pid" || fail "send-code.example: no request"
+	http_pid=
+	printf '%s\n' 'Bearer tok"en\x' \
+	    'to=%2B447700900123&text=Your+tryst+code+is+314159' \
+	    >"$tmp/http.want"
+	diff -u "$tmp/http.want" "$tmp/http.req" ||
+	    fail "send-code.example: request (- expected, + sent)"
+	[ -s "$tmp/curl.argv" ] || fail "send-code.example: curl not run"
+	if grep -e 447700900123 -e 314159 -e tok "$tmp/curl.argv"; then
+		fail "send-code.example: a secret in curl's arguments"
+	fi
+	[ $fails -eq 0 ] && ok "send-code.example: token, number and code" \
+	    "reach the gateway through stdin, not argv"
+else
+	echo "note: no curl or python3; send-code.example only parsed"
 fi
 
 if [ $fails -ne 0 ]; then
