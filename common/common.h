@@ -460,13 +460,18 @@ struct conf_entry {
 	int		 reload;	/* 1 if SIGHUP applies it */
 	const char	*help;		/* one line for conf/trystd.conf */
 	int		 must_set;	/* 1: written uncommented, to be set */
+	/* NULL, or a check of the value once stored, which may compare it
+	 * with other keys of dst: 0, or -1 and *why (a reason, which the
+	 * parser prefixes with "FILE:LINE: name: "). */
+	int		(*check)(const void *dst, char **why);
 };
 
 /* Fill dst with every default of table (NULL-name terminated). */
 void	 conf_defaults(const struct conf_entry *table, void *dst);
 /* Parse path into dst (defaults must already be set). -1 and *cause
  * "FILE:LINE: reason" on an unknown key, a bad value, a repeated key or
- * a line that is not "key = value". */
+ * a line that is not "key = value". Once the whole file is read, the
+ * check of each key it sets runs, in the order of their lines. */
 int	 conf_load(const struct conf_entry *table, void *dst,
 	    const char *path, char **cause);
 /* Parse text (for tests and -t); name is used in messages. */

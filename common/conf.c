@@ -23,7 +23,8 @@
 struct conf_parser {
 	const struct conf_entry	*table;
 	void			*dst;
-	unsigned char		*seen;	/* per entry: 1 once set */
+	unsigned int		*line;	/* per entry: its line once set */
+	unsigned int		 lineno;	/* of the line being read */
 };
 
 /* 1 for the blanks that surround keys and values. */
@@ -222,15 +223,51 @@ parse_line(struct conf_parser *cp, const char *line, size_t len, char **why)
 		xasprintf(why, "unknown key \"%s\"", quote(q, key, klen));
 		return (-1);
 	}
-	if (cp->seen[e - cp->table]) {
+	if (cp->line[e - cp->table] != 0) {
 		xasprintf(why, "\"%s\" set twice", e->name);
 		return (-1);
 	}
-	cp->seen[e - cp->table] = 1;
+	cp->line[e - cp->table] = cp->lineno;
 	return (set_value(e, cp->dst, v, vlen, why));
 }
 
-/* Parse text into dst; name is used in messages. */
+/* The entry set on the earliest line after line "after", or NULL. */
+static const struct conf_entry *
+next_set(const struct conf_parser *cp, unsigned int after)
+{
+	const struct conf_entry	*e, *best = NULL;
+	unsigned int		 l;
+
+	for (e = cp->table; e->name != NULL; e++) {
+		l = cp->line[e - cp->table];
+		if (l > after && (best == NULL ||
+		    l < cp->line[best - cp->table]))
+			best = e;
+	}
+	return (best);
+}
+
+/* Run the check of each key the file set, in the order of their lines. */
+static int
+run_checks(const struct conf_parser *cp, const char *name, char **cause)
+{
+	const struct conf_entry	*e;
+	unsigned int		 l = 0;
+	char			*why = NULL;
+
+	while ((e = next_set(cp, l)) != NULL) {
+		l = cp->line[e - cp->table];
+		if (e->check != NULL && e->check(cp->dst, &why) != 0) {
+			xasprintf(cause, "%s:%u: %s: %s", name, l, e->name,
+			    why);
+			free(why);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* Parse text into dst, then run the checks; name is used in messages. */
 int
 conf_parse(const struct conf_entry *table, void *dst, const char *name,
     const char *text, size_t len, char **cause)
@@ -238,7 +275,6 @@ conf_parse(const struct conf_entry *table, void *dst, const char *name,
 	struct conf_parser	 cp;
 	const char		*p = text, *end = text + len, *nl;
 	char			*why = NULL;
-	unsigned int		 lineno = 0;
 	size_t			 n = 0;
 	int			 rc = 0;
 
@@ -246,20 +282,20 @@ conf_parse(const struct conf_entry *table, void *dst, const char *name,
 		n++;
 	cp.table = table;
 	cp.dst = dst;
-	cp.seen = xcalloc(n + 1, 1);
-	while (p < end) {
-		lineno++;
+	cp.line = xcalloc(n + 1, sizeof *cp.line);
+	for (cp.lineno = 1; p < end; cp.lineno++, p = nl + 1) {
 		if ((nl = memchr(p, '\n', end - p)) == NULL)
 			nl = end;
 		if (parse_line(&cp, p, nl - p, &why) != 0) {
-			xasprintf(cause, "%s:%u: %s", name, lineno, why);
+			xasprintf(cause, "%s:%u: %s", name, cp.lineno, why);
 			free(why);
 			rc = -1;
 			break;
 		}
-		p = nl + 1;
 	}
-	free(cp.seen);
+	if (rc == 0)
+		rc = run_checks(&cp, name, cause);
+	free(cp.line);
 	return (rc);
 }
 
@@ -291,7 +327,8 @@ check_entry(const struct conf_entry *table, const struct conf_entry *e)
 		fatalx("conf: %s is in the table twice", e->name);
 }
 
-/* Fill dst with every default of table. Old strings are not freed. */
+/* Fill dst with every default of table, which must pass the checks. Old
+ * strings are not freed. */
 void
 conf_defaults(const struct conf_entry *table, void *dst)
 {
@@ -304,6 +341,10 @@ conf_defaults(const struct conf_entry *table, void *dst)
 			memcpy((char *)dst + e->offset, &null, sizeof null);
 		if (set_value(e, dst, e->def, strlen(e->def), &why) != 0)
 			fatalx("conf: bad default: %s", why);
+	}
+	for (e = table; e->name != NULL; e++) {
+		if (e->check != NULL && e->check(dst, &why) != 0)
+			fatalx("conf: bad default: %s: %s", e->name, why);
 	}
 }
 

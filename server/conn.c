@@ -444,22 +444,14 @@ listen_resume(evutil_socket_t fd, short ev, void *arg)
 		evconnlistener_enable(srv->listener);
 }
 
-/* Bind the TLS listener. */
+/* Bind the TLS listener (on listen as settings_load parsed it). */
 int
 conn_listen(struct server *srv, char **cause)
 {
-	struct sockaddr_storage	 ss;
-	int			 sslen = sizeof ss;
-
-	if (evutil_parse_sockaddr_port(srv->set.listen,
-	    (struct sockaddr *)&ss, &sslen) != 0) {
-		xasprintf(cause, "listen: cannot parse \"%s\" (want ADDRESS:PORT)",
-		    srv->set.listen);
-		return (-1);
-	}
 	srv->listener = evconnlistener_new_bind(srv->base, listen_accept, srv,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (struct sockaddr *)&ss, sslen);
+	    1024, (struct sockaddr *)&srv->set.listen_addr,
+	    (int)srv->set.listen_len);
 	if (srv->listener == NULL) {
 		xasprintf(cause, "listen %s: %s", srv->set.listen,
 		    strerror(errno));

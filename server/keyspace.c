@@ -8,35 +8,37 @@
 
 #include "server.h"
 
-/* Parse the redis setting: "host:port" or "unix:PATH". */
+/* Parse the redis setting: HOST:PORT or unix:/PATH. -1 and *why. */
 int
-keyspace_redis_addr(const char *s, char **host, int *port, char **path)
+keyspace_redis_parse(const char *s, char **host, int *port, char **path,
+    char **why)
 {
-	const char	*colon;
-	char		*end;
-	long		 p;
+	char	 q[128];
 
 	*host = *path = NULL;
 	*port = 0;
-	if (strncmp(s, "unix:", 5) == 0) {
-		if (s[5] == '\0')
-			return (-1);
-		*path = xstrdup(s + 5);
-		return (0);
-	}
-	if ((colon = strrchr(s, ':')) == NULL || colon == s)
+	if (strncmp(s, "unix:", 5) != 0)
+		return (settings_hostport(s, "HOST:PORT or unix:/PATH", host,
+		    port, why));
+	if (s[5] != '/') {
+		log_escape(q, sizeof q, (const uint8_t *)s, strlen(s));
+		xasprintf(why, "\"%s\": the socket path must be absolute", q);
 		return (-1);
-	p = strtol(colon + 1, &end, 10);
-	if (*end != '\0' || p < 1 || p > 65535)
-		return (-1);
-	*host = xstrdup(s);
-	(*host)[colon - s] = '\0';
-	if ((*host)[0] == '[') {	/* [v6]:port */
-		memmove(*host, *host + 1, strlen(*host));
-		(*host)[strcspn(*host, "]")] = '\0';
 	}
-	*port = (int)p;
+	*path = xstrdup(s + 5);
 	return (0);
+}
+
+/* Parse the redis setting, without a reason. */
+int
+keyspace_redis_addr(const char *s, char **host, int *port, char **path)
+{
+	char	*why = NULL;
+	int	 rc;
+
+	rc = keyspace_redis_parse(s, host, port, path, &why);
+	free(why);
+	return (rc);
 }
 
 /* "acct:{hex}" of an ID. */

@@ -152,24 +152,18 @@ int
 metrics_start(struct server *srv, char **cause)
 {
 	const char	*v = srv->set.metrics_listen;
-	char		*host;
-	const char	*colon;
-	long		 port;
-	char		*end;
+	char		*host, *why;
+	int		 port;
 
 	if (*v == '\0')
 		return (0);
-	if ((colon = strrchr(v, ':')) == NULL) {
-		host = xstrdup("127.0.0.1");
-		colon = v - 1;
-	} else {
-		host = xstrdup(v[0] == '[' ? v + 1 : v);
-		host[colon - v - (v[0] == '[' ? 2 : 0)] = '\0';
+	if (settings_metrics_addr(v, &host, &port, &why) != 0) {
+		xasprintf(cause, "metrics_listen: %s", why);
+		free(why);
+		return (-1);
 	}
-	port = strtol(colon + 1, &end, 10);
 	srv->metrics = evhttp_new(srv->base);
-	if (*end != '\0' || port < 1 || port > 65535 ||
-	    evhttp_bind_socket(srv->metrics, host, (uint16_t)port) != 0) {
+	if (evhttp_bind_socket(srv->metrics, host, (uint16_t)port) != 0) {
 		xasprintf(cause, "metrics_listen %s: cannot listen there", v);
 		free(host);
 		return (-1);

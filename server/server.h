@@ -25,13 +25,13 @@ struct evhttp;
 
 /* Every key of trystd.conf. Integers are long long, strings char *. */
 struct settings {
-	char		*listen;		/* host:port */
-	char		*stun_listen;		/* host:port or "" */
-	char		*metrics_listen;	/* host:port or "" */
+	char		*listen;		/* IPV4:PORT or [IPV6]:PORT */
+	char		*stun_listen;		/* as listen, or "" */
+	char		*metrics_listen;	/* PORT, HOST:PORT or "" */
 	char		*tls_cert;
 	char		*tls_key;
 	char		*master_key;
-	char		*redis;			/* host:port or unix:PATH */
+	char		*redis;			/* HOST:PORT or unix:/PATH */
 	char		*redis_user;
 	char		*redis_password_file;
 	char		*verification;		/* dev:FILE or exec:PROGRAM */
@@ -68,15 +68,35 @@ struct settings {
 	long long	 shutdown_grace_s;
 
 	char		*confdir;	/* the config file's folder; not a key */
+	/* Not keys: listen and stun_listen parsed by settings_load. */
+	struct sockaddr_storage listen_addr;
+	socklen_t	 listen_len;
+	struct sockaddr_storage stun_addr;
+	socklen_t	 stun_len;	/* 0 without stun_listen */
 };
 
 extern const struct conf_entry settings_table[];
 
-/* Defaults, then path; then the checks between keys. -1 and *cause. */
+/* Defaults, then path (whose keys are checked there, each error with its
+ * line); then the keys that must be set; then listen_addr and stun_addr.
+ * -1 and *cause. */
 int	 settings_load(struct settings *, const char *path, char **cause);
-/* Checks that involve more than one key (discovery_bucket >= max_batch,
- * verification's form, ...). -1 and *cause. */
+/* Every check of the table (forms, discovery_bucket >= max_batch ...)
+ * and the keys that must be set, without lines. -1 and *cause. */
 int	 settings_check(const struct settings *, char **cause);
+/* listen and stun_listen: IPV4:PORT or [IPV6]:PORT, port 1..65535.
+ * -1 and *why. */
+int	 settings_sockaddr(const char *, struct sockaddr_storage *,
+	    socklen_t *, char **why);
+/* HOST:PORT, port 1..65535; HOST an IPv4 address, an IPv6 one (bare or
+ * in brackets, which are dropped) or a host name. Caller frees *host.
+ * -1 and *why, which names form as the one wanted. */
+int	 settings_hostport(const char *, const char *form, char **host,
+	    int *port, char **why);
+/* metrics_listen: PORT (*host is then 127.0.0.1) or HOST:PORT. Caller
+ * frees *host. -1 and *why. */
+int	 settings_metrics_addr(const char *, char **host, int *port,
+	    char **why);
 void	 settings_free(struct settings *);
 /* The file of a path setting: a path, or "credential:NAME", which is
  * NAME in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=), or, when
@@ -342,7 +362,11 @@ struct conn *presence_conns(struct server *, const uint8_t id[ID_LEN]);
 
 /* The account key "acct:{hex}" of an ID, into buf of 72 bytes. */
 void		 keyspace_acct(char *buf, const uint8_t id[ID_LEN]);
-/* Parse "host:port" or "unix:PATH" of the redis key. */
+/* Parse the redis key: HOST:PORT (as settings_hostport) or unix:/PATH
+ * (absolute). Caller frees *host or *path. -1 and *why. */
+int		 keyspace_redis_parse(const char *, char **host, int *port,
+		    char **path, char **why);
+/* The same, without a reason. */
 int		 keyspace_redis_addr(const char *, char **host, int *port,
 		    char **path);
 

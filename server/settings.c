@@ -1,52 +1,349 @@
 /*
  * settings.c -- the keys of trystd.conf: one table from which the parser,
- * the defaults and conf/trystd.conf are made, and the checks that involve
- * more than one key.
+ * the defaults and conf/trystd.conf are made, the checks of a key's form
+ * and between keys, and the parsers of the address keys, which trystd
+ * also uses to bind, so that what -t accepts is what trystd binds.
  *
  * Limits and their bounds are PROTOCOL.md §8. After editing the table,
  * regenerate conf/trystd.conf (see tests/test-conf.c); the tests fail until
  * it matches.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "server.h"
 
+/* Room for an escaped value quoted in a message. */
+#define QUOTE	128
+
+/* What a host name may hold besides an IPv6 address. */
+#define NAME_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"
+
 /* A limit: reloadable, never a key a deployment must set. */
-#define LIMIT(n, def, lo, hi, help) \
-	{ #n, CONF_INT, offsetof(struct settings, n), def, lo, hi, 1, help, 0 }
+#define LIMIT(n, def, lo, hi, help) CHECKED_LIMIT(n, def, lo, hi, NULL, help)
+
+/* A limit with a check against other keys. */
+#define CHECKED_LIMIT(n, def, lo, hi, check, help) \
+	{ #n, CONF_INT, offsetof(struct settings, n), def, lo, hi, 1, help, \
+	    0, check }
 
 /* A string: min 1 refuses "", must 1 writes it uncommented. */
-#define STRING(n, def, lo, reload, must, help) \
+#define STRING(n, def, lo, reload, must, check, help) \
 	{ #n, CONF_STR, offsetof(struct settings, n), def, lo, 0, reload, \
-	    help, must }
+	    help, must, check }
+
+/* Escape v for a message into q (QUOTE bytes). */
+static const char *
+quoted(char *q, const char *v)
+{
+	log_escape(q, QUOTE, (const uint8_t *)v, strlen(v));
+	return (q);
+}
+
+/* A port, 1-5 decimal digits in 1..65535, to *port; -1 otherwise. */
+static int
+parse_port(const char *s, int *port)
+{
+	size_t	 n = strspn(s, "0123456789");
+	long	 p;
+
+	if (n == 0 || n > 5 || s[n] != '\0')
+		return (-1);
+	p = strtol(s, NULL, 10);
+	if (p < 1 || p > 65535)
+		return (-1);
+	*port = (int)p;
+	return (0);
+}
+
+/* Where the port's colon of v is: after "[...]", else the last one. */
+static const char *
+port_colon(const char *v, const char **host, size_t *hostlen)
+{
+	const char	*close, *colon;
+
+	if (v[0] == '[') {
+		if ((close = strchr(v, ']')) == NULL || close[1] != ':')
+			return (NULL);
+		*host = v + 1;
+		*hostlen = close - *host;
+		return (close + 1);
+	}
+	if ((colon = strrchr(v, ':')) == NULL)
+		return (NULL);
+	*host = v;
+	*hostlen = colon - v;
+	return (colon);
+}
+
+/*
+ * Split "HOST:PORT" or "[HOST]:PORT" into a copy of HOST (caller frees)
+ * and a port in 1..65535; *bracketed says which. -1 and *why, which
+ * names form, the wanted form.
+ */
+static int
+split(const char *v, const char *form, char **host, int *bracketed,
+    int *port, char **why)
+{
+	const char	*colon, *h;
+	size_t		 hlen;
+	char		 q[QUOTE];
+
+	*host = NULL;
+	if ((colon = port_colon(v, &h, &hlen)) == NULL) {
+		xasprintf(why, "\"%s\" has no port (want %s)", quoted(q, v),
+		    form);
+		return (-1);
+	}
+	if (hlen == 0) {
+		xasprintf(why, "\"%s\" has no address (want %s)", quoted(q, v),
+		    form);
+		return (-1);
+	}
+	if (parse_port(colon + 1, port) != 0) {
+		xasprintf(why, "\"%s\": the port is not 1..65535",
+		    quoted(q, v));
+		return (-1);
+	}
+	*host = xmalloc(hlen + 1);
+	memcpy(*host, h, hlen);
+	(*host)[hlen] = '\0';
+	*bracketed = v[0] == '[';
+	return (0);
+}
+
+/* Fill ss from an IPv4 (or, bracketed, IPv6) address; -1 if it is not. */
+static int
+to_sockaddr(const char *host, int bracketed, int port,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof *ss);
+	if (bracketed) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		*len = sizeof *s6;
+		return (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1 ?
+		    0 : -1);
+	}
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	*len = sizeof *s4;
+	return (inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -1);
+}
+
+/* Parse listen or stun_listen: IPV4:PORT or [IPV6]:PORT. */
+int
+settings_sockaddr(const char *v, struct sockaddr_storage *ss,
+    socklen_t *len, char **why)
+{
+	char	*host, q[QUOTE];
+	int	 bracketed, port, rc;
+
+	if (split(v, "IPV4:PORT or [IPV6]:PORT", &host, &bracketed, &port,
+	    why) != 0)
+		return (-1);
+	if ((rc = to_sockaddr(host, bracketed, port, ss, len)) != 0)
+		xasprintf(why, "\"%s\" is not an IPv4 address or an IPv6 one "
+		    "in brackets", quoted(q, host));
+	free(host);
+	return (rc);
+}
+
+/* 1 if host is an IPv6 address, an IPv4 one or a host name. */
+static int
+host_ok(const char *host, int bracketed)
+{
+	struct in6_addr	 a6;
+
+	if (bracketed || strchr(host, ':') != NULL)
+		return (inet_pton(AF_INET6, host, &a6) == 1);
+	return (host[strspn(host, NAME_CHARS)] == '\0');
+}
+
+/* Parse HOST:PORT; HOST is an address ([IPv6] or bare) or a name. */
+int
+settings_hostport(const char *v, const char *form, char **host, int *port,
+    char **why)
+{
+	char	 q[QUOTE];
+	int	 bracketed;
+
+	if (split(v, form, host, &bracketed, port, why) != 0)
+		return (-1);
+	if (host_ok(*host, bracketed))
+		return (0);
+	xasprintf(why, "\"%s\" is not an address or a host name",
+	    quoted(q, *host));
+	free(*host);
+	*host = NULL;
+	return (-1);
+}
+
+/* Parse metrics_listen: PORT (on 127.0.0.1) or HOST:PORT. */
+int
+settings_metrics_addr(const char *v, char **host, int *port, char **why)
+{
+	char	 q[QUOTE];
+
+	if (v[0] == '[' || strchr(v, ':') != NULL)
+		return (settings_hostport(v, "PORT or ADDRESS:PORT", host, port,
+		    why));
+	*host = NULL;
+	if (parse_port(v, port) != 0) {
+		xasprintf(why, "\"%s\" is not a port 1..65535 or ADDRESS:PORT",
+		    quoted(q, v));
+		return (-1);
+	}
+	*host = xstrdup("127.0.0.1");
+	return (0);
+}
+
+/* listen: IPV4:PORT or [IPV6]:PORT. */
+static int
+check_listen(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+
+	return (settings_sockaddr(s->listen, &ss, &len, why));
+}
+
+/* stun_listen: empty, or as listen. */
+static int
+check_stun(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+
+	if (s->stun_listen == NULL || *s->stun_listen == '\0')
+		return (0);
+	return (settings_sockaddr(s->stun_listen, &ss, &len, why));
+}
+
+/* metrics_listen: empty, PORT or ADDRESS:PORT. */
+static int
+check_metrics(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	char			*host;
+	int			 port;
+
+	if (s->metrics_listen == NULL || *s->metrics_listen == '\0')
+		return (0);
+	if (settings_metrics_addr(s->metrics_listen, &host, &port, why) != 0)
+		return (-1);
+	free(host);
+	return (0);
+}
+
+/* redis: HOST:PORT or unix:/PATH. */
+static int
+check_redis(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	char			*host, *path;
+	int			 port;
+
+	if (s->redis == NULL) {
+		*why = xstrdup("is not set");
+		return (-1);
+	}
+	if (keyspace_redis_parse(s->redis, &host, &port, &path, why) != 0)
+		return (-1);
+	free(host);
+	free(path);
+	return (0);
+}
+
+/* 1 if v is prefix followed by at least one byte. */
+static int
+has_arg(const char *v, const char *prefix)
+{
+	size_t	 n = strlen(prefix);
+
+	return (strncmp(v, prefix, n) == 0 && v[n] != '\0');
+}
+
+/* verification: dev:FILE or exec:PROGRAM; empty (not set) is
+ * settings_check's to refuse, as the key may be absent. */
+static int
+check_verification(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	const char		*v = s->verification;
+	char			 q[QUOTE];
+
+	if (v == NULL || *v == '\0' || has_arg(v, "dev:") ||
+	    has_arg(v, "exec:"))
+		return (0);
+	xasprintf(why, "\"%s\" is not dev:FILE or exec:PROGRAM", quoted(q, v));
+	return (-1);
+}
+
+/* discovery_bucket must hold a whole batch. */
+static int
+check_bucket(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+
+	if (s->discovery_bucket >= s->max_batch)
+		return (0);
+	xasprintf(why, "%lld is less than max_batch (%lld)",
+	    s->discovery_bucket, s->max_batch);
+	return (-1);
+}
+
+/* max_batch must fit in discovery_bucket. */
+static int
+check_batch(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+
+	if (s->max_batch <= s->discovery_bucket)
+		return (0);
+	xasprintf(why, "%lld is more than discovery_bucket (%lld)",
+	    s->max_batch, s->discovery_bucket);
+	return (-1);
+}
 
 const struct conf_entry settings_table[] = {
-	STRING(listen, "127.0.0.1:4433", 1, 0, 1,
+	STRING(listen, "127.0.0.1:4433", 1, 0, 1, check_listen,
 	    "Address and port of the TLS control listener (host:port)."),
-	STRING(stun_listen, "", 0, 0, 0,
+	STRING(stun_listen, "", 0, 0, 0, check_stun,
 	    "UDP address and port of the STUN responder; empty: no STUN."),
-	STRING(metrics_listen, "", 0, 0, 0,
+	STRING(metrics_listen, "", 0, 0, 0, check_metrics,
 	    "/metrics and /healthz: PORT (on loopback) or ADDRESS:PORT; "
 	    "empty: off."),
-	STRING(tls_cert, "/etc/tryst/cert.pem", 1, 1, 1,
+	STRING(tls_cert, "/etc/tryst/cert.pem", 1, 1, 1, NULL,
 	    "PEM certificate chain of the TLS listener (or credential:NAME)."),
-	STRING(tls_key, "/etc/tryst/key.pem", 1, 1, 1,
+	STRING(tls_key, "/etc/tryst/key.pem", 1, 1, 1, NULL,
 	    "PEM private key of tls_cert (or credential:NAME)."),
-	STRING(master_key, "/etc/tryst/master.key", 1, 0, 1,
+	STRING(master_key, "/etc/tryst/master.key", 1, 0, 1, NULL,
 	    "Master key file (or credential:NAME); all keys come from it."),
-	STRING(redis, "127.0.0.1:6379", 1, 0, 1,
+	STRING(redis, "127.0.0.1:6379", 1, 0, 1, check_redis,
 	    "Redis server: host:port or unix:PATH."),
-	STRING(redis_user, "", 0, 0, 0,
+	STRING(redis_user, "", 0, 0, 0, NULL,
 	    "Redis ACL user; empty: the default user."),
-	STRING(redis_password_file, "", 0, 0, 0,
+	STRING(redis_password_file, "", 0, 0, 0, NULL,
 	    "Redis password file (or credential:NAME); empty: no AUTH."),
-	STRING(verification, "", 0, 1, 1,
+	STRING(verification, "", 0, 1, 1, check_verification,
 	    "Code delivery: dev:FILE (codes go to FILE) or exec:PROGRAM."),
 	{ "log_level", CONF_LEVEL, offsetof(struct settings, log_level), "info",
 	    0, 0, 1,
-	    "Lowest priority logged: err, warning, notice, info or debug.", 0 },
+	    "Lowest priority logged: err, warning, notice, info or debug.", 0,
+	    NULL },
 
 	LIMIT(code_digits, "6", 6, 8,
 	    "Digits of a verification code."),
@@ -68,7 +365,7 @@ const struct conf_entry settings_table[] = {
 	    "Days a credential is valid."),
 	LIMIT(account_ttl_days, "120", 7, 3650,
 	    "Days without coming online before an account is deleted."),
-	LIMIT(discovery_bucket, "2000", 1, 10000000,
+	CHECKED_LIMIT(discovery_bucket, "2000", 1, 10000000, check_bucket,
 	    "OPRF elements an account may spend at once; at least max_batch."),
 	LIMIT(discovery_refill_per_day, "100", 1, 1000000,
 	    "OPRF elements added back to that bucket per day."),
@@ -80,7 +377,7 @@ const struct conf_entry settings_table[] = {
 	    "Ringing calls one connection may have made."),
 	LIMIT(max_sessions, "8", 1, 64,
 	    "Sessions of one connection."),
-	LIMIT(max_batch, "1024", 1, 1024,
+	CHECKED_LIMIT(max_batch, "1024", 1, 1024, check_batch,
 	    "Most elements in one OPRF_EVAL or LOOKUP."),
 	LIMIT(max_offer_bytes, "4096", 64, 4096,
 	    "Largest offer or answer, in bytes."),
@@ -107,58 +404,54 @@ const struct conf_entry settings_table[] = {
 	LIMIT(shutdown_grace_s, "5", 0, 300,
 	    "Seconds SIGTERM waits for connections to close after GOAWAY."),
 
-	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0 }
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, NULL }
 };
 
-/* 1 if v is prefix followed by at least one byte. */
-static int
-has_arg(const char *v, const char *prefix)
-{
-	size_t	 n = strlen(prefix);
-
-	return (strncmp(v, prefix, n) == 0 && v[n] != '\0');
-}
-
-/* Check verification's form: dev:FILE or exec:PROGRAM. */
-static int
-check_verification(const char *v, char **cause)
-{
-	char	 q[128];
-
-	if (v == NULL || *v == '\0') {
-		*cause = xstrdup("verification is not set "
-		    "(dev:FILE or exec:PROGRAM)");
-		return (-1);
-	}
-	if (has_arg(v, "dev:") || has_arg(v, "exec:"))
-		return (0);
-	log_escape(q, sizeof q, (const uint8_t *)v, strlen(v));
-	xasprintf(cause, "verification: \"%s\" is not dev:FILE or "
-	    "exec:PROGRAM", q);
-	return (-1);
-}
-
-/* Checks that involve more than one key, or a key's form. */
+/* Every check of the table, and the keys that must be set. */
 int
 settings_check(const struct settings *s, char **cause)
 {
+	const struct conf_entry	*e;
+	char			*why;
+
 	if (s->listen == NULL || *s->listen == '\0') {
 		*cause = xstrdup("listen is not set");
 		return (-1);
 	}
-	if (check_verification(s->verification, cause) != 0)
+	if (s->verification == NULL || *s->verification == '\0') {
+		*cause = xstrdup("verification is not set "
+		    "(dev:FILE or exec:PROGRAM)");
 		return (-1);
-	if (s->discovery_bucket < s->max_batch) {
-		xasprintf(cause, "discovery_bucket (%lld) is less than "
-		    "max_batch (%lld)", s->discovery_bucket, s->max_batch);
-		return (-1);
+	}
+	for (e = settings_table; e->name != NULL; e++) {
+		if (e->check != NULL && e->check(s, &why) != 0) {
+			xasprintf(cause, "%s: %s", e->name, why);
+			free(why);
+			return (-1);
+		}
 	}
 	return (0);
 }
 
+/* Parse the listeners' addresses, which settings_check has passed. */
+static void
+parse_addrs(struct settings *s)
+{
+	char	*why;
+
+	if (settings_sockaddr(s->listen, &s->listen_addr, &s->listen_len,
+	    &why) != 0)
+		fatalx("settings: %s", why);
+	s->stun_len = 0;
+	if (*s->stun_listen != '\0' && settings_sockaddr(s->stun_listen,
+	    &s->stun_addr, &s->stun_len, &why) != 0)
+		fatalx("settings: %s", why);
+}
+
 /*
- * Defaults, then path, then the checks. On failure s is left freed (all
- * strings NULL), so settings_free on it is harmless.
+ * Defaults, then path, then the checks; then the listeners' addresses.
+ * On failure s is left freed (all strings NULL), so settings_free on it
+ * is harmless.
  */
 int
 settings_load(struct settings *s, const char *path, char **cause)
@@ -175,6 +468,7 @@ settings_load(struct settings *s, const char *path, char **cause)
 		free(why);
 		goto fail;
 	}
+	parse_addrs(s);
 	/* Where credential:NAME is looked for outside systemd. */
 	if ((slash = strrchr(path, '/')) == NULL)
 		s->confdir = xstrdup(".");

@@ -494,24 +494,19 @@ bind_udp(const struct sockaddr_storage *ss, int sslen, const char *name,
 	return (fd);
 }
 
-/* Bind stun_listen, if set, and answer on the loop; -1 and *cause. */
+/* Bind stun_listen (as settings_load parsed it), if set, and answer on
+ * the loop; -1 and *cause. */
 int
 stun_start(struct server *srv, char **cause)
 {
-	struct sockaddr_storage	 ss;
 	struct stun		*st;
 	const char		*name = srv->set.stun_listen;
-	int			 sslen = sizeof ss, fd;
+	int			 fd;
 
-	if (name == NULL || *name == '\0')
+	if (srv->set.stun_len == 0)
 		return (0);
-	if (evutil_parse_sockaddr_port(name, (struct sockaddr *)&ss,
-	    &sslen) != 0) {
-		xasprintf(cause, "stun_listen: cannot parse \"%s\" (want "
-		    "ADDRESS:PORT)", name);
-		return (-1);
-	}
-	if ((fd = bind_udp(&ss, sslen, name, cause)) == -1)
+	if ((fd = bind_udp(&srv->set.stun_addr, (int)srv->set.stun_len, name,
+	    cause)) == -1)
 		return (-1);
 	st = xcalloc(1, sizeof *st);
 	st->srv = srv;

@@ -10,6 +10,11 @@
  *
  * test_shipped_file fails until the two agree.
  */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,16 +40,16 @@ struct t {
 
 static const struct conf_entry t_table[] = {
 	{ "n", CONF_INT, offsetof(struct t, n), "7", 5, 10, 1,
-	    "An integer.", 0 },
+	    "An integer.", 0, NULL },
 	{ "s", CONF_STR, offsetof(struct t, s), "dflt", 1, 0, 0,
-	    "A string that must not be empty.", 1 },
+	    "A string that must not be empty.", 1, NULL },
 	{ "e", CONF_STR, offsetof(struct t, e), "", 0, 0, 0,
-	    "A string that may be empty.", 0 },
+	    "A string that may be empty.", 0, NULL },
 	{ "level", CONF_LEVEL, offsetof(struct t, level), "info", 0, 0, 1,
-	    "A log level.", 0 },
+	    "A log level.", 0, NULL },
 	{ "big", CONF_INT, offsetof(struct t, big), "0", 0, LLONG_MAX, 0,
-	    "A wide integer.", 1 },
-	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0 }
+	    "A wide integer.", 1, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, NULL }
 };
 
 /* Parse text (len bytes) over the defaults into *t; the cause or NULL. */
@@ -332,8 +337,8 @@ END_TEST
 
 /* A table whose default is out of its own range. */
 static const struct conf_entry bad_table[] = {
-	{ "n", CONF_INT, 0, "11", 5, 10, 0, "Bad.", 0 },
-	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0 }
+	{ "n", CONF_INT, 0, "11", 5, 10, 0, "Bad.", 0, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, NULL }
 };
 
 START_TEST(test_bad_default_is_fatal)
@@ -524,13 +529,13 @@ START_TEST(test_check)
 
 	good_settings(&s);
 	s.discovery_bucket = 1023;
-	check_fails(&s, "discovery_bucket (1023) is less than max_batch "
+	check_fails(&s, "discovery_bucket: 1023 is less than max_batch "
 	    "(1024)");
 	s.discovery_bucket = 1024;
 	ck_assert_int_eq(settings_check(&s, &cause), 0);
 	s.max_batch = 100;
 	s.discovery_bucket = 99;
-	check_fails(&s, "discovery_bucket (99) is less than max_batch (100)");
+	check_fails(&s, "discovery_bucket: 99 is less than max_batch (100)");
 	settings_free(&s);
 
 	good_settings(&s);
@@ -620,7 +625,7 @@ START_TEST(test_settings_load)
 	path = temp_file("verification = dev:/tmp/c\ndiscovery_bucket = 10\n");
 	ck_assert_int_eq(settings_load(&s, path, &cause), -1);
 	ck_assert_ptr_eq(strstr(cause, path), cause);
-	ck_assert_str_eq(cause + strlen(path), ": discovery_bucket (10) is "
+	ck_assert_str_eq(cause + strlen(path), ":2: discovery_bucket: 10 is "
 	    "less than max_batch (1024)");
 	ck_assert_ptr_null(s.listen);
 	free(cause);
@@ -640,6 +645,497 @@ START_TEST(test_settings_load)
 	ck_assert_str_eq(cause, SHIPPED ": verification is not set "
 	    "(dev:FILE or exec:PROGRAM)");
 	free(cause);
+}
+END_TEST
+
+
+/* ---- checks of a key, run once the whole file is read ------------------ */
+
+/* A table whose keys have checks: lo <= hi, and name is not "x". */
+struct ck {
+	long long	 lo;
+	long long	 hi;
+	char		*name;
+};
+
+/* lo must not pass hi. */
+static int
+ck_lo(const void *dst, char **why)
+{
+	const struct ck	*c = dst;
+
+	if (c->lo <= c->hi)
+		return (0);
+	xasprintf(why, "%lld is more than hi (%lld)", c->lo, c->hi);
+	return (-1);
+}
+
+/* hi must not fall below lo. */
+static int
+ck_hi(const void *dst, char **why)
+{
+	const struct ck	*c = dst;
+
+	if (c->hi >= c->lo)
+		return (0);
+	xasprintf(why, "%lld is less than lo (%lld)", c->hi, c->lo);
+	return (-1);
+}
+
+/* name must not be "x". */
+static int
+ck_name(const void *dst, char **why)
+{
+	const struct ck	*c = dst;
+
+	if (strcmp(c->name, "x") != 0)
+		return (0);
+	*why = xstrdup("must not be x");
+	return (-1);
+}
+
+static const struct conf_entry ck_table[] = {
+	{ "lo", CONF_INT, offsetof(struct ck, lo), "1", 0, 100, 1,
+	    "Low.", 0, ck_lo },
+	{ "hi", CONF_INT, offsetof(struct ck, hi), "5", 0, 100, 1,
+	    "High.", 0, ck_hi },
+	{ "name", CONF_STR, offsetof(struct ck, name), "ok", 1, 0, 1,
+	    "A name.", 0, ck_name },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, NULL }
+};
+
+/* Parse text with ck_table; the cause (want NULL: none) must be want. */
+static void
+ck_parse(const char *text, const char *want)
+{
+	struct ck	 c;
+	char		*cause = NULL;
+	int		 rc;
+
+	memset(&c, 0, sizeof c);
+	conf_defaults(ck_table, &c);
+	rc = conf_parse(ck_table, &c, "ck.conf", text, strlen(text), &cause);
+	if (want == NULL)
+		ck_assert_msg(rc == 0 && cause == NULL, "%s: %s", text, cause);
+	else {
+		ck_assert_msg(rc == -1 && cause != NULL, "accepted: %s", text);
+		ck_assert_str_eq(cause, want);
+	}
+	free(cause);
+	conf_free(ck_table, &c);
+}
+
+START_TEST(test_key_checks)
+{
+	ck_parse("lo = 3\nhi = 3\nname = y\n", NULL);
+	ck_parse("lo = 9\n", "ck.conf:1: lo: 9 is more than hi (5)");
+	ck_parse("# c\nhi = 9\n\nlo = 9\n", NULL);
+	/* The other key is read later in the file, and counts. */
+	ck_parse("lo = 9\nhi = 10\n", NULL);
+	/* The first line whose key fails its check is named. */
+	ck_parse("hi = 2\n\nlo = 3\n", "ck.conf:1: hi: 2 is less than lo (3)");
+	ck_parse("lo = 4\nhi = 2\n", "ck.conf:1: lo: 4 is more than hi (2)");
+	/* In the order of lines, not of the table. */
+	ck_parse("\nname = x\nlo = 9\n", "ck.conf:2: name: must not be x");
+	ck_parse("lo = 9\nname = x\n", "ck.conf:1: lo: 9 is more than hi (5)");
+	/* Every line is read first: its errors come before the checks. */
+	ck_parse("lo = 9\nbogus\n", "ck.conf:2: expected \"key = value\"");
+	ck_parse("name = x\nhi = 101\n", "ck.conf:2: hi: 101 is out of range "
+	    "0..100");
+}
+END_TEST
+
+/* A table whose default fails its check. */
+static const struct conf_entry ck_bad_table[] = {
+	{ "name", CONF_STR, offsetof(struct ck, name), "x", 1, 0, 0, "Bad.", 0,
+	    ck_name },
+	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, NULL }
+};
+
+START_TEST(test_bad_default_check_is_fatal)
+{
+	struct ck	 c;
+
+	memset(&c, 0, sizeof c);
+	conf_defaults(ck_bad_table, &c);
+}
+END_TEST
+
+/* ---- the address keys of trystd.conf ----------------------------------- */
+
+/* Parse text as trystd.conf over the defaults into *s; the cause or NULL. */
+static char *
+set_parse(struct settings *s, const char *text)
+{
+	char	*cause = NULL;
+	int	 rc;
+
+	memset(s, 0, sizeof *s);
+	conf_defaults(settings_table, s);
+	rc = conf_parse(settings_table, s, "t.conf", text, strlen(text),
+	    &cause);
+	ck_assert_int_eq(rc, cause == NULL ? 0 : -1);
+	return (cause);
+}
+
+/* Assert that trystd.conf text fails with exactly want. */
+static void
+set_fails(const char *text, const char *want)
+{
+	struct settings	 s;
+	char		*cause;
+
+	cause = set_parse(&s, text);
+	ck_assert_msg(cause != NULL, "accepted: %s", text);
+	ck_assert_str_eq(cause, want);
+	free(cause);
+	settings_free(&s);
+}
+
+/* Assert that trystd.conf text parses. */
+static void
+set_ok(const char *text)
+{
+	struct settings	 s;
+	char		*cause;
+
+	cause = set_parse(&s, text);
+	ck_assert_msg(cause == NULL, "%s: %s", text, cause);
+	settings_free(&s);
+}
+
+/* Assert that key = v fails on line 2 with "key: " and reason. */
+static void
+value_fails(const char *key, const char *v, const char *reason)
+{
+	char	*text, *want;
+
+	xasprintf(&text, "# first\n%s = %s\n", key, v);
+	xasprintf(&want, "t.conf:2: %s: %s", key, reason);
+	set_fails(text, want);
+	free(text);
+	free(want);
+}
+
+/* Assert that key = v parses. */
+static void
+value_ok(const char *key, const char *v)
+{
+	char	*text;
+
+	xasprintf(&text, "%s = %s\n", key, v);
+	set_ok(text);
+	free(text);
+}
+
+/* listen and stun_listen refuse v for reason. */
+static void
+listener_fails(const char *v, const char *reason)
+{
+	value_fails("listen", v, reason);
+	value_fails("stun_listen", v, reason);
+}
+
+START_TEST(test_listen_bad)
+{
+	static const char *no_port[] = { "127.0.0.1", "[::1]", "[::1:4433",
+	    "0.0.0.0", "[::]4433", "localhost" };
+	static const char *bad_port[] = { "127.0.0.1:0", "127.0.0.1:99999",
+	    "127.0.0.1:65536", "127.0.0.1:", "[::1]:+80", "[::1]:-1",
+	    "127.0.0.1:4433x", "1.2.3.4:000000", "1.2.3.4: 80" };
+	char	 why[128];
+	size_t	 i;
+
+	for (i = 0; i < nitems(no_port); i++) {
+		snprintf(why, sizeof why, "\"%s\" has no port (want IPV4:PORT "
+		    "or [IPV6]:PORT)", no_port[i]);
+		listener_fails(no_port[i], why);
+	}
+	for (i = 0; i < nitems(bad_port); i++) {
+		snprintf(why, sizeof why, "\"%s\": the port is not 1..65535",
+		    bad_port[i]);
+		listener_fails(bad_port[i], why);
+	}
+	listener_fails(":4433", "\":4433\" has no address (want IPV4:PORT or "
+	    "[IPV6]:PORT)");
+	listener_fails("[]:4433", "\"[]:4433\" has no address (want "
+	    "IPV4:PORT or [IPV6]:PORT)");
+	listener_fails("::1:4433", "\"::1\" is not an IPv4 address or an "
+	    "IPv6 one in brackets");
+	listener_fails("localhost:4433", "\"localhost\" is not an IPv4 "
+	    "address or an IPv6 one in brackets");
+	listener_fails("[127.0.0.1]:4433", "\"127.0.0.1\" is not an IPv4 "
+	    "address or an IPv6 one in brackets");
+	listener_fails("1.2.3:4433", "\"1.2.3\" is not an IPv4 address or an "
+	    "IPv6 one in brackets");
+	set_fails("listen =\n", "t.conf:1: listen: must not be empty");
+}
+END_TEST
+
+
+/* settings_sockaddr gives family, port and address text of v. */
+static void
+sockaddr_is(const char *v, int family, int port, const char *addr)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len;
+	char			 text[64], *why = NULL;
+	const void		*a;
+
+	ck_assert_msg(settings_sockaddr(v, &ss, &len, &why) == 0, "%s: %s",
+	    v, why);
+	ck_assert_int_eq(ss.ss_family, family);
+	if (family == AF_INET) {
+		ck_assert_uint_eq(len, sizeof(struct sockaddr_in));
+		ck_assert_int_eq(ntohs(((struct sockaddr_in *)&ss)->sin_port),
+		    port);
+		a = &((struct sockaddr_in *)&ss)->sin_addr;
+	} else {
+		ck_assert_uint_eq(len, sizeof(struct sockaddr_in6));
+		ck_assert_int_eq(ntohs(((struct sockaddr_in6 *)&ss)->sin6_port),
+		    port);
+		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+	}
+	ck_assert_ptr_nonnull(inet_ntop(family, a, text, sizeof text));
+	ck_assert_str_eq(text, addr);
+	value_ok("listen", v);
+	value_ok("stun_listen", v);
+}
+
+START_TEST(test_listen_good)
+{
+	sockaddr_is("127.0.0.1:4433", AF_INET, 4433, "127.0.0.1");
+	sockaddr_is("0.0.0.0:1", AF_INET, 1, "0.0.0.0");
+	sockaddr_is("10.1.2.3:65535", AF_INET, 65535, "10.1.2.3");
+	sockaddr_is("192.0.2.1:00443", AF_INET, 443, "192.0.2.1");
+	sockaddr_is("[::]:4433", AF_INET6, 4433, "::");
+	sockaddr_is("[::1]:3478", AF_INET6, 3478, "::1");
+	sockaddr_is("[2001:db8::5]:443", AF_INET6, 443, "2001:db8::5");
+	sockaddr_is("[::ffff:192.0.2.1]:80", AF_INET6, 80,
+	    "::ffff:192.0.2.1");
+	value_ok("stun_listen", "");
+}
+END_TEST
+
+
+/* settings_metrics_addr gives host and port for v, which parses. */
+static void
+metrics_is(const char *v, const char *host, int port)
+{
+	char	*h = NULL, *why = NULL;
+	int	 p = 0;
+
+	ck_assert_msg(settings_metrics_addr(v, &h, &p, &why) == 0, "%s: %s",
+	    v, why);
+	ck_assert_str_eq(h, host);
+	ck_assert_int_eq(p, port);
+	free(h);
+	value_ok("metrics_listen", v);
+}
+
+START_TEST(test_metrics_listen)
+{
+	static const char *not_port[] = { "0", "65536", "99999", "abc",
+	    "127.0.0.1", "9464x", "+9464", "localhost" };
+	char	 why[128];
+	size_t	 i;
+
+	metrics_is("9464", "127.0.0.1", 9464);
+	metrics_is("1", "127.0.0.1", 1);
+	metrics_is("127.0.0.1:9464", "127.0.0.1", 9464);
+	metrics_is("0.0.0.0:65535", "0.0.0.0", 65535);
+	metrics_is("[::1]:9464", "::1", 9464);
+	metrics_is("::1:9464", "::1", 9464);
+	metrics_is("localhost:9464", "localhost", 9464);
+	value_ok("metrics_listen", "");
+	for (i = 0; i < nitems(not_port); i++) {
+		snprintf(why, sizeof why, "\"%s\" is not a port 1..65535 or "
+		    "ADDRESS:PORT", not_port[i]);
+		value_fails("metrics_listen", not_port[i], why);
+	}
+	value_fails("metrics_listen", "127.0.0.1:0",
+	    "\"127.0.0.1:0\": the port is not 1..65535");
+	value_fails("metrics_listen", "[::1]:65536",
+	    "\"[::1]:65536\": the port is not 1..65535");
+	value_fails("metrics_listen", ":9464",
+	    "\":9464\" has no address (want PORT or ADDRESS:PORT)");
+	value_fails("metrics_listen", "[::1]",
+	    "\"[::1]\" has no port (want PORT or ADDRESS:PORT)");
+	value_fails("metrics_listen", "[127.0.0.1]:9464",
+	    "\"127.0.0.1\" is not an address or a host name");
+	value_fails("metrics_listen", "no host:9464",
+	    "\"no host\" is not an address or a host name");
+	value_fails("metrics_listen", "1::2::3:9464",
+	    "\"1::2::3\" is not an address or a host name");
+}
+END_TEST
+
+/* keyspace_redis_addr gives host and port, or path, for v. */
+static void
+redis_is(const char *v, const char *host, int port, const char *path)
+{
+	char	*h, *p;
+	int	 n;
+
+	ck_assert_msg(keyspace_redis_addr(v, &h, &n, &p) == 0, "%s", v);
+	if (host != NULL)
+		ck_assert_str_eq(h, host);
+	else
+		ck_assert_ptr_null(h);
+	if (path != NULL)
+		ck_assert_str_eq(p, path);
+	else
+		ck_assert_ptr_null(p);
+	ck_assert_int_eq(n, port);
+	free(h);
+	free(p);
+	value_ok("redis", v);
+}
+
+/* redis = v is refused for reason, by the file and keyspace_redis_addr. */
+static void
+redis_fails(const char *v, const char *reason)
+{
+	char	*h, *p;
+	int	 n;
+
+	ck_assert_int_eq(keyspace_redis_addr(v, &h, &n, &p), -1);
+	ck_assert_ptr_null(h);
+	ck_assert_ptr_null(p);
+	value_fails("redis", v, reason);
+}
+
+START_TEST(test_redis)
+{
+	redis_is("127.0.0.1:6379", "127.0.0.1", 6379, NULL);
+	redis_is("redis.example.org:6380", "redis.example.org", 6380, NULL);
+	redis_is("[::1]:6379", "::1", 6379, NULL);
+	redis_is("unix:/run/redis-tryst/redis.sock", NULL, 0,
+	    "/run/redis-tryst/redis.sock");
+	redis_fails("nohost", "\"nohost\" has no port (want HOST:PORT or "
+	    "unix:/PATH)");
+	redis_fails("127.0.0.1:0", "\"127.0.0.1:0\": the port is not "
+	    "1..65535");
+	redis_fails("127.0.0.1:65536", "\"127.0.0.1:65536\": the port is not "
+	    "1..65535");
+	redis_fails("localhost:http", "\"localhost:http\": the port is not "
+	    "1..65535");
+	redis_fails(":6379", "\":6379\" has no address (want HOST:PORT or "
+	    "unix:/PATH)");
+	redis_fails("unix:", "\"unix:\": the socket path must be absolute");
+	redis_fails("unix:redis.sock", "\"unix:redis.sock\": the socket path "
+	    "must be absolute");
+	redis_fails("redis/x:6379", "\"redis/x\" is not an address or a host "
+	    "name");
+	set_fails("redis =\n", "t.conf:1: redis: must not be empty");
+}
+END_TEST
+
+START_TEST(test_verification_line)
+{
+	value_fails("verification", "smtp:x", "\"smtp:x\" is not dev:FILE or "
+	    "exec:PROGRAM");
+	value_fails("verification", "dev:", "\"dev:\" is not dev:FILE or "
+	    "exec:PROGRAM");
+	value_fails("verification", "exec", "\"exec\" is not dev:FILE or "
+	    "exec:PROGRAM");
+	value_ok("verification", "dev:/tmp/codes");
+	value_ok("verification", "exec:/usr/bin/send");
+	/* Not set is refused by settings_check, without a line. */
+	value_ok("verification", "");
+}
+END_TEST
+
+START_TEST(test_batch_line)
+{
+	set_fails("code_digits = 8\ndiscovery_bucket = 10\n",
+	    "t.conf:2: discovery_bucket: 10 is less than max_batch (1024)");
+	set_fails("max_batch = 64\n\ndiscovery_bucket = 10\n",
+	    "t.conf:1: max_batch: 64 is more than discovery_bucket (10)");
+	set_fails("discovery_bucket = 10\nmax_batch = 64\n",
+	    "t.conf:1: discovery_bucket: 10 is less than max_batch (64)");
+	set_ok("discovery_bucket = 10\nmax_batch = 10\n");
+	set_ok("max_batch = 10\ndiscovery_bucket = 10\n");
+}
+END_TEST
+
+/* settings_load on text; the cause after the file's name, or NULL. */
+static char *
+load_text(struct settings *s, const char *text)
+{
+	char	*path, *cause = NULL, *tail = NULL;
+
+	path = temp_file(text);
+	if (settings_load(s, path, &cause) != 0) {
+		ck_assert_ptr_eq(strstr(cause, path), cause);
+		tail = xstrdup(cause + strlen(path));
+		free(cause);
+	}
+	unlink(path);
+	free(path);
+	return (tail);
+}
+
+START_TEST(test_settings_load_addrs)
+{
+	struct settings		 s;
+	struct sockaddr_in6	*s6 = (struct sockaddr_in6 *)&s.stun_addr;
+	struct sockaddr_in	*s4 = (struct sockaddr_in *)&s.listen_addr;
+	char			*tail;
+
+	tail = load_text(&s, "verification = dev:/tmp/c\n"
+	    "listen = 127.0.0.1:4500\nstun_listen = [::1]:3478\n");
+	ck_assert_msg(tail == NULL, "%s", tail);
+	ck_assert_int_eq(s4->sin_family, AF_INET);
+	ck_assert_int_eq(ntohs(s4->sin_port), 4500);
+	ck_assert_uint_eq(ntohl(s4->sin_addr.s_addr), 0x7f000001);
+	ck_assert_uint_eq(s.listen_len, sizeof *s4);
+	ck_assert_int_eq(s6->sin6_family, AF_INET6);
+	ck_assert_int_eq(ntohs(s6->sin6_port), 3478);
+	ck_assert(IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr));
+	ck_assert_uint_eq(s.stun_len, sizeof *s6);
+	settings_free(&s);
+
+	tail = load_text(&s, "verification = dev:/tmp/c\n");
+	ck_assert_msg(tail == NULL, "%s", tail);
+	ck_assert_uint_eq(s.stun_len, 0);
+	ck_assert_int_eq(ntohs(s4->sin_port), 4433);
+	settings_free(&s);
+
+	/* What trystd -t, start and SIGHUP read: refused with the line. */
+	tail = load_text(&s, "verification = dev:/tmp/c\n"
+	    "listen = 127.0.0.1\n");
+	ck_assert_str_eq(tail, ":2: listen: \"127.0.0.1\" has no port (want "
+	    "IPV4:PORT or [IPV6]:PORT)");
+	free(tail);
+	tail = load_text(&s, "redis = nohost\nverification = dev:/tmp/c\n");
+	ck_assert_str_eq(tail, ":1: redis: \"nohost\" has no port (want "
+	    "HOST:PORT or unix:/PATH)");
+	free(tail);
+	tail = load_text(&s, "\nverification = smtp:x\n");
+	ck_assert_str_eq(tail, ":2: verification: \"smtp:x\" is not dev:FILE "
+	    "or exec:PROGRAM");
+	free(tail);
+	ck_assert_ptr_null(s.listen);
+}
+END_TEST
+
+START_TEST(test_check_addrs)
+{
+	struct settings	 s;
+
+	good_settings(&s);
+	free(s.listen);
+	s.listen = xstrdup("127.0.0.1:99999");
+	check_fails(&s, "listen: \"127.0.0.1:99999\": the port is not "
+	    "1..65535");
+	free(s.listen);
+	s.listen = xstrdup("127.0.0.1:4433");
+	free(s.redis);
+	s.redis = xstrdup("nohost");
+	check_fails(&s, "redis: \"nohost\" has no port (want HOST:PORT or "
+	    "unix:/PATH)");
+	settings_free(&s);
 }
 END_TEST
 
@@ -664,6 +1160,9 @@ conf_suite(int forking)
 		tcase_add_exit_test(tc, test_bad_default_is_fatal, 1);
 	tcase_add_test(tc, test_write_default_round_trip);
 	tcase_add_test(tc, test_load);
+	tcase_add_test(tc, test_key_checks);
+	if (forking)
+		tcase_add_exit_test(tc, test_bad_default_check_is_fatal, 1);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("settings");
@@ -674,6 +1173,17 @@ conf_suite(int forking)
 	tcase_add_test(tc, test_check);
 	tcase_add_test(tc, test_check_verification);
 	tcase_add_test(tc, test_settings_load);
+	tcase_add_test(tc, test_settings_load_addrs);
+	tcase_add_test(tc, test_check_addrs);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("addresses");
+	tcase_add_test(tc, test_listen_bad);
+	tcase_add_test(tc, test_listen_good);
+	tcase_add_test(tc, test_metrics_listen);
+	tcase_add_test(tc, test_redis);
+	tcase_add_test(tc, test_verification_line);
+	tcase_add_test(tc, test_batch_line);
 	suite_add_tcase(s, tc);
 	return (s);
 }
