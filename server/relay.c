@@ -13,6 +13,9 @@
 
 #include "server.h"
 
+/* How often relay_rate_bps adds tokens. */
+static const struct timeval refill_tick = { 0, 100000 };
+
 /* The other data conn of c's session, or NULL. */
 static struct conn *
 other_side(struct conn *c)
@@ -43,10 +46,14 @@ relay_read(struct bufferevent *bev, void *arg)
 		n = room;
 	if (n > quota - call->relayed)
 		n = (size_t)(quota - call->relayed);
+	if (call->refill != NULL && n > call->tokens)
+		n = (size_t)call->tokens;
 	if (n > 0) {
 		evbuffer_remove_buffer(in, out, n);
 		call->relayed += n;
 		srv->stats.relay_bytes += n;
+		if (call->refill != NULL)
+			call->tokens -= n;
 	}
 	if (call->relayed >= quota) {
 		calls_quota(srv->calls, call);	/* closes both sides */
@@ -54,6 +61,11 @@ relay_read(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(out) >= limit)
 		bufferevent_disable(bev, EV_READ);	/* until o drains */
+	else if (call->refill != NULL && call->tokens == 0) {
+		bufferevent_disable(bev, EV_READ);	/* until the refill */
+		if (!evtimer_pending(call->refill, NULL))
+			evtimer_add(call->refill, &refill_tick);
+	}
 }
 
 /* c's output drained below the low mark: read its peer again. */
@@ -87,19 +99,32 @@ relay_event(struct bufferevent *bev, short what, void *arg)
 		relay_detach(c);
 }
 
-/* A rate limit shared by the two sides of a session. */
-static struct bufferevent_rate_limit_group *
-rate_group(struct server *srv)
+/* relay_rate_bps: a tenth of a second's worth of tokens, up to a second's
+ * worth, and both sides read again (unless their peer's output is full).
+ * The relay's own bucket, not libevent's: a rate-limited TLS bufferevent
+ * can leave a record's tail inside OpenSSL, unread until more arrives. */
+static void
+refill_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	struct bufferevent_rate_limit_group	*g;
-	struct ev_token_bucket_cfg		*cfg;
-	size_t					 rate;
+	struct call	*call = arg;
+	struct conn	*side[2] = { call->relay[0], call->relay[1] };
+	uint64_t	 rate = (uint64_t)side[0]->srv->set.relay_rate_bps;
+	int		 i;
 
-	rate = (size_t)srv->set.relay_rate_bps;
-	cfg = ev_token_bucket_cfg_new(rate, rate, rate, rate, NULL);
-	g = bufferevent_rate_limit_group_new(srv->base, cfg);
-	ev_token_bucket_cfg_free(cfg);
-	return (g);
+	call->tokens += rate / 10 > 0 ? rate / 10 : 1;
+	if (call->tokens > rate)
+		call->tokens = rate;
+	if (rate == 0)
+		call->tokens = UINT64_MAX;	/* the cap went on SIGHUP */
+	/* A relay_read may end the call (quota): from here on, only the
+	 * conns, which are freed later, are looked at. */
+	for (i = 0; i < 2; i++) {
+		if (side[i]->state != CONN_RELAY ||
+		    (bufferevent_get_enabled(side[i]->bev) & EV_READ))
+			continue;
+		bufferevent_enable(side[i]->bev, EV_READ);
+		relay_read(side[i]->bev, side[i]);
+	}
 }
 
 /* Both parties are here: RELAY_READY, then raw bytes. */
@@ -112,8 +137,10 @@ relay_start(struct server *srv, struct call *call)
 	int		 i;
 
 	srv->stats.relay_sessions++;
-	if (srv->set.relay_rate_bps > 0)
-		call->rate = rate_group(srv);
+	if (srv->set.relay_rate_bps > 0) {
+		call->tokens = (uint64_t)srv->set.relay_rate_bps;
+		call->refill = evtimer_new(srv->base, refill_cb, call);
+	}
 	for (i = 0; i < 2; i++) {
 		c = call->relay[i];
 		evtimer_del(c->timer);
@@ -122,8 +149,6 @@ relay_start(struct server *srv, struct call *call)
 		    c);
 		bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
 		bufferevent_setwatermark(c->bev, EV_WRITE, half, 0);
-		if (call->rate != NULL)
-			bufferevent_add_to_rate_limit_group(c->bev, call->rate);
 		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	}
 	for (i = 0; i < 2; i++) {
@@ -179,17 +204,15 @@ relay_close(struct server *srv, struct call *call)
 	for (i = 0; i < 2; i++) {
 		if ((c = call->relay[i]) == NULL)
 			continue;
-		if (call->rate != NULL)
-			bufferevent_remove_from_rate_limit_group(c->bev);
 		call->relay[i] = NULL;
 		c->call = NULL;
 		/* The write callback says when the last byte has gone. */
 		bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 		conn_kill(c, "relay closed");
 	}
-	if (call->rate != NULL) {
-		bufferevent_rate_limit_group_free(call->rate);
-		call->rate = NULL;
+	if (call->refill != NULL) {
+		event_free(call->refill);
+		call->refill = NULL;
 	}
 }
 

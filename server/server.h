@@ -459,7 +459,8 @@ struct call {
 	uint64_t	 deadline;	/* ringing: when it times out (ms) */
 	uint8_t		 relay_token[2][16];	/* caller's, callee's */
 	void		*relay[2];	/* the data conns (relay.c) */
-	struct bufferevent_rate_limit_group *rate;	/* relay_rate_bps */
+	struct event	*refill;	/* relay_rate_bps: more tokens */
+	uint64_t	 tokens;	/* bytes the relay may move now */
 	uint64_t	 relayed;	/* bytes, both directions */
 	LIST_ENTRY(call) out_entry;
 	LIST_ENTRY(call) in_entry;

@@ -30,6 +30,8 @@
 #define N_METRICS2	"+15550100303"
 #define N_REDIS_HANG	"+15550100304"
 #define N_REDIS_ACL	"+15550100305"
+#define N_RATE_A	"+15550100306"
+#define N_RATE_B	"+15550100307"
 
 #define MAX_PROCS	8
 
@@ -430,6 +432,60 @@ metrics_activity(struct hproc *p, int port, const struct account *a)
 	ck_assert_int_eq(metric_now(port, "tryst_relay_sessions_total"), 1);
 	ck_assert_int_eq(metric_now(port, "tryst_relay_bytes_total"), 2000);
 }
+
+/* relay_rate_bps caps a session: 400 kB at 100 kB/s (a burst of at most
+ * one second's worth) take at least 2 s, and arrive intact. */
+START_TEST(test_relay_rate)
+{
+	struct hproc	*p = h_proc_new("relay-rate");
+	struct account	 a, b;
+	struct hc	*ca, *cb;
+	struct hcall	 call;
+	struct rconn	*ra, *rb;
+	uint8_t		*out, *in;
+	size_t		 len = 400000, sent = 0, got = 0, i, n;
+	ssize_t		 r;
+	int64_t		 start, ms;
+
+	h_proc_conf(p, NULL, NULL, NULL, NULL, "relay_rate_bps = 100000\n");
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+	h_register_at(p->hostport, N_RATE_A, &a);
+	h_register_at(p->hostport, N_RATE_B, &b);
+	cb = h_online_at(p->hostport, &b, HELLO_PRESENCE);
+	ca = h_online_at(p->hostport, &a, 0);
+	h_ring(ca, &a, cb, &b, 1, "offer", 5, &call);
+	h_accept(ca, cb, &b, "answer", 6, &call);
+	h_relay_pair(p->hostport, &call, 0, &ra, &rb);
+	out = xmalloc(len);
+	in = xmalloc(len);
+	for (i = 0; i < len; i++)
+		out[i] = (uint8_t)(i * 7 + i / 251);
+	start = h_mono_ms();
+	while (got < len) {
+		if (sent < len) {
+			n = len - sent < 8192 ? len - sent : 8192;
+			ck_assert_int_ge(r = h_raw_write(ra, out + sent, n), 0);
+			sent += (size_t)r;
+		}
+		r = h_raw_read(rb, in + got, len - got, sent < len ? 0 : 3000);
+		ck_assert_msg(r != 0, "relay closed after %zu bytes", got);
+		if (r > 0)
+			got += (size_t)r;
+		else
+			ck_assert_msg(sent < len, "nothing after %zu bytes", got);
+		ck_assert_msg(h_mono_ms() - start < 60000, "60 s for %zu", got);
+	}
+	ms = h_mono_ms() - start;
+	printf("relay_rate_bps = 100000: %zu bytes in %lld ms\n", len,
+	    (long long)ms);
+	ck_assert_int_eq(memcmp(in, out, len), 0);
+	ck_assert_int_ge(ms, 2000);
+	h_ping(ca, 1);
+	free(out);
+	free(in);
+}
+END_TEST
 
 START_TEST(test_metrics)
 {
@@ -878,5 +934,6 @@ integ_ops_http_tcase(void)
 	tcase_add_test(tc, test_redis_password);
 	tcase_add_test(tc, test_redis_hang);
 	tcase_add_test(tc, test_redis_acl);
+	tcase_add_test(tc, test_relay_rate);
 	return (tc);
 }

@@ -426,6 +426,7 @@ START_TEST(test_presence)
 	h_hello_raw(p1, a.cred, CRED_LEN, a.sk, HELLO_PRESENCE, &m);
 	check_welcome(&m);
 	out = h_online(&a, 0);
+	h_ping(p1, 5);		/* the outgoing-only one replaced nothing */
 	p2 = h_online(&a, HELLO_PRESENCE);
 	h_expect_goaway(p1, GOAWAY_REPLACED);
 	h_ping(out, 6);
