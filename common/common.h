@@ -352,6 +352,9 @@ int	 oprf_derive_keypair(uint8_t sk[OPRF_SCALAR], uint8_t *pk,
  * else a random one is drawn. -1 on InvalidInputError. */
 int	 oprf_blind(uint8_t blind[OPRF_SCALAR], uint8_t blinded[OPRF_ELEM],
 	    const uint8_t *input, size_t len, const uint8_t *fixed);
+/* 1 if e is a canonical ristretto255 encoding other than the identity:
+ * an element BlindEvaluate and Finalize accept. */
+int	 oprf_element_ok(const uint8_t e[OPRF_ELEM]);
 /* BlindEvaluate. -1 when blinded is not a canonical ristretto255
  * encoding or is the identity. */
 int	 oprf_blind_evaluate(uint8_t evaluated[OPRF_ELEM],

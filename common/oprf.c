@@ -149,8 +149,8 @@ hash_to_scalar(uint8_t s[OPRF_SCALAR], const struct part *msg, size_t nmsg,
  * libsodium 1.0.18 ignores the top bit of the last byte when it decodes,
  * so an encoding with that bit set (a value above p) is refused here.
  */
-static int
-element_ok(const uint8_t e[OPRF_ELEM])
+int
+oprf_element_ok(const uint8_t e[OPRF_ELEM])
 {
 	if (sodium_is_zero(e, OPRF_ELEM) || (e[OPRF_ELEM - 1] & 0x80) != 0)
 		return (0);
@@ -224,7 +224,7 @@ int
 oprf_blind_evaluate(uint8_t evaluated[OPRF_ELEM],
     const uint8_t sk[OPRF_SCALAR], const uint8_t blinded[OPRF_ELEM])
 {
-	if (!element_ok(blinded))
+	if (!oprf_element_ok(blinded))
 		return (-1);
 	if (crypto_scalarmult_ristretto255(evaluated, sk, blinded) != 0)
 		return (-1);
@@ -263,7 +263,7 @@ oprf_finalize(uint8_t out[OPRF_OUT], const uint8_t *input, size_t len,
 	uint8_t	 inv[OPRF_SCALAR], n[OPRF_ELEM];
 	int	 rv = -1;
 
-	if (len > INPUT_MAX || !element_ok(evaluated))
+	if (len > INPUT_MAX || !oprf_element_ok(evaluated))
 		return (-1);
 	if (crypto_core_ristretto255_scalar_invert(inv, blind) != 0)
 		goto out;

@@ -58,6 +58,18 @@ evalreq_end(struct evalreq *r)
 	conn_release(c);
 }
 
+/* Check every element (on a worker or inline): a batch with one that
+ * is not a valid point is refused before it costs the bucket anything. */
+static void
+check_work(void *arg)
+{
+	struct evalreq	*r = arg;
+	uint16_t	 i;
+
+	for (i = 0; i < r->count && !r->bad; i++)
+		r->bad = !oprf_element_ok(r->in + 32 * i);
+}
+
 /* BlindEvaluate every element (on a worker or inline). */
 static void
 eval_work(void *arg)
@@ -74,6 +86,15 @@ eval_work(void *arg)
 	}
 }
 
+/* MALFORMED for a batch with an invalid element; the connection ends. */
+static void
+refuse_bad(struct evalreq *r)
+{
+	conn_error(r->c, MSG_OPRF_EVAL, 0, ERR_MALFORMED, 0,
+	    "element is not a valid ristretto255 point");
+	conn_kill(r->c, "malformed element");
+}
+
 /* Back on the loop: answer. */
 static void
 eval_done(struct server *srv, void *arg)
@@ -83,11 +104,9 @@ eval_done(struct server *srv, void *arg)
 
 	if (r->c->state == CONN_DEAD)
 		;
-	else if (r->bad) {
-		conn_error(r->c, MSG_OPRF_EVAL, 0, ERR_MALFORMED, 0,
-		    "element is not a valid ristretto255 point");
-		conn_kill(r->c, "malformed element");
-	} else {
+	else if (r->bad)
+		refuse_bad(r);
+	else {
 		srv->stats.oprf_evals += r->count;
 		m.u.oprf.count = r->count;
 		m.u.oprf.elements = r->out;
@@ -150,27 +169,15 @@ batch_check(struct conn *c, const struct msg *m, uint16_t count)
 	return (0);
 }
 
-/* OPRF_EVAL: charge the bucket, then evaluate. */
-void
-discovery_oprf(struct conn *c, const struct msg *m)
+/* Charge the bucket for a batch whose elements are all valid. */
+static void
+charge(struct server *srv, struct evalreq *r)
 {
-	struct server	*srv = c->srv;
-	struct evalreq	*r;
 	char		 hex[2 * ID_LEN + 1], key[80];
 	char		 full[24], refill[24], today[24], count[8];
 	const char	*argv[8];
 
-	if (batch_check(c, m, m->u.oprf.count) != 0)
-		return;
-	r = xcalloc(1, sizeof *r);
-	r->c = c;
-	r->srv = srv;
-	r->count = m->u.oprf.count;
-	r->in = xmalloc(32 * (size_t)r->count);
-	r->out = xmalloc(32 * (size_t)r->count);
-	memcpy(r->in, m->u.oprf.elements, 32 * (size_t)r->count);
-	conn_hold(c);
-	hex_encode(hex, c->id, ID_LEN);
+	hex_encode(hex, r->c->id, ID_LEN);
 	snprintf(key, sizeof key, "rl:disc:{%s}", hex);
 	snprintf(full, sizeof full, "%lld", srv->set.discovery_bucket);
 	snprintf(refill, sizeof refill, "%lld",
@@ -188,6 +195,46 @@ discovery_oprf(struct conn *c, const struct msg *m)
 	argv[7] = count;
 	if (store_cmd(srv->store, eval_charged, r, 8, argv, NULL) != 0)
 		eval_charged(srv, NULL, r);
+}
+
+/* The elements are checked: refuse the batch, or charge for it. */
+static void
+checked(struct server *srv, void *arg)
+{
+	struct evalreq	*r = arg;
+
+	if (r->c->state == CONN_DEAD)
+		evalreq_end(r);
+	else if (r->bad) {
+		refuse_bad(r);
+		evalreq_end(r);
+	} else
+		charge(srv, r);
+}
+
+/* OPRF_EVAL: check the elements, charge the bucket, then evaluate; a
+ * large batch is checked and evaluated off the loop. */
+void
+discovery_oprf(struct conn *c, const struct msg *m)
+{
+	struct server	*srv = c->srv;
+	struct evalreq	*r;
+
+	if (batch_check(c, m, m->u.oprf.count) != 0)
+		return;
+	r = xcalloc(1, sizeof *r);
+	r->c = c;
+	r->srv = srv;
+	r->count = m->u.oprf.count;
+	r->in = xmalloc(32 * (size_t)r->count);
+	r->out = xmalloc(32 * (size_t)r->count);
+	memcpy(r->in, m->u.oprf.elements, 32 * (size_t)r->count);
+	conn_hold(c);
+	if (r->count <= INLINE_MAX) {
+		check_work(r);
+		checked(srv, r);
+	} else
+		workers_submit(srv->workers, check_work, checked, r);
 }
 
 /* One LOOKUP in flight. */

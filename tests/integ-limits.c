@@ -355,6 +355,24 @@ START_TEST(test_discovery_invalid)
 	send_eval(c, el, 1);
 	h_expect_error(c, ERR_MALFORMED, MSG_OPRF_EVAL, NULL);
 	h_expect_closed(c);
+	/* A refused batch cost nothing: the whole bucket (10) is left, for
+	 * a batch that has 7 good elements and a bad one, then for 8 + 2. */
+	c = h_online_at(H.hostport2, &INV, 0);
+	elements(big, 10);
+	memset(big + 32 * 7, 0xff, 32);
+	send_eval(c, big, 8);
+	h_expect_error(c, ERR_MALFORMED, MSG_OPRF_EVAL, NULL);
+	h_expect_closed(c);
+	c = h_online_at(H.hostport2, &INV, 0);
+	elements(big, 10);
+	send_eval(c, big, 8);
+	expect_result(c, big, 8);
+	send_eval(c, big + 32 * 8, 2);
+	expect_result(c, big + 32 * 8, 2);
+	/* Over budget and invalid: MALFORMED (§2: the body before limits). */
+	send_eval(c, el, 1);
+	h_expect_error(c, ERR_MALFORMED, MSG_OPRF_EVAL, NULL);
+	h_expect_closed(c);
 	/* The identity (zeros), last in a batch for the worker pool. */
 	c = h_online(&WP3, 0);
 	elements(big, 1023);
