@@ -74,7 +74,7 @@ deliver_free(struct deliver *d)
 
 	while ((dl = TAILQ_FIRST(&d->running)) != NULL) {
 		if (dl->pid > 0)
-			kill(dl->pid, SIGKILL);
+			kill(-dl->pid, SIGKILL);
 		dl->ok = 0;
 		finish(dl);
 	}
@@ -94,7 +94,7 @@ delivery_timer(evutil_socket_t fd, short ev, void *arg)
 	log_warnx("delivery program still running after %d s; killed",
 	    DELIVER_TIMEOUT_S);
 	dl->killed = 1;
-	kill(dl->pid, SIGKILL);
+	kill(-dl->pid, SIGKILL);	/* the program and what it started */
 }
 
 /* dev:FILE: append a line. */
@@ -142,6 +142,8 @@ deliver_exec(const char *program, const char *number, const char *code)
 	argv[0] = (char *)program;
 	argv[1] = NULL;
 	if ((pid = fork()) == 0) {
+		/* Its own process group, so that its children die with it. */
+		setpgid(0, 0);
 		if ((devnull = open("/dev/null", O_RDWR)) != -1)
 			dup2(devnull, STDIN_FILENO);
 		execve(program, argv, envp);
@@ -149,6 +151,8 @@ deliver_exec(const char *program, const char *number, const char *code)
 	}
 	if (pid == -1)
 		log_warnx("fork: %s", strerror(errno));
+	else
+		setpgid(pid, pid);	/* either of the two calls wins */
 	sodium_memzero(vc, strlen(vc));
 	free(vn);
 	free(vc);

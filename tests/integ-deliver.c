@@ -2,8 +2,9 @@
  * integ-deliver.c -- verification = exec:PROGRAM against a real trystd:
  * the program gets the number and the code in its environment and no
  * arguments, exit 0 registers, another exit status or a program that
- * hangs (killed after 10 s, the loop serving others meanwhile) is
- * DELIVERY_FAILED, and trystd -t refuses a program it cannot run.
+ * hangs (killed after 10 s with what it started, the loop serving others
+ * meanwhile) is DELIVERY_FAILED, and trystd -t refuses a program it
+ * cannot run.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -35,8 +36,8 @@ write_program(char *prog, size_t len)
 	    ">>'%s/sent.txt'\n"
 	    "case $(cat '%s/mode') in\n"
 	    "fail) exit 3 ;;\n"
-	    "hang) exec sleep 60 ;;\n"
-	    "esac\n", H.dir, H.dir);
+	    "hang) sleep 60 & echo $! >'%s/child.pid'; wait ;;\n"
+	    "esac\n", H.dir, H.dir, H.dir);
 	ck_assert_msg(file_write_atomic(prog, text, strlen(text), 0700, 0,
 	    &why) == 0, "%s: %s", prog, why);
 	free(text);
@@ -154,6 +155,11 @@ START_TEST(test_exec_delivery)
 	h_ping(c, 42);
 	h_msleep(100);
 	ck_assert_int_eq(h_proc_log_count(p, "killed after its time"), 1);
+	/* What the program started went with it (gone, or a zombie that
+	 * PID 1 has yet to reap). */
+	ck_assert_int_eq(h_run(NULL, "s=$(cut -d' ' -f3 /proc/$(cat "
+	    "'%s/child.pid')/stat 2>/dev/null); [ -z \"$s\" ] || "
+	    "[ \"$s\" = Z ]", H.dir), 0);
 	/* Neither the number nor the code is in the log. */
 	ck_assert_int_eq(h_proc_log_count(p, &N_EXEC_OK[1]), 0);
 	ck_assert_int_eq(h_proc_log_count(p, code), 0);
