@@ -411,9 +411,17 @@ listen_accept(struct evconnlistener *l, evutil_socket_t fd,
 	uint8_t		 key[16];
 
 	rl_addr_key(sa, key);
-	if (srv->stopping ||
-	    (long long)srv->nconns >= srv->set.max_connections ||
-	    ip_add(srv, key) != 0) {
+	if (srv->stopping) {
+		evutil_closesocket(fd);
+		return;
+	}
+	if ((long long)srv->nconns >= srv->set.max_connections) {
+		srv->stats.rate_limited[RL_CONNECTIONS]++;
+		evutil_closesocket(fd);
+		return;
+	}
+	if (ip_add(srv, key) != 0) {
+		srv->stats.rate_limited[RL_CONNECTIONS_IP]++;
 		evutil_closesocket(fd);
 		return;
 	}

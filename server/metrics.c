@@ -19,6 +19,10 @@ static const char *rl_names[RL_NKINDS] = {
 	[RL_DELIVERIES] = "deliveries",
 	[RL_DISCOVERY] = "discovery",
 	[RL_CONNECTS] = "connects",
+	[RL_CONNECTIONS] = "connections",
+	[RL_CONNECTIONS_IP] = "connections_per_ip",
+	[RL_RELAY_QUOTA] = "relay_session_bytes",
+	[RL_STUN] = "stun",
 };
 
 /* One counter family with HELP and TYPE. */

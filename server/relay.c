@@ -56,6 +56,7 @@ relay_read(struct bufferevent *bev, void *arg)
 			call->tokens -= n;
 	}
 	if (call->relayed >= quota) {
+		srv->stats.rate_limited[RL_RELAY_QUOTA]++;
 		calls_quota(srv->calls, call);	/* closes both sides */
 		return;
 	}

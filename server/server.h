@@ -160,6 +160,10 @@ enum rl_kind {
 	RL_DELIVERIES,		/* max_deliveries */
 	RL_DISCOVERY,		/* the discovery bucket */
 	RL_CONNECTS,		/* connects_per_minute */
+	RL_CONNECTIONS,		/* max_connections */
+	RL_CONNECTIONS_IP,	/* max_connections_per_ip */
+	RL_RELAY_QUOTA,		/* relay_session_bytes */
+	RL_STUN,		/* a STUN source's bucket */
 	RL_NKINDS
 };
 

@@ -391,8 +391,12 @@ batch_answer(struct stun *st, int i, int k, uint64_t now)
 		return (0);
 	n = stun_answer(st->in[i], st->rmsg[i].msg_len, from, st->out[k],
 	    sizeof st->out[k]);
-	if (n == 0 || allow(st, from, now) != 0)
+	if (n == 0)
 		return (0);
+	if (allow(st, from, now) != 0) {
+		st->srv->stats.rate_limited[RL_STUN]++;
+		return (0);
+	}
 	st->srv->stats.stun_requests++;
 	st->siov[k].iov_base = st->out[k];
 	st->siov[k].iov_len = n;

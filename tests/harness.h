@@ -262,6 +262,11 @@ void	 h_proc_ready(struct hproc *);
 int	 h_proc_wait(struct hproc *, int ms);
 /* How often text occurs in its log. */
 int	 h_proc_log_count(struct hproc *, const char *text);
+/* A port of socktype that neither H nor a trystd of the test uses. */
+int	 h_proc_port(int socktype);
+/* GET /metrics of 127.0.0.1:port (asserting 200): the value of one
+ * sample, labels included in name (asserting it is there). */
+long long h_metric_now(int port, const char *name);
 /* Kill and forget every trystd of the test. */
 void	 h_proc_stop_all(void);
 /* Checked teardown of tests that start trystds: stop them all, then

@@ -75,10 +75,15 @@ closed_within(int fd, int ms)
 
 START_TEST(test_conn_limits)
 {
-	struct hproc	*p = conns_proc("limits", "max_connections = 4\n"
-	    "max_connections_per_ip = 2\nhandshake_timeout_s = 2\n");
-	int		 a[3], b[2], c, d, i;
+	struct hproc	*p;
+	char		 conf[160];
+	int		 a[3], b[2], c, d, i, mport = h_proc_port(SOCK_STREAM);
 	int64_t		 t0, t;
+
+	snprintf(conf, sizeof conf, "max_connections = 4\n"
+	    "max_connections_per_ip = 2\nhandshake_timeout_s = 2\n"
+	    "metrics_listen = %d\n", mport);
+	p = conns_proc("limits", conf);
 
 	/* Two from one address; the third is closed before TLS. */
 	for (i = 0; i < 3; i++)
@@ -99,6 +104,10 @@ START_TEST(test_conn_limits)
 	close(b[0]);
 	close(b[1]);
 	close(c);
+	ck_assert_int_eq(h_metric_now(mport,
+	    "tryst_rate_limited_total{kind=\"connections_per_ip\"}"), 1);
+	ck_assert_int_eq(h_metric_now(mport,
+	    "tryst_rate_limited_total{kind=\"connections\"}"), 1);
 
 	/* A connection that sends nothing is closed after
 	 * handshake_timeout_s (its place frees once the others are

@@ -40,8 +40,8 @@ static struct hproc	*procs[MAX_PROCS];
 /* ---- trystds of a test ------------------------------------------------ */
 
 /* A port neither H nor another trystd of the test uses. */
-static int
-fresh_port(int socktype)
+int
+h_proc_port(int socktype)
 {
 	int	 port, i, clash;
 
@@ -66,7 +66,7 @@ h_proc_new(const char *name)
 		;
 	ck_assert_msg(i < MAX_PROCS, "too many trystds in one test");
 	p = xcalloc(1, sizeof *p);
-	p->port = fresh_port(SOCK_STREAM);
+	p->port = h_proc_port(SOCK_STREAM);
 	procs[i] = p;
 	snprintf(p->hostport, sizeof p->hostport, "127.0.0.1:%d", p->port);
 	snprintf(p->conf, sizeof p->conf, "%s/%s.conf", H.dir, name);
@@ -294,8 +294,8 @@ metric(const char *body, const char *name)
 }
 
 /* GET /metrics (asserting 200) and one sample of it. */
-static long long
-metric_now(int port, const char *name)
+long long
+h_metric_now(int port, const char *name)
 {
 	struct hresp	 r;
 	long long	 v;
@@ -416,12 +416,12 @@ metrics_activity(struct hproc *p, int port, const struct account *a)
 	h_send(ca, &m);
 	h_recv(ca, &m);
 	ck_assert_int_eq(m.type, MSG_LOOKUP_RESULT);
-	ck_assert_int_eq(metric_now(port, "tryst_oprf_elements_total"), 1);
-	ck_assert_int_eq(metric_now(port, "tryst_lookup_ids_total"), 1);
+	ck_assert_int_eq(h_metric_now(port, "tryst_oprf_elements_total"), 1);
+	ck_assert_int_eq(h_metric_now(port, "tryst_lookup_ids_total"), 1);
 
 	h_ring(ca, a, cb, &b, 7, "offer", 5, &call);
 	h_accept(ca, cb, &b, "answer", 6, &call);
-	ck_assert_int_eq(metric_now(port,
+	ck_assert_int_eq(h_metric_now(port,
 	    "tryst_introductions_total{outcome=\"answered\"}"), 1);
 	h_relay_pair(p->hostport, &call, 0, &ra, &rb);
 	memset(buf, 0x5a, sizeof buf);
@@ -429,8 +429,8 @@ metrics_activity(struct hproc *p, int port, const struct account *a)
 	read_exact(rb, buf, sizeof buf);
 	h_raw_write_all(rb, buf, sizeof buf);
 	read_exact(ra, buf, sizeof buf);
-	ck_assert_int_eq(metric_now(port, "tryst_relay_sessions_total"), 1);
-	ck_assert_int_eq(metric_now(port, "tryst_relay_bytes_total"), 2000);
+	ck_assert_int_eq(h_metric_now(port, "tryst_relay_sessions_total"), 1);
+	ck_assert_int_eq(h_metric_now(port, "tryst_relay_bytes_total"), 2000);
 }
 
 /* relay_rate_bps caps a session: 400 kB at 100 kB/s (a burst of at most
@@ -493,7 +493,7 @@ START_TEST(test_metrics)
 	struct hresp	 r;
 	struct account	 a;
 	char		 listen[32], id[2 * ID_LEN + 1];
-	int		 port = fresh_port(SOCK_STREAM), i;
+	int		 port = h_proc_port(SOCK_STREAM), i;
 	long long	 begins;
 
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
@@ -512,17 +512,17 @@ START_TEST(test_metrics)
 	h_register_at(p->hostport, N_METRICS, &a);
 	h_online_at(p->hostport, &a, HELLO_PRESENCE);
 	h_open_at(p->hostport);
-	ck_assert_int_eq(metric_now(port,
+	ck_assert_int_eq(h_metric_now(port,
 	    "tryst_register_begin_total{outcome=\"ok\"}"), begins + 1);
-	ck_assert_int_eq(metric_now(port,
+	ck_assert_int_eq(h_metric_now(port,
 	    "tryst_register_finish_total{outcome=\"ok\"}"), 1);
-	ck_assert_int_eq(metric_now(port, "tryst_hello_total{outcome=\"ok\"}"),
+	ck_assert_int_eq(h_metric_now(port, "tryst_hello_total{outcome=\"ok\"}"),
 	    1);
-	ck_assert_int_eq(metric_now(port, "tryst_online_accounts"), 1);
+	ck_assert_int_eq(h_metric_now(port, "tryst_online_accounts"), 1);
 	/* The registration's connection may take a moment to go. */
-	for (i = 0; i < 40 && metric_now(port, "tryst_connections") != 2; i++)
+	for (i = 0; i < 40 && h_metric_now(port, "tryst_connections") != 2; i++)
 		h_msleep(50);
-	ck_assert_int_eq(metric_now(port, "tryst_connections"), 2);
+	ck_assert_int_eq(h_metric_now(port, "tryst_connections"), 2);
 
 	metrics_activity(p, port, &a);
 	http_get("127.0.0.1", port, "/metrics", &r);
@@ -545,7 +545,7 @@ START_TEST(test_healthz)
 	struct hproc	*p = h_proc_new("healthz");
 	struct hresp	 r;
 	char		 listen[32], *why = NULL;
-	int		 port = fresh_port(SOCK_STREAM);
+	int		 port = h_proc_port(SOCK_STREAM);
 
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
 	start_metrics(p, listen, NULL);
@@ -553,15 +553,15 @@ START_TEST(test_healthz)
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "ok\n");
 	free(r.body);
-	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 1);
+	ck_assert_int_eq(h_metric_now(port, "tryst_redis_up"), 1);
 
 	h_redis_stop();
 	healthz_wait(port, 503, 5000);
-	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 0);
+	ck_assert_int_eq(h_metric_now(port, "tryst_redis_up"), 0);
 	ck_assert_msg(h_redis_start(&why) == 0, "%s", why);
 	healthz_wait(port, 200, 10000);
-	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 1);
-	ck_assert_int_ge(metric_now(port, "tryst_redis_errors_total"), 1);
+	ck_assert_int_eq(h_metric_now(port, "tryst_redis_up"), 1);
+	ck_assert_int_ge(h_metric_now(port, "tryst_redis_errors_total"), 1);
 }
 END_TEST
 
@@ -575,7 +575,7 @@ own_redis(pid_t *pid, const char *password)
 	    "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", H.dir,
 	    "--requirepass", (char *)password, NULL };
 	redisContext	*rc;
-	int		 n = fresh_port(SOCK_STREAM), i;
+	int		 n = h_proc_port(SOCK_STREAM), i;
 
 	if (password == NULL)
 		argv[11] = NULL;
@@ -618,7 +618,7 @@ START_TEST(test_redis_password)
 	redisContext	*rc;
 	char		 extra[PATH_MAX + 96], pw[PATH_MAX];
 	pid_t		 rpid;
-	int		 port = fresh_port(SOCK_STREAM), rport;
+	int		 port = h_proc_port(SOCK_STREAM), rport;
 
 	rport = own_redis(&rpid, "right");
 	snprintf(p->redis, sizeof p->redis, "127.0.0.1:%d", rport);
@@ -632,8 +632,8 @@ START_TEST(test_redis_password)
 	h_proc_ready(p);
 	log_wait(p, "redis: AUTH refused: WRONGPASS", 1, 5000);
 	healthz_wait(port, 503, 1000);
-	ck_assert_int_eq(metric_now(port, "tryst_redis_up"), 0);
-	ck_assert_int_ge(metric_now(port, "tryst_redis_errors_total"), 1);
+	ck_assert_int_eq(h_metric_now(port, "tryst_redis_up"), 0);
+	ck_assert_int_ge(h_metric_now(port, "tryst_redis_errors_total"), 1);
 	c = h_open_at(p->hostport);
 	h_reg_begin_raw(c, N_REDIS_HANG, &m);
 	ck_assert_int_eq(m.type, MSG_ERROR);
@@ -667,7 +667,7 @@ START_TEST(test_redis_hang)
 	struct msg	 m;
 	char		 listen[32];
 	pid_t		 rpid;
-	int		 port = fresh_port(SOCK_STREAM), rport;
+	int		 port = h_proc_port(SOCK_STREAM), rport;
 
 	rport = own_redis(&rpid, NULL);
 	snprintf(p->redis, sizeof p->redis, "127.0.0.1:%d", rport);
@@ -730,7 +730,7 @@ START_TEST(test_redis_acl)
 	redisReply	*r;
 	char		 sock[PATH_MAX], pw[PATH_MAX], extra[PATH_MAX + 128];
 	pid_t		 rpid = acl_redis(sock, sizeof sock);
-	int		 port = fresh_port(SOCK_STREAM);
+	int		 port = h_proc_port(SOCK_STREAM);
 
 	snprintf(p->redis, sizeof p->redis, "unix:%s", sock);
 	snprintf(pw, sizeof pw, "%s/redis.pass", H.dir);
@@ -789,7 +789,7 @@ START_TEST(test_credentials)
 	char		 check[PATH_MAX + 32], pub[PATH_MAX + 32];
 	char		 pub0[PATH_MAX + 32], missing[PATH_MAX + 16];
 	char		*envp[] = { env, NULL }, *out, *plain;
-	int		 port = fresh_port(SOCK_STREAM), fd;
+	int		 port = h_proc_port(SOCK_STREAM), fd;
 
 	snprintf(creds, sizeof creds, "%s/creds", H.dir);
 	snprintf(env, sizeof env, "CREDENTIALS_DIRECTORY=%s", creds);
@@ -888,8 +888,9 @@ START_TEST(test_stun_port)
 	struct hproc	*p = h_proc_new("stun");
 	struct account	 a;
 	char		 extra[96];
-	int		 port = fresh_port(SOCK_DGRAM), n;
-	int		 mport = fresh_port(SOCK_STREAM);
+	int		 port = h_proc_port(SOCK_DGRAM), n;
+	int		 mport = h_proc_port(SOCK_STREAM);
+	long long	 dropped;
 
 	snprintf(extra, sizeof extra, "stun_listen = 127.0.0.1:%d\n"
 	    "metrics_listen = %d\n", port, mport);
@@ -906,8 +907,13 @@ START_TEST(test_stun_port)
 	n = stun_burst("127.0.0.1", port, 200);
 	ck_assert_msg(n >= 40 && n <= 70, "%d answers to 200 requests", n);
 	ck_assert_int_eq(stun_burst("127.0.0.2", port, 30), 30);
-	ck_assert_int_eq(metric_now(mport, "tryst_stun_requests_total"),
+	ck_assert_int_eq(h_metric_now(mport, "tryst_stun_requests_total"),
 	    n + 30);
+	/* The dropped ones are counted (all that reached the socket). */
+	dropped = h_metric_now(mport,
+	    "tryst_rate_limited_total{kind=\"stun\"}");
+	ck_assert_msg(dropped >= 1 && dropped <= 200 - n, "%lld dropped of "
+	    "%d", dropped, 200 - n);
 }
 END_TEST
 
