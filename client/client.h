@@ -366,13 +366,16 @@ struct p2p {
 	int		 ncands;
 };
 
-/* Gather our candidates and (with listen) listen on P. */
-int	 p2p_setup(struct p2p *, struct online *, int listen, char **cause);
+/* With direct, gather our candidates and listen on P; without (relay
+ * only), neither: the offer is then empty and tells the peer nothing. */
+int	 p2p_setup(struct p2p *, struct online *, int direct, char **cause);
 void	 p2p_close(struct p2p *);
-/* Our candidates as an offer or answer. */
+/* Our candidates as an offer or answer; 0 bytes when there are none. */
 size_t	 p2p_offer(const struct p2p *, uint8_t *out, size_t outlen);
 /* Bring the session up as caller or callee: direct (unless relay_only)
- * or relayed. 0 with s up, or -1 after saying why. */
+ * or relayed. A peer without a usable candidate means the relay at once
+ * (the callee still takes a direct preamble meanwhile). 0 with s up, or
+ * -1 after saying why. */
 int	 p2p_call(struct p2p *, struct online *, const struct hsinfo *,
 	    const struct cand *peer, int npeer, const uint8_t token[16],
 	    int relay_only, struct session *s);
@@ -419,6 +422,9 @@ void	 files_rx_on_signal(void);
  * chunk at a time: 1 more to send, 0 done (end sent), -1 and *cause. */
 struct txfile *files_tx_open(const char *path);
 int	 files_tx_step(struct txfile *, struct session *, char **cause);
+/* The name the peer is offered. */
+const char *files_tx_name(const struct txfile *);
+uint64_t files_tx_size(const struct txfile *);
 void	 files_tx_free(struct txfile *);
 
 /* ---- run.c: the message loop of a session ----------------------------- */
@@ -429,12 +435,20 @@ struct run {
 	const char	*peer;		/* how to name the peer */
 	const char	*dir;		/* for received files */
 	int		 chat;		/* send stdin's lines */
+	int		 chat_stays;	/* EOF on stdin does not close */
+	int		 stdin_eof;	/* set when stdin reached its end */
 	char		**files;	/* to send, then close */
 	int		 nfiles;
 	int		 caller;	/* ends the call with END */
 };
 
-/* Run a session until it closes: 0 after a clean close, else 1. */
+/*
+ * Run a session until it closes: 0 after a clean close, else 1. Clean
+ * means the peer sent its own close, which it does only after handling
+ * every message before ours: only then is a file sent counted as
+ * delivered ("sent NAME"); otherwise each is reported as unconfirmed.
+ * A file this side must reject ends the session without a close.
+ */
 int	 run_session(struct run *);
 
 /* ---- listen.c, talk.c: the commands around sessions ------------------- */
@@ -442,5 +456,8 @@ int	 run_session(struct run *);
 int	 listen_cmd(int, char **);
 int	 talk_chat(int, char **);
 int	 talk_send(int, char **);
+/* The peer's candidates from its offer or answer (none when it is empty
+ * or does not decode), logged at debug level naming the peer as who. */
+int	 talk_peer_cands(const struct vb *, const char *who, struct cand *);
 
 #endif

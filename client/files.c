@@ -4,7 +4,8 @@
  * receiver writes into a hidden file in its folder and, once size and hash
  * are right, gives it the sender's base name, never outside the folder
  * and never over an existing file; a wrong file is deleted. The sender
- * draws a progress bar on a terminal.
+ * draws a progress bar on a terminal; whether a file was delivered is
+ * run.c's to say, once the peer has confirmed it.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -306,12 +307,22 @@ files_tx_step(struct txfile *tx, struct session *s, char **cause)
 	}
 	crypto_generichash_final(&tx->st, hash, sizeof hash);
 	draw(tx, 1);
-	if (session_send(s, KIND_FILE_END, hash, sizeof hash, NULL, 0,
-	    cause) != 0)
-		return (-1);
-	fprintf(stderr, "sent %s (%llu bytes)\n", tx->name,
-	    (unsigned long long)tx->size);
-	return (0);
+	return (session_send(s, KIND_FILE_END, hash, sizeof hash, NULL, 0,
+	    cause) == 0 ? 0 : -1);
+}
+
+/* The name the peer is offered. */
+const char *
+files_tx_name(const struct txfile *tx)
+{
+	return (tx->name);
+}
+
+/* The size of the file being sent. */
+uint64_t
+files_tx_size(const struct txfile *tx)
+{
+	return (tx->size);
 }
 
 /* Close and free. */

@@ -1,14 +1,17 @@
 /*
  * listen.c -- tryst listen: stay online with PRESENCE, answer calls, print
- * text messages and save files. A lost connection is retried with
- * back-off and jitter, a GOAWAY after the time it asks for plus up to as
- * much again; after GOAWAY replaced or revoked it stops, as §4 asks.
+ * text messages and save files; with --chat, send the lines typed on
+ * stdin to the caller of the session in progress. A lost connection is
+ * retried with back-off and jitter, a GOAWAY after the time it asks for
+ * plus up to as much again; after GOAWAY replaced or revoked it stops, as
+ * §4 asks.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
 #include <err.h>
+#include <errno.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
@@ -23,11 +26,16 @@
 #define BACKOFF_MIN_S	1
 #define BACKOFF_MAX_S	60
 #define IDLE_POLL_MS	1000
+#define TYPED_MAX	8192
 
 struct listen_args {
 	const char	*dir;
 	int		 decline;
 	int		 ignore;
+	int		 chat;		/* --chat: stdin goes to the caller */
+	int		 stdin_open;	/* with chat, until EOF */
+	size_t		 fill;		/* typed outside a session */
+	char		 typed[TYPED_MAX];
 };
 
 /* Parse listen's options, or print usage and exit 2. */
@@ -38,6 +46,7 @@ listen_parse(int argc, char **argv, struct listen_args *a)
 		{ "dir", required_argument, NULL, 'd' },
 		{ "decline", no_argument, NULL, 'x' },
 		{ "ignore", no_argument, NULL, 'i' },
+		{ "chat", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct stat	 sb;
@@ -46,9 +55,12 @@ listen_parse(int argc, char **argv, struct listen_args *a)
 	memset(a, 0, sizeof *a);
 	a->dir = ".";
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "d:xi", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:xic", longopts, NULL)) !=
+	    -1) {
 		if (ch == 'd')
 			a->dir = optarg;
+		else if (ch == 'c')
+			a->chat = a->stdin_open = 1;
 		else if (ch == 'x')
 			a->decline = 1;
 		else if (ch == 'i')
@@ -93,20 +105,87 @@ accept_call(struct online *o, struct p2p *p, uint64_t session)
 	online_send(o, &m);
 }
 
+/* Drop the line at the front of what was typed: it goes nowhere. */
+static void
+typed_refuse(struct listen_args *a, size_t len)
+{
+	warnx("no call in progress: the line was not sent");
+	a->fill -= len;
+	memmove(a->typed, a->typed + len, a->fill);
+}
+
+/* Read what stdin has outside a session; refuse each whole line. At EOF
+ * stop reading it, and go on listening. */
+static void
+typed_read(struct listen_args *a)
+{
+	ssize_t	 n;
+	char	*nl;
+
+	n = read(STDIN_FILENO, a->typed + a->fill, sizeof a->typed - a->fill);
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		if (a->fill > 0)
+			typed_refuse(a, a->fill);
+		a->stdin_open = 0;
+		return;
+	}
+	a->fill += (size_t)n;
+	while ((nl = memchr(a->typed, '\n', a->fill)) != NULL ||
+	    a->fill == sizeof a->typed)
+		typed_refuse(a, nl != NULL ? (size_t)(nl - a->typed) + 1 :
+		    a->fill);
+}
+
+/* Refuse whatever was typed before the session came up. */
+static void
+typed_drain(struct listen_args *a)
+{
+	struct pollfd	 pfd;
+
+	pfd.fd = STDIN_FILENO;
+	pfd.events = POLLIN;
+	while (a->stdin_open && poll(&pfd, 1, 0) > 0)
+		typed_read(a);
+	if (a->fill > 0)
+		typed_refuse(a, a->fill);
+}
+
+/* Run the session that is up on s; with --chat, stdin goes to the peer. */
+static void
+run_answered(struct online *o, struct session *s, const char *name,
+    struct listen_args *a)
+{
+	struct run	 r;
+
+	typed_drain(a);
+	fprintf(stderr, "call from %s, path: %s\n", name, s->path.desc);
+	memset(&r, 0, sizeof r);
+	r.s = s;
+	r.o = o;
+	r.peer = name;
+	r.dir = a->dir;
+	r.chat = a->stdin_open;
+	r.chat_stays = 1;
+	run_session(&r);
+	if (r.stdin_eof)
+		a->stdin_open = 0;
+	session_close(s);
+	fprintf(stderr, "call from %s ended\n", name);
+}
+
 /* Bring the accepted session up and run it. */
 static void
 serve_session(struct online *o, struct p2p *p, const struct msg *m,
-    const struct cred *cr, const char *name, const char *dir)
+    const struct cred *cr, const char *name, struct listen_args *a)
 {
 	struct hsinfo	 hi;
 	struct cand	 peer[OFFER_MAX_CANDS];
 	struct session	 s;
-	struct run	 r;
-	int		 npeer = 0, rc;
+	int		 npeer, rc;
 
-	if (offer_decode(m->u.incoming.offer.p, m->u.incoming.offer.len,
-	    peer, &npeer) != 0)
-		npeer = 0;
+	npeer = talk_peer_cands(&m->u.incoming.offer, name, peer);
 	memset(&hi, 0, sizeof hi);
 	hi.session = m->u.incoming.session;
 	memcpy(hi.caller_id, cr->id, ID_LEN);
@@ -125,21 +204,13 @@ serve_session(struct online *o, struct p2p *p, const struct msg *m,
 		warnx("the call from %s did not get through", name);
 		return;
 	}
-	fprintf(stderr, "call from %s, path: %s\n", name, s.path.desc);
-	memset(&r, 0, sizeof r);
-	r.s = &s;
-	r.o = o;
-	r.peer = name;
-	r.dir = dir;
-	run_session(&r);
-	session_close(&s);
-	fprintf(stderr, "call from %s ended\n", name);
+	run_answered(o, &s, name, a);
 }
 
 /* INCOMING: check the caller, then decline, ignore or answer. */
 static void
 incoming(struct online *o, struct p2p *p, const struct msg *m,
-    const struct listen_args *a)
+    struct listen_args *a)
 {
 	const struct vb	*v = &m->u.incoming.caller_credential;
 	struct cred	 cr;
@@ -172,7 +243,7 @@ incoming(struct online *o, struct p2p *p, const struct msg *m,
 		decline(o, m->u.incoming.session, 2);
 		return;
 	}
-	serve_session(o, p, m, &cr, name, a->dir);
+	serve_session(o, p, m, &cr, name, a);
 	o->session = 0;
 }
 
@@ -187,19 +258,41 @@ drop_strays(struct p2p *p)
 		close(fd);
 }
 
+/* Wait for the control connection and, with --chat, stdin (whose lines
+ * are refused: there is no session). */
+static void
+wait_idle(struct online *o, struct listen_args *a)
+{
+	struct pollfd	 pfd[2];
+	int		 n = 1, ms = online_wait_ms(o);
+
+	pfd[0].fd = tconn_fd(o->t);
+	pfd[0].events = POLLIN;
+	if (a->stdin_open) {
+		pfd[1].fd = STDIN_FILENO;
+		pfd[1].events = POLLIN;
+		n = 2;
+	}
+	if (poll(pfd, (nfds_t)n, ms < IDLE_POLL_MS ? ms : IDLE_POLL_MS) > 0 &&
+	    n == 2 && pfd[1].revents != 0)
+		typed_read(a);
+}
+
 /* Serve one online connection until it goes. */
 static void
-serve(struct online *o, struct p2p *p, const struct listen_args *a)
+serve(struct online *o, struct p2p *p, struct listen_args *a)
 {
 	struct msg	 m;
 
 	while (!o->gone) {
-		if (online_recv(o, &m, IDLE_POLL_MS) == 1) {
+		while (online_recv(o, &m, 0) == 1) {
 			if (m.type == MSG_INCOMING)
 				incoming(o, p, &m, a);
 			else if (m.type == MSG_ERROR)
 				tryst_print_error(&m);
 		}
+		if (!o->gone)
+			wait_idle(o, a);
 		drop_strays(p);
 	}
 }
@@ -218,8 +311,7 @@ sleep_jitter(unsigned int s)
  * took over), -1 to stop on an error (revoked, or a failure that retrying
  * cannot mend). *backoff grows on failure. */
 static int
-spell(struct tryst_ctx *c, const struct listen_args *a,
-    unsigned int *backoff)
+spell(struct tryst_ctx *c, struct listen_args *a, unsigned int *backoff)
 {
 	struct online	 o;
 	struct p2p	 p;
@@ -252,7 +344,7 @@ spell(struct tryst_ctx *c, const struct listen_args *a,
 	return (1);
 }
 
-/* tryst listen [--dir DIR] [--decline | --ignore] */
+/* tryst listen [--dir DIR] [--chat] [--decline | --ignore] */
 int
 listen_cmd(int argc, char **argv)
 {

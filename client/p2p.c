@@ -62,9 +62,8 @@ cand_loopback(const struct cand *c)
 {
 	static const uint8_t v6lo[16] = { [15] = 1 };
 
-	if (c->family == 4)
-		return (c->addr[0] == 127);
-	return (memcmp(c->addr, v6lo, 16) == 0);
+	return (c->family == 4 ? c->addr[0] == 127 :
+	    memcmp(c->addr, v6lo, 16) == 0);
 }
 
 /* Add c unless it is there already or the list is full. */
@@ -118,9 +117,9 @@ host_cands(struct p2p *p, int loopback)
 	freeifaddrs(ifa);
 }
 
-/* Gather our candidates and, with listen, listen on P. */
+/* With direct, gather our candidates and listen on P; else neither. */
 int
-p2p_setup(struct p2p *p, struct online *o, int listen_too, char **cause)
+p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
@@ -140,8 +139,10 @@ p2p_setup(struct p2p *p, struct online *o, int listen_too, char **cause)
 	    (void *)&((struct sockaddr_in *)&ss)->sin_addr :
 	    (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, srv.family ==
 	    4 ? 4 : 16);
-	if (listen_too && ((p->lfd = path_socket(p->family, p->port)) == -1 ||
-	    listen(p->lfd, 16) == -1)) {
+	if (!direct)
+		return (0);	/* relay only: no address leaves this device */
+	if ((p->lfd = path_socket(p->family, p->port)) == -1 ||
+	    listen(p->lfd, 16) == -1) {
 		xasprintf(cause, "listen on port %u: %s", p->port,
 		    strerror(errno));
 		return (-1);
@@ -222,12 +223,12 @@ slot_connect(struct race *r, struct slot *sl)
 	sl->fd = -1;
 }
 
-/* Connect to every usable candidate of the peer. */
-static void
+/* Connect to every usable candidate of the peer; how many. */
+static int
 race_connect_all(struct race *r, const struct cand *peer, int npeer)
 {
 	struct slot	*sl;
-	int		 i;
+	int		 i, n = 0;
 
 	for (i = 0; i < npeer; i++) {
 		if (peer[i].family != (r->p->family == AF_INET ? 4 : 6) ||
@@ -236,7 +237,9 @@ race_connect_all(struct race *r, const struct cand *peer, int npeer)
 			continue;
 		sl->c = peer[i];
 		slot_connect(r, sl);
+		n++;
 	}
+	return (n);
 }
 
 /* A connect finished: open, or retry while direct time is left. */
@@ -390,7 +393,8 @@ caller_direct(struct race *r, const struct cand *peer, int npeer)
 	int	 ready[RACE_SLOTS], i;
 	int64_t	 left;
 
-	race_connect_all(r, peer, npeer);
+	if (race_connect_all(r, peer, npeer) == 0)
+		return (NULL);
 	while ((left = r->direct_end - tryst_now_ms()) > 0 &&
 	    !call_over(r->o)) {
 		race_poll(r, (int)(left < P2P_RETRY_MS ? left : P2P_RETRY_MS),
@@ -573,8 +577,9 @@ p2p_answer(struct p2p *p, struct online *o, const struct hsinfo *hi,
 	r->p = p;
 	r->o = o;
 	r->direct_end = tryst_now_ms() + P2P_DIRECT_MS;
+	if (race_connect_all(r, peer, npeer) == 0)
+		r->direct_end = tryst_now_ms();	/* to the relay at once */
 	end = r->direct_end + P2P_RELAY_MS;
-	race_connect_all(r, peer, npeer);
 	while (rc == -1 && tryst_now_ms() < end && !call_over(o)) {
 		race_poll(r, P2P_RETRY_MS, ready);
 		for (i = 0; i < RACE_SLOTS && rc == -1; i++) {

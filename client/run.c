@@ -5,7 +5,15 @@
  * alive and watched. Closing is a handshake: the side that is done sends
  * close and waits for the peer's close, so nothing in flight is lost;
  * the caller then ends the call with END.
+ *
+ * §6.3 has no receipt for a file, so the peer's close is the receipt: a
+ * receiver sends it only after handling every message before it, file
+ * ends included, and never after rejecting a file (it ends the session
+ * instead). A file counts as sent only once that close has come; an EOF,
+ * ENDED or a lost control connection before it is a failure.
  */
+#include <sys/ioctl.h>
+
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
@@ -16,23 +24,34 @@
 
 #include "client.h"
 
-#define CLOSE_WAIT_MS	10000	/* for the peer's close after ours */
+#define CLOSE_WAIT_MS	30000	/* for the peer's close, after our output
+				   stopped draining */
 #define ENDED_GRACE_MS	2000	/* for bytes in flight after ENDED */
 #define LINE_MAX_BYTES	8192
 #define STEPS_PER_LOOP	16
+
+/* A file whose end went out, waiting for the peer's close. */
+struct sent {
+	char		*name;
+	uint64_t	 size;
+};
 
 struct loop {
 	struct run	*r;
 	struct rxfile	*rx;
 	struct txfile	*tx;
 	int		 next_file;
+	int		 unopened;	/* files that could not be opened */
+	struct sent	*sent;
+	int		 nsent;
 	int		 stdin_open;
 	char		 line[LINE_MAX_BYTES];
 	size_t		 fill;
 	int		 closing;	/* we sent close */
 	int64_t		 close_end;
+	long		 outq;		/* our unsent bytes at the last look */
 	int		 done;		/* 1 clean, -1 failed */
-	int64_t		 ended_at;
+	int64_t		 lost_at;	/* ENDED, or the server gone */
 };
 
 /* Send close once. */
@@ -45,6 +64,7 @@ send_close(struct loop *l)
 		return (0);
 	l->closing = 1;
 	l->close_end = tryst_now_ms() + CLOSE_WAIT_MS;
+	l->outq = -1;
 	if (session_send(l->r->s, KIND_CLOSE, NULL, 0, NULL, 0,
 	    &cause) != 0) {
 		warnx("%s", cause);
@@ -65,6 +85,47 @@ show_text(struct loop *l, const uint8_t *p, size_t len)
 	free(text);
 }
 
+/* A file the peer sent was rejected (files.c said why): end the session
+ * without a close, so that the sender does not count the file as sent. */
+static void
+reject(struct loop *l, const char *why)
+{
+	if (why != NULL)
+		warnx("%s %s", l->r->peer, why);
+	files_rx_abort(l->rx);
+	l->rx = NULL;
+	warnx("ending the call, so that %s learns the file did not arrive",
+	    l->r->peer);
+	l->done = -1;
+}
+
+/* A file offer, data or end from the peer. */
+static void
+handle_file(struct loop *l, uint8_t kind, const uint8_t *p, size_t len)
+{
+	int	 rc;
+
+	if (kind == KIND_FILE_OFFER) {
+		if (l->rx != NULL)
+			reject(l, "offered a file before ending the last");
+		else if ((l->rx = files_rx_offer(l->r->dir, p, len)) == NULL)
+			reject(l, NULL);
+		return;
+	}
+	if (l->rx == NULL) {
+		reject(l, "sent file data without an offer");
+		return;
+	}
+	if (kind == KIND_FILE_DATA)
+		rc = files_rx_data(l->rx, p, len);
+	else
+		rc = files_rx_end(l->rx, p, len);	/* frees it */
+	if (kind == KIND_FILE_END || rc != 0)
+		l->rx = NULL;	/* freed */
+	if (rc != 0)
+		reject(l, NULL);
+}
+
 /* Handle one message from the peer. */
 static void
 handle(struct loop *l, const uint8_t *p, size_t len)
@@ -78,17 +139,9 @@ handle(struct loop *l, const uint8_t *p, size_t len)
 		show_text(l, p, len);
 		break;
 	case KIND_FILE_OFFER:
-		files_rx_abort(l->rx);
-		l->rx = files_rx_offer(l->r->dir, p, len);
-		break;
 	case KIND_FILE_DATA:
-		if (l->rx != NULL && files_rx_data(l->rx, p, len) != 0)
-			l->rx = NULL;
-		break;
 	case KIND_FILE_END:
-		if (l->rx != NULL)
-			files_rx_end(l->rx, p, len);
-		l->rx = NULL;
+		handle_file(l, kind, p, len);
 		break;
 	case KIND_CLOSE:
 		if (send_close(l) == 0)
@@ -116,12 +169,10 @@ take_input(struct loop *l)
 		if (r == -1) {
 			warnx("%s: %s", l->r->peer, cause);
 			free(cause);
-		} else if (l->closing)
-			l->done = 1;
-		if (l->done == 0) {
-			warnx("the connection to %s was lost", l->r->peer);
-			l->done = -1;
 		}
+		/* An EOF before the peer's close is no confirmation. */
+		warnx("the connection to %s was lost", l->r->peer);
+		l->done = -1;
 	}
 }
 
@@ -151,7 +202,8 @@ send_lines(struct loop *l, int eof)
 	}
 }
 
-/* Read what stdin has; at EOF send the rest and close. */
+/* Read what stdin has; at EOF send the rest and close (unless the
+ * session outlives stdin, as in tryst listen --chat). */
 static void
 take_stdin(struct loop *l)
 {
@@ -167,7 +219,8 @@ take_stdin(struct loop *l)
 	}
 	send_lines(l, 1);
 	l->stdin_open = 0;
-	if (l->done == 0 && send_close(l) != 0)
+	l->r->stdin_eof = 1;
+	if (!l->r->chat_stays && l->done == 0 && send_close(l) != 0)
 		l->done = -1;
 }
 
@@ -185,69 +238,151 @@ send_files(struct loop *l)
 			return;
 		}
 		if (l->tx == NULL && (l->tx = files_tx_open(
-		    l->r->files[l->next_file++])) == NULL)
+		    l->r->files[l->next_file++])) == NULL) {
+			l->unopened++;
 			continue;
+		}
 		if ((r = files_tx_step(l->tx, l->r->s, &cause)) == 1)
 			continue;
 		if (r == -1) {
 			warnx("%s", cause);
 			free(cause);
 			l->done = -1;
+			return;		/* l->tx is reported unconfirmed */
 		}
+		l->sent[l->nsent].name = xstrdup(files_tx_name(l->tx));
+		l->sent[l->nsent++].size = files_tx_size(l->tx);
 		files_tx_free(l->tx);
 		l->tx = NULL;
 	}
 }
 
-/* Check the control connection and the deadlines. */
+/* Our bytes the kernel has not yet handed over on the path, or -1. */
+static long
+unsent_bytes(struct loop *l)
+{
+	int	 q;
+
+#ifdef TIOCOUTQ
+	if (ioctl(path_pollfd(&l->r->s->path), TIOCOUTQ, &q) == 0)
+		return (q);
+#endif
+	(void)q;
+	return (-1);
+}
+
+/* After our close: wait CLOSE_WAIT_MS for the peer's, counted from the
+ * last time our output moved (a slow relay may still hold much of it). */
+static void
+check_close_wait(struct loop *l, int64_t now)
+{
+	long	 q;
+
+	if (!l->closing || l->done)
+		return;
+	if ((q = unsent_bytes(l)) != l->outq) {
+		l->outq = q;
+		l->close_end = now + CLOSE_WAIT_MS;
+	}
+	if (now >= l->close_end) {
+		warnx("%s did not confirm the end of the session",
+		    l->r->peer);
+		l->done = -1;
+	}
+}
+
+/* Say why the call ended before the peer's close. */
+static void
+say_ended(const struct loop *l)
+{
+	const struct online	*o = l->r->o;
+
+	if (o->gone)
+		return;		/* said when it went */
+	if (o->ended == 1 + 3)
+		warnx("the relay's byte quota for this session was reached");
+	else if (o->ended == 1 + 1)
+		warnx("%s left the call", l->r->peer);
+	else
+		warnx("%s ended the call", l->r->peer);
+}
+
+/* Check the control connection and the deadlines. ENDED or a lost
+ * server leaves ENDED_GRACE_MS for the peer's close still in flight. */
 static void
 check_state(struct loop *l)
 {
 	struct online	*o = l->r->o;
 	int64_t		 now = tryst_now_ms();
 
-	online_pump(o);
-	if (o->gone && !l->done) {
-		online_say_gone(o);
-		l->done = l->closing ? 1 : -1;
+	if (!o->gone) {
+		online_pump(o);
+		if (o->gone)
+			online_say_gone(o);
 	}
-	if (o->ended && l->ended_at == 0)
-		l->ended_at = now;
-	if (l->ended_at != 0 && !l->done && (l->closing ||
-	    now - l->ended_at >= ENDED_GRACE_MS)) {
-		if (!l->closing)
-			warnx("%s ended the call", l->r->peer);
-		l->done = l->closing ? 1 : -1;
-	}
-	if (l->closing && !l->done && now >= l->close_end) {
-		warnx("%s did not confirm the end of the session", l->r->peer);
+	if ((o->gone || o->ended) && l->lost_at == 0)
+		l->lost_at = now;
+	if (l->lost_at != 0 && !l->done &&
+	    now - l->lost_at >= ENDED_GRACE_MS) {
+		say_ended(l);
 		l->done = -1;
 	}
+	check_close_wait(l, now);
 }
 
-/* Wait for input on the control connection, the path and stdin. */
+/* Wait for input on the control connection (while there is one), the
+ * path and stdin. */
 static void
 wait_input(struct loop *l)
 {
 	struct pollfd	 pfd[3];
-	int		 n = 0, ms;
+	int		 n = 0, ms, in = -1;
 
-	pfd[n].fd = tconn_fd(l->r->o->t);
-	pfd[n++].events = POLLIN;
+	if (!l->r->o->gone) {
+		pfd[n].fd = tconn_fd(l->r->o->t);
+		pfd[n++].events = POLLIN;
+	}
 	pfd[n].fd = path_pollfd(&l->r->s->path);
 	pfd[n++].events = POLLIN;
 	if (l->stdin_open) {
 		pfd[n].fd = STDIN_FILENO;
-		pfd[n++].events = POLLIN;
+		pfd[n].events = POLLIN;
+		in = n++;
 	}
 	ms = online_wait_ms(l->r->o);
 	if (ms > 500)
 		ms = 500;
 	if (l->r->nfiles > 0 && !l->closing)
 		ms = 0;
-	if (poll(pfd, (nfds_t)n, ms) > 0 && l->stdin_open &&
-	    pfd[2].revents != 0)
+	if (poll(pfd, (nfds_t)n, ms) > 0 && in != -1 && pfd[in].revents != 0)
 		take_stdin(l);
+}
+
+/* Say what became of the files to send: sent only when the peer's close
+ * confirmed them. 0 when every one was. */
+static int
+report_files(struct loop *l)
+{
+	const char	*peer = l->r->peer;
+	int		 i, ok = l->done == 1;
+
+	for (i = 0; i < l->nsent; i++) {
+		if (ok)
+			fprintf(stderr, "sent %s (%llu bytes)\n",
+			    l->sent[i].name,
+			    (unsigned long long)l->sent[i].size);
+		else
+			warnx("%s did not confirm %s; it may not have arrived",
+			    peer, l->sent[i].name);
+		free(l->sent[i].name);
+	}
+	if (l->tx != NULL)
+		warnx("%s did not confirm %s; it may not have arrived", peer,
+		    files_tx_name(l->tx));
+	for (i = l->next_file; i < l->r->nfiles; i++)
+		warnx("%s was not sent", l->r->files[i]);
+	return (ok && l->tx == NULL && l->next_file == l->r->nfiles &&
+	    l->unopened == 0 ? 0 : -1);
 }
 
 /* Run the session until it closes. */
@@ -260,6 +395,8 @@ run_session(struct run *r)
 
 	l->r = r;
 	l->stdin_open = r->chat;
+	l->sent = xcalloc(r->nfiles > 0 ? (size_t)r->nfiles : 1,
+	    sizeof *l->sent);
 	if (!r->chat && r->nfiles == 0 && r->caller)
 		send_close(l);
 	while (!l->done) {
@@ -272,8 +409,9 @@ run_session(struct run *r)
 			wait_input(l);
 	}
 	files_rx_abort(l->rx);
+	rc = report_files(l) == 0 ? 0 : 1;
 	files_tx_free(l->tx);
-	rc = l->done == 1 ? 0 : 1;
+	free(l->sent);
 	if ((r->caller || rc != 0) && !r->o->ended && !r->o->gone) {
 		memset(&m, 0, sizeof m);
 		m.type = MSG_END;

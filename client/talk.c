@@ -1,9 +1,10 @@
 /*
  * talk.c -- the caller's commands, tryst chat and tryst send: go online
  * without PRESENCE (so they work beside a running tryst listen of the
- * same account), learn the callee's ID, CONNECT with our candidates,
- * check the callee's credential and key on ANSWER, bring the session up
- * (§6.2) and run it.
+ * same account), learn the callee's ID, CONNECT with our candidates
+ * (with --relay-only none: an empty offer, so the callee learns no
+ * address of ours), check the callee's credential and key on ANSWER,
+ * bring the session up (§6.2) and run it.
  */
 #include <sys/stat.h>
 
@@ -67,7 +68,7 @@ talk_check_files(char **files, int n)
 	}
 }
 
-/* Send CONNECT with our candidates. */
+/* Send CONNECT with our candidates (none with --relay-only). */
 static int
 talk_connect(struct talk *tk)
 {
@@ -82,6 +83,24 @@ talk_connect(struct talk *tk)
 	m.u.connect.offer.len = (uint16_t)p2p_offer(&tk->p, offer,
 	    sizeof offer);
 	return (online_send(&tk->o, &m));
+}
+
+/* The peer's candidates from its offer or answer, logged at debug. */
+int
+talk_peer_cands(const struct vb *v, const char *who, struct cand *c)
+{
+	char	 a[64];
+	int	 n, i;
+
+	if (v->len == 0 || offer_decode(v->p, v->len, c, &n) != 0)
+		n = 0;
+	if (n == 0)
+		log_debug("%s offers no candidates: relay only", who);
+	for (i = 0; i < n; i++) {
+		path_cand_str(&c[i], a, sizeof a);
+		log_debug("%s offers %s", who, a);
+	}
+	return (n);
 }
 
 /* Say why the call did not happen. */
@@ -164,14 +183,12 @@ talk_session(struct talk *tk, const struct msg *m)
 	struct cand	 peer[OFFER_MAX_CANDS];
 	struct session	 s;
 	struct run	 r;
-	int		 npeer = 0, rc;
+	int		 npeer, rc;
 
 	tk->o.session = m->u.answer.session;
 	if (talk_check_callee(tk, m, &cr) != 0)
 		return (1);
-	if (offer_decode(m->u.answer.answer.p, m->u.answer.answer.len, peer,
-	    &npeer) != 0)
-		npeer = 0;
+	npeer = talk_peer_cands(&m->u.answer.answer, tk->number[0], peer);
 	memset(&hi, 0, sizeof hi);
 	hi.session = m->u.answer.session;
 	memcpy(hi.caller_id, tk->o.cr.id, ID_LEN);

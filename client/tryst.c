@@ -33,7 +33,8 @@ static const struct cmd cmds[] = {
 	{ "verify", account_verify, "CODE" },
 	{ "whoami", account_whoami, "" },
 	{ "lookup", lookup_cmd, "NUMBER..." },
-	{ "listen", listen_cmd, "[--dir DIR] [--decline | --ignore]" },
+	{ "listen", listen_cmd, "[--dir DIR] [--chat] "
+	    "[--decline | --ignore]" },
 	{ "chat", talk_chat, "[--relay-only] NUMBER" },
 	{ "send", talk_send, "[--relay-only] NUMBER FILE..." },
 	{ "fingerprint", contacts_fingerprint, "NUMBER" },
@@ -51,6 +52,7 @@ print_usage(FILE *f)
 		fprintf(f, "%s tryst %s%s%s\n", i == 0 ? "usage:" : "      ",
 		    cmds[i].name, *cmds[i].args != '\0' ? " " : "",
 		    cmds[i].args);
+	fprintf(f, "       tryst -v COMMAND ...: with debugging details\n");
 }
 
 /* Bad arguments: usage and exit 2. */
@@ -389,6 +391,11 @@ main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	if (sodium_init() < 0)
 		errx(1, "libsodium failed to start");
+	if (argc >= 2 && strcmp(argv[1], "-v") == 0) {
+		log_set_level(LOG_DEBUG);	/* candidates, paths */
+		argc--;
+		argv++;
+	}
 	if (argc < 2)
 		tryst_usage();
 	for (i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {

@@ -2,10 +2,14 @@
 # client-test.sh -- two people use the real tryst client against a real
 # trystd and redis-server on loopback, as the README shows them doing:
 # register, find each other with tryst lookup, chat, send a 20 MiB file
-# directly and through the relay, compare safety numbers, see a declined,
-# an offline and an unanswered call explained, meet a changed identity key
-# and trust it, and delete an account. Afterwards Redis holds only what
-# PROTOCOL.md §7 allows and trystd's log names no number and no ID.
+# directly and through the relay (--relay-only offering no address and
+# waiting for no direct path), compare safety numbers, chat both ways with
+# tryst listen --chat, see a file that never arrived reported as such
+# (receiver stopped, receiver unable to save it) and a slow relay's file
+# confirmed, see a declined, an offline and an unanswered call explained,
+# meet a changed identity key and trust it, and delete an account.
+# Afterwards Redis holds only what PROTOCOL.md §7 allows and trystd's log
+# names no number and no ID.
 #
 # Environment: TRYSTD, TRYSTCTL, TRYST (the binaries; meson sets them),
 # CLIENT_TEST_KEEP=1 keeps the temporary folder. Exits 77 (skipped)
@@ -111,14 +115,16 @@ setup() {
 	as "$who" verify "$code" >>"$tmp/$who.setup" 2>&1
 }
 
-# listen WHO ARGS...: start tryst listen for WHO into $tmp/WHO.inbox and
-# wait until it is online. Its pid in listen_pid.
+# listen WHO [-v] ARGS...: start tryst [-v] listen for WHO into
+# $tmp/WHO.inbox and wait until it is online. Its pid in listen_pid.
 listen() {
-	local who=$1
+	local who=$1 v=()
 	shift
+	[ "${1:-}" = -v ] && { v=(-v); shift; }
 	mkdir -p "$tmp/$who.inbox"
 	: >"$tmp/$who.listen.out"
-	TRYST_HOME="$tmp/$who" "$TRYST" listen --dir "$tmp/$who.inbox" "$@" \
+	TRYST_HOME="$tmp/$who" "$TRYST" "${v[@]}" listen \
+	    --dir "$tmp/$who.inbox" "$@" \
 	    >"$tmp/$who.listen.out" 2>"$tmp/$who.listen.err" &
 	listen_pid=$!
 	pids+=($listen_pid)
@@ -153,7 +159,8 @@ out=$(as bob lookup "+1 555 012 3401" 2>&1)
 # ---- a chat line and a 20 MiB file, directly --------------------------------
 head -c $((FILE_MIB << 20)) /dev/urandom >"$tmp/payload.bin"
 size=$(stat -c %s "$tmp/payload.bin")
-if ! listen bob; then
+# -v: bob's listen logs the candidates each caller offers.
+if ! listen bob -v; then
 	fail "bob's tryst listen never said online"
 	show bob.listen.err
 	exit 1
@@ -181,6 +188,30 @@ if [ $rc = 0 ] && [[ "$line" =~ ^path:\ direct\  ]] &&
 else
 	fail "direct send: exit $rc, \"$line\""
 	show send1.err bob.listen.out bob.listen.err
+fi
+
+# ---- --relay-only: no address of alice's reaches bob, no direct wait ------
+grep -qE '^<7>\+?[0-9]+ offers 127\.0\.0\.1:[0-9]+$' "$tmp/bob.listen.err" &&
+    ok "bob's tryst -v listen logged a direct caller's candidates" ||
+    fail "bob's listen logged no candidates of a direct call"
+before=$(wc -l <"$tmp/bob.listen.err")
+start=$(date +%s%N)
+printf 'through the relay\n' | as alice chat --relay-only "$BOB" \
+    >"$tmp/chat-r.out" 2>"$tmp/chat-r.err"
+rc=$?
+took=$((($(date +%s%N) - start) / 1000000))
+wait_for "$tmp/bob.listen.out" 50 ': through the relay$'
+got=$?
+tail -n +$((before + 1)) "$tmp/bob.listen.err" >"$tmp/relay-cands"
+# The old client offered its addresses and bob waited direct_timeout_ms
+# (3000) for them before joining the relay.
+if [ $rc = 0 ] && [ $got = 0 ] && grep -qx 'path: relay' "$tmp/chat-r.err" &&
+    grep -q ' offers no candidates: relay only$' "$tmp/relay-cands" &&
+    ! grep -qE ' offers [0-9[]' "$tmp/relay-cands" && [ $took -lt 2500 ]; then
+	ok "--relay-only chat: bob learned no address of alice's, ${took} ms"
+else
+	fail "relay-only chat: exit $rc, line $got, ${took} ms"
+	show chat-r.err relay-cands
 fi
 
 # ---- the same file through the relay; the first copy stays ---------------
@@ -211,6 +242,61 @@ else
 	fail "safety numbers: alice \"$sa\", bob \"$sb\""
 fi
 
+# ---- both ways: bob answers with tryst listen --chat -----------------------
+unlisten
+mkfifo "$tmp/alice.in" "$tmp/bob.in"
+exec 7<>"$tmp/bob.in"
+: >"$tmp/bchat.out"
+# Neither tryst may hold a writer of its own stdin: 7>&- 8>&-.
+TRYST_HOME="$tmp/bob" "$TRYST" listen --chat --dir "$tmp/bob.inbox" \
+    <"$tmp/bob.in" >"$tmp/bchat.out" 2>"$tmp/bchat.err" 7>&- &
+bchat=$!
+pids+=($bchat)
+if wait_for "$tmp/bchat.out" 100 '^online$'; then
+	echo 'nobody to hear this' >&7
+	wait_for "$tmp/bchat.err" 50 \
+	    'no call in progress: the line was not sent' &&
+	    ok "listen --chat outside a call: no line sent, and it says so" ||
+	    fail "listen --chat did not refuse a line typed outside a call"
+	exec 8<>"$tmp/alice.in"
+	TRYST_HOME="$tmp/alice" timeout 60 "$TRYST" chat "$BOB" \
+	    <"$tmp/alice.in" >"$tmp/achat.out" 2>"$tmp/achat.err" 7>&- 8>&- &
+	achat=$!
+	pids+=($achat)
+	echo 'hello bob, can you answer?' >&8
+	if wait_for "$tmp/bchat.out" 100 ': hello bob, can you answer\?$'; then
+		echo 'yes alice, I can' >&7
+	fi
+	wait_for "$tmp/achat.out" 100 "^\\$BOB: yes alice, I can\$"
+	got=$?
+	exec 8>&-
+	wait "$achat"
+	rc=$?
+	[ $got = 0 ] && [ $rc = 0 ] &&
+	    ok "alice chats, bob's listen --chat answers, alice prints it" || {
+		fail "two-way chat: exit $rc, line $got"
+		show achat.out achat.err bchat.out bchat.err
+	}
+	! grep -q 'nobody to hear this' "$tmp/achat.out" ||
+	    fail "a line typed outside the call reached alice"
+	# EOF on stdin ends neither listen nor its next session.
+	exec 7>&-
+	sleep 0.5
+	n=$(find /proc/"$bchat"/fd -lname '*bob.in*' 2>/dev/null | wc -l)
+	[ "$n" = 1 ] ||
+	    fail "bob's listen --chat holds more than its stdin of the fifo"
+	out=$(printf 'after eof\n' | as alice chat "$BOB" 2>&1)
+	rc=$?
+	kill -0 "$bchat" 2>/dev/null && [ $rc = 0 ] &&
+	    wait_for "$tmp/bchat.out" 50 ': after eof$' &&
+	    ok "listen --chat outlives the end of its stdin, still answers" ||
+	    fail "after stdin EOF: exit $rc: $out"
+else
+	fail "tryst listen --chat never said online"
+fi
+kill "$bchat" 2>/dev/null
+wait "$bchat" 2>/dev/null
+
 # ---- a receiver stopped mid-file leaves nothing behind -----------------------
 unlisten
 mkdir -p "$tmp/cut"
@@ -230,17 +316,112 @@ if wait_for "$tmp/cut.out" 100 '^online$'; then
 	kill -TERM "$cut_pid"
 	wait "$cut_pid" 2>/dev/null
 	wait "$send_pid" 2>/dev/null
+	rc=$?
 	if [ $i -ge 1000 ]; then
 		fail "no hidden .part file appeared while receiving"
 	elif [ -n "$(ls -A "$tmp/cut")" ]; then
 		fail "a stopped receiver left: $(ls -A "$tmp/cut")"
+	elif [ $rc = 0 ] ||
+	    ! grep -q "did not confirm big\.bin" "$tmp/cut.send"; then
+		fail "the sender to a stopped receiver: exit $rc"
+		show cut.send
 	else
-		ok "tryst listen stopped mid-file (SIGTERM) leaves no file behind"
+		ok "tryst listen stopped mid-file (SIGTERM) leaves no file" \
+		    "behind; the sender fails"
 	fi
 else
 	fail "tryst listen for the interrupted transfer never said online"
 fi
 rm -f "$tmp/big.bin"
+
+# ---- a file counts as sent only when the receiver confirms it --------------
+# reloads N: wait until trystd.log says N reloads.
+reloads() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(grep -c 'configuration and certificate reloaded' \
+		    "$tmp/trystd.log")" -ge "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# recv WHO-DIR: a tryst listen of bob's into $tmp/DIR; pid in recv_pid.
+recv() {
+	mkdir -p "$tmp/$1"
+	TRYST_HOME="$tmp/bob" "$TRYST" listen --dir "$tmp/$1" \
+	    >"$tmp/$1.out" 2>"$tmp/$1.err" &
+	recv_pid=$!
+	pids+=($recv_pid)
+	wait_for "$tmp/$1.out" 100 '^online$'
+}
+echo 'relay_rate_bps = 500000' >>"$tmp/trystd.conf"
+kill -HUP "$trystd_pid"
+reloads 1 || fail "trystd did not reload relay_rate_bps"
+head -c 3000000 /dev/urandom >"$tmp/mid.bin"
+# A relay slower than the sender: the file is confirmed once it is in.
+if recv mid1; then
+	as alice send --relay-only "$BOB" "$tmp/mid.bin" >/dev/null \
+	    2>"$tmp/mid1.send"
+	rc=$?
+	[ $rc = 0 ] &&
+	    grep -qx 'sent mid.bin (3000000 bytes)' "$tmp/mid1.send" &&
+	    cmp -s "$tmp/mid.bin" "$tmp/mid1/mid.bin" &&
+	    ok "3 MB at 500 kB/s through the relay: sent, confirmed, intact" ||
+	    { fail "slow relay send: exit $rc"; show mid1.send mid1.err; }
+else
+	fail "tryst listen for the slow relay never said online"
+fi
+kill "$recv_pid" 2>/dev/null
+wait "$recv_pid" 2>/dev/null
+# The receiver is stopped half-way: the sender must not claim success.
+if recv mid2; then
+	TRYST_HOME="$tmp/alice" timeout 60 "$TRYST" send --relay-only "$BOB" \
+	    "$tmp/mid.bin" >/dev/null 2>"$tmp/mid2.send" &
+	send_pid=$!
+	for ((i = 0; i < 200; i++)); do
+		n=$(stat -c %s "$tmp"/mid2/.mid.bin.part-* 2>/dev/null |
+		    head -n 1)
+		[ "${n:-0}" -ge 500000 ] && break
+		sleep 0.05
+	done
+	kill -TERM "$recv_pid"
+	wait "$recv_pid" 2>/dev/null
+	wait "$send_pid"
+	rc=$?
+	if [ "$i" -ge 200 ] || [ "${n:-0}" -ge 3000000 ]; then
+		fail "the transfer to stop was not half-way: ${n:-0} bytes"
+	elif [ $rc != 0 ] && grep -qF \
+	    "$BOB did not confirm mid.bin; it may not have arrived" \
+	    "$tmp/mid2.send" && ! grep -q '^sent mid' "$tmp/mid2.send" &&
+	    [ -z "$(ls -A "$tmp/mid2")" ]; then
+		ok "receiver stopped at $n bytes: the sender exits $rc, says so"
+	else
+		fail "receiver stopped: sender exit $rc," \
+		    "folder: $(ls -A "$tmp/mid2")"
+		show mid2.send
+	fi
+else
+	fail "tryst listen for the stopped transfer never said online"
+fi
+# A receiver that cannot save the file ends the call; the sender learns.
+echo note >"$tmp/note.txt"
+if recv gone; then
+	rmdir "$tmp/gone"
+	as alice send "$BOB" "$tmp/note.txt" >/dev/null 2>"$tmp/gone.send"
+	rc=$?
+	[ $rc != 0 ] &&
+	    grep -qF "$BOB did not confirm note.txt" "$tmp/gone.send" &&
+	    wait_for "$tmp/gone.err" 50 'ending the call' &&
+	    ok "a file bob could not save: the sender exits $rc, says so" ||
+	    { fail "unsaved file: sender exit $rc"; show gone.send gone.err; }
+else
+	fail "tryst listen for the unsaved file never said online"
+fi
+kill "$recv_pid" 2>/dev/null
+wait "$recv_pid" 2>/dev/null
+sed -i '/^relay_rate_bps/d' "$tmp/trystd.conf"
+kill -HUP "$trystd_pid"
+reloads 2 || fail "trystd did not reload without relay_rate_bps"
 
 # ---- a call that does not happen says why ----------------------------------
 echo small >"$tmp/small.txt"
