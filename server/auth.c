@@ -211,10 +211,15 @@ delete_done(struct server *srv, redisReply *reply, void *arg)
 	struct conn	*c = r->c;
 	struct msg	 m = { .type = MSG_DELETED };
 
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
 		c->deleting = 0;
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
+		return;
+	}
+	if (reply->integer == 0) {
+		c->deleting = 0;
+		req_fail(r, ERR_REVOKED, 0, "this registration was revoked");
 		return;
 	}
 	if (c->state != CONN_DEAD) {
@@ -244,11 +249,9 @@ auth_delete(struct conn *c, const struct msg *m)
 	r->cred.created = c->created;
 	keyspace_acct(key, c->id);
 	hex_encode(hex, c->id, ID_LEN);
-	store_cmdf(srv->store, NULL, NULL, "MULTI");
-	store_cmdf(srv->store, NULL, NULL, "DEL %s", key);
-	store_cmdf(srv->store, NULL, NULL, "PUBLISH tryst:revoke %s:%llu",
-	    hex, (unsigned long long)c->created);
-	if (store_cmdf(srv->store, delete_done, r, "EXEC") != 0)
+	if (store_cmdf(srv->store, delete_done, r, "EVAL %s 1 %s %llu %s:%llu",
+	    keyspace_delete_lua, key, (unsigned long long)c->created, hex,
+	    (unsigned long long)c->created) != 0)
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
 }

@@ -41,6 +41,14 @@ keyspace_redis_addr(const char *s, char **host, int *port, char **path)
 	return (rc);
 }
 
+const char keyspace_delete_lua[] =
+	"if redis.call('HGET', KEYS[1], 'created') ~= ARGV[1] then "
+	"  return 0 "
+	"end "
+	"redis.call('DEL', KEYS[1]) "
+	"redis.call('PUBLISH', 'tryst:revoke', ARGV[2]) "
+	"return 1";
+
 /* "acct:{hex}" of an ID. */
 void
 keyspace_acct(char *buf, const uint8_t id[ID_LEN])

@@ -366,6 +366,11 @@ struct conn *presence_conns(struct server *, const uint8_t id[ID_LEN]);
 
 /* The account key "acct:{hex}" of an ID, into buf of 72 bytes. */
 void		 keyspace_acct(char *buf, const uint8_t id[ID_LEN]);
+/* A Lua script: KEYS[1] an account, ARGV its created and the tryst:revoke
+ * message. Deletes the account and publishes the message only while the
+ * account is that registration (1), so that a deletion racing a
+ * re-registration never removes the new one (0). */
+extern const char keyspace_delete_lua[];
 /* Parse the redis key: HOST:PORT (as settings_hostport) or unix:/PATH
  * (absolute). Caller frees *host or *path. -1 and *why. */
 int		 keyspace_redis_parse(const char *, char **host, int *port,

@@ -261,8 +261,10 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 	struct keys	*keys;
 	redisContext	*rc;
 	struct found	 f = { .number = argv[0] };
+	redisReply	*r;
 	uint8_t		 id[ID_LEN];
 	char		 key[72], hex[2 * ID_LEN + 1];
+	int		 deleted;
 
 	if (argc != 1)
 		usage();
@@ -280,9 +282,18 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 	keys_number_id(keys, f.number, id);
 	keyspace_acct(key, id);
 	hex_encode(hex, id, ID_LEN);
-	freeReplyObject(command(rc, "DEL %s", key));
-	freeReplyObject(command(rc, "PUBLISH tryst:revoke %s:%llu", hex,
-	    (unsigned long long)f.created));
+	r = command(rc, "EVAL %s 1 %s %llu %s:%llu", keyspace_delete_lua, key,
+	    (unsigned long long)f.created, hex,
+	    (unsigned long long)f.created);
+	deleted = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+	freeReplyObject(r);
+	if (!deleted) {
+		printf("%s: registered again meanwhile; nothing deleted, run "
+		    "delete again\n", f.number);
+		redisFree(rc);
+		keys_free(keys);
+		return (1);
+	}
 	printf("%s: account deleted\n", f.number);
 	redisFree(rc);
 	keys_free(keys);

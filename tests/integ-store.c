@@ -22,6 +22,7 @@
 #define N_DISC		"+15550100012"
 #define N_DISC_NONE	"+15550100013"
 #define N_SEEN		"+15550100016"
+#define N_STALE		"+15550100017"
 
 /* OPRF_EVAL for two numbers; the IDs into ids. */
 static void
@@ -285,6 +286,36 @@ START_TEST(test_seen_once)
 }
 END_TEST
 
+/* A DELETE_ACCOUNT from a registration that is no longer the account's
+ * (registered again through another node, whose revocation has not come
+ * yet) deletes nothing: REVOKED, and the new account stays. */
+START_TEST(test_delete_stale)
+{
+	struct account	 a;
+	struct hc	*c;
+	struct msg	 m;
+	redisContext	*rc;
+	redisReply	*r;
+	char		 key[80], hex[2 * ID_LEN + 1];
+
+	h_register(N_STALE, &a);
+	c = h_online(&a, 0);
+	hex_encode(hex, a.c.id, ID_LEN);
+	snprintf(key, sizeof key, "acct:{%s}", hex);
+	rc = redisConnect("127.0.0.1", H.redis_port);
+	ck_assert_msg(rc != NULL && rc->err == 0, "redis connect");
+	r = redisCommand(rc, "HINCRBY %s created 1", key);
+	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_INTEGER, "HINCRBY");
+	freeReplyObject(r);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_DELETE_ACCOUNT;
+	h_send(c, &m);
+	h_expect_error(c, ERR_REVOKED, MSG_DELETE_ACCOUNT, NULL);
+	ck_assert_int_eq(reply_int(rc, "EXISTS", key), 1);
+	redisFree(rc);
+}
+END_TEST
+
 START_TEST(test_redis_keys)
 {
 	ck_assert_uint_gt(check_redis_keys(), 0);
@@ -407,6 +438,7 @@ integ_store_tcase(void)
 
 	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
 	tcase_add_test(tc, test_seen_once);
+	tcase_add_test(tc, test_delete_stale);
 	tcase_add_test(tc, test_redis_keys);
 	return (tc);
 }
