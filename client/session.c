@@ -74,7 +74,7 @@ hs_recv(struct noise_hs *hs, struct path *p, int64_t deadline,
     char **cause)
 {
 	uint8_t	*buf, len[2], payload[64];
-	int	 rc = -1;
+	int	 rc = -1, step = hs->step + 1;
 
 	if (path_read_full(p, len, 2, deadline, cause) != 0)
 		return (-1);
@@ -84,7 +84,7 @@ hs_recv(struct noise_hs *hs, struct path *p, int64_t deadline,
 	if (noise_hs_read(hs, buf, get_u16(len), payload,
 	    sizeof payload) < 0)
 		xasprintf(cause, "handshake message %d does not decrypt",
-		    hs->step);
+		    step);
 	else
 		rc = 0;
 out:
