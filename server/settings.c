@@ -320,9 +320,9 @@ check_batch(const void *dst, char **why)
 
 const struct conf_entry settings_table[] = {
 	STRING(listen, "127.0.0.1:4433", 1, 0, 1, check_listen,
-	    "Address and port of the TLS control listener (host:port)."),
+	    "TLS control listener: IPV4:PORT or [IPV6]:PORT."),
 	STRING(stun_listen, "", 0, 0, 0, check_stun,
-	    "UDP address and port of the STUN responder; empty: no STUN."),
+	    "STUN responder (UDP): IPV4:PORT or [IPV6]:PORT; empty: no STUN."),
 	STRING(metrics_listen, "", 0, 0, 0, check_metrics,
 	    "/metrics and /healthz: PORT (on loopback) or ADDRESS:PORT; "
 	    "empty: off."),
@@ -333,7 +333,7 @@ const struct conf_entry settings_table[] = {
 	STRING(master_key, "/etc/tryst/master.key", 1, 0, 1, NULL,
 	    "Master key file (or credential:NAME); all keys come from it."),
 	STRING(redis, "127.0.0.1:6379", 1, 0, 1, check_redis,
-	    "Redis server: host:port or unix:PATH."),
+	    "Redis server: HOST:PORT or unix:/PATH."),
 	STRING(redis_user, "", 0, 0, 0, NULL,
 	    "Redis ACL user; empty: the default user."),
 	STRING(redis_password_file, "", 0, 0, 0, NULL,
