@@ -1,6 +1,7 @@
 /*
  * trystd.c -- the daemon: start-up, signals, the loop, shutdown.
  */
+#include <sys/resource.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -147,6 +148,33 @@ apply_settings(struct settings *cur, struct settings *ns)
 	}
 }
 
+/* Descriptors beside the connections: listeners, Redis, STUN, metrics,
+ * worker pipes, delivery programs, and a margin. */
+#define FD_RESERVE	64
+
+/* Raise the soft limit on descriptors to the hard one (LimitNOFILE=), and
+ * warn when max_connections cannot fit in it. */
+static void
+check_nofile(const struct settings *set)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && (unsigned long long)
+	    set->max_connections + FD_RESERVE > rl.rlim_cur)
+		log_warnx("max_connections = %lld needs about %lld file "
+		    "descriptors, but the limit is %llu (raise LimitNOFILE=, "
+		    "or lower max_connections)", set->max_connections,
+		    set->max_connections + FD_RESERVE,
+		    (unsigned long long)rl.rlim_cur);
+}
+
 /* SIGHUP: reload the configuration and the certificate, or keep the old
  * ones when the new are bad. Connections stay. */
 static void
@@ -176,6 +204,7 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 	}
 	apply_settings(&srv->set, &ns);
 	settings_free(&ns);
+	check_nofile(&srv->set);
 	SSL_CTX_free(srv->ssl_ctx);	/* live connections hold their own */
 	srv->ssl_ctx = ctx;
 	memcpy(srv->spki_hash, hash, sizeof hash);
@@ -370,6 +399,7 @@ main(int argc, char **argv)
 		server_free(srv);
 		return (0);
 	}
+	check_nofile(&srv->set);
 	if ((srv->base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	TAILQ_INIT(&srv->conns);

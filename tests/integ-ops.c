@@ -917,6 +917,28 @@ START_TEST(test_stun_port)
 }
 END_TEST
 
+/* trystd raises its soft descriptor limit to the hard one and says when
+ * max_connections does not fit in it (LimitNOFILE= is too low). */
+START_TEST(test_nofile)
+{
+	struct hproc	*p = h_proc_new("nofile");
+	char		*out = NULL;
+
+	h_proc_conf(p, NULL, NULL, NULL, NULL, "max_connections = 1000\n");
+	h_run(&out, "prlimit --nofile=100:512 timeout -s INT 2 "
+	    "\"$TRYSTD\" -c '%s' 2>&1", p->conf);
+	ck_assert_msg(strstr(out, "max_connections = 1000 needs about 1064 "
+	    "file descriptors, but the limit is 512") != NULL, "%s", out);
+	free(out);
+	h_proc_conf(p, NULL, NULL, NULL, NULL, "max_connections = 400\n");
+	h_run(&out, "prlimit --nofile=100:512 timeout -s INT 2 "
+	    "\"$TRYSTD\" -c '%s' 2>&1", p->conf);
+	ck_assert_msg(strstr(out, "listening on") != NULL &&
+	    strstr(out, "file descriptors") == NULL, "%s", out);
+	free(out);
+}
+END_TEST
+
 /* Stop the trystds of the test, then the harness's teardown. */
 void
 h_proc_teardown(void)
@@ -941,5 +963,6 @@ integ_ops_http_tcase(void)
 	tcase_add_test(tc, test_redis_hang);
 	tcase_add_test(tc, test_redis_acl);
 	tcase_add_test(tc, test_relay_rate);
+	tcase_add_test(tc, test_nofile);
 	return (tc);
 }
