@@ -23,6 +23,10 @@
 #define N_DISC_NONE	"+15550100013"
 #define N_SEEN		"+15550100016"
 #define N_STALE		"+15550100017"
+#define N_LOG_A		"+15550100018"
+#define N_LOG_B		"+15550100019"
+#define LOG_OFFER	"offer-that-must-not-be-logged"
+#define LOG_ANSWER	"answer-that-must-not-be-logged"
 
 /* OPRF_EVAL for two numbers; the IDs into ids. */
 static void
@@ -385,11 +389,24 @@ log_lacks(const char *log, const char *s, const char *what)
 
 START_TEST(test_log_private)
 {
+	struct account	 a, b;
+	struct hc	*ca, *cb;
+	struct hcall	 call;
 	const char	*n;
 	char		*log, *why = NULL, hex[2 * ID_LEN + 1];
 	uint8_t		 id[ID_LEN];
 	size_t		 len, i, j;
 
+	/* A call whose offer and answer are easy to find. */
+	h_register(N_LOG_A, &a);
+	h_register(N_LOG_B, &b);
+	cb = h_online(&b, HELLO_PRESENCE);
+	ca = h_online(&a, 0);
+	h_ring(ca, &a, cb, &b, 9, LOG_OFFER, strlen(LOG_OFFER), &call);
+	h_accept(ca, cb, &b, LOG_ANSWER, strlen(LOG_ANSWER), &call);
+	h_close(ca);
+	h_expect_ended(cb, call.session, 1);
+	h_msleep(100);
 	log = file_read_small(H.log, 1 << 24, &len, &why);
 	ck_assert_msg(log != NULL, "%s", why);
 	ck_assert_ptr_nonnull(h_number(10));
@@ -404,6 +421,12 @@ START_TEST(test_log_private)
 			hex[j] = toupper((unsigned char)hex[j]);
 		log_lacks(log, hex, "the start of the ID");
 	}
+	log_lacks(log, LOG_OFFER, "an offer");
+	log_lacks(log, LOG_ANSWER, "an answer");
+	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)call.session);
+	log_lacks(log, hex, "a session");
+	snprintf(hex, sizeof hex, "%llu", (unsigned long long)call.session);
+	log_lacks(log, hex, "a session");
 	free(log);
 }
 END_TEST
