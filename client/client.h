@@ -387,10 +387,18 @@ int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
 
 #define INBOX_NAME_MAX	200	/* bytes of a name; room for a suffix */
 
-/* The sender's name p[0..len) made safe: what follows its last '/',
- * control characters as '_', at most INBOX_NAME_MAX bytes, never empty,
- * "." or ".." ("file" then). Pure. Caller frees. */
+/* The sender's name p[0..len) made safe: what follows its last '/', as
+ * valid UTF-8 with each C0 or C1 control, DEL, U+2028, U+2029, bidi
+ * control (U+061C, U+200E, U+200F, U+202A..202E, U+2066..2069) or bad
+ * byte sequence as one '_', cut on a character boundary to at most
+ * INBOX_NAME_MAX bytes, never empty, "." or ".." ("file" then). Pure.
+ * Caller frees. */
 char	*inbox_safe_name(const uint8_t *p, size_t len);
+/* The bytes a received file may take where statvfs says bavail blocks of
+ * frsize bytes are free, of blocks in all: the free space less a margin
+ * of 1% of the file system or 64 MiB, whichever is smaller; UINT64_MAX
+ * when blocks or frsize is 0 (no size known). Pure. */
+uint64_t inbox_room(uint64_t bavail, uint64_t blocks, uint64_t frsize);
 /* A file offer's body (size:u64 name:vbytes, §6.3): 0 with the size in
  * *size and the name made safe in *name (caller frees), or -1 when the
  * lengths do not add up. Pure. */

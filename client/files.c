@@ -1,13 +1,17 @@
 /*
  * files.c -- files in a session (PROTOCOL.md §6.3): an offer (size, name),
  * data chunks, and an end carrying the BLAKE2b of the whole file. The
- * receiver writes into a hidden file in its folder and, once size and hash
- * are right, gives it the sender's base name, never outside the folder
- * and never over an existing file; a wrong file is deleted. The sender
- * draws a progress bar on a terminal; whether a file was delivered is
- * run.c's to say, once the peer has confirmed it.
+ * receiver refuses a file its folder has no room for (its free space less
+ * a margin), so that a caller cannot fill the disk; a disk that fills
+ * anyway fails a write, which rejects the file too. It writes into a
+ * hidden file in its folder and, once size and hash are right, gives it
+ * the sender's base name, never outside the folder and never over an
+ * existing file; a wrong file is deleted. The sender draws a progress bar
+ * on a terminal; whether a file was delivered is run.c's to say, once the
+ * peer has confirmed it.
  */
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include <err.h>
@@ -101,18 +105,32 @@ files_rx_on_signal(void)
 	signal(SIGHUP, on_signal);
 }
 
-/* A file offer: check it and create the hidden file that receives it,
- * named after it, until it is whole. */
-struct rxfile *
-files_rx_offer(const char *dir, const uint8_t *p, size_t len)
+/* Whether dir has room for the file name of size bytes, keeping a margin
+ * (inbox_room); says why not. A folder statvfs cannot look at is let
+ * through: creating the file then fails, or a full disk fails a write. */
+static int
+has_room(const char *dir, const char *name, uint64_t size)
 {
-	struct rxfile	*rx = xcalloc(1, sizeof *rx);
+	struct statvfs	 sv;
+	uint64_t	 room;
 
-	if (inbox_offer_parse(p, len, &rx->size, &rx->name) != 0) {
-		warnx("the peer sent a malformed file offer");
-		free(rx);
-		return (NULL);
-	}
+	if (statvfs(dir, &sv) == -1)
+		return (1);
+	room = inbox_room(sv.f_bavail, sv.f_blocks, sv.f_frsize);
+	if (size <= room)
+		return (1);
+	warnx("refused %s: it is %llu bytes (%.1f MiB), but %s has %.1f MiB "
+	    "free, of which %.1f MiB may be used (a margin is kept)", name,
+	    (unsigned long long)size, size / MIB, dir,
+	    (double)sv.f_bavail * (double)sv.f_frsize / MIB, room / MIB);
+	return (0);
+}
+
+/* Create the hidden file that receives rx in dir; -1 after saying why
+ * not. */
+static int
+create(struct rxfile *rx, const char *dir)
+{
 	rx->dir = xstrdup(dir);
 	xasprintf(&rx->path, "%s/.%s.part-XXXXXX", dir, rx->name);
 	/* No signal between making the file and remembering it. */
@@ -122,14 +140,29 @@ files_rx_offer(const char *dir, const uint8_t *p, size_t len)
 	hold_signals(0);
 	if (rx->fd == -1) {
 		warn("%s/%s", dir, rx->name);
-		free(rx->path);
-		free(rx->name);
-		free(rx->dir);
-		free(rx);
-		return (NULL);
+		return (-1);
 	}
-	crypto_generichash_init(&rx->st, NULL, 0, 32);
-	return (rx);
+	return (0);
+}
+
+/* A file offer: check it, and that dir has room for it, and create the
+ * hidden file that receives it, named after it, until it is whole. */
+struct rxfile *
+files_rx_offer(const char *dir, const uint8_t *p, size_t len)
+{
+	struct rxfile	*rx = xcalloc(1, sizeof *rx);
+
+	if (inbox_offer_parse(p, len, &rx->size, &rx->name) != 0)
+		warnx("the peer sent a malformed file offer");
+	else if (has_room(dir, rx->name, rx->size) && create(rx, dir) == 0) {
+		crypto_generichash_init(&rx->st, NULL, 0, 32);
+		return (rx);
+	}
+	free(rx->path);
+	free(rx->name);
+	free(rx->dir);
+	free(rx);
+	return (NULL);
 }
 
 /* Data for the file. */

@@ -3,7 +3,8 @@
 # trystd and redis-server on loopback, as the README shows them doing:
 # register, find each other with tryst lookup, chat, send a 20 MiB file
 # directly and through the relay (--relay-only offering no address and
-# waiting for no direct path), compare safety numbers, chat both ways with
+# waiting for no direct path), see a file name that would disguise itself
+# made plain, compare safety numbers, chat both ways with
 # tryst listen --chat, see a file that never arrived reported as such
 # (receiver stopped, receiver unable to save it) and a slow relay's file
 # confirmed, see a declined, an offline and an unanswered call explained,
@@ -232,6 +233,20 @@ fi
 n=$(find "$tmp/bob.inbox" -mindepth 1 | wc -l)
 [ "$n" = 2 ] && ok "bob's folder holds the two files and nothing else" ||
     fail "bob's folder: $(ls -A "$tmp/bob.inbox")"
+
+# ---- a name that would disguise itself arrives with that replaced -------
+# A right-to-left override (U+202E) shows "gpj.exe" as "exe.jpg"; U+009B
+# is a terminal's CSI. Each becomes one '_', on disk and in the output.
+weird="$tmp/$(printf '\342\200\256gpj\302\233.exe')"
+printf 'tiny\n' >"$weird"
+if as alice send "$BOB" "$weird" >"$tmp/send-n.out" 2>"$tmp/send-n.err" &&
+    wait_for "$tmp/bob.listen.out" 100 '^received _gpj_\.exe \(5 bytes\)$' &&
+    cmp -s "$weird" "$tmp/bob.inbox/_gpj_.exe"; then
+	ok "a name with a bidi override and a C1 control arrives as _gpj_.exe"
+else
+	fail "disguised name: $(ls -A "$tmp/bob.inbox" | od -c | head -n 4)"
+	show send-n.err bob.listen.out bob.listen.err
+fi
 
 # ---- safety numbers agree --------------------------------------------------
 sa=$(as alice fingerprint "$BOB" 2>&1 | sed 's/.*: //')

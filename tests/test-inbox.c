@@ -1,6 +1,8 @@
 /*
  * test-inbox.c -- names of received files: a sender's name never leads
- * outside the folder, and a finished file never replaces another.
+ * outside the folder, shows as what it is (valid UTF-8, no controls, no
+ * bidirectional tricks), and a finished file never replaces another; and
+ * the room a received file may take.
  */
 #include <sys/stat.h>
 
@@ -63,6 +65,102 @@ START_TEST(test_safe_names)
 }
 END_TEST
 
+/* Names a terminal would act on, or that would show something else than
+ * they are: C1 controls, line separators and bidirectional controls. */
+START_TEST(test_unsafe_code_points)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} t[] = {
+		{ "a\xc2\x80" "b", "a_b" },		/* U+0080 */
+		{ "\xc2\x9b" "31m", "_31m" },		/* CSI */
+		{ "\xc2\x9d" "0;x\xc2\x9c", "_0;x_" },	/* OSC ... ST */
+		{ "x\xc2\x9f", "x_" },			/* U+009F */
+		{ "\xc2\xa0" "sp", "\xc2\xa0" "sp" },	/* U+00A0 is fine */
+		{ "line\xe2\x80\xa8" "two", "line_two" },	/* U+2028 */
+		{ "para\xe2\x80\xa9", "para_" },	/* U+2029 */
+		{ "\xe2\x80\xae" "gpj.exe", "_gpj.exe" },	/* RLO */
+		{ "\xe2\x80\xaa\xe2\x80\xab\xe2\x80\xac\xe2\x80\xad", "____" },
+		{ "\xe2\x81\xa6" "a\xe2\x81\xa7\xe2\x81\xa8\xe2\x81\xa9",
+		    "_a___" },
+		{ "\xe2\x80\x8e" "x\xe2\x80\x8f", "_x_" },	/* LRM, RLM */
+		{ "\xd8\x9c" ".txt", "_.txt" },		/* ALM */
+		/* Their neighbours are ordinary. */
+		{ "\xe2\x80\xa7\xe2\x80\xaf", "\xe2\x80\xa7\xe2\x80\xaf" },
+		{ "\xe2\x81\xa5\xe2\x81\xaa", "\xe2\x81\xa5\xe2\x81\xaa" },
+		{ "\xd8\x9b\xe2\x80\x8d", "\xd8\x9b\xe2\x80\x8d" },
+		{ "\xf0\x9f\x98\x80.png", "\xf0\x9f\x98\x80.png" },
+		{ "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf" },	/* U+10FFFF */
+		{ "dir/\xe2\x80\xae/evil", "evil" },
+		{ "dir\xe2\x80\xae/", "file" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < nitems(t); i++)
+		expect_safe(t[i].in, strlen(t[i].in), t[i].want);
+}
+END_TEST
+
+/* Bytes that are not UTF-8: one '_' for each byte that cannot begin a
+ * character, and one for the longest valid beginning of a cut short
+ * one. */
+START_TEST(test_invalid_utf8)
+{
+	static const struct {
+		const char	*in;
+		const char	*want;
+	} t[] = {
+		{ "\xff", "_" },
+		{ "a\x80" "b", "a_b" },			/* lone continuation */
+		{ "\xbf\xbf", "__" },
+		{ "\xc3", "_" },			/* cut at the end */
+		{ "\xc3(", "_(" },
+		{ "\xe2\x80" "x", "_x" },		/* one short sequence */
+		{ "\xe2\x28\xa1", "_(_" },
+		{ "\xf0\x9f\x98", "_" },
+		{ "\xf0\x9f\x98" ".a", "_.a" },
+		{ "\xc0\xaf", "__" },			/* overlong '/' */
+		{ "\xc1\xbf", "__" },
+		{ "\xe0\x80\xaf", "___" },		/* overlong */
+		{ "\xe0\x9f\xbf", "___" },
+		{ "\xf0\x8f\xbf\xbf", "____" },
+		{ "\xed\xa0\x80", "___" },		/* surrogate U+D800 */
+		{ "\xed\xbf\xbf", "___" },
+		{ "\xf4\x90\x80\x80", "____" },	/* past U+10FFFF */
+		{ "\xf5\x80\x80\x80", "____" },
+		{ "\xfe\xfe", "__" },
+		{ "\xed\x9f\xbf", "\xed\x9f\xbf" },	/* U+D7FF is fine */
+		{ "\xee\x80\x80", "\xee\x80\x80" },	/* U+E000 */
+		{ "\xe0\xa0\x80", "\xe0\xa0\x80" },	/* U+0800 */
+		{ "\xf0\x90\x80\x80", "\xf0\x90\x80\x80" },	/* U+10000 */
+	};
+	size_t	 i;
+
+	for (i = 0; i < nitems(t); i++)
+		expect_safe(t[i].in, strlen(t[i].in), t[i].want);
+	/* A NUL inside a sequence ends it; the NUL is a control. */
+	expect_safe("\xe2\0\x80", 3, "___");
+}
+END_TEST
+
+/* A name of n 'a's then tail, made safe, is n 'a's then want. */
+static void
+expect_cut(size_t n, const char *tail, const char *want)
+{
+	char	 in[INBOX_NAME_MAX + 16], *got;
+
+	ck_assert_uint_le(n + strlen(tail), sizeof in);
+	memset(in, 'a', n);
+	memcpy(in + n, tail, strlen(tail));
+	got = inbox_safe_name((const uint8_t *)in, n + strlen(tail));
+	ck_assert_uint_eq(strlen(got), n + strlen(want));
+	ck_assert_uint_le(strlen(got), INBOX_NAME_MAX);
+	ck_assert_int_eq(memcmp(got, in, n), 0);
+	ck_assert_str_eq(got + n, want);
+	free(got);
+}
+
 START_TEST(test_long_name)
 {
 	char	 in[1000], *got;
@@ -73,6 +171,53 @@ START_TEST(test_long_name)
 	ck_assert_uint_lt(strlen(got) + strlen(".-1000.part-XXXXXX"),
 	    NAME_MAX);
 	free(got);
+	/* The cut never splits a character. */
+	expect_cut(INBOX_NAME_MAX - 2, "\xc3\xa9", "\xc3\xa9");
+	expect_cut(INBOX_NAME_MAX - 1, "\xc3\xa9", "");
+	expect_cut(INBOX_NAME_MAX - 1, "\xc3\xa9x", "");
+	expect_cut(INBOX_NAME_MAX - 4, "\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80");
+	expect_cut(INBOX_NAME_MAX - 3, "\xf0\x9f\x98\x80", "");
+	expect_cut(INBOX_NAME_MAX - 2, "\xe2\x82\xac", "");
+	/* A replaced character takes one byte, however long it was. */
+	expect_cut(INBOX_NAME_MAX - 1, "\xe2\x80\xae", "_");
+	expect_cut(INBOX_NAME_MAX - 2, "\xff\xff\xff", "__");
+	expect_cut(INBOX_NAME_MAX - 1, "\xf0\x9f\x98", "_");
+}
+END_TEST
+
+/* The room a received file may take, from what statvfs says. */
+START_TEST(test_room)
+{
+	const uint64_t	 mib = 1024 * 1024, gib = 1024 * mib;
+
+	/* A big disk keeps 64 MiB: 1% of it would be 1 GiB. */
+	ck_assert_uint_eq(inbox_room(10 * gib / 4096, 100 * gib / 4096, 4096),
+	    10 * gib - 64 * mib);
+	/* A small one keeps 1% of its size: 10737418 bytes of 1 GiB. */
+	ck_assert_uint_eq(inbox_room(500 * mib / 4096, gib / 4096, 4096),
+	    500 * mib - 10737418);
+	ck_assert_uint_eq(inbox_room(1000, 1000, 512), 512000 - 5120);
+	/* At 6400 MiB, 1% is exactly 64 MiB; just over, the cap. */
+	ck_assert_uint_eq(inbox_room(100 * mib, 6400 * mib, 1),
+	    36 * mib);
+	ck_assert_uint_eq(inbox_room(100 * mib, 6500 * mib, 1), 36 * mib);
+	ck_assert_uint_eq(inbox_room(100 * mib, 6300 * mib, 1), 37 * mib);
+	/* Less free than the margin: no room at all. */
+	ck_assert_uint_eq(inbox_room(64 * mib / 4096, 100 * gib / 4096,
+	    4096), 0);
+	ck_assert_uint_eq(inbox_room(0, 1000, 4096), 0);
+	ck_assert_uint_eq(inbox_room(64 * mib, 100 * gib, 1), 0);
+	ck_assert_uint_eq(inbox_room(64 * mib + 1, 100 * gib, 1), 1);
+	/* Products past 2^64 saturate instead of wrapping to a small room. */
+	ck_assert_uint_eq(inbox_room(UINT64_MAX / 2, UINT64_MAX / 2, 4096),
+	    UINT64_MAX - 64 * mib);
+	ck_assert_uint_eq(inbox_room((1ULL << 52) + 1, 1ULL << 60, 4096),
+	    UINT64_MAX - 64 * mib);
+	/* An offer of 2^60 bytes exceeds any disk that reports its size. */
+	ck_assert_uint_lt(inbox_room(1ULL << 40, 1ULL << 40, 512), 1ULL << 60);
+	/* No size known (blocks or fragment size 0): no limit. */
+	ck_assert_uint_eq(inbox_room(0, 0, 4096), UINT64_MAX);
+	ck_assert_uint_eq(inbox_room(100, 100, 0), UINT64_MAX);
 }
 END_TEST
 
@@ -180,7 +325,10 @@ main(void)
 	TCase	*tc = tcase_create("inbox");
 
 	tcase_add_test(tc, test_safe_names);
+	tcase_add_test(tc, test_unsafe_code_points);
+	tcase_add_test(tc, test_invalid_utf8);
 	tcase_add_test(tc, test_long_name);
+	tcase_add_test(tc, test_room);
 	tcase_add_test(tc, test_offer_parse);
 	tcase_add_test(tc, test_link_unique);
 	suite_add_tcase(s, tc);
