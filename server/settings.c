@@ -5,7 +5,7 @@
  * also uses to bind, so that what -t accepts is what trystd binds.
  *
  * Limits and their bounds are PROTOCOL.md §8. After editing the table,
- * regenerate conf/trystd.conf (see tests/test-conf.c); the tests fail until
+ * regenerate conf/trystd.conf (see tests/test-settings.c); the tests fail until
  * it matches.
  */
 #include <sys/socket.h>
