@@ -231,7 +231,14 @@ TCase	*integ_store_tcase(void);
 /* Last, in order: Redis outage, Redis keys again, the log. */
 TCase	*integ_last_tcase(void);
 
-/* ---- integ-ops.c: trystds of the operations tests -------------------- */
+/* ---- integ-register.c: registration budgets, trust, the log ---------- */
+
+/* A token past its expiry, code_ttl_s, codes_per_hour, max_deliveries,
+ * the identity file's mode, refused CHALLENGEs, log prefixes and
+ * log_level. */
+TCase	*integ_register_tcase(void);
+
+/* ---- harness-proc.c: trystds of a test beside H's ------------------ */
 
 /* A trystd of a test, with its own configuration, log and port, on H's
  * Redis and keys; killed at teardown (h_proc_stop_all). */
@@ -258,14 +265,19 @@ void	 h_proc_conf(struct hproc *, const char *listen, const char *cert,
 void	 h_proc_start(struct hproc *, char *const env[]);
 /* Assert that a connection checked against H.sign_pk opens within 10 s. */
 void	 h_proc_ready(struct hproc *);
+/* The same, checked against pk (a trystd with another master key). */
+void	 h_proc_ready_key(struct hproc *, const uint8_t pk[32]);
 /* Wait up to ms for it to exit: 1 (wait status in ->status), or 0. */
 int	 h_proc_wait(struct hproc *, int ms);
-/* How often text occurs in its log. */
+/* How often text occurs in the file at path (0 when it is missing), and
+ * in p's log. */
+int	 h_file_count(const char *path, const char *text);
 int	 h_proc_log_count(struct hproc *, const char *text);
 /* A port of socktype that neither H nor a trystd of the test uses. */
 int	 h_proc_port(int socktype);
 /* GET /metrics of 127.0.0.1:port (asserting 200): the value of one
- * sample, labels included in name (asserting it is there). */
+ * sample, labels included in name (asserting it is there). In test-ops
+ * only (integ-ops.c). */
 long long h_metric_now(int port, const char *name);
 /* Kill and forget every trystd of the test. */
 void	 h_proc_stop_all(void);

@@ -614,6 +614,7 @@ main(void)
 	suite_add_tcase(s, integ_limits_tcase());
 	suite_add_tcase(s, integ_discovery_tcase());
 	suite_add_tcase(s, integ_cli_tcase());
+	suite_add_tcase(s, integ_register_tcase());
 	suite_add_tcase(s, integ_store_tcase());
 	suite_add_tcase(s, integ_last_tcase());
 	sr = srunner_create(s);
