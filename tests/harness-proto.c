@@ -243,9 +243,9 @@ h_code_wait(const char *number, int after, char *code, size_t codelen)
 	ck_abort_msg("no code for %s in %s", number, H.devfile);
 }
 
-/* REGISTER_BEGIN for number; the answer in out. */
+/* REGISTER_BEGIN for number, not waiting for the answer. */
 void
-h_reg_begin_raw(struct hc *c, const char *number, struct msg *out)
+h_reg_begin_send(struct hc *c, const char *number)
 {
 	struct msg	 m;
 
@@ -255,6 +255,13 @@ h_reg_begin_raw(struct hc *c, const char *number, struct msg *out)
 	m.u.reg_begin.number.p = (const uint8_t *)number;
 	m.u.reg_begin.number.len = strlen(number);
 	h_send(c, &m);
+}
+
+/* REGISTER_BEGIN for number; the answer in out. */
+void
+h_reg_begin_raw(struct hc *c, const char *number, struct msg *out)
+{
+	h_reg_begin_send(c, number);
 	h_recv(c, out);
 }
 

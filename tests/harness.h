@@ -128,6 +128,8 @@ struct hc *h_online_at(const char *hostport, const struct account *,
  * (NULL past the end), for the check that trystd logs none. */
 void	 h_note_number(const char *);
 const char *h_number(size_t);
+/* REGISTER_BEGIN for number, not waiting for the answer. */
+void	 h_reg_begin_send(struct hc *, const char *number);
 /* REGISTER_BEGIN for number, whatever the answer (in out). */
 void	 h_reg_begin_raw(struct hc *, const char *number, struct msg *out);
 

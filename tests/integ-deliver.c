@@ -75,20 +75,6 @@ sent_code(const char *number, char *code, size_t len)
 	free(out);
 }
 
-/* Send REGISTER_BEGIN for number on c. */
-static void
-send_begin(struct hc *c, const char *number)
-{
-	struct msg	 m;
-
-	h_note_number(number);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_REGISTER_BEGIN;
-	m.u.reg_begin.number.p = (const uint8_t *)number;
-	m.u.reg_begin.number.len = strlen(number);
-	h_send(c, &m);
-}
-
 /* The answer on c must be DELIVERY_FAILED, within ms. */
 static void
 expect_failed(struct hc *c, int ms)
@@ -134,7 +120,7 @@ START_TEST(test_exec_delivery)
 
 	/* Another exit status: DELIVERY_FAILED, logged with the status. */
 	set_mode("fail");
-	send_begin(c, N_EXEC_FAIL);
+	h_reg_begin_send(c, N_EXEC_FAIL);
 	expect_failed(c, H_TIMEOUT_MS);
 	h_msleep(100);
 	ck_assert_int_eq(h_proc_log_count(p, "failed: exit 3"), 1);
@@ -144,7 +130,7 @@ START_TEST(test_exec_delivery)
 	set_mode("hang");
 	other = h_open_at(p->hostport);
 	t0 = h_mono_ms();
-	send_begin(c, N_EXEC_HANG);
+	h_reg_begin_send(c, N_EXEC_HANG);
 	h_msleep(500);
 	h_ping(other, 41);
 	ck_assert_int_le(h_mono_ms() - t0, 2000);

@@ -436,6 +436,28 @@ own_redis(pid_t *pid, const char *password)
 	return (-1);
 }
 
+/* Start p with metrics on port, the Redis user (or NULL) and a file with
+ * the password; wait until it takes connections. */
+static void
+start_with_password(struct hproc *p, int port, const char *user,
+    const char *password)
+{
+	char	 extra[PATH_MAX + 128], pw[PATH_MAX], *text;
+
+	snprintf(pw, sizeof pw, "%s/%s.pass", H.dir, password);
+	xasprintf(&text, "%s\n", password);
+	ck_assert_int_eq(file_write_atomic(pw, text, strlen(text), 0600, 0,
+	    NULL), 0);
+	free(text);
+	snprintf(extra, sizeof extra, "metrics_listen = %d\n"
+	    "redis_password_file = %s\n%s%s%s", port, pw,
+	    user != NULL ? "redis_user = " : "", user != NULL ? user : "",
+	    user != NULL ? "\n" : "");
+	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+}
+
 /* Wait up to ms until text is in p's log count times or more. */
 static void
 log_wait(struct hproc *p, const char *text, int count, int ms)
@@ -458,20 +480,12 @@ START_TEST(test_redis_password)
 	struct hc	*c;
 	struct msg	 m;
 	redisContext	*rc;
-	char		 extra[PATH_MAX + 96], pw[PATH_MAX];
 	pid_t		 rpid;
 	int		 port = h_proc_port(SOCK_STREAM), rport;
 
 	rport = own_redis(&rpid, "right");
 	snprintf(p->redis, sizeof p->redis, "127.0.0.1:%d", rport);
-	snprintf(pw, sizeof pw, "%s/redis.wrong", H.dir);
-	ck_assert_int_eq(file_write_atomic(pw, "wrong\n", 6, 0600, 0, NULL),
-	    0);
-	snprintf(extra, sizeof extra, "metrics_listen = %d\n"
-	    "redis_password_file = %s\n", port, pw);
-	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
-	h_proc_start(p, NULL);
-	h_proc_ready(p);
+	start_with_password(p, port, NULL, "wrong");
 	log_wait(p, "redis: AUTH refused: WRONGPASS", 1, 5000);
 	healthz_wait(port, 503, 1000);
 	ck_assert_int_eq(h_metric_now(port, "tryst_redis_up"), 0);
@@ -570,19 +584,12 @@ START_TEST(test_redis_acl)
 	struct msg	 m;
 	redisContext	*rc;
 	redisReply	*r;
-	char		 sock[PATH_MAX], pw[PATH_MAX], extra[PATH_MAX + 128];
+	char		 sock[PATH_MAX];
 	pid_t		 rpid = acl_redis(sock, sizeof sock);
 	int		 port = h_proc_port(SOCK_STREAM);
 
 	snprintf(p->redis, sizeof p->redis, "unix:%s", sock);
-	snprintf(pw, sizeof pw, "%s/redis.pass", H.dir);
-	ck_assert_int_eq(file_write_atomic(pw, "secret\n", 7, 0600, 0, NULL),
-	    0);
-	snprintf(extra, sizeof extra, "metrics_listen = %d\nredis_user = "
-	    "trystd\nredis_password_file = %s\n", port, pw);
-	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
-	h_proc_start(p, NULL);
-	h_proc_ready(p);
+	start_with_password(p, port, "trystd", "secret");
 	healthz_wait(port, 200, 10000);
 
 	h_register_at(p->hostport, N_REDIS_ACL, &a);

@@ -283,20 +283,6 @@ slow_program(char *prog, size_t len)
 	free(text);
 }
 
-/* Send REGISTER_BEGIN for number on c without waiting. */
-static void
-begin_send(struct hc *c, const char *number)
-{
-	struct msg	 m;
-
-	h_note_number(number);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_REGISTER_BEGIN;
-	m.u.reg_begin.number.p = (const uint8_t *)number;
-	m.u.reg_begin.number.len = strlen(number);
-	h_send(c, &m);
-}
-
 /* The next message on c is REGISTER_CHALLENGE; its token into tok. */
 static void
 expect_challenge(struct hc *c, uint8_t tok[TOKEN_LEN])
@@ -344,8 +330,8 @@ START_TEST(test_max_deliveries)
 	c1 = h_open_at(p->hostport);
 	c2 = h_open_at(p->hostport);
 	c3 = h_open_at(p->hostport);
-	begin_send(c1, N_D1);
-	begin_send(c2, N_D2);
+	h_reg_begin_send(c1, N_D1);
+	h_reg_begin_send(c2, N_D2);
 	ck_assert_int_eq(wait_in(started, "+", 2, 5000), 2);
 	/* Two programs run: no answer yet, and a third is refused. */
 	ck_assert_int_eq(tconn_recv(c1->tc, &m, 200, &why), -1);
