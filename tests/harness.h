@@ -240,6 +240,24 @@ TCase	*integ_last_tcase(void);
  * log_level. */
 TCase	*integ_register_tcase(void);
 
+/* ---- harness-check.c: what a run may leave behind ------------------- */
+
+struct redisContext;
+
+/* Assert the reply to "cmd key" is an integer; return it. */
+long long h_reply_int(struct redisContext *, const char *cmd,
+	    const char *key);
+/* Assert every key in H's Redis is one PROTOCOL.md §7 allows, in its
+ * shape (acct: exactly created and seen, seen a UTC midnight, EXPIREAT
+ * seen + 120 days; the others with a TTL); the number of keys. */
+size_t	 h_check_redis_keys(void);
+/* Assert the log at path names no number noted by h_note_number (with
+ * or without +), no start of its ID, and none of the NULL-terminated
+ * strings of also (or NULL). */
+void	 h_check_log_private(const char *path, const char *const *also);
+/* The same for every trystd log in H.dir; the number of logs. */
+size_t	 h_check_logs_private(void);
+
 /* ---- harness-proc.c: trystds of a test beside H's ------------------ */
 
 /* A trystd of a test, with its own configuration, log and port, on H's

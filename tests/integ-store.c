@@ -2,8 +2,6 @@
  * integ-store.c -- integration tests of discovery, of the tryst CLI, of
  * what trystd keeps in Redis, of a Redis outage, and of what trystd logs.
  */
-#include <ctype.h>
-#include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,90 +139,6 @@ START_TEST(test_cli)
 }
 END_TEST
 
-/* Assert one reply is an integer and return it. */
-static long long
-reply_int(redisContext *rc, const char *cmd, const char *key)
-{
-	redisReply	*r;
-	long long	 v;
-
-	r = redisCommand(rc, "%s %s", cmd, key);
-	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_INTEGER, "%s %s",
-	    cmd, key);
-	v = r->integer;
-	freeReplyObject(r);
-	return (v);
-}
-
-/* An acct: hash: exactly created and seen, EXPIREAT seen + 120 days. */
-static void
-check_account(redisContext *rc, const char *key)
-{
-	redisReply	*r;
-	long long	 created = -1, seen = -1;
-	size_t		 i;
-
-	r = redisCommand(rc, "HGETALL %s", key);
-	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY, "HGETALL");
-	ck_assert_msg(r->elements == 4, "%s has %zu fields", key,
-	    r->elements / 2);
-	for (i = 0; i < r->elements; i += 2) {
-		const char *f = r->element[i]->str, *v = r->element[i + 1]->str;
-
-		ck_assert_msg(strspn(v, "0123456789") == strlen(v) && *v,
-		    "%s %s = %s", key, f, v);
-		if (strcmp(f, "created") == 0)
-			created = atoll(v);
-		else if (strcmp(f, "seen") == 0)
-			seen = atoll(v);
-	}
-	freeReplyObject(r);
-	ck_assert_msg(created > 0 && seen > 0, "%s: fields", key);
-	ck_assert_int_eq(seen % 86400, 0);
-	ck_assert_int_le(seen, h_today());
-	ck_assert_int_gt(reply_int(rc, "TTL", key), 0);
-	ck_assert_int_eq(reply_int(rc, "EXPIRETIME", key),
-	    seen + 120LL * 86400);
-}
-
-/* Every key in Redis is one PROTOCOL.md §7 allows; returns the count. */
-static size_t
-check_redis_keys(void)
-{
-	redisContext	*rc;
-	redisReply	*r;
-	regex_t		 acct, rl;
-	size_t		 i, n;
-
-	ck_assert_int_eq(regcomp(&acct, "^acct:\\{[0-9a-f]{64}\\}$",
-	    REG_EXTENDED | REG_NOSUB), 0);
-	ck_assert_int_eq(regcomp(&rl, "^(vt:[0-9a-f]{48}|"
-	    "rl:code:\\{[0-9a-f]{64}\\}:[0-9]+|"
-	    "rl:codefail:\\{[0-9a-f]{64}\\}:[0-9]+|"
-	    "rl:disc:\\{[0-9a-f]{64}\\})$", REG_EXTENDED | REG_NOSUB), 0);
-	rc = redisConnect("127.0.0.1", H.redis_port);
-	ck_assert_msg(rc != NULL && rc->err == 0, "redis connect");
-	r = redisCommand(rc, "KEYS *");
-	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_ARRAY, "KEYS");
-	for (i = 0; i < r->elements; i++) {
-		const char *key = r->element[i]->str;
-
-		if (regexec(&acct, key, 0, NULL, 0) == 0)
-			check_account(rc, key);
-		else if (regexec(&rl, key, 0, NULL, 0) == 0)
-			ck_assert_msg(reply_int(rc, "TTL", key) > 0,
-			    "%s has no TTL", key);
-		else
-			ck_abort_msg("unexpected Redis key %s", key);
-	}
-	n = r->elements;
-	freeReplyObject(r);
-	redisFree(rc);
-	regfree(&acct);
-	regfree(&rl);
-	return (n);
-}
-
 /* The number of HSET calls Redis has run since its last CONFIG RESETSTAT
  * (scripts' included). */
 static long long
@@ -280,7 +194,7 @@ START_TEST(test_seen_once)
 			h_close(c[i]);
 	}
 	ck_assert_int_eq(hset_calls(rc), 1);
-	ck_assert_int_eq(reply_int(rc, "EXPIRETIME", key),
+	ck_assert_int_eq(h_reply_int(rc, "EXPIRETIME", key),
 	    today + 120LL * 86400);
 	r = redisCommand(rc, "HGET %s seen", key);
 	ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING, "HGET");
@@ -315,14 +229,14 @@ START_TEST(test_delete_stale)
 	m.type = MSG_DELETE_ACCOUNT;
 	h_send(c, &m);
 	h_expect_error(c, ERR_REVOKED, MSG_DELETE_ACCOUNT, NULL);
-	ck_assert_int_eq(reply_int(rc, "EXISTS", key), 1);
+	ck_assert_int_eq(h_reply_int(rc, "EXISTS", key), 1);
 	redisFree(rc);
 }
 END_TEST
 
 START_TEST(test_redis_keys)
 {
-	ck_assert_uint_gt(check_redis_keys(), 0);
+	ck_assert_uint_gt(h_check_redis_keys(), 0);
 }
 END_TEST
 
@@ -379,23 +293,13 @@ START_TEST(test_redis_outage)
 }
 END_TEST
 
-/* Assert s does not occur in the log text. */
-static void
-log_lacks(const char *log, const char *s, const char *what)
-{
-	ck_assert_msg(strstr(log, s) == NULL, "trystd log contains %s %s",
-	    what, s);
-}
-
 START_TEST(test_log_private)
 {
 	struct account	 a, b;
 	struct hc	*ca, *cb;
 	struct hcall	 call;
-	const char	*n;
-	char		*log, *why = NULL, hex[2 * ID_LEN + 1];
-	uint8_t		 id[ID_LEN];
-	size_t		 len, i, j;
+	char		 hex[24], dec[24];
+	const char	*also[] = { LOG_OFFER, LOG_ANSWER, hex, dec, NULL };
 
 	/* A call whose offer and answer are easy to find. */
 	h_register(N_LOG_A, &a);
@@ -407,27 +311,12 @@ START_TEST(test_log_private)
 	h_close(ca);
 	h_expect_ended(cb, call.session, 1);
 	h_msleep(100);
-	log = file_read_small(H.log, 1 << 24, &len, &why);
-	ck_assert_msg(log != NULL, "%s", why);
-	ck_assert_ptr_nonnull(h_number(10));
-	for (i = 0; (n = h_number(i)) != NULL; i++) {
-		log_lacks(log, n, "the number");
-		log_lacks(log, n + 1, "the digits of");
-		ck_assert_int_eq(keys_number_id(H.keys, n, id), 0);
-		hex_encode(hex, id, ID_LEN);
-		hex[16] = '\0';
-		log_lacks(log, hex, "the start of the ID");
-		for (j = 0; j < 16; j++)
-			hex[j] = toupper((unsigned char)hex[j]);
-		log_lacks(log, hex, "the start of the ID");
-	}
-	log_lacks(log, LOG_OFFER, "an offer");
-	log_lacks(log, LOG_ANSWER, "an answer");
 	snprintf(hex, sizeof hex, "%016llx", (unsigned long long)call.session);
-	log_lacks(log, hex, "a session");
-	snprintf(hex, sizeof hex, "%llu", (unsigned long long)call.session);
-	log_lacks(log, hex, "a session");
-	free(log);
+	snprintf(dec, sizeof dec, "%llu", (unsigned long long)call.session);
+	ck_assert_ptr_nonnull(h_number(10));
+	h_check_log_private(H.log, also);
+	/* The trystds of the tests of their own, too. */
+	ck_assert_uint_gt(h_check_logs_private(), 1);
 }
 END_TEST
 

@@ -501,6 +501,15 @@ show_logs(void)
 	free(out);
 }
 
+/* Last: after every test of this program, H's Redis holds only what
+ * PROTOCOL.md §7 allows, and no trystd log names a number or an ID. */
+START_TEST(test_left_behind)
+{
+	ck_assert_uint_gt(h_check_redis_keys(), 0);
+	ck_assert_uint_gt(h_check_logs_private(), 10);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -529,6 +538,9 @@ main(void)
 	suite_add_tcase(s, integ_ops_http_tcase());
 	suite_add_tcase(s, integ_deliver_tcase());
 	suite_add_tcase(s, integ_conns_tcase());
+	tc = tcase_create("left-behind");
+	tcase_add_test(tc, test_left_behind);
+	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
 	srunner_run_all(sr, CK_ENV);
