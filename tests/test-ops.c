@@ -369,6 +369,7 @@ START_TEST(test_reload_cert)
 	struct hc	*old;
 	char		 cert[PATH_MAX + 16], key[PATH_MAX + 16];
 	char		 key1[PATH_MAX + 16], fp1[256], fp2[256], fp[256];
+	char		 bad[PATH_MAX + 16];
 
 	snprintf(cert, sizeof cert, "%s/cert2.pem", H.dir);
 	snprintf(key, sizeof key, "%s/key2.pem", H.dir);
@@ -387,6 +388,20 @@ START_TEST(test_reload_cert)
 	h_proc_conf(p, NULL, cert, key1, NULL, NULL);
 	reload(p);
 	ck_assert_int_eq(h_proc_log_count(p, "reload refused"), 1);
+	fingerprint(fp, sizeof fp, NULL, p->hostport);
+	ck_assert_str_eq(fp, fp1);
+	/* A certificate file that is not PEM, then one cut short: refused,
+	 * and the old certificate serves new connections. */
+	snprintf(bad, sizeof bad, "%s/bad-cert.pem", H.dir);
+	ck_assert_int_eq(file_write_atomic(bad, "not a certificate\n", 18,
+	    0600, 0, NULL), 0);
+	h_proc_conf(p, NULL, bad, key, NULL, NULL);
+	reload(p);
+	ck_assert_int_eq(h_proc_log_count(p, "reload refused"), 2);
+	ck_assert_int_eq(h_run(NULL, "head -c 300 '%s' >'%s'", cert, bad), 0);
+	reload(p);
+	ck_assert_int_eq(h_proc_log_count(p, "reload refused"), 3);
+	h_ping(h_open_at(p->hostport), 3);
 	fingerprint(fp, sizeof fp, NULL, p->hostport);
 	ck_assert_str_eq(fp, fp1);
 
