@@ -46,27 +46,32 @@ redis_up() {
 }
 
 # redis_check PORT: ok when the Redis on PORT holds at least one key and
-# only acct:{ID} hashes of exactly created and seen, and rl:/vt: keys
-# with a TTL; else fail, naming the keys that break the rule.
+# only what PROTOCOL.md §7 allows: acct:{ID} hashes of exactly created and
+# seen, seen a UTC midnight and the key expiring 120 days after it, and
+# the rl:/vt: keys of §7 with a TTL; else fail, naming the keys that break
+# the rule.
 redis_check() {
-	local k f bad= keys=0
+	local k f seen bad= keys=0 hex='[0-9a-f]{64}'
 	while read -r k; do
 		[ -z "$k" ] && continue
 		keys=$((keys + 1))
-		case $k in
-		acct:\{*\})
+		if [[ $k =~ ^acct:\{$hex\}$ ]]; then
 			f=$(redis-cli -p "$1" hkeys "$k" | sort | tr '\n' ' ')
+			seen=$(redis-cli -p "$1" hget "$k" seen)
 			[ "$f" = "created seen " ] || bad="$bad $k($f)"
-			;;
-		rl:* | vt:*)
+			[[ $seen =~ ^[0-9]+$ ]] && [ $((seen % 86400)) -eq 0 ] &&
+			    [ "$(redis-cli -p "$1" expiretime "$k")" -eq \
+			    $((seen + 120 * 86400)) ] ||
+			    bad="$bad $k(seen $seen, expiry)"
+		elif [[ $k =~ ^(vt:[0-9a-f]{48}|rl:code:\{$hex\}:[0-9]+|rl:codefail:\{$hex\}:[0-9]+|rl:disc:\{$hex\})$ ]]; then
 			[ "$(redis-cli -p "$1" ttl "$k")" -gt 0 ] ||
 			    bad="$bad $k(no TTL)"
-			;;
-		*) bad="$bad $k" ;;
-		esac
+		else
+			bad="$bad $k"
+		fi
 	done < <(redis-cli -p "$1" --scan)
 	if [ -z "$bad" ] && [ $keys -gt 0 ]; then
-		ok "Redis holds only acct:{ID} created/seen and rl:/vt: keys with a TTL ($keys keys)"
+		ok "Redis holds only §7's keys: acct:{ID} created/seen expiring 120 days after seen, rl:/vt: with a TTL ($keys keys)"
 	else
 		fail "Redis holds ($keys keys):$bad"
 	fi
