@@ -125,6 +125,21 @@ h_proc_ready_key(struct hproc *p, const uint8_t pk[32])
 	ck_abort_msg("trystd not ready after 10 s (see %s)", p->log);
 }
 
+/* A trystd named name on H's keys (master NULL) or on the master key file
+ * master, whose signing key is pk, with the extra lines: started, and
+ * taking connections. */
+struct hproc *
+h_proc_up(const char *name, const char *master, const uint8_t pk[32],
+    const char *extra)
+{
+	struct hproc	*p = h_proc_new(name);
+
+	h_proc_conf(p, NULL, NULL, NULL, master, extra);
+	h_proc_start(p, NULL);
+	h_proc_ready_key(p, master != NULL ? pk : H.sign_pk);
+	return (p);
+}
+
 /* Wait up to ms for p to exit. */
 int
 h_proc_wait(struct hproc *p, int ms)

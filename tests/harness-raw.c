@@ -45,6 +45,16 @@ h_mono_ms(void)
 	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
+/* Milliseconds of the wall clock, as trystd reads it. */
+uint64_t
+h_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
 /* After an SSL call returned ret: 1 retry (waited), 0 closed, -1 timed
  * out at deadline (-2: do not wait, report would-block as -1). */
 static int

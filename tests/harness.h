@@ -155,6 +155,8 @@ struct rconn;
 
 /* Milliseconds on the monotonic clock. */
 int64_t	 h_mono_ms(void);
+/* Milliseconds of the wall clock, as trystd reads it. */
+uint64_t h_wall_ms(void);
 /* Open a connection to hostport and read CHALLENGE (asserting); socket
  * buffers of bufsize bytes, or the defaults with 0. Closed at teardown. */
 struct rconn *h_raw_open(const char *hostport, int bufsize);
@@ -233,12 +235,13 @@ TCase	*integ_store_tcase(void);
 /* Last, in order: Redis outage, Redis keys again, the log. */
 TCase	*integ_last_tcase(void);
 
-/* ---- integ-register.c: registration budgets, trust, the log ---------- */
+/* ---- integ-register.c, integ-trust.c: registration, trust, the log -- */
 
 /* A token past its expiry, code_ttl_s, codes_per_hour, max_deliveries,
- * the identity file's mode, refused CHALLENGEs, log prefixes and
- * log_level. */
+ * log prefixes and log_level. */
 TCase	*integ_register_tcase(void);
+/* integ-trust.c: the identity file's mode, refused CHALLENGEs and keys. */
+TCase	*integ_trust_tcase(void);
 
 /* ---- harness-check.c: what a run may leave behind ------------------- */
 
@@ -287,6 +290,10 @@ void	 h_proc_start(struct hproc *, char *const env[]);
 void	 h_proc_ready(struct hproc *);
 /* The same, checked against pk (a trystd with another master key). */
 void	 h_proc_ready_key(struct hproc *, const uint8_t pk[32]);
+/* h_proc_new, h_proc_conf with master (NULL: H's, whose signing key is
+ * H.sign_pk, else pk) and extra, h_proc_start, h_proc_ready_key. */
+struct hproc *h_proc_up(const char *name, const char *master,
+	    const uint8_t pk[32], const char *extra);
 /* Wait up to ms for it to exit: 1 (wait status in ->status), or 0. */
 int	 h_proc_wait(struct hproc *, int ms);
 /* How often text occurs in the file at path (0 when it is missing), and

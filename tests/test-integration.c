@@ -615,6 +615,7 @@ main(void)
 	suite_add_tcase(s, integ_discovery_tcase());
 	suite_add_tcase(s, integ_cli_tcase());
 	suite_add_tcase(s, integ_register_tcase());
+	suite_add_tcase(s, integ_trust_tcase());
 	suite_add_tcase(s, integ_store_tcase());
 	suite_add_tcase(s, integ_last_tcase());
 	sr = srunner_create(s);
