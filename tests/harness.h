@@ -242,6 +242,8 @@ TCase	*integ_last_tcase(void);
 TCase	*integ_register_tcase(void);
 /* integ-trust.c: the identity file's mode, refused CHALLENGEs and keys. */
 TCase	*integ_trust_tcase(void);
+/* integ-redis.c: a wrong Redis password, a hung Redis, the shipped ACL. */
+TCase	*integ_redis_tcase(void);
 
 /* ---- harness-check.c: what a run may leave behind ------------------- */
 
@@ -302,10 +304,15 @@ int	 h_file_count(const char *path, const char *text);
 int	 h_proc_log_count(struct hproc *, const char *text);
 /* A port of socktype that neither H nor a trystd of the test uses. */
 int	 h_proc_port(int socktype);
-/* GET /metrics of 127.0.0.1:port (asserting 200): the value of one
- * sample, labels included in name (asserting it is there). In test-ops
- * only (integ-ops.c). */
+/* In test-ops only (integ-ops.c): GET /metrics of 127.0.0.1:port
+ * (asserting 200) and the value of one sample, labels included in name;
+ * poll /healthz for up to ms until it answers want; register a second
+ * account beside a, look it up, call it and relay 1000 bytes each way
+ * through p, asserting that p's counters follow. */
 long long h_metric_now(int port, const char *name);
+void	 h_healthz_wait(int port, int want, int ms);
+void	 h_metrics_activity(struct hproc *, int port,
+	    const struct account *a);
 /* Kill and forget every trystd of the test. */
 void	 h_proc_stop_all(void);
 /* Checked teardown of tests that start trystds: stop them all, then
