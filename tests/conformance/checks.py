@@ -887,6 +887,17 @@ def join(session, token, src=None):
     d.send(RELAY_JOIN, u64(session) + token)
     return d
 
+def relayed():
+    """A session of two fresh accounts, both data connections joined and
+    RELAY_READY: (caller ctl, callee ctl, session, ANSWER, caller data,
+    callee data)."""
+    a, b, ca, cb = pair()
+    inc, ans = establish(a, b, ca, cb)
+    s = inc["session"]
+    da = join(s, ans["relay_token"]); db = join(s, inc["relay_token"])
+    assert da.recv()["type"] == RELAY_READY and db.recv()["type"] == RELAY_READY
+    return ca, cb, s, ans, da, db
+
 def read_raw(d, n, timeout=5):
     d._fill(n, timeout); r = d.buf[:n]; d.buf = d.buf[n:]; return r
 
@@ -981,22 +992,14 @@ def _():
 
 @check("7.6 END of the session closes its data connections")
 def _():
-    a, b, ca, cb = pair()
-    inc, ans = establish(a, b, ca, cb)
-    s = inc["session"]
-    da = join(s, ans["relay_token"]); db = join(s, inc["relay_token"])
-    assert da.recv()["type"] == RELAY_READY and db.recv()["type"] == RELAY_READY
+    ca, cb, s, ans, da, db = relayed()
     ca.send(END, u64(s))
     m = cb.recv(); eq((m["type"], m.get("why")), (ENDED, 0), fmt(m))
     assert da.is_closed(3) and db.is_closed(3), "data conns not closed"
 
 @check("7.7 data connection close ends session? (control after relay close)")
 def _():
-    a, b, ca, cb = pair()
-    inc, ans = establish(a, b, ca, cb)
-    s = inc["session"]
-    da = join(s, ans["relay_token"]); db = join(s, inc["relay_token"])
-    assert da.recv()["type"] == RELAY_READY and db.recv()["type"] == RELAY_READY
+    ca, cb, s, ans, da, db = relayed()
     da.close()
     assert db.is_closed(3), "a close on one side did not close the other"
     da2 = join(s, ans["relay_token"])
@@ -1084,11 +1087,7 @@ def _():
 
 @check("7.8 relay quota: relay_session_bytes -> data closed, ENDED why=3 then ERROR QUOTA")
 def _():
-    a, b, ca, cb = pair()
-    inc, ans = establish(a, b, ca, cb)
-    s = inc["session"]
-    da = join(s, ans["relay_token"]); db = join(s, inc["relay_token"])
-    assert da.recv()["type"] == RELAY_READY and db.recv()["type"] == RELAY_READY
+    ca, cb, s, ans, da, db = relayed()
     Q = S["relay_session_bytes"]
     got = [len(db.buf)]; db.buf = b""
     def reader():
@@ -1190,11 +1189,7 @@ def _():
 
 @check("6.16 caller's control connection drops during relay: data connections closed")
 def _():
-    a, b, ca, cb = pair()
-    inc, ans = establish(a, b, ca, cb)
-    s = inc["session"]
-    da = join(s, ans["relay_token"]); db = join(s, inc["relay_token"])
-    assert da.recv()["type"] == RELAY_READY and db.recv()["type"] == RELAY_READY
+    ca, cb, s, ans, da, db = relayed()
     ca.close()
     m = cb.recv(); eq((m["type"], m.get("why")), (ENDED, 1), fmt(m))
     assert da.is_closed(3) and db.is_closed(3), "data connections survive their session"
