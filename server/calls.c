@@ -5,6 +5,13 @@
  * A call is forgotten when it ends; a party remembers only the last few
  * session numbers it was part of, so that messages that crossed an ENDED
  * are dropped silently.
+ *
+ * The notify callback must not re-enter the book nor end a connection
+ * at once: the book goes on with the call and both parties after each
+ * note (rendezvous.c's notify only queues output; conn_send kills a slow
+ * reader from its timer). calls_decline, calls_end, calls_leave,
+ * calls_expire and calls_quota free calls: a caller looks at no call it
+ * held afterwards (relay.c calls calls_quota last, from a read callback).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -297,7 +304,7 @@ calls_expire(struct callbook *b, uint64_t now)
 	}
 }
 
-/* The relay quota ends a session: both parties hear it. */
+/* The relay quota ends a session: both parties hear it. Frees call. */
 void
 calls_quota(struct callbook *b, struct call *call)
 {

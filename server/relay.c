@@ -4,6 +4,14 @@
  * splices raw bytes between them. Back-pressure is TCP's own: a side whose
  * peer has more than relay_buffer_bytes of unsent output is not read until
  * that output drains. Relayed bytes live only in these buffers.
+ *
+ * A session's relay runs once: after RELAY_READY went out, a RELAY_JOIN
+ * for the session is refused, so its quota cannot be started over.
+ *
+ * Lifetime: relay_read may reach the quota, which frees the call and
+ * kills both data conns (freed on a later loop pass). So relay_read runs
+ * only as a bufferevent read callback, never from a loop or another
+ * callback that goes on afterwards: those ask for it with read_soon.
  */
 #include <string.h>
 
@@ -25,7 +33,19 @@ other_side(struct conn *c)
 	return (c->call->relay[!c->relay_side]);
 }
 
-/* Move bytes from c to the other side, as far as its buffer allows. */
+/* Run c's read callback on a later pass if it has input waiting (data
+ * read before the relay started, or while it was paused, brings no new
+ * read event). Frees nothing. */
+static void
+read_soon(struct conn *c)
+{
+	if (c->state == CONN_RELAY &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Move bytes from c to the other side, as far as its buffer allows. May
+ * free c's call (the quota): the read callback only, nothing after it. */
 static void
 relay_read(struct bufferevent *bev, void *arg)
 {
@@ -36,7 +56,7 @@ relay_read(struct bufferevent *bev, void *arg)
 	struct call	*call = c->call;
 	uint64_t	 quota = (uint64_t)srv->set.relay_session_bytes;
 
-	if (o == NULL || o->state != CONN_RELAY)
+	if (c->state != CONN_RELAY || o == NULL || o->state != CONN_RELAY)
 		return;
 	out = bufferevent_get_output(o->bev);
 	room = evbuffer_get_length(out) < limit ?
@@ -44,7 +64,10 @@ relay_read(struct bufferevent *bev, void *arg)
 	n = evbuffer_get_length(in);
 	if (n > room)
 		n = room;
-	if (n > quota - call->relayed)
+	/* A SIGHUP may have lowered the quota below what was relayed. */
+	if (call->relayed >= quota)
+		n = 0;
+	else if (n > quota - call->relayed)
 		n = (size_t)(quota - call->relayed);
 	if (call->refill != NULL && n > call->tokens)
 		n = (size_t)call->tokens;
@@ -57,7 +80,8 @@ relay_read(struct bufferevent *bev, void *arg)
 	}
 	if (call->relayed >= quota) {
 		srv->stats.rate_limited[RL_RELAY_QUOTA]++;
-		calls_quota(srv->calls, call);	/* closes both sides */
+		/* Frees call, kills c and o: look at neither again. */
+		calls_quota(srv->calls, call);
 		return;
 	}
 	if (evbuffer_get_length(out) >= limit)
@@ -85,8 +109,7 @@ relay_write(struct bufferevent *bev, void *arg)
 		return;
 	if (!(bufferevent_get_enabled(o->bev) & EV_READ)) {
 		bufferevent_enable(o->bev, EV_READ);
-		if (evbuffer_get_length(bufferevent_get_input(o->bev)) > 0)
-			relay_read(o->bev, o);
+		read_soon(o);
 	}
 }
 
@@ -117,46 +140,62 @@ refill_cb(evutil_socket_t fd, short ev, void *arg)
 		call->tokens = rate;
 	if (rate == 0)
 		call->tokens = UINT64_MAX;	/* the cap went on SIGHUP */
-	/* A relay_read may end the call (quota): from here on, only the
-	 * conns, which are freed later, are looked at. */
 	for (i = 0; i < 2; i++) {
 		if (side[i]->state != CONN_RELAY ||
 		    (bufferevent_get_enabled(side[i]->bev) & EV_READ))
 			continue;
 		bufferevent_enable(side[i]->bev, EV_READ);
-		relay_read(side[i]->bev, side[i]);
+		read_soon(side[i]);
 	}
 }
 
-/* Both parties are here: RELAY_READY, then raw bytes. */
+/* Both parties are here: RELAY_READY, then raw bytes. Bytes that came
+ * with a RELAY_JOIN are moved on a later pass: moving them here could
+ * reach the quota and free the call under this loop. */
 static void
 relay_start(struct server *srv, struct call *call)
 {
 	struct msg	 m = { .type = MSG_RELAY_READY };
-	struct conn	*c;
+	struct conn	*side[2] = { call->relay[0], call->relay[1] };
 	size_t		 half = (size_t)srv->set.relay_buffer_bytes / 2;
 	int		 i;
 
 	srv->stats.relay_sessions++;
+	call->relay_ran = 1;
 	if (srv->set.relay_rate_bps > 0) {
 		call->tokens = (uint64_t)srv->set.relay_rate_bps;
 		call->refill = evtimer_new(srv->base, refill_cb, call);
 	}
+	/* Only the conns are looked at: they outlive this pass. */
 	for (i = 0; i < 2; i++) {
-		c = call->relay[i];
-		evtimer_del(c->timer);
-		conn_send(c, &m);
-		bufferevent_setcb(c->bev, relay_read, relay_write, relay_event,
-		    c);
-		bufferevent_setwatermark(c->bev, EV_READ, 0, 0);
-		bufferevent_setwatermark(c->bev, EV_WRITE, half, 0);
-		bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+		if (side[i]->state != CONN_RELAY)
+			continue;
+		evtimer_del(side[i]->timer);
+		conn_send(side[i], &m);
+		bufferevent_setcb(side[i]->bev, relay_read, relay_write,
+		    relay_event, side[i]);
+		bufferevent_setwatermark(side[i]->bev, EV_READ, 0, 0);
+		bufferevent_setwatermark(side[i]->bev, EV_WRITE, half, 0);
+		bufferevent_enable(side[i]->bev, EV_READ | EV_WRITE);
 	}
-	for (i = 0; i < 2; i++) {
-		c = call->relay[i];
-		if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-			relay_read(c->bev, c);
-	}
+	for (i = 0; i < 2; i++)
+		read_soon(side[i]);
+}
+
+/* Why c may not join call as side, or NULL. */
+static const char *
+join_refusal(const struct conn *c, const struct call *call, int side)
+{
+	if (c->nframes != 1)
+		return ("RELAY_JOIN must be the first frame of a new "
+		    "connection");
+	if (side == -1 || call->state != CALL_SESSION)
+		return ("no such session");
+	if (call->relay[side] != NULL)
+		return ("this party has joined already");
+	if (call->relay_ran)
+		return ("the relay of this session has ended");
+	return (NULL);
 }
 
 /* RELAY_JOIN, the first frame of a fresh connection. */
@@ -165,6 +204,7 @@ relay_join(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 	struct call	*call = calls_find(srv->calls, m->u.relay_join.session);
+	const char	*why;
 	int		 side;
 
 	side = call == NULL ? -1 :
@@ -172,17 +212,13 @@ relay_join(struct conn *c, const struct msg *m)
 	    16) == 0 ? 0 :
 	    sodium_memcmp(m->u.relay_join.relay_token, call->relay_token[1],
 	    16) == 0 ? 1 : -1;
-	if (c->nframes != 1 || side == -1 || call->state != CALL_SESSION ||
-	    call->relay[side] != NULL) {
+	if ((why = join_refusal(c, call, side)) != NULL) {
 		conn_error(c, m->type, m->u.relay_join.session, ERR_NO_SESSION,
-		    0, c->nframes != 1 ? "RELAY_JOIN must be the first frame "
-		    "of a new connection" : side != -1 && call->state ==
-		    CALL_SESSION ? "this party has joined already" :
-		    "no such session");
+		    0, why);
 		conn_kill(c, "relay join refused");
 		return;
 	}
-	c->state = CONN_RELAY;
+	conn_set_state(c, CONN_RELAY);
 	c->call = call;
 	c->relay_side = (unsigned)side;
 	call->relay[side] = c;

@@ -23,7 +23,8 @@ party_of(struct conn *c)
 	return (c->party);
 }
 
-/* Send what the book noted. */
+/* Send what the book noted. Only queues output: the book goes on with
+ * the call and its parties after this returns (calls.c). */
 static void
 notify(void *arg, struct call *call, struct party *to, enum call_note note,
     int detail, const struct vb *data)

@@ -471,6 +471,7 @@ struct call {
 	struct event	*refill;	/* relay_rate_bps: more tokens */
 	uint64_t	 tokens;	/* bytes the relay may move now */
 	uint64_t	 relayed;	/* bytes, both directions */
+	int		 relay_ran;	/* RELAY_READY went out: no rejoin */
 	LIST_ENTRY(call) out_entry;
 	LIST_ENTRY(call) in_entry;
 	TAILQ_ENTRY(call) ring_entry;

@@ -1,8 +1,9 @@
 /*
  * integ-relay.c -- integration tests of the relay (PROTOCOL.md §5.5) on
  * the first trystd: RELAY_JOIN, RELAY_READY, raw bytes both ways, refused
- * joins, closes that travel, and back-pressure with trystd's memory
- * bounded while a party stops reading.
+ * joins, closes that travel, back-pressure with trystd's memory
+ * bounded while a party stops reading, and a relay that runs only once
+ * per session (on trystds of their own).
  */
 #include <ctype.h>
 #include <poll.h>
@@ -24,6 +25,8 @@
 #define BP_TOTAL	(64U << 20)	/* bytes pushed through the relay */
 #define BP_STALL_MS	1000		/* no progress: blocked */
 #define CHUNK		16384
+#define QUOTA		1048576		/* relay_session_bytes, rejoin */
+#define REJOIN_CONF	"relay_session_bytes = 1048576\ncall_timeout_s = 5\n"
 
 /* Under AddressSanitizer freed memory sits in quarantine, so trystd's
  * RSS says nothing about its buffers: the bound is checked only in
@@ -265,6 +268,163 @@ START_TEST(test_relay_leave)
 }
 END_TEST
 
+/* RELAY_JOIN and len bytes of the stream from offset off, in one write:
+ * the bytes reach trystd with the frame, before the relay starts. */
+static struct rconn *
+join_pipelined(const char *hostport, uint64_t session,
+    const uint8_t token[16], size_t len, uint64_t off)
+{
+	struct rconn	*r = h_raw_open(hostport, 0);
+	struct msg	 m;
+	uint8_t		 buf[8192];
+	size_t		 n;
+
+	ck_assert_uint_le(len, sizeof buf - 64);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_RELAY_JOIN;
+	m.u.relay_join.session = session;
+	memcpy(m.u.relay_join.relay_token, token, 16);
+	n = proto_encode(&m, buf, sizeof buf);
+	ck_assert_uint_gt(n, 0);
+	pattern_fill(buf + n, len, off);
+	h_raw_write_all(r, buf, n + len);
+	return (r);
+}
+
+/* The next frame on r is RELAY_READY. */
+static void
+expect_ready(struct rconn *r)
+{
+	struct msg	 m;
+
+	ck_assert_int_eq(h_raw_recv(r, &m, H_TIMEOUT_MS), 1);
+	ck_assert_msg(m.type == MSG_RELAY_READY, "expected RELAY_READY, got "
+	    "%s %s", proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+}
+
+/* What a refused re-join got: ERROR NO_SESSION for session, then the
+ * close; type 0 when it got nothing. */
+static void
+rejoin_answer(struct rconn *r, uint64_t session, uint8_t *type,
+    uint16_t *code)
+{
+	struct msg	 m;
+
+	*type = 0;
+	*code = 0;
+	if (h_raw_recv(r, &m, H_TIMEOUT_MS) != 1)
+		return;
+	*type = m.type;
+	if (m.type == MSG_ERROR) {
+		*code = m.u.error.code;
+		ck_assert_uint_eq(m.u.error.ref_type, MSG_RELAY_JOIN);
+		ck_assert_uint_eq(m.u.error.ref, session);
+	}
+}
+
+/* A session's relay is one-shot (trystd(8)): once it ran and closed, two
+ * new RELAY_JOINs, the first with bytes behind it that would reach the
+ * quota, are refused, and trystd lives. Before, the second join started
+ * the relay, the quota ended the call inside relay_start and its loop
+ * read the freed call (SIGSEGV; heap-use-after-free under ASan). */
+START_TEST(test_relay_rejoin)
+{
+	struct hproc	*p;
+	struct hc	*a, *b;
+	struct hcall	 call;
+	struct rconn	*ra, *rb;
+	struct msg	 m;
+	uint8_t		*buf, t1, t2;
+	uint16_t	 c1, c2;
+	size_t		 len = QUOTA - 1500 - 1000;
+
+	h_account_once(N_RA, &RA);
+	h_account_once(N_RB, &RB);
+	p = h_proc_up("relay-rejoin", NULL, NULL, REJOIN_CONF);
+	b = h_online_at(p->hostport, &RB, HELLO_PRESENCE);
+	a = h_online_at(p->hostport, &RA, 0);
+	h_ring(a, &RA, b, &RB, 1, "o", 1, &call);
+	h_accept(a, b, &RB, "a", 1, &call);
+	/* Bytes that came with either RELAY_JOIN are relayed once both
+	 * are there. */
+	ra = join_pipelined(p->hostport, call.session, call.token[0], 1000,
+	    0);
+	ck_assert_int_eq(h_raw_recv(ra, &m, 200), -1);
+	rb = join_pipelined(p->hostport, call.session, call.token[1], 500,
+	    777);
+	expect_ready(ra);
+	expect_ready(rb);
+	read_stream(rb, 1000, 0);
+	read_stream(ra, 500, 777);
+	/* All but 1000 bytes of the quota, then a close. */
+	buf = xmalloc(len);
+	pattern_fill(buf, len, 1000);
+	h_raw_write_all(ra, buf, len);
+	read_stream(rb, len, 1000);
+	free(buf);
+	h_raw_close(ra);
+	ck_assert_uint_eq(h_raw_expect_closed(rb, 2000), 0);
+	h_raw_close(rb);
+	/* Both again, 4000 bytes behind the first join. */
+	ra = join_pipelined(p->hostport, call.session, call.token[0], 4000,
+	    0);
+	rb = h_relay_join(p->hostport, call.session, call.token[1], 0);
+	rejoin_answer(ra, call.session, &t1, &c1);
+	rejoin_answer(rb, call.session, &t2, &c2);
+	ck_assert_msg(!h_proc_wait(p, 500), "trystd exited (wait status "
+	    "%#x; see %s)", p->status, p->log);
+	ck_assert_msg(t1 == MSG_ERROR && c1 == ERR_NO_SESSION && t2 ==
+	    MSG_ERROR && c2 == ERR_NO_SESSION, "re-joins got %s %s and %s %s",
+	    proto_type_name(t1), proto_err_name(c1), proto_type_name(t2),
+	    proto_err_name(c2));
+	ck_assert_uint_eq(h_raw_expect_closed(ra, 2000), 0);
+	ck_assert_uint_eq(h_raw_expect_closed(rb, 2000), 0);
+	/* The session itself goes on, and ends as usual. */
+	h_ping(a, 50);
+	h_ping(b, 51);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_END;
+	m.u.end.session = call.session;
+	h_send(b, &m);
+	h_expect_ended(a, call.session, 0);
+}
+END_TEST
+
+/* A lone joiner whose partner never came may join again: no relay ran. */
+START_TEST(test_relay_rejoin_lone)
+{
+	struct hproc	*p;
+	struct hc	*a, *b;
+	struct hcall	 call;
+	struct rconn	*ra, *rb;
+	struct msg	 m;
+	uint8_t		 byte;
+	int		 rv;
+
+	h_account_once(N_RA, &RA);
+	h_account_once(N_RB, &RB);
+	p = h_proc_up("relay-lone", NULL, NULL, REJOIN_CONF);
+	b = h_online_at(p->hostport, &RB, HELLO_PRESENCE);
+	a = h_online_at(p->hostport, &RA, 0);
+	h_ring(a, &RA, b, &RB, 1, "o", 1, &call);
+	h_accept(a, b, &RB, "a", 1, &call);
+	ra = h_relay_join(p->hostport, call.session, call.token[0], 0);
+	rv = h_raw_recv(ra, &m, 10000);
+	ck_assert_int_eq(rv, 1);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_TIMEOUT,
+	    "lone joiner: %s %s", proto_type_name(m.type),
+	    proto_err_name(m.u.error.code));
+	ck_assert_uint_eq(h_raw_expect_closed(ra, 2000), 0);
+	h_raw_close(ra);
+	h_relay_pair(p->hostport, &call, 0, &ra, &rb);
+	h_raw_write_all(ra, "x", 1);
+	ck_assert_int_eq(h_raw_read(rb, &byte, 1, H_TIMEOUT_MS), 1);
+	ck_assert_uint_eq(byte, 'x');
+	h_ping(a, 52);
+}
+END_TEST
+
 /* Back-pressure state. */
 struct bp {
 	struct rconn	*w, *r;		/* writer, reader */
@@ -433,10 +593,12 @@ integ_relay_tcase(void)
 {
 	TCase	*tc = tcase_create("relay");
 
-	tcase_add_checked_fixture(tc, NULL, h_test_teardown);
+	tcase_add_checked_fixture(tc, NULL, h_proc_teardown);
 	tcase_add_test(tc, test_relay_bytes);
 	tcase_add_test(tc, test_relay_refused);
 	tcase_add_test(tc, test_relay_leave);
 	tcase_add_test(tc, test_relay_backpressure);
+	tcase_add_test(tc, test_relay_rejoin);
+	tcase_add_test(tc, test_relay_rejoin_lone);
 	return (tc);
 }
