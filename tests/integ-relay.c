@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -425,6 +426,53 @@ START_TEST(test_relay_rejoin_lone)
 }
 END_TEST
 
+/* A SIGHUP that lowers relay_session_bytes below what a running session
+ * has relayed ends it at its next byte, relaying none. Before, the bytes
+ * left (quota less relayed) wrapped around and up to a buffer more went
+ * through first. */
+START_TEST(test_relay_quota_lowered)
+{
+	struct hproc	*p;
+	struct hc	*a, *b;
+	struct hcall	 call;
+	struct rconn	*ra, *rb;
+	uint8_t		*buf, sink[CHUNK];
+	size_t		 len = 2 * QUOTA, got = 0;
+	ssize_t		 n;
+
+	h_account_once(N_RA, &RA);
+	h_account_once(N_RB, &RB);
+	p = h_proc_up("relay-lowered", NULL, NULL,
+	    "relay_session_bytes = 4194304\n");
+	b = h_online_at(p->hostport, &RB, HELLO_PRESENCE);
+	a = h_online_at(p->hostport, &RA, 0);
+	h_ring(a, &RA, b, &RB, 1, "o", 1, &call);
+	h_accept(a, b, &RB, "a", 1, &call);
+	h_relay_pair(p->hostport, &call, 0, &ra, &rb);
+	buf = xmalloc(len);
+	pattern_fill(buf, len, 0);
+	for (got = 0; got < len; got += CHUNK) {
+		h_raw_write_all(ra, buf + got, CHUNK);
+		read_stream(rb, CHUNK, got);
+	}
+	got = 0;
+	h_proc_conf(p, NULL, NULL, NULL, NULL,
+	    "relay_session_bytes = 1048576\n");
+	ck_assert_int_eq(kill(p->pid, SIGHUP), 0);
+	for (n = 0; n < 100 && h_file_count(p->log, "reloaded") == 0; n++)
+		h_msleep(50);
+	ck_assert_int_eq(h_file_count(p->log, "reloaded"), 1);
+	h_raw_write_all(ra, buf, 4096);
+	free(buf);
+	while ((n = h_raw_read(rb, sink, sizeof sink, H_TIMEOUT_MS)) > 0)
+		got += (size_t)n;
+	ck_assert_msg(n == 0, "the relay neither closed nor relayed");
+	ck_assert_msg(got == 0, "%zu bytes relayed past the lowered quota",
+	    got);
+	h_expect_ended(a, call.session, 3);
+}
+END_TEST
+
 /* Back-pressure state. */
 struct bp {
 	struct rconn	*w, *r;		/* writer, reader */
@@ -600,5 +648,6 @@ integ_relay_tcase(void)
 	tcase_add_test(tc, test_relay_backpressure);
 	tcase_add_test(tc, test_relay_rejoin);
 	tcase_add_test(tc, test_relay_rejoin_lone);
+	tcase_add_test(tc, test_relay_quota_lowered);
 	return (tc);
 }
