@@ -2,15 +2,20 @@
  * deliver.c -- handing a verification code to the delivery transport.
  *
  * dev:FILE appends "NUMBER CODE" lines to FILE (for development only).
- * exec:PROGRAM runs PROGRAM with TRYST_NUMBER and TRYST_CODE in its
- * environment (never in argv, where ps would show them); the loop watches
- * the child, kills it after DELIVER_TIMEOUT_S, and exit 0 means sent.
+ * socket:PATH hands each code to trystd-deliver(8) over its Unix socket:
+ * one connection per code, "SEND NUMBER CODE\n" one way and "OK\n" or
+ * "FAILED\n" back; that daemon runs the gateway program as another user,
+ * which never sees trystd's keys or its Redis.
+ * exec:PROGRAM runs the program here (gateway.c), as trystd's user: for
+ * development and hosts without systemd.
+ * Every answer comes later, from the loop, and exactly once.
  */
-#include <sys/wait.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,16 +24,19 @@
 
 #include "server.h"
 
-#define DELIVER_TIMEOUT_S	10
-
-extern char **environ;
+/* trystd-deliver answers within GATEWAY_TIMEOUT_S; a little more here. */
+#define SOCKET_TIMEOUT_S	(GATEWAY_TIMEOUT_S + 5)
+#define REPLY_MAX		16
 
 struct delivery {
 	struct deliver	*d;
-	pid_t		 pid;
 	int		 ok;
-	int		 killed;
-	struct event	*ev;		/* timeout, or the deferred answer */
+	int		 fd;		/* socket:, or -1 */
+	struct event	*io;		/* its answer */
+	char		 reply[REPLY_MAX];
+	size_t		 len;
+	/* The deferred answer, or socket:'s deadline. */
+	struct event	*ev;
 	deliver_cb	 cb;
 	void		*arg;
 	TAILQ_ENTRY(delivery) entry;
@@ -37,8 +45,10 @@ TAILQ_HEAD(deliveries, delivery);
 
 struct deliver {
 	struct server	*srv;
+	struct gateway	*gw;
 	struct deliveries running;
 	int		 n;
+	int		 warned;	/* socket: unreachable was logged */
 };
 
 /* Make the delivery table. */
@@ -49,52 +59,59 @@ deliver_new(struct server *srv)
 
 	d = xcalloc(1, sizeof *d);
 	d->srv = srv;
+	d->gw = gateway_new(srv->base, 0);
 	TAILQ_INIT(&d->running);
 	return (d);
 }
 
 /* Report and forget one delivery. */
 static void
-finish(struct delivery *dl)
+finish(struct delivery *dl, int ok)
 {
 	struct deliver	*d = dl->d;
 
 	TAILQ_REMOVE(&d->running, dl, entry);
 	d->n--;
 	event_free(dl->ev);
-	dl->cb(d->srv, dl->ok, dl->arg);
+	if (dl->io != NULL)
+		event_free(dl->io);
+	if (dl->fd != -1)
+		close(dl->fd);
+	dl->cb(d->srv, ok, dl->arg);
 	free(dl);
 }
 
-/* Forget running children: their callbacks are told they failed. */
+/* Forget running deliveries: their callbacks are told they failed. */
 void
 deliver_free(struct deliver *d)
 {
 	struct delivery	*dl;
 
-	while ((dl = TAILQ_FIRST(&d->running)) != NULL) {
-		if (dl->pid > 0)
-			kill(-dl->pid, SIGKILL);
-		dl->ok = 0;
-		finish(dl);
-	}
+	gateway_free(d->gw);	/* exec: ones finish through exec_done */
+	while ((dl = TAILQ_FIRST(&d->running)) != NULL)
+		finish(dl, 0);
 	free(d);
 }
 
-/* The deferred answer of a dev: delivery, or a child's timeout. */
+/* The deferred answer of a dev: delivery, or socket:'s deadline. */
 static void
 delivery_timer(evutil_socket_t fd, short ev, void *arg)
 {
 	struct delivery	*dl = arg;
 
-	if (dl->pid == 0) {
-		finish(dl);
-		return;
+	if (dl->fd != -1) {
+		log_warnx("delivery socket: no answer within %d s",
+		    SOCKET_TIMEOUT_S);
+		dl->ok = 0;
 	}
-	log_warnx("delivery program still running after %d s; killed",
-	    DELIVER_TIMEOUT_S);
-	dl->killed = 1;
-	kill(-dl->pid, SIGKILL);	/* the program and what it started */
+	finish(dl, dl->ok);
+}
+
+/* An exec: program ended. */
+static void
+exec_done(int ok, void *arg)
+{
+	finish(arg, ok);
 }
 
 /* dev:FILE: append a line. */
@@ -119,45 +136,87 @@ deliver_dev(const char *file, const char *number, const char *code)
 	return (rv);
 }
 
-/* exec:PROGRAM: start the child with the code in its environment. */
-static pid_t
-deliver_exec(const char *program, const char *number, const char *code)
+/* trystd-deliver answered, or closed: one line decides. */
+static void
+socket_read(evutil_socket_t fd, short ev, void *arg)
 {
-	char	*argv[2], **envp, *vn, *vc;
-	size_t	 n = 0, i, j = 0;
-	pid_t	 pid;
-	int	 devnull;
+	struct delivery	*dl = arg;
+	ssize_t		 n;
+	char		*nl;
 
-	while (environ[n] != NULL)
-		n++;
-	envp = xcalloc(n + 3, sizeof *envp);
-	for (i = 0; i < n; i++) {
-		if (strncmp(environ[i], "TRYST_", 6) != 0)
-			envp[j++] = environ[i];
+	n = read(fd, dl->reply + dl->len, sizeof dl->reply - 1 - dl->len);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		dl->len += (size_t)n;
+		dl->reply[dl->len] = '\0';
+		if ((nl = strchr(dl->reply, '\n')) == NULL &&
+		    dl->len < sizeof dl->reply - 1)
+			return;
+		if (nl != NULL)
+			*nl = '\0';
+		if (strcmp(dl->reply, "OK") != 0 &&
+		    strcmp(dl->reply, "FAILED") != 0)
+			log_warnx("delivery socket: not an answer");
+		finish(dl, strcmp(dl->reply, "OK") == 0);
+		return;
 	}
-	xasprintf(&vn, "TRYST_NUMBER=%s", number);
-	xasprintf(&vc, "TRYST_CODE=%s", code);
-	envp[j++] = vn;
-	envp[j] = vc;
-	argv[0] = (char *)program;
-	argv[1] = NULL;
-	if ((pid = fork()) == 0) {
-		/* Its own process group, so that its children die with it. */
-		setpgid(0, 0);
-		if ((devnull = open("/dev/null", O_RDWR)) != -1)
-			dup2(devnull, STDIN_FILENO);
-		execve(program, argv, envp);
-		_exit(127);
-	}
-	if (pid == -1)
-		log_warnx("fork: %s", strerror(errno));
+	log_warnx("delivery socket: closed without an answer%s%s",
+	    n == -1 ? ": " : "", n == -1 ? strerror(errno) : "");
+	finish(dl, 0);
+}
+
+/* Log that trystd-deliver cannot be reached: a warning until it answers
+ * again, then debug. */
+static void
+socket_unreachable(struct deliver *d, const char *path)
+{
+	if (d->warned++ == 0)
+		log_warnx("delivery socket %s: %s", path, strerror(errno));
 	else
-		setpgid(pid, pid);	/* either of the two calls wins */
-	sodium_memzero(vc, strlen(vc));
-	free(vn);
-	free(vc);
-	free(envp);
-	return (pid);
+		log_debug("delivery socket %s: %s", path, strerror(errno));
+}
+
+/* socket:PATH: connect (a Unix socket connects at once or not at all),
+ * send the request, and wait for the answer on the loop. */
+static int
+deliver_socket(struct delivery *dl, const char *path, const char *number,
+    const char *code)
+{
+	struct sockaddr_un	 sun;
+	char			 req[PROTO_MAX_NUMBER + TOKEN_CODE + 8];
+	int			 fd, n;
+
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path)
+		return (-1);	/* settings_load refuses it */
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		log_warnx("delivery socket: %s", strerror(errno));
+		return (-1);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
+		socket_unreachable(dl->d, path);
+		close(fd);
+		return (-1);
+	}
+	/* A fresh socket's buffer takes these few bytes whole. */
+	n = snprintf(req, sizeof req, "SEND %s %s\n", number, code);
+	if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		socket_unreachable(dl->d, path);
+		sodium_memzero(req, sizeof req);
+		close(fd);
+		return (-1);
+	}
+	sodium_memzero(req, sizeof req);
+	dl->d->warned = 0;
+	dl->fd = fd;
+	dl->io = event_new(dl->d->srv->base, fd, EV_READ | EV_PERSIST,
+	    socket_read, dl);
+	event_add(dl->io, NULL);
+	return (0);
 }
 
 /* Hand a code to the configured transport. */
@@ -173,51 +232,27 @@ deliver_send(struct deliver *d, const char *number, const char *code,
 		return (-1);
 	dl = xcalloc(1, sizeof *dl);
 	dl->d = d;
+	dl->fd = -1;
 	dl->cb = cb;
 	dl->arg = arg;
 	dl->ev = evtimer_new(d->srv->base, delivery_timer, dl);
 	TAILQ_INSERT_TAIL(&d->running, dl, entry);
 	d->n++;
-	if (strncmp(v, "dev:", 4) == 0) {
+	if (strncmp(v, "dev:", 4) == 0)
 		dl->ok = deliver_dev(v + 4, number, code) == 0;
-	} else if ((dl->pid = deliver_exec(v + 5, number, code)) > 0) {
-		tv.tv_sec = DELIVER_TIMEOUT_S;
-	} else {
-		dl->pid = 0;
-		dl->ok = 0;
-	}
+	else if (strncmp(v, "socket:", 7) == 0) {
+		if (deliver_socket(dl, v + 7, number, code) == 0)
+			tv.tv_sec = SOCKET_TIMEOUT_S;
+	} else if (gateway_run(d->gw, v + 5, number, code, exec_done,
+	    dl) == 0)
+		return (0);	/* exec_done answers */
 	evtimer_add(dl->ev, &tv);
 	return (0);
 }
 
-/* SIGCHLD: collect exited children and report them. */
+/* SIGCHLD: collect exited exec: programs and report them. */
 void
 deliver_reap(struct deliver *d)
 {
-	struct delivery	*dl;
-	pid_t		 pid;
-	int		 status;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		TAILQ_FOREACH(dl, &d->running, entry) {
-			if (dl->pid == pid)
-				break;
-		}
-		if (dl == NULL)
-			continue;
-		dl->ok = !dl->killed && WIFEXITED(status) &&
-		    WEXITSTATUS(status) == 0;
-		if (dl->killed)
-			log_notice("delivery program killed after its time");
-		else if (WIFSIGNALED(status))
-			log_notice("delivery program failed: signal %d",
-			    WTERMSIG(status));
-		else if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-			log_notice("delivery program could not be run (exit "
-			    "127)");
-		else if (!dl->ok)
-			log_notice("delivery program failed: exit %d",
-			    WEXITSTATUS(status));
-		finish(dl);
-	}
+	gateway_reap(d->gw);
 }

@@ -6,6 +6,7 @@
  * back-off; while the command context is down, store_cmd refuses at once
  * so that callers can answer UNAVAILABLE.
  */
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -290,6 +291,10 @@ open_context(struct store *st, redisConnectCallback *conn_cb,
 		schedule_retry(st);
 		return (NULL);
 	}
+	/* hiredis opens its sockets without SOCK_CLOEXEC: a program trystd
+	 * starts must not inherit an authenticated connection. */
+	if (fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("fcntl FD_CLOEXEC");
 	ac->data = st;
 	redisLibeventAttach(ac, st->srv->base);
 	redisAsyncSetConnectCallback(ac, conn_cb);

@@ -43,6 +43,11 @@ o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 print(os.path.join(o["prefix"], o["datadir"]))' 2>/dev/null) ||
     datadir=${mandir%/*}
 exampledir=$datadir/doc/tryst/examples
+# install-conf.sh's records: $localstatedir/lib/tryst/conf-dist.
+recorddir=$("$meson" introspect "$build" --buildoptions 2>/dev/null |
+    python3 -c 'import json, os, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(os.path.join(o["prefix"], o["localstatedir"]))' 2>/dev/null)/lib/tryst/conf-dist
 root=$tmp/root
 # meson_install: install into $root; the installed files in $tmp/got.
 meson_install() {
@@ -60,10 +65,19 @@ sort >"$tmp/want" <<EOF
 $bindir/tryst
 $sbindir/trystd
 $sbindir/trystctl
+$sbindir/trystd-deliver
 $confdir/trystd.conf
+$confdir/trystd-deliver.conf
+$exampledir/trystd-deliver.conf
+$recorddir/trystd-deliver.conf
+$unitdir/tryst-deliver.service
+$unitdir/tryst-deliver.socket
+$mandir/man8/trystd-deliver.8
 $confdir/redis-tryst.conf
 $exampledir/trystd.conf
 $exampledir/redis-tryst.conf
+$recorddir/trystd.conf
+$recorddir/redis-tryst.conf
 $unitdir/trystd.service
 $unitdir/redis-tryst.service
 $unitdir/trystctl-compact.service
@@ -80,25 +94,38 @@ if diff -u "$tmp/want" "$tmp/got"; then
 else
 	fail "installed files differ from the expected set (- expected, + installed)"
 fi
-for f in conf/trystd.conf deploy/redis-tryst.conf; do
+for f in conf/trystd.conf deploy/redis-tryst.conf conf/trystd-deliver.conf; do
 	n=${f#*/}
 	cmp -s "$src/$f" "$root$confdir/$n" || fail "installed $n differs from $f"
 	cmp -s "$src/$f" "$root$exampledir/$n" || fail "example $n differs from $f"
 	m=$(stat -c %a "$root$confdir/$n" 2>/dev/null) || m=none
 	[ "$m" = 644 ] || fail "$confdir/$n: mode $m, not 644"
 done
-for u in trystd.service redis-tryst.service trystctl-compact.service; do
+for u in trystd.service redis-tryst.service trystctl-compact.service \
+    tryst-deliver.service; do
 	grep -q '@[A-Z]*@' "$root$unitdir/$u" && fail "$u: unsubstituted @VAR@"
 	grep -q "^ExecStart=.*$confdir/" "$root$unitdir/$u" ||
 	    fail "$u: ExecStart does not name $confdir"
 done
 
 # ---- configuration files survive a second install --------------------------
-# An edited trystd.conf stays as it is and the new version lands beside it
-# as trystd.conf.new; an unchanged file gets no .new.
+# An edited trystd.conf stays as it is; with the same shipped default, no
+# .new. When the default changed since (the record says another version
+# was installed before), the new version lands beside it as trystd.conf.new;
+# an unchanged file gets no .new.
 conf=$root$confdir
 printf '# edited by deploy-check\n' >>"$conf/trystd.conf"
 cp "$conf/trystd.conf" "$tmp/edited.conf"
+meson_install
+cmp -s "$tmp/edited.conf" "$conf/trystd.conf" ||
+    fail "same version again: the edited trystd.conf was not kept"
+[ ! -e "$conf/trystd.conf.new" ] ||
+    fail "same version again: trystd.conf.new, yet the default is the same"
+diff -u "$tmp/want" "$tmp/got" ||
+    fail "same version again: files differ (- expected, + installed)"
+cmp -s "$src/conf/trystd.conf" "$root$recorddir/trystd.conf" ||
+    fail "the record of trystd.conf is not conf/trystd.conf"
+printf '# an older default\n' >>"$root$recorddir/trystd.conf"
 meson_install
 cmp -s "$tmp/edited.conf" "$conf/trystd.conf" ||
     fail "second install: the edited trystd.conf was not kept"
@@ -117,27 +144,42 @@ cmp -s "$src/conf/trystd.conf" "$conf/trystd.conf" ||
     fail "third install: trystd.conf changed"
 diff -u "$tmp/want" "$tmp/got" ||
     fail "third install: files differ (- expected, + installed)"
-# The script itself, outside meson, with an absolute folder under $DESTDIR:
-# silent when it installs or finds the same file, one line for a .new.
+# The script itself, outside meson, with absolute folders under $DESTDIR:
+# silent when it installs or finds the same file, or the same default
+# again, or replaces a file never edited; one line for a .new.
 ic() {
+	set -- "$src/deploy/install-conf.sh" -r /var/r /etc/x "$tmp/x.conf" \
+	    "$tmp/y.conf"
 	if command -v setsid >/dev/null 2>&1; then
-		DESTDIR=$tmp/ic setsid -w "$src/deploy/install-conf.sh" \
-		    /etc/x "$tmp/x.conf" </dev/null
+		DESTDIR=$tmp/ic setsid -w "$@" </dev/null
 	else
-		DESTDIR=$tmp/ic "$src/deploy/install-conf.sh" /etc/x \
-		    "$tmp/x.conf" </dev/null
+		DESTDIR=$tmp/ic "$@" </dev/null
 	fi
 }
+x=$tmp/ic/etc/x
 printf 'a = 1\n' >"$tmp/x.conf"
+printf 'b = 1\n' >"$tmp/y.conf"
 got=$(ic 2>&1)$(ic 2>&1)
 [ -z "$got" ] || fail "install-conf.sh: said \"$got\" with nothing to say"
-printf 'a = 2\n' >"$tmp/ic/etc/x/x.conf"
+printf 'a = 2\n' >"$x/x.conf"
 got=$(ic 2>&1)
-[ "$got" = "tryst: kept $tmp/ic/etc/x/x.conf (it differs from this version's); the new one is $tmp/ic/etc/x/x.conf.new" ] ||
+[ -z "$got" ] && [ ! -e "$x/x.conf.new" ] ||
+    fail "install-conf.sh: edited, same default: said \"$got\"," \
+    "$(ls "$x" | tr '\n' ' ')"
+printf 'a = 3\n' >"$tmp/x.conf"
+printf 'b = 3\n' >"$tmp/y.conf"
+got=$(ic 2>&1)
+[ "$got" = "tryst: kept $x/x.conf (it differs from this version's); the new one is $x/x.conf.new" ] ||
     fail "install-conf.sh: said \"$got\""
-[ "$(cat "$tmp/ic/etc/x/x.conf")" = "a = 2" ] &&
-    [ "$(cat "$tmp/ic/etc/x/x.conf.new")" = "a = 1" ] ||
+[ "$(cat "$x/x.conf")" = "a = 2" ] &&
+    [ "$(cat "$x/x.conf.new")" = "a = 3" ] ||
     fail "install-conf.sh: x.conf and x.conf.new"
+[ "$(cat "$x/y.conf")" = "b = 3" ] && [ ! -e "$x/y.conf.new" ] ||
+    fail "install-conf.sh: y.conf, never edited, not replaced"
+rm "$x/x.conf.new"
+got=$(ic 2>&1)
+[ -z "$got" ] && [ ! -e "$x/x.conf.new" ] ||
+    fail "install-conf.sh: .new merged, same default: said \"$got\""
 [ $fails -eq 0 ] && ok "configuration files: installed once, then kept;" \
     "new versions as NAME.new"
 
@@ -147,11 +189,12 @@ got=$(ic 2>&1)
 units=$tmp/units
 mkdir "$units"
 for u in trystd.service redis-tryst.service trystctl-compact.service \
-    trystctl-compact.timer; do
+    trystctl-compact.timer tryst-deliver.service tryst-deliver.socket; do
 	sed "s|$sbindir/|$root$sbindir/|g" "$root$unitdir/$u" >"$units/$u"
 done
 check_units="./trystd.service ./trystctl-compact.service"
 check_units="$check_units ./trystctl-compact.timer"
+check_units="$check_units ./tryst-deliver.service ./tryst-deliver.socket"
 if [ -x /usr/bin/redis-server ]; then
 	check_units="$check_units ./redis-tryst.service"
 else
@@ -166,6 +209,23 @@ else
 	fail "systemd-analyze verify"
 fi
 
+# The gateway program runs as a user that is not trystd's, with only the
+# gateway's token; the socket is trystd's user's alone.
+key() { sed -n "s/^$1=//p" "$units/$2"; }
+[ -n "$(key User tryst-deliver.service)" ] &&
+    [ "$(key User tryst-deliver.service)" != "$(key User trystd.service)" ] ||
+    fail "tryst-deliver.service: User= is trystd's"
+[ "$(key LoadCredential tryst-deliver.service | cut -d: -f1)" = \
+    gateway.token ] ||
+    fail "tryst-deliver.service: credentials other than gateway.token"
+[ "$(key SocketUser tryst-deliver.socket)" = "$(key User trystd.service)" ] &&
+    [ "$(key SocketMode tryst-deliver.socket)" = 0600 ] ||
+    fail "tryst-deliver.socket: not trystd's user's alone"
+grep -q "^u  *$(key User tryst-deliver.service) " "$src/deploy/sysusers.d/tryst.conf" ||
+    fail "sysusers.d: no $(key User tryst-deliver.service)"
+[ $fails -eq 0 ] && ok "tryst-deliver.service runs as" \
+    "$(key User tryst-deliver.service), with gateway.token only"
+
 # ---- systemd-analyze security --offline, through deploy/security-score ------
 score() {
 	"$src/deploy/security-score" "$1" | awk '{ print $2 }'
@@ -178,7 +238,8 @@ else
 	limit=1.2
 	what="1.2"
 fi
-for u in trystd.service redis-tryst.service trystctl-compact.service; do
+for u in trystd.service redis-tryst.service trystctl-compact.service \
+    tryst-deliver.service; do
 	s=$(score "$units/$u")
 	echo "security: $u exposure $s (limit: $what, $limit)"
 	if [ -z "$s" ] ||
@@ -306,6 +367,12 @@ if command -v redis-server >/dev/null 2>&1 &&
 	hash=$(printf %s "$pw" | sha256sum | cut -d' ' -f1)
 	sed "s|^dir .*|dir $tmp|; s|#SHA256-OF-THE-PASSWORD|#$hash|" "$conf" \
 	    >"$tmp/r2.conf"
+	# The backup user the comments suggest, with its password.
+	bpw=deploy-check-backup
+	sed -n "s|^#   \(user backup on \)#SHA256|\1#$(printf %s "$bpw" |
+	    sha256sum | cut -d' ' -f1)|p" "$conf" >>"$tmp/r2.conf"
+	grep -q '^user backup on' "$tmp/r2.conf" ||
+	    fail "redis-tryst.conf: no backup user in the comments"
 	sock=$tmp/r2.sock
 	redis-server "$tmp/r2.conf" --unixsocket "$sock" --supervised no \
 	    --logfile "$tmp/r2.log" &
@@ -334,6 +401,28 @@ if command -v redis-server >/dev/null 2>&1 &&
 	[ "$(stat -c %a "$sock")" = 770 ] || fail "socket mode $(stat -c %a "$sock")"
 	got=$(redis-cli -s "$sock" ping 2>&1)
 	case "$got" in *NOAUTH*) ;; *) fail "default user answers: $got" ;; esac
+	# default holds every right (for replaying the append-only file) but
+	# no one can be it.
+	for p in "" x; do
+		got=$(redis-cli -s "$sock" --no-auth-warning --user default \
+		    --pass "$p" ping 2>&1)
+		case "$got" in
+		*WRONGPASS*) ;;
+		*) fail "AUTH default \"$p\": $got" ;;
+		esac
+	done
+	# The backup of the comments works as written.
+	got=$( (umask 077; REDISCLI_AUTH=$bpw timeout 10 redis-cli -s "$sock" \
+	    --user backup --rdb "$tmp/backup.rdb") 2>&1) ||
+	    fail "redis-cli --rdb as backup: $got"
+	command -v redis-check-rdb >/dev/null 2>&1 &&
+	    ! redis-check-rdb "$tmp/backup.rdb" >/dev/null 2>&1 &&
+	    fail "redis-check-rdb: the backup is not an RDB file"
+	[ "$(stat -c %a "$tmp/backup.rdb" 2>/dev/null)" = 600 ] ||
+	    fail "backup.rdb: not mode 600"
+	got=$(REDISCLI_AUTH=$bpw redis-cli -s "$sock" --user backup \
+	    get 'acct:{ab}' 2>&1)
+	case "$got" in *NOPERM*) ;; *) fail "backup user may GET: $got" ;; esac
 	is PONG ping
 	is 2 hset 'acct:{ab}' created 1 seen 2
 	is "1 2" hmget 'acct:{ab}' created seen
@@ -406,7 +495,9 @@ mkdir -p "$lineage" "$etc"
 cat >"$tmp/systemctl" <<EOF
 #!/bin/sh
 echo "\$*" >>"$tmp/systemctl.log"
-[ "\$1" != is-active ] || [ -e "$tmp/active" ]
+{ [ "\$1" != is-active ] || [ -e "$tmp/active" ]; } &&
+    { [ "\$1" != reload ] && [ "\$1" != restart ] ||
+    [ ! -e "$tmp/refuse" ]; }
 EOF
 chmod +x "$tmp/systemctl"
 : >"$tmp/systemctl.log"
@@ -441,6 +532,32 @@ if (TRYST_CONFDIR=$etc SYSTEMCTL=$tmp/systemctl sh "$hook") \
     >/dev/null 2>&1; then
 	fail "hook: ran without RENEWED_LINEAGE"
 fi
+# A reload or restart that fails (trystd -t refuses the certificate) puts
+# the old files back and fails the hook.
+touch "$tmp/active" "$tmp/refuse"
+# refusal CHAIN KEY: certbot renews to them; trystd refuses them.
+refusal() {
+	printf '%s\n' "$1" >"$lineage/fullchain.pem"
+	printf '%s\n' "$2" >"$lineage/privkey.pem"
+	if (RENEWED_LINEAGE=$lineage TRYST_CONFDIR=$etc \
+	    SYSTEMCTL=$tmp/systemctl sh "$hook") >"$tmp/hook.out" 2>&1 ||
+	    ! grep -q "refused the new certificate" "$tmp/hook.out"; then
+		fail "hook: refused $1: $(cat "$tmp/hook.out")"
+	fi
+	[ "$(cat "$etc/cert.pem") $(cat "$etc/tls.key")" = "chain 3 key 3" ] &&
+	    [ "$(ls -A "$etc" | tr '\n' ' ')" = "cert.pem tls.key " ] ||
+	    fail "hook: refused $1: left $(ls -A "$etc" | tr '\n' ' ')," \
+	    "cert.pem $(cat "$etc/cert.pem")"
+}
+: >"$tmp/systemctl.log"
+refusal "chain 4" "key 3"	# same key: reload refused
+refusal "chain 5" "key 5"	# new key: restart refused
+printf '%s\n' "is-active --quiet trystd" "reload trystd" \
+    "is-active --quiet trystd" "restart trystd" "restart trystd" \
+    >"$tmp/systemctl.want"
+diff -u "$tmp/systemctl.want" "$tmp/systemctl.log" ||
+    fail "hook, refused: systemctl was asked otherwise (- expected, + asked)"
+rm "$tmp/active" "$tmp/refuse"
 rm "$lineage/privkey.pem"
 if (RENEWED_LINEAGE=$lineage TRYST_CONFDIR=$etc SYSTEMCTL=$tmp/systemctl \
     sh "$hook") >/dev/null 2>&1; then
@@ -490,7 +607,7 @@ if [ -n "$curl" ] && command -v python3 >/dev/null 2>&1; then
 	chmod +x "$tmp/bin/curl"
 	sed "s|^GATEWAY_URL=.*|GATEWAY_URL=http://127.0.0.1:$(cat \
 	    "$tmp/http.port")/sms|" "$sc" >"$tmp/send-code"
-	printf 'tok"en\\x\n' >"$tmp/cred/sms-token"
+	printf 'tok"en\\x\n' >"$tmp/cred/gateway.token"
 	PATH=$tmp/bin:$PATH CREDENTIALS_DIRECTORY=$tmp/cred \
 	    TRYST_NUMBER=+447700900123 TRYST_CODE=314159 \
 	    timeout 10 sh "$tmp/send-code" >"$tmp/send-code.out" 2>&1 ||
