@@ -3,16 +3,19 @@
  * metrics_listen (loopback unless an address is given). Counters and
  * gauges only; no label ever holds a number, an ID or an address.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/http.h>
+#include <event2/listener.h>
 
 #include "server.h"
 
 static const char *rl_names[RL_NKINDS] = {
 	[RL_CODE_IP] = "codes_per_ip",
+	[RL_CODE_PREFIX] = "codes_per_prefix",
 	[RL_CODE_SERVER] = "codes_per_server",
 	[RL_CODE_NUMBER] = "codes_per_number",
 	[RL_CODE_FAILURES] = "code_failures",
@@ -23,6 +26,7 @@ static const char *rl_names[RL_NKINDS] = {
 	[RL_CONNECTIONS_IP] = "connections_per_ip",
 	[RL_RELAY_QUOTA] = "relay_session_bytes",
 	[RL_STUN] = "stun",
+	[RL_LOOKUPS] = "lookups",
 };
 
 /* One counter family with HELP and TYPE. */
@@ -116,39 +120,312 @@ render(struct server *srv, struct evbuffer *b)
 	for (i = 0; i < RL_NKINDS; i++)
 		evbuffer_add_printf(b, "tryst_rate_limited_total{kind=\"%s\"} "
 		    "%llu\n", rl_names[i], st->rate_limited[i]);
+	one(b, "tryst_code_tokens", "gauge",
+	    "REGISTER_BEGIN tokens left in this node's codes_per_hour bucket.",
+	    (unsigned long long)register_tokens(srv));
 	one(b, "tryst_redis_up", "gauge", "1 while Redis is connected.",
 	    (unsigned long long)store_up(srv->store));
 	one(b, "tryst_redis_errors_total", "counter",
 	    "Failed connects and lost connections to Redis.", st->redis_errors);
+	one(b, "tryst_notify_dropped_total", "counter",
+	    "systemd notifications dropped: NOTIFY_SOCKET was full.",
+	    st->notify_dropped);
 	one(b, "process_start_time_seconds", "gauge",
 	    "Start time of the process, Unix seconds.", st->start_time);
 }
 
-/* GET /metrics. */
+/* ---- serving: a small HTTP/1.x server on an evconnlistener ------------ */
+
+enum mstate {
+	M_READING,		/* the request head is arriving */
+	M_WRITING,		/* answered; the answer drains */
+	M_DEAD,			/* to be freed on a later pass */
+};
+
+/* One metrics connection: one request, one answer, then closed. */
+struct mconn {
+	struct metrics	*m;
+	struct bufferevent *bev;
+	struct event	*timer;		/* deadline, then free */
+	enum mstate	 state;
+	uint64_t	 accepted_ms;
+	TAILQ_ENTRY(mconn) entry;
+};
+
+/* The listener and its connections, oldest first. */
+struct metrics {
+	struct server	*srv;
+	struct evconnlistener *listener;
+	struct event	*resume;	/* out of descriptors: try again */
+	int		 warned;	/* that is logged; no accept since */
+	uint64_t	 warned_at;	/* when, in seconds */
+	TAILQ_HEAD(, mconn) conns;
+	size_t		 nconns;
+};
+
+/* Close and free mc now: never from inside one of its own callbacks but
+ * its timer's. The socket is closed here, not by libevent, which would
+ * close it only on a later pass: a burst of accepts shedding the oldest
+ * would otherwise hold a descriptor for every connection of the burst. */
 static void
-metrics_cb(struct evhttp_request *req, void *arg)
+mconn_free(struct mconn *mc)
+{
+	struct metrics	*m = mc->m;
+	evutil_socket_t	 fd = bufferevent_getfd(mc->bev);
+
+	TAILQ_REMOVE(&m->conns, mc, entry);
+	m->nconns--;
+	bufferevent_free(mc->bev);
+	evutil_closesocket(fd);
+	event_free(mc->timer);
+	free(mc);
+}
+
+/* Free mc on a later pass of the loop. */
+static void
+mconn_kill(struct mconn *mc)
+{
+	struct timeval	 now = { 0, 0 };
+
+	mc->state = M_DEAD;
+	bufferevent_disable(mc->bev, EV_READ | EV_WRITE);
+	evtimer_add(mc->timer, &now);
+}
+
+/* Queue an answer of status with the body b (not sent for HEAD) and stop
+ * reading: the connection closes once it is written. */
+static void
+answer(struct mconn *mc, int status, const char *ctype, int head,
+    struct evbuffer *b)
+{
+	struct evbuffer	*out = bufferevent_get_output(mc->bev);
+	char		 date[64];
+	struct tm	 tm;
+	time_t		 t = (time_t)server_now();
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n%s"
+	    "Connection: close\r\n\r\n", status, http_reason(status), date,
+	    ctype, evbuffer_get_length(b), status == 405 ?
+	    "Allow: GET, HEAD\r\n" : "");
+	if (!head)
+		evbuffer_add_buffer(out, b);
+	mc->state = M_WRITING;
+	bufferevent_disable(mc->bev, EV_READ);
+}
+
+/* Answer an error or a request for a path of neither endpoint. */
+static void
+answer_plain(struct mconn *mc, int status, int head)
 {
 	struct evbuffer	*b = evbuffer_new();
 
-	render(arg, b);
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", b);
+	evbuffer_add_printf(b, "%s\n", http_reason(status));
+	answer(mc, status, "text/plain; charset=utf-8", head, b);
 	evbuffer_free(b);
 }
 
-/* GET /healthz: 200 while Redis answers, else 503. */
+/* Answer a whole request: /metrics, or /healthz (200 while Redis
+ * answers, else 503). */
 static void
-healthz_cb(struct evhttp_request *req, void *arg)
+route(struct mconn *mc, const struct http_req *req)
 {
-	struct server	*srv = arg;
-	struct evbuffer	*b = evbuffer_new();
-	int		 up = store_up(srv->store);
+	struct server	*srv = mc->m->srv;
+	struct evbuffer	*b;
+	int		 head = req->method == HTTP_HEAD, up;
 
-	evbuffer_add_printf(b, "%s\n", up ? "ok" : "storage unavailable");
-	evhttp_send_reply(req, up ? HTTP_OK : 503, up ? "OK" :
-	    "Service Unavailable", b);
-	evbuffer_free(b);
+	if (strcmp(req->path, "/metrics") == 0) {
+		b = evbuffer_new();
+		render(srv, b);
+		answer(mc, 200, "text/plain; version=0.0.4; charset=utf-8",
+		    head, b);
+		evbuffer_free(b);
+	} else if (strcmp(req->path, "/healthz") == 0) {
+		b = evbuffer_new();
+		up = store_up(srv->store);
+		evbuffer_add_printf(b, "%s\n", up ? "ok" :
+		    "storage unavailable");
+		answer(mc, up ? 200 : 503, "text/plain; charset=utf-8", head,
+		    b);
+		evbuffer_free(b);
+	} else
+		answer_plain(mc, 404, head);
+}
+
+/* Bytes of the request head arrived (never more than HTTP_MAX_HEAD: the
+ * read watermark stops reading there). */
+static void
+mconn_read(struct bufferevent *bev, void *arg)
+{
+	struct mconn	*mc = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	struct http_req	 req;
+	size_t		 len = evbuffer_get_length(in);
+	int		 r;
+
+	if (mc->state != M_READING)
+		return;
+	r = http_parse((const char *)evbuffer_pullup(in, (ev_ssize_t)len),
+	    len, &req);
+	if (r == HTTP_MORE)
+		return;
+	if (r == 0)
+		route(mc, &req);
+	else {
+		log_debug("metrics: request refused: %d", r);
+		answer_plain(mc, r, 0);
+	}
+}
+
+/* The answer is written: close. */
+static void
+mconn_write(struct bufferevent *bev, void *arg)
+{
+	struct mconn	*mc = arg;
+
+	if (mc->state == M_WRITING)
+		mconn_kill(mc);
+}
+
+/* The peer closed or failed. */
+static void
+mconn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct mconn	*mc = arg;
+
+	if ((what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) && mc->state != M_DEAD)
+		mconn_kill(mc);
+}
+
+/* The deadline passed (the request or its answer is too slow), or a
+ * killed connection is freed. */
+static void
+mconn_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct mconn	*mc = arg;
+
+	if (mc->state != M_DEAD)
+		log_debug("metrics: connection timed out");
+	mconn_free(mc);
+}
+
+/* Make room for one more connection: shed the oldest that has waited a
+ * second or more for its request (freed now: we are in none of its
+ * callbacks), so that connections held open cannot lock a scraper out,
+ * while a burst of new ones cannot shed a scraper's fresh request. 0, or
+ * -1 when there is none to shed. */
+static int
+make_room(struct metrics *m)
+{
+	struct mconn	*mc;
+	uint64_t	 now = server_now_ms();
+
+	if (m->nconns < METRICS_MAX_CONNS)
+		return (0);
+	TAILQ_FOREACH(mc, &m->conns, entry) {
+		if (mc->state == M_READING && now - mc->accepted_ms >= 1000) {
+			log_debug("metrics: oldest waiting connection shed");
+			mconn_free(mc);
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+/* A connection to the metrics listener. */
+static void
+metrics_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct metrics	*m = arg;
+	struct mconn	*mc;
+	struct timeval	 tv = { METRICS_TIMEOUT_S, 0 };
+
+	if (m->warned) {
+		log_notice("metrics: accepting again");
+		m->warned = 0;
+	}
+	if (make_room(m) != 0) {
+		evutil_closesocket(fd);
+		return;
+	}
+	mc = xcalloc(1, sizeof *mc);
+	mc->m = m;
+	mc->state = M_READING;
+	mc->accepted_ms = server_now_ms();
+	mc->bev = bufferevent_socket_new(m->srv->base, fd, 0);
+	if (mc->bev == NULL)
+		fatalx("bufferevent_socket_new failed");
+	mc->timer = evtimer_new(m->srv->base, mconn_timer, mc);
+	TAILQ_INSERT_TAIL(&m->conns, mc, entry);
+	m->nconns++;
+	bufferevent_setcb(mc->bev, mconn_read, mconn_write, mconn_event, mc);
+	bufferevent_setwatermark(mc->bev, EV_READ, 0, HTTP_MAX_HEAD);
+	bufferevent_enable(mc->bev, EV_READ | EV_WRITE);
+	evtimer_add(mc->timer, &tv);
+}
+
+/* accept failed (out of descriptors): pause for a second rather than
+ * spin. Say so once per episode, which ends at the next accept; episodes
+ * closer than a minute apart are one, so that a server at its limit logs
+ * two lines a minute, not two a second. */
+static void
+metrics_accept_error(struct evconnlistener *l, void *arg)
+{
+	struct metrics	*m = arg;
+	struct timeval	 tv = { 1, 0 };
+	uint64_t	 now = server_now();
+	int		 e = EVUTIL_SOCKET_ERROR();
+
+	if (!m->warned && (m->warned_at == 0 || now - m->warned_at >= 60)) {
+		log_warnx("metrics: accept: %s; pausing a second at a time "
+		    "until it succeeds", evutil_socket_error_to_string(e));
+		m->warned = 1;
+		m->warned_at = now;
+	}
+	evconnlistener_disable(l);
+	evtimer_add(m->resume, &tv);
+}
+
+/* Accept again after a pause. */
+static void
+metrics_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct metrics	*m = arg;
+
+	if (!m->srv->stopping)
+		evconnlistener_enable(m->listener);
+}
+
+/* Bind host:port; NULL and *cause. */
+static struct evconnlistener *
+bind_listener(struct metrics *m, const char *host, int port,
+    const char *v, char **cause)
+{
+	struct evutil_addrinfo	 hints, *ai = NULL;
+	struct evconnlistener	*l;
+	char			 serv[16];
+	int			 e;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
+	snprintf(serv, sizeof serv, "%d", port);
+	if ((e = evutil_getaddrinfo(host, serv, &hints, &ai)) != 0) {
+		xasprintf(cause, "metrics_listen %s: %s", v,
+		    evutil_gai_strerror(e));
+		return (NULL);
+	}
+	l = evconnlistener_new_bind(m->srv->base, metrics_accept, m,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    64, ai->ai_addr, (int)ai->ai_addrlen);
+	evutil_freeaddrinfo(ai);
+	if (l == NULL)
+		xasprintf(cause, "metrics_listen %s: cannot listen there", v);
+	return (l);
 }
 
 /* Listen on metrics_listen: "PORT" (loopback) or "ADDRESS:PORT". */
@@ -156,6 +433,7 @@ int
 metrics_start(struct server *srv, char **cause)
 {
 	const char	*v = srv->set.metrics_listen;
+	struct metrics	*m;
 	char		*host, *why;
 	int		 port;
 
@@ -166,25 +444,33 @@ metrics_start(struct server *srv, char **cause)
 		free(why);
 		return (-1);
 	}
-	srv->metrics = evhttp_new(srv->base);
-	if (evhttp_bind_socket(srv->metrics, host, (uint16_t)port) != 0) {
-		xasprintf(cause, "metrics_listen %s: cannot listen there", v);
-		free(host);
+	m = xcalloc(1, sizeof *m);
+	m->srv = srv;
+	TAILQ_INIT(&m->conns);
+	m->listener = bind_listener(m, host, port, v, cause);
+	free(host);
+	if (m->listener == NULL) {
+		free(m);
 		return (-1);
 	}
-	free(host);
-	evhttp_set_allowed_methods(srv->metrics, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_HEAD);
-	evhttp_set_cb(srv->metrics, "/metrics", metrics_cb, srv);
-	evhttp_set_cb(srv->metrics, "/healthz", healthz_cb, srv);
+	evconnlistener_set_error_cb(m->listener, metrics_accept_error);
+	m->resume = evtimer_new(srv->base, metrics_resume, m);
+	srv->metrics = m;
 	return (0);
 }
 
-/* Stop serving metrics. */
+/* Stop serving metrics: close the listener and every connection. */
 void
 metrics_stop(struct server *srv)
 {
-	if (srv->metrics != NULL)
-		evhttp_free(srv->metrics);
+	struct metrics	*m = srv->metrics;
+
+	if (m == NULL)
+		return;
+	while (!TAILQ_EMPTY(&m->conns))
+		mconn_free(TAILQ_FIRST(&m->conns));
+	evconnlistener_free(m->listener);
+	event_free(m->resume);
+	free(m);
 	srv->metrics = NULL;
 }

@@ -374,6 +374,31 @@ corpus_util(void)
 	seed("util", "escape", buf, 2 + sizeof esc - 1);
 }
 
+/* Request heads for the metrics listener: good ones, and one of each
+ * refusal. */
+static void
+corpus_http(void)
+{
+	static const char *const heads[][2] = {
+		{ "get-metrics", "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		    "User-Agent: Prometheus/2.42.0\r\nAccept: text/plain;"
+		    "version=0.0.4;q=1,*/*;q=0.1\r\n"
+		    "X-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n" },
+		{ "head-healthz-10", "HEAD /healthz HTTP/1.0\r\n\r\n" },
+		{ "lf-only", "\nGET /healthz?x=1 HTTP/1.1\nHost: x\n\n" },
+		{ "post", "POST /metrics HTTP/1.1\r\nContent-Length: 0\r\n\r\n" },
+		{ "version-2", "GET / HTTP/2.0\r\n\r\n" },
+		{ "folded", "GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n" },
+		{ "bare-cr", "GET / HTTP/1.1\rA: b\r\n\r\n" },
+		{ "unfinished", "GET /metrics HTTP/1.1\r\nX-Long: aaaa" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof heads / sizeof heads[0]; i++)
+		seed("http", heads[i][0], heads[i][1], strlen(heads[i][1]));
+	seed("http", "nul-in-value", "GET / HTTP/1.1\r\nA: \0\r\n\r\n", 24);
+}
+
 /* Write every corpus under argv[1]. */
 int
 main(int argc, char **argv)
@@ -396,5 +421,6 @@ main(int argc, char **argv)
 	corpus_noise();
 	corpus_oprf();
 	corpus_util();
+	corpus_http();
 	return (0);
 }
