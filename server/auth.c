@@ -120,6 +120,18 @@ send_welcome(struct conn *c, const struct cred *cred)
 	conn_send(c, &m);
 }
 
+/* A failed HELLO: answer, then close. Each try costs a new connection
+ * (a TLS handshake), so a guesser cannot try again on the one it has.
+ * UNAVAILABLE is not a failure of the client's: that connection stays. */
+static void
+hello_refuse(struct conn *c, uint16_t code, const char *msg)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	conn_error(c, MSG_HELLO, 0, code, 0, msg);
+	conn_kill(c, "HELLO refused");
+}
+
 /* The account came back: compare created, go online. */
 static void
 hello_account(struct server *srv, redisReply *reply, void *arg)
@@ -141,7 +153,8 @@ hello_account(struct server *srv, redisReply *reply, void *arg)
 	}
 	if (reply->element[0]->type != REDIS_REPLY_STRING ||
 	    strtoull(reply->element[0]->str, NULL, 10) != r->cred.created) {
-		req_fail(r, ERR_REVOKED, 0, "this registration was revoked");
+		hello_refuse(c, ERR_REVOKED, "this registration was revoked");
+		req_end(r);
 		return;
 	}
 	seen = reply->element[1]->type == REDIS_REPLY_STRING ?
@@ -150,11 +163,12 @@ hello_account(struct server *srv, redisReply *reply, void *arg)
 	memcpy(c->cred, r->raw, CRED_LEN);
 	c->created = r->cred.created;
 	if (presence_add(srv, c, r->flags & HELLO_PRESENCE) != 0) {
-		req_fail(r, ERR_LIMIT, 0, "too many connections for this "
+		hello_refuse(c, ERR_LIMIT, "too many connections for this "
 		    "account");
+		req_end(r);
 		return;
 	}
-	c->state = CONN_ONLINE;
+	conn_set_state(c, CONN_ONLINE);
 	c->presence = (r->flags & HELLO_PRESENCE) != 0;
 	c->seen_day = (uint64_t)seen / DAY;
 	if (c->seen_day < today)
@@ -166,7 +180,7 @@ hello_account(struct server *srv, redisReply *reply, void *arg)
 	req_end(r);
 }
 
-/* HELLO: both signatures, then the account. */
+/* HELLO: both signatures, then the account; a refusal closes. */
 void
 auth_hello(struct conn *c, const struct msg *m)
 {
@@ -177,13 +191,13 @@ auth_hello(struct conn *c, const struct msg *m)
 	char		 key[72];
 
 	if (cred_verify(cv->p, cv->len, srv->keys->sign_pk, &cred) != 0) {
-		conn_error(c, m->type, 0, ERR_UNAUTHENTICATED, 0,
+		hello_refuse(c, ERR_UNAUTHENTICATED,
 		    "credential does not verify");
 		return;
 	}
 	if (hello_verify(m->u.hello.signature, cred.identity_pk, c->nonce,
 	    cv->p) != 0) {
-		conn_error(c, m->type, 0, ERR_UNAUTHENTICATED, 0,
+		hello_refuse(c, ERR_UNAUTHENTICATED,
 		    "signature does not verify");
 		return;
 	}
@@ -211,14 +225,15 @@ delete_done(struct server *srv, redisReply *reply, void *arg)
 	struct conn	*c = r->c;
 	struct msg	 m = { .type = MSG_DELETED };
 
+	if (c->state == CONN_DELETING && (reply == NULL ||
+	    reply->type != REDIS_REPLY_INTEGER || reply->integer == 0))
+		conn_set_state(c, CONN_ONLINE);	/* it stays */
 	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
-		c->deleting = 0;
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
 		return;
 	}
 	if (reply->integer == 0) {
-		c->deleting = 0;
 		req_fail(r, ERR_REVOKED, 0, "this registration was revoked");
 		return;
 	}
@@ -244,7 +259,6 @@ auth_delete(struct conn *c, const struct msg *m)
 		return;
 	}
 	r = req_new(c, m->type);
-	c->deleting = 1;	/* it gets DELETED, not GOAWAY revoked */
 	memcpy(r->cred.id, c->id, ID_LEN);
 	r->cred.created = c->created;
 	keyspace_acct(key, c->id);
@@ -254,6 +268,8 @@ auth_delete(struct conn *c, const struct msg *m)
 	    (unsigned long long)c->created) != 0)
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
+	else	/* it gets DELETED, not GOAWAY revoked */
+		conn_set_state(c, CONN_DELETING);
 }
 
 /* Close the ID's online connections whose account is not newer. */
@@ -265,7 +281,7 @@ auth_revoke_local(struct server *srv, const uint8_t id[ID_LEN],
 
 	for (c = presence_conns(srv, id); c != NULL; c = next) {
 		next = c->id_next;
-		if (c->created <= max_created && !c->deleting)
+		if (c->created <= max_created && c->state != CONN_DELETING)
 			conn_goaway(c, GOAWAY_REVOKED, 0);
 	}
 }

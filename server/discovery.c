@@ -5,6 +5,12 @@
  * Redis; a batch is charged whole or refused whole, atomically, by a
  * small Lua script. Batches above INLINE_MAX elements are evaluated on the
  * worker pool so that other connections are not kept waiting.
+ *
+ * Refusals cost nothing: after the bucket refused an account, this node
+ * remembers how many tokens it had until the next 00:00 UTC (it cannot
+ * gain any before), and refuses larger batches at once, before their
+ * elements are checked or Redis is asked. LOOKUP takes tokens of a
+ * bucket per account on this node, lookups_per_minute IDs a minute.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +22,76 @@
 
 #define DAY		86400ULL
 #define INLINE_MAX	16
+#define MINUTE_MS	60000ULL
+#define SWEEP_MS	60000ULL
+
+/* What this node knows of an account's discovery. */
+struct discstate {
+	struct rlbucket	 lookups;	/* lookups_per_minute */
+	long long	 oprf_tokens;	/* its bucket at most, ... */
+	uint64_t	 oprf_until;	/* ... until then (s); 0: unknown */
+};
+
+/* Forget an account whose state says nothing any more. */
+static void
+sweep_one(const uint8_t *key, void *value, void *arg)
+{
+	struct server	*srv = arg;
+	struct discstate *st = value;
+	struct rlrate	 r;
+
+	rl_rate_set(&r, srv->set.lookups_per_minute, MINUTE_MS,
+	    srv->set.lookups_per_minute);
+	if (rl_full(&st->lookups, &r, srv->discovery_swept) &&
+	    st->oprf_until <= srv->discovery_swept / 1000) {
+		table_del(srv->discovery, key);
+		free(st);
+	}
+}
+
+/* The state of id on this node; with create, a new one if there is none
+ * (else NULL). */
+static struct discstate *
+state_of(struct server *srv, const uint8_t id[ID_LEN], int create)
+{
+	struct discstate *st;
+	uint64_t	 now = server_now_ms();
+
+	if (srv->discovery == NULL) {
+		if (!create)
+			return (NULL);
+		srv->discovery = table_new(ID_LEN);
+	}
+	if (now - srv->discovery_swept >= SWEEP_MS ||
+	    now < srv->discovery_swept) {
+		srv->discovery_swept = now;
+		table_each(srv->discovery, sweep_one, srv);
+	}
+	if ((st = table_get(srv->discovery, id)) == NULL && create) {
+		st = xcalloc(1, sizeof *st);
+		table_set(srv->discovery, id, st);
+	}
+	return (st);
+}
+
+/* Free one account's state. */
+static void
+free_state(const uint8_t *key, void *value, void *arg)
+{
+	table_del(arg, key);
+	free(value);
+}
+
+/* Free what discovery keeps per account on this node. */
+void
+discovery_free(struct server *srv)
+{
+	if (srv->discovery == NULL)
+		return;
+	table_each(srv->discovery, free_state, srv->discovery);
+	table_free(srv->discovery);
+	srv->discovery = NULL;
+}
 
 /* KEYS[1] bucket; ARGV full, refill, today, count. Returns {1, left} or
  * {0, tokens}. The key expires when the bucket would be full again. */
@@ -115,11 +191,25 @@ eval_done(struct server *srv, void *arg)
 	evalreq_end(r);
 }
 
+/* RATE_LIMITED for a batch of count when the bucket holds tokens, with
+ * §5.3's retry_after_s. */
+static void
+refuse_spent(struct conn *c, uint16_t count, long long tokens)
+{
+	struct server	*srv = c->srv;
+
+	srv->stats.rate_limited[RL_DISCOVERY]++;
+	conn_error(c, MSG_OPRF_EVAL, 0, ERR_RATE_LIMITED,
+	    (uint32_t)rl_bucket_retry(count, tokens, server_now(),
+	    srv->set.discovery_refill_per_day), "discovery budget spent");
+}
+
 /* The bucket answered: evaluate, or refuse with the time to retry. */
 static void
 eval_charged(struct server *srv, redisReply *reply, void *arg)
 {
 	struct evalreq	*r = arg;
+	struct discstate *st;
 	long long	 tokens;
 
 	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
@@ -132,16 +222,18 @@ eval_charged(struct server *srv, redisReply *reply, void *arg)
 		evalreq_end(r);
 		return;
 	}
+	tokens = reply->element[1]->type == REDIS_REPLY_INTEGER ?
+	    reply->element[1]->integer : 0;
 	if (reply->element[0]->integer == 0) {
-		tokens = reply->element[1]->integer;
-		srv->stats.rate_limited[RL_DISCOVERY]++;
-		conn_error(r->c, MSG_OPRF_EVAL, 0, ERR_RATE_LIMITED,
-		    (uint32_t)rl_bucket_retry(r->count, tokens, server_now(),
-		    srv->set.discovery_refill_per_day),
-		    "discovery budget spent");
+		st = state_of(srv, r->c->id, 1);
+		st->oprf_tokens = tokens;
+		st->oprf_until = server_now() - server_now() % DAY + DAY;
+		refuse_spent(r->c, r->count, tokens);
 		evalreq_end(r);
 		return;
 	}
+	if ((st = state_of(srv, r->c->id, 0)) != NULL)
+		st->oprf_tokens = tokens;	/* still a bound, and tighter */
 	if (r->count <= INLINE_MAX) {
 		eval_work(r);
 		eval_done(srv, r);
@@ -149,24 +241,43 @@ eval_charged(struct server *srv, redisReply *reply, void *arg)
 		workers_submit(srv->workers, eval_work, eval_done, r);
 }
 
-/* The checks a batch passes before any work: its size, and storage. 0 if
- * it may go on; else the error has been sent. */
+/* A batch above max_batch: TOO_LARGE. 1 if refused. */
 static int
-batch_check(struct conn *c, const struct msg *m, uint16_t count)
+too_large(struct conn *c, const struct msg *m, uint16_t count)
+{
+	if (count <= c->srv->set.max_batch)
+		return (0);
+	conn_error(c, m->type, 0, ERR_TOO_LARGE, 0,
+	    "batch larger than this server's max_batch");
+	return (1);
+}
+
+/* Redis is down: UNAVAILABLE. 1 if refused. */
+static int
+storage_down(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 
-	if (count > srv->set.max_batch) {
-		conn_error(c, m->type, 0, ERR_TOO_LARGE, 0,
-		    "batch larger than this server's max_batch");
-		return (-1);
-	}
-	if (!store_up(srv->store)) {
-		conn_error(c, m->type, 0, ERR_UNAVAILABLE,
-		    store_retry_after(srv->store), "storage unavailable");
-		return (-1);
-	}
-	return (0);
+	if (store_up(srv->store))
+		return (0);
+	conn_error(c, m->type, 0, ERR_UNAVAILABLE,
+	    store_retry_after(srv->store), "storage unavailable");
+	return (1);
+}
+
+/* The bucket is known to hold fewer than count tokens until the next
+ * 00:00 UTC (an earlier refusal said so): refuse at once, before the
+ * elements are checked, so that a refusal costs nothing. 1 if refused. */
+static int
+known_spent(struct conn *c, uint16_t count)
+{
+	struct discstate *st = state_of(c->srv, c->id, 0);
+
+	if (st == NULL || server_now() >= st->oprf_until ||
+	    count <= st->oprf_tokens)
+		return (0);
+	refuse_spent(c, count, st->oprf_tokens);
+	return (1);
 }
 
 /* Charge the bucket for a batch whose elements are all valid. */
@@ -212,15 +323,17 @@ checked(struct server *srv, void *arg)
 		charge(srv, r);
 }
 
-/* OPRF_EVAL: check the elements, charge the bucket, then evaluate; a
- * large batch is checked and evaluated off the loop. */
+/* OPRF_EVAL: refuse what the bucket is known to lack, check the
+ * elements, charge the bucket, then evaluate; a large batch is checked
+ * and evaluated off the loop. */
 void
 discovery_oprf(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 	struct evalreq	*r;
 
-	if (batch_check(c, m, m->u.oprf.count) != 0)
+	if (too_large(c, m, m->u.oprf.count) ||
+	    known_spent(c, m->u.oprf.count) || storage_down(c, m))
 		return;
 	r = xcalloc(1, sizeof *r);
 	r->c = c;
@@ -274,7 +387,27 @@ lookup_done(struct server *srv, redisReply *reply, void *arg)
 	free(r);
 }
 
-/* LOOKUP: which IDs have accounts. Costs nothing. */
+/* Take count IDs from the account's LOOKUP bucket on this node, or
+ * refuse with the seconds until it holds them. 1 if refused. */
+static int
+lookups_spent(struct conn *c, uint16_t count)
+{
+	struct server	*srv = c->srv;
+	struct discstate *st = state_of(srv, c->id, 1);
+	struct rlrate	 r;
+
+	rl_rate_set(&r, srv->set.lookups_per_minute, MINUTE_MS,
+	    srv->set.lookups_per_minute);
+	if (rl_take(&st->lookups, &r, server_now_ms(), count) == 0)
+		return (0);
+	srv->stats.rate_limited[RL_LOOKUPS]++;
+	conn_error(c, MSG_LOOKUP, 0, ERR_RATE_LIMITED,
+	    (uint32_t)rl_wait_s(&st->lookups, &r, count),
+	    "too many IDs looked up");
+	return (1);
+}
+
+/* LOOKUP: which IDs have accounts, lookups_per_minute IDs a minute. */
 void
 discovery_lookup(struct conn *c, const struct msg *m)
 {
@@ -283,7 +416,8 @@ discovery_lookup(struct conn *c, const struct msg *m)
 	char		 key[72];
 	uint16_t	 i;
 
-	if (batch_check(c, m, m->u.lookup.count) != 0)
+	if (too_large(c, m, m->u.lookup.count) || storage_down(c, m) ||
+	    lookups_spent(c, m->u.lookup.count))
 		return;
 	r = xcalloc(1, sizeof *r);
 	r->c = c;

@@ -5,6 +5,7 @@
  * and Redis only counts attempts. BEGIN never reads the account, so its
  * answer and its timing say nothing about whether a number is registered.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,8 +28,7 @@ struct regreq {
 	uint8_t		 identity_pk[32];
 	char		 number[PROTO_MAX_NUMBER + 1];
 	char		 code[TOKEN_CODE + 1];		/* the right one */
-	char		 given[TOKEN_CODE + 1];		/* what was sent */
-	int		 given_ok;			/* digits, length */
+	int		 right;				/* the code sent */
 	uint64_t	 expires_ms;
 	uint64_t	 created;
 	uint8_t		 token[TOKEN_LEN];
@@ -92,40 +92,112 @@ req_unavailable(struct regreq *r)
 	    "storage unavailable");
 }
 
-/* Drop one address's window of a past hour. */
+/*
+ * The in-memory code budgets, per node: token buckets that refill
+ * continuously, per address (IPv6 per /64), per prefix (IPv4 /24, IPv6
+ * /48) and per server. A request takes a token from all three or from
+ * none, and a refusal says when the emptiest one has a token again:
+ * seconds, not the top of the hour.
+ *
+ * Each bucket holds a tenth of its hour (rl_code_burst; at least 10, so
+ * that a household can correct a mistyped number at once). A bucket of a
+ * whole hour would still let a flood take the hour in a second, and then
+ * let it take every token as it comes back. A tenth bounds what any hour
+ * can spend to 1.1 times the budget; what keeps a newcomer's share is
+ * that a flood's own refill is capped per address and per prefix, so
+ * that it takes many networks to keep the server bucket empty, and that
+ * a refused newcomer is told to come back in seconds.
+ */
+
+#define SWEEP_MS	60000ULL
+
+/* Forget a bucket that is full again (a zeroed one is full). */
 static void
-free_window(const uint8_t *key, void *value, void *arg)
+sweep_one(const uint8_t *key, void *value, void *arg)
 {
-	table_del(arg, key);
-	free(value);
+	struct server	*srv = arg;
+	struct rlrate	 r;
+
+	if (key[11] == 0xff)
+		rl_rate_set(&r, srv->set.codes_per_hour_per_prefix,
+		    HOUR * 1000, rl_code_burst(
+		    srv->set.codes_per_hour_per_prefix));
+	else
+		rl_rate_set(&r, srv->set.codes_per_hour_per_ip, HOUR * 1000,
+		    rl_code_burst(srv->set.codes_per_hour_per_ip));
+	if (rl_full(value, &r, srv->codes_swept)) {
+		table_del(srv->codes_ip, key);
+		free(value);
+	}
 }
 
-/* The in-memory budgets: per address (IPv6 per /64) and per server. */
+/* The bucket of key, new (full) if there is none. */
+static struct rlbucket *
+bucket_of(struct server *srv, const uint8_t key[16])
+{
+	struct rlbucket	*b;
+
+	if ((b = table_get(srv->codes_ip, key)) == NULL) {
+		b = xcalloc(1, sizeof *b);
+		table_set(srv->codes_ip, key, b);
+	}
+	return (b);
+}
+
+/* The three budgets of c: take a token from each, or refuse (0 or -1 and
+ * the seconds until all three have one). */
 static int
-memory_budgets(struct conn *c, uint64_t now, uint32_t *retry)
+memory_budgets(struct conn *c, uint64_t now_ms, uint32_t *retry)
 {
 	struct server	*srv = c->srv;
-	struct rlwin	*w;
-	uint64_t	 hour = now / HOUR;
+	struct rlbucket	*b[3];
+	struct rlrate	 r[3];
+	long long	 per[3];
+	uint8_t		 pkey[16];
+	uint64_t	 wait, most = 0;
+	int		 i, refused = -1;
 
-	*retry = (uint32_t)(HOUR - now % HOUR);
-	if (srv->codes_ip_hour != hour) {
-		table_each(srv->codes_ip, free_window, srv->codes_ip);
-		srv->codes_ip_hour = hour;
+	if (now_ms - srv->codes_swept >= SWEEP_MS || now_ms < srv->codes_swept) {
+		srv->codes_swept = now_ms;
+		table_each(srv->codes_ip, sweep_one, srv);
 	}
-	if ((w = table_get(srv->codes_ip, c->addrkey)) == NULL) {
-		w = xcalloc(1, sizeof *w);
-		table_set(srv->codes_ip, c->addrkey, w);
+	rl_prefix_key((const struct sockaddr *)&c->addr, pkey);
+	b[0] = bucket_of(srv, c->addrkey);
+	b[1] = bucket_of(srv, pkey);
+	b[2] = &srv->codes_server;
+	per[0] = srv->set.codes_per_hour_per_ip;
+	per[1] = srv->set.codes_per_hour_per_prefix;
+	per[2] = srv->set.codes_per_hour;
+	for (i = 0; i < 3; i++) {
+		rl_rate_set(&r[i], per[i], HOUR * 1000, rl_code_burst(per[i]));
+		if (rl_has(b[i], &r[i], now_ms, 1))
+			continue;
+		if (refused == -1)
+			refused = i;
+		if ((wait = rl_wait_s(b[i], &r[i], 1)) > most)
+			most = wait;
 	}
-	if (rl_hit(w, hour, srv->set.codes_per_hour_per_ip) != 0) {
-		srv->stats.rate_limited[RL_CODE_IP]++;
+	if (refused != -1) {
+		srv->stats.rate_limited[refused == 0 ? RL_CODE_IP :
+		    refused == 1 ? RL_CODE_PREFIX : RL_CODE_SERVER]++;
+		*retry = (uint32_t)most;
 		return (-1);
 	}
-	if (rl_hit(&srv->codes_server, hour, srv->set.codes_per_hour) != 0) {
-		srv->stats.rate_limited[RL_CODE_SERVER]++;
-		return (-1);
-	}
+	for (i = 0; i < 3; i++)
+		rl_take(b[i], &r[i], now_ms, 1);
 	return (0);
+}
+
+/* The server bucket's whole tokens now, for /metrics. */
+long long
+register_tokens(struct server *srv)
+{
+	struct rlrate	 r;
+
+	rl_rate_set(&r, srv->set.codes_per_hour, HOUR * 1000,
+	    rl_code_burst(srv->set.codes_per_hour));
+	return ((long long)rl_tokens(&srv->codes_server, &r,
+	    server_now_ms()));
 }
 
 /* A random code of n digits. */
@@ -160,15 +232,15 @@ begin_delivered(struct server *srv, int ok, void *arg)
 	req_end(r);
 }
 
-/* The number's wrong codes today are at the limit: refuse (the reply's
- * third element is the day's count). 1 if refused. */
+/* The number's wrong codes today (count) are at the limit: refuse. 1 if
+ * refused. */
 static int
-failures_spent(struct regreq *r, redisReply *reply)
+failures_spent(struct regreq *r, long long count)
 {
 	struct server	*srv = r->c->srv;
 	uint64_t	 now = server_now();
 
-	if (reply_int(reply->element[2]) < srv->set.code_failures_per_day)
+	if (count < srv->set.code_failures_per_day)
 		return (0);
 	srv->stats.rate_limited[RL_CODE_FAILURES]++;
 	req_fail(r, ERR_RATE_LIMITED, (uint32_t)(DAY - now % DAY),
@@ -193,7 +265,7 @@ begin_counted(struct server *srv, redisReply *reply, void *arg)
 		    "too many codes for this number");
 		return;
 	}
-	if (failures_spent(r, reply))
+	if (failures_spent(r, reply_int(reply->element[2])))
 		return;
 	make_code(r->code, (int)srv->set.code_digits);
 	token_seal(r->token, srv->keys, r->id, r->code,
@@ -222,7 +294,7 @@ register_begin(struct conn *c, const struct msg *m)
 		    "not an E.164 number");
 		return;
 	}
-	if (memory_budgets(c, now, &retry) != 0) {
+	if (memory_budgets(c, server_now_ms(), &retry) != 0) {
 		conn_error(c, m->type, 0, ERR_RATE_LIMITED, retry,
 		    "too many codes requested");
 		return;
@@ -245,23 +317,6 @@ register_begin(struct conn *c, const struct msg *m)
 	    (unsigned long long)day);
 	if (store_cmdf(srv->store, begin_counted, r, "EXEC") != 0)
 		req_unavailable(r);
-}
-
-/* A wrong code also counts against the number's day. */
-static void
-count_failure(struct server *srv, const uint8_t id[ID_LEN])
-{
-	char		 hex[2 * ID_LEN + 1];
-	uint64_t	 day = server_now() / DAY;
-
-	hex_encode(hex, id, ID_LEN);
-	store_cmdf(srv->store, NULL, NULL, "MULTI");
-	store_cmdf(srv->store, NULL, NULL, "INCR rl:codefail:{%s}:%llu", hex,
-	    (unsigned long long)day);
-	store_cmdf(srv->store, NULL, NULL,
-	    "EXPIREAT rl:codefail:{%s}:%llu %llu", hex,
-	    (unsigned long long)day, (unsigned long long)(day + 1) * DAY);
-	store_cmdf(srv->store, NULL, NULL, "EXEC");
 }
 
 /* The account is written: revoke older credentials, answer. */
@@ -339,14 +394,16 @@ finish_marked(struct server *srv, redisReply *reply, void *arg)
 		req_unavailable(r);
 }
 
-/* The attempt was counted: check the code. */
+/* The attempt was counted, and a wrong code with it: answer, or mark
+ * the token used. The reply is {attempts, wrong codes before this one}. */
 static void
 finish_counted(struct server *srv, redisReply *reply, void *arg)
 {
 	struct regreq	*r = arg;
 	char		 hex[2 * TOKEN_NONCE + 1];
 
-	if ((reply = exec_reply(reply, 3)) == NULL) {
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2) {
 		req_unavailable(r);
 		return;
 	}
@@ -355,11 +412,9 @@ finish_counted(struct server *srv, redisReply *reply, void *arg)
 		    "code");
 		return;
 	}
-	if (failures_spent(r, reply))
+	if (failures_spent(r, reply_int(reply->element[1])))
 		return;
-	if (!r->given_ok || sodium_memcmp(r->given, r->code,
-	    sizeof r->code) != 0) {
-		count_failure(srv, r->id);
+	if (!r->right) {
 		req_fail(r, ERR_BAD_CODE, 0, "wrong code");
 		return;
 	}
@@ -369,31 +424,77 @@ finish_counted(struct server *srv, redisReply *reply, void *arg)
 		req_unavailable(r);
 }
 
-/* Copy the code the client sent; 1 if it has the token code's form. */
+/* 1 if the code sent is the token's: its length, digits only, and the
+ * same digits (compared in constant time). */
 static int
-given_code(struct regreq *r, const struct vb *code)
+right_code(struct regreq *r, const struct vb *code)
 {
+	char	 given[TOKEN_CODE + 1];
 	size_t	 i, n = strlen(r->code);
+	int	 ok;
 
 	if (code->len != n)
 		return (0);
+	memset(given, 0, sizeof given);
 	for (i = 0; i < n; i++) {
 		if (code->p[i] < '0' || code->p[i] > '9')
 			return (0);
+		given[i] = (char)code->p[i];
 	}
-	memcpy(r->given, code->p, n);
-	return (1);
+	ok = sodium_memcmp(given, r->code, sizeof given) == 0;
+	sodium_memzero(given, sizeof given);
+	return (ok);
 }
 
-/* REGISTER_FINISH: open the token, count the attempt, check the code,
+/*
+ * KEYS[1] the token's attempts, KEYS[2] the number's wrong codes today;
+ * ARGV their expiries, code_attempts, code_failures_per_day, and 1 if the
+ * code is wrong. Counts the attempt, and a wrong one against the day
+ * unless the token or the day is spent, in one step, so that concurrent
+ * tries can never pass the check together. Returns {attempts, wrong codes
+ * before this one}.
+ */
+static const char finish_lua[] =
+	"local n = redis.call('INCR', KEYS[1]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[1]) "
+	"local f = tonumber(redis.call('GET', KEYS[2]) or '0') "
+	"if n <= tonumber(ARGV[3]) and f < tonumber(ARGV[4]) and "
+	"    ARGV[5] == '1' then "
+	"  redis.call('INCR', KEYS[2]) "
+	"  redis.call('EXPIREAT', KEYS[2], ARGV[2]) "
+	"end "
+	"return {n, f}";
+
+/* Count the attempt of r (and a wrong code) in one script. */
+static int
+count_attempt(struct server *srv, struct regreq *r)
+{
+	char		 vt[2 * TOKEN_NONCE + 8], fail[2 * ID_LEN + 40];
+	char		 hex[2 * ID_LEN + 1], a1[24], a2[24], a3[24], a4[24];
+	const char	*argv[] = { "EVAL", finish_lua, "2", vt, fail, a1, a2,
+			    a3, a4, r->right ? "0" : "1" };
+	uint64_t	 day = server_now() / DAY;
+
+	memcpy(vt, "vt:", 3);
+	hex_encode(vt + 3, r->nonce, TOKEN_NONCE);
+	hex_encode(hex, r->id, ID_LEN);
+	snprintf(fail, sizeof fail, "rl:codefail:{%s}:%llu", hex,
+	    (unsigned long long)day);
+	snprintf(a1, sizeof a1, "%llu",
+	    (unsigned long long)(r->expires_ms / 1000 + 1));
+	snprintf(a2, sizeof a2, "%llu", (unsigned long long)(day + 1) * DAY);
+	snprintf(a3, sizeof a3, "%lld", srv->set.code_attempts);
+	snprintf(a4, sizeof a4, "%lld", srv->set.code_failures_per_day);
+	return (store_cmd(srv->store, finish_counted, r, 10, argv, NULL));
+}
+
+/* REGISTER_FINISH: open the token, check the code, count the attempt,
  * write the account. */
 void
 register_finish(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 	struct regreq	*r;
-	char		 hex[2 * ID_LEN + 1], nhex[2 * TOKEN_NONCE + 1];
-	uint64_t	 day = server_now() / DAY;
 
 	if (!identity_pk_valid(m->u.reg_finish.identity_pk)) {
 		conn_error(c, m->type, 0, ERR_MALFORMED, 0,
@@ -413,15 +514,7 @@ register_finish(struct conn *c, const struct msg *m)
 		return;
 	}
 	memcpy(r->identity_pk, m->u.reg_finish.identity_pk, 32);
-	r->given_ok = given_code(r, &m->u.reg_finish.code);
-	hex_encode(hex, r->id, ID_LEN);
-	hex_encode(nhex, r->nonce, TOKEN_NONCE);
-	store_cmdf(srv->store, NULL, NULL, "MULTI");
-	store_cmdf(srv->store, NULL, NULL, "INCR vt:%s", nhex);
-	store_cmdf(srv->store, NULL, NULL, "EXPIREAT vt:%s %llu", nhex,
-	    (unsigned long long)(r->expires_ms / 1000 + 1));
-	store_cmdf(srv->store, NULL, NULL, "GET rl:codefail:{%s}:%llu", hex,
-	    (unsigned long long)day);
-	if (store_cmdf(srv->store, finish_counted, r, "EXEC") != 0)
+	r->right = right_code(r, &m->u.reg_finish.code);
+	if (count_attempt(srv, r) != 0)
 		req_unavailable(r);
 }

@@ -39,6 +39,10 @@ settings=(
 	code_requests_per_hour=5:TRYST_CODE_REQUESTS_PER_HOUR
 	code_failures_per_day=20:TRYST_CODE_FAILURES_PER_DAY
 	codes_per_hour_per_ip=10:TRYST_CODES_PER_HOUR_PER_IP
+	# the checks register many at once, from 250 source addresses of one
+	# /24 before the next
+	codes_per_hour_per_prefix=10000:TRYST_CODES_PER_HOUR_PER_PREFIX
+	codes_per_hour=100000:TRYST_CODES_PER_HOUR
 	credential_days=30:TRYST_CREDENTIAL_DAYS
 	discovery_bucket=2000:TRYST_DISCOVERY_BUCKET
 	discovery_refill_per_day=100:TRYST_DISCOVERY_REFILL_PER_DAY

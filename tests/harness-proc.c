@@ -65,6 +65,12 @@ h_proc_conf(struct hproc *p, const char *listen, const char *cert,
 {
 	char	 dcert[PATH_MAX + 16], dkey[PATH_MAX + 16];
 	char	 dev[PATH_MAX + 32] = "", redis[64], *text, *why = NULL;
+	static const char *budget[] = { "codes_per_hour_per_ip",
+	    "codes_per_hour_per_prefix", "codes_per_hour" };
+	static const char *value[] = { "10000", "10000", "100000" };
+	char	 budgets[128] = "", k[48];
+	size_t	 n;
+	int	 i;
 
 	snprintf(dcert, sizeof dcert, "%s/cert.pem", H.dir);
 	snprintf(dkey, sizeof dkey, "%s/key.pem", H.dir);
@@ -73,12 +79,22 @@ h_proc_conf(struct hproc *p, const char *listen, const char *cert,
 		snprintf(dev, sizeof dev, "verification = dev:%s\n",
 		    H.devfile);
 	snprintf(redis, sizeof redis, "127.0.0.1:%d", H.redis_port);
+	/* Every test registers from 127.0.0.1, many at once: large code
+	 * budgets, each unless extra sets it. */
+	for (i = 0; i < 3; i++) {
+		snprintf(k, sizeof k, "%s =", budget[i]);
+		if (extra != NULL && strstr(extra, k) != NULL)
+			continue;
+		n = strlen(budgets);
+		snprintf(budgets + n, sizeof budgets - n, "%s = %s\n",
+		    budget[i], value[i]);
+	}
 	xasprintf(&text,
 	    "listen = %s\ntls_cert = %s\ntls_key = %s\nmaster_key = %s\n"
-	    "redis = %s\n%scodes_per_hour_per_ip = 10000\n%s",
+	    "redis = %s\n%s%s%s",
 	    listen != NULL ? listen : p->hostport, cert != NULL ? cert : dcert,
 	    key != NULL ? key : dkey, master != NULL ? master : H.master,
-	    *p->redis != '\0' ? p->redis : redis, dev,
+	    *p->redis != '\0' ? p->redis : redis, dev, budgets,
 	    extra != NULL ? extra : "");
 	ck_assert_msg(file_write_atomic(p->conf, text, strlen(text), 0600, 0,
 	    &why) == 0, "%s: %s", p->conf, why);

@@ -80,9 +80,10 @@ ssl_retry(struct rconn *r, int ret, int64_t deadline)
 	}
 }
 
-/* TCP to hostport with socket buffers of bufsize (0: default). */
+/* TCP to hostport with socket buffers of bufsize (0: default), from the
+ * IPv4 address src (NULL: any). */
 static int
-tcp_open(const char *hostport, int bufsize)
+tcp_open(const char *hostport, int bufsize, const char *src)
 {
 	struct sockaddr_in	 sin;
 	const char		*colon = strrchr(hostport, ':');
@@ -96,6 +97,15 @@ tcp_open(const char *hostport, int bufsize)
 	sin.sin_port = htons((uint16_t)atoi(colon + 1));
 	ck_assert_int_eq(inet_pton(AF_INET, host, &sin.sin_addr), 1);
 	ck_assert_int_ne(fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	if (src != NULL) {
+		struct sockaddr_in	 me;
+
+		memset(&me, 0, sizeof me);
+		me.sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, src, &me.sin_addr), 1);
+		ck_assert_msg(bind(fd, (struct sockaddr *)&me, sizeof me) == 0,
+		    "bind %s: %s", src, strerror(errno));
+	}
 	if (bufsize > 0) {
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
@@ -134,6 +144,13 @@ tls_open(struct rconn *r)
 struct rconn *
 h_raw_open(const char *hostport, int bufsize)
 {
+	return (h_raw_open_from(hostport, bufsize, NULL));
+}
+
+/* The same from the local IPv4 address src (NULL: any). */
+struct rconn *
+h_raw_open_from(const char *hostport, int bufsize, const char *src)
+{
 	struct rconn	*r;
 	struct msg	 m;
 	int		 i;
@@ -143,7 +160,7 @@ h_raw_open(const char *hostport, int bufsize)
 	ck_assert_msg(i < H_MAX_CONNS, "too many raw connections");
 	r = xcalloc(1, sizeof *r);
 	raws[i] = r;
-	r->fd = tcp_open(hostport, bufsize);
+	r->fd = tcp_open(hostport, bufsize, src);
 	tls_open(r);
 	ck_assert_int_eq(h_raw_recv(r, &m, H_TIMEOUT_MS), 1);
 	ck_assert_uint_eq(m.type, MSG_CHALLENGE);

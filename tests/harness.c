@@ -198,6 +198,8 @@ write_conf(const char *path, const char *hostport, const char *extra,
 	    "verification = dev:%s\n"
 	    "# every test registers from 127.0.0.1\n"
 	    "codes_per_hour_per_ip = 10000\n"
+	    "codes_per_hour_per_prefix = 10000\n"
+	    "codes_per_hour = 100000\n"
 	    "%s",
 	    hostport, H.dir, H.dir, H.master, H.redis_port, H.devfile,
 	    extra != NULL ? extra : "");

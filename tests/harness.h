@@ -160,6 +160,10 @@ uint64_t h_wall_ms(void);
 /* Open a connection to hostport and read CHALLENGE (asserting); socket
  * buffers of bufsize bytes, or the defaults with 0. Closed at teardown. */
 struct rconn *h_raw_open(const char *hostport, int bufsize);
+/* The same from the local IPv4 address src (a loopback one: 127.0.0.2
+ * ...), NULL: any. */
+struct rconn *h_raw_open_from(const char *hostport, int bufsize,
+	    const char *src);
 void	 h_raw_close(struct rconn *);
 void	 h_raw_close_all(void);
 int	 h_raw_fd(struct rconn *);
@@ -321,6 +325,9 @@ void	 h_proc_teardown(void);
 
 /* /metrics, /healthz, credential:NAME and the STUN port in WELCOME. */
 TCase	*integ_ops_http_tcase(void);
+/* integ-metrics.c: the metrics listener's caps on size, time, connections
+ * and its back-off when out of descriptors. */
+TCase	*integ_metrics_tcase(void);
 
 /* ---- integ-deliver.c: verification = exec:PROGRAM ------------------- */
 
@@ -329,5 +336,9 @@ TCase	*integ_deliver_tcase(void);
 /* ---- integ-conns.c: connection limits and timers ---------------------- */
 
 TCase	*integ_conns_tcase(void);
+
+/* ---- integ-tls.c: the listener while NOTIFY_SOCKET is full ----------- */
+
+TCase	*integ_tls_tcase(void);
 
 #endif

@@ -2,8 +2,9 @@
  * integ-limits.c -- limits of PROTOCOL.md §8 on the second trystd, which
  * runs with INTEG_LIMITS_CONF: call_timeout_s, max_offer_bytes,
  * connects_per_minute, relay_session_bytes, the discovery bucket and
- * max_batch. And, on the first trystd, that a large OPRF batch on the
- * worker pool does not hold up other connections.
+ * max_batch; refusals that cost nothing once the bucket is known empty,
+ * with a figure; the LOOKUP rate. And, on the first trystd, that a large
+ * OPRF batch on the worker pool does not hold up other connections.
  */
 #include <poll.h>
 #include <stdlib.h>
@@ -26,11 +27,14 @@
 #define N_WP2		"+15550100228"
 #define N_WP3		"+15550100229"
 #define N_INV		"+15550100230"
+#define N_KS		"+15550100231"
+#define N_COST		"+15550100232"
+#define N_LK		"+15550100233"
 
 #define QUOTA		1048576		/* relay_session_bytes */
 #define DAY		86400
 
-static struct account	 TA, TB, RT, QA, QB, DI, WP1, WP2, WP3, INV;
+static struct account	 TA, TB, RT, QA, QB, DI, WP1, WP2, WP3, INV, KS, CO, LK;
 
 /* Send END for session on c. */
 static void
@@ -383,6 +387,161 @@ START_TEST(test_discovery_invalid)
 }
 END_TEST
 
+START_TEST(test_discovery_known_spent)
+{
+	struct hc	*c, *c2;
+	uint8_t		 el[32 * 8], bad[32 * 8];
+
+	h_account_once(N_KS, &KS);
+	c = h_online_at(H.hostport2, &KS, 0);
+	elements(el, 8);
+	send_eval(c, el, 8);
+	expect_result(c, el, 8);
+	send_eval(c, el, 2);
+	expect_result(c, el, 2);
+	/* The first refusal comes from the bucket in Redis... */
+	send_eval(c, el, 1);
+	expect_bucket(c, 1, 0);
+	/* ... and from then until 00:00 UTC this node knows the bucket is
+	 * empty: a batch is refused before its elements are checked, so an
+	 * invalid one is RATE_LIMITED too, and the connection stays. */
+	elements(bad, 8);
+	memset(bad + 32 * 3, 0xff, 32);
+	send_eval(c, bad, 8);
+	expect_bucket(c, 8, 0);
+	h_ping(c, 42);
+	/* Per account on this node, not per connection. */
+	c2 = h_online_at(H.hostport2, &KS, 0);
+	send_eval(c2, bad, 1);
+	expect_bucket(c2, 1, 0);
+	h_ping(c2, 43);
+}
+END_TEST
+
+/* User and system CPU seconds of pid so far. */
+static double
+cpu_s(pid_t pid)
+{
+	char	 path[64], *buf, *p, *why = NULL;
+	unsigned long long ut = 0, st = 0;
+	int	 i;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if ((buf = file_read_small(path, 4096, NULL, &why)) == NULL) {
+		free(why);
+		return (0);
+	}
+	/* Fields 14 and 15, counted after the ")" that ends field 2. */
+	p = strrchr(buf, ')');
+	for (i = 2; p != NULL && i < 14; i++)
+		p = strchr(p + 1, ' ');
+	if (p != NULL)
+		sscanf(p + 1, "%llu %llu", &ut, &st);
+	free(buf);
+	return ((double)(ut + st) / (double)sysconf(_SC_CLK_TCK));
+}
+
+#define NREFUSE	200
+
+START_TEST(test_discovery_refusal_cost)
+{
+	struct hproc	*p;
+	struct hc	*c;
+	struct msg	 m;
+	uint8_t		*el = xmalloc(32 * 1024);
+	int64_t		 t0, t;
+	double		 cpu0, cpu;
+	int		 i;
+
+	/* Batches of 1024, as in the field, and a bucket of one batch. */
+	p = h_proc_up("oprfcost", NULL, NULL, "discovery_bucket = 1024\n"
+	    "max_batch = 1024\ndiscovery_refill_per_day = 1\n");
+	h_account_once(N_COST, &CO);
+	c = h_online_at(p->hostport, &CO, 0);
+	elements(el, 1024);
+	send_eval(c, el, 1024);
+	expect_result(c, el, 1024);
+	send_eval(c, el, 1);
+	expect_bucket(c, 1, 0);
+	/* Valid elements: before the fix, each refusal checked them all. */
+	t0 = h_mono_ms();
+	cpu0 = cpu_s(p->pid);
+	for (i = 0; i < NREFUSE; i++)
+		send_eval(c, el, 1024);
+	for (i = 0; i < NREFUSE; i++) {
+		h_recv(c, &m);
+		ck_assert_msg(m.type == MSG_ERROR &&
+		    m.u.error.code == ERR_RATE_LIMITED, "refusal %d: %s %s", i,
+		    proto_type_name(m.type), m.type == MSG_ERROR ?
+		    proto_err_name(m.u.error.code) : "");
+	}
+	t = h_mono_ms() - t0;
+	cpu = cpu_s(p->pid) - cpu0;
+	free(el);
+	fprintf(stderr, "OPRF_EVAL refusals of 1024 elements: %d in %lld ms "
+	    "(%.0f/s), trystd CPU %.1f us per refusal\n", NREFUSE,
+	    (long long)t, t > 0 ? NREFUSE * 1000.0 / (double)t : 0.0,
+	    cpu * 1e6 / NREFUSE);
+	h_ping(c, 44);
+	h_proc_stop_all();
+}
+END_TEST
+
+START_TEST(test_lookup_rate)
+{
+	struct hproc	*p;
+	struct hc	*c, *c2;
+	struct msg	 m;
+	uint8_t		 ids[32 * 8];
+	int		 i;
+
+	/* 16 IDs a minute: one every 3.75 s, 16 at once. */
+	p = h_proc_up("lookups", NULL, NULL, "lookups_per_minute = 16\n"
+	    "max_batch = 8\n");
+	h_account_once(N_LK, &LK);
+	c = h_online_at(p->hostport, &LK, 0);
+	randombytes_buf(ids, sizeof ids);
+	for (i = 0; i < 2; i++) {
+		memset(&m, 0, sizeof m);
+		m.type = MSG_LOOKUP;
+		m.u.lookup.count = 8;
+		m.u.lookup.ids = ids;
+		h_send(c, &m);
+		h_recv(c, &m);
+		ck_assert_uint_eq(m.type, MSG_LOOKUP_RESULT);
+	}
+	memset(&m, 0, sizeof m);
+	m.type = MSG_LOOKUP;
+	m.u.lookup.count = 2;
+	m.u.lookup.ids = ids;
+	h_send(c, &m);
+	h_expect_error(c, ERR_RATE_LIMITED, MSG_LOOKUP, &m);
+	/* Two IDs come back in 7.5 s. */
+	ck_assert_uint_ge(m.u.error.retry_after_s, 7);
+	ck_assert_uint_le(m.u.error.retry_after_s, 8);
+	h_ping(c, 45);
+	/* Per account: another connection of it is refused as well. */
+	c2 = h_online_at(p->hostport, &LK, 0);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_LOOKUP;
+	m.u.lookup.count = 1;
+	m.u.lookup.ids = ids;
+	h_send(c2, &m);
+	h_expect_error(c2, ERR_RATE_LIMITED, MSG_LOOKUP, &m);
+	ck_assert_uint_le(m.u.error.retry_after_s, 4);
+	/* After that wait, it goes through. */
+	h_msleep((int)m.u.error.retry_after_s * 1000 + 300);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_LOOKUP;
+	m.u.lookup.count = 1;
+	m.u.lookup.ids = ids;
+	h_send(c2, &m);
+	h_recv(c2, &m);
+	ck_assert_uint_eq(m.type, MSG_LOOKUP_RESULT);
+	h_proc_stop_all();
+}
+END_TEST
+
 START_TEST(test_worker_pool)
 {
 	struct hc	*w1, *w2, *p;
@@ -440,6 +599,9 @@ integ_limits_tcase(void)
 	tcase_add_test(tc, test_relay_quota);
 	tcase_add_test(tc, test_discovery_limit);
 	tcase_add_test(tc, test_discovery_invalid);
+	tcase_add_test(tc, test_discovery_known_spent);
+	tcase_add_test(tc, test_discovery_refusal_cost);
+	tcase_add_test(tc, test_lookup_rate);
 	tcase_add_test(tc, test_worker_pool);
 	tcase_add_test(tc, test_call_timeout);
 	return (tc);

@@ -1,7 +1,9 @@
 /*
  * integ-register.c -- registration end to end: a token past its expiry
- * and code_ttl_s, the per-server code budget and max_deliveries, and the
- * syslog prefixes and log_level of trystd's log.
+ * and code_ttl_s, the code budgets (per server, refilling continuously;
+ * per prefix), wrong codes counted atomically, max_deliveries, a failed
+ * HELLO closing its connection, and the syslog prefixes and log_level of
+ * trystd's log.
  */
 #include <sys/socket.h>
 
@@ -28,6 +30,10 @@
 #define N_D2		"+15550100508"
 #define N_D3		"+15550100509"
 #define N_LOG		"+15550100513"
+#define N_RF		"+15550100514"
+#define N_PF		"+15550100515"
+#define N_FAIL		"+15550100516"
+#define N_HELLO		"+15550100517"
 
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -172,16 +178,6 @@ END_TEST
 
 /* ---- code budgets ----------------------------------------------------- */
 
-/* Wait for the next hour if fewer than s seconds of this one are left. */
-static void
-hour_margin(int s)
-{
-	time_t	 left = 3600 - time(NULL) % 3600;
-
-	if (left < s)
-		sleep((unsigned)left + 1);
-}
-
 START_TEST(test_codes_per_hour)
 {
 	const char	*nums[] = { N_B1, N_B2, N_B3 };
@@ -194,15 +190,14 @@ START_TEST(test_codes_per_hour)
 	long long	 want;
 	int		 i;
 
-	hour_margin(15);
 	p = h_proc_up("budget", NULL, NULL, "codes_per_hour = 3\n");
 	c = h_open_at(p->hostport);
 	for (i = 0; i < 3; i++)
 		h_reg_begin(c, nums[i], tok, &len, code, sizeof code);
 	h_reg_begin_raw(c, N_B4, &m);
-	want = 3600 - time(NULL) % 3600;
+	want = 1200;		/* a code comes back every 3600 / 3 s */
 	expect_err(&m, ERR_RATE_LIMITED, MSG_REGISTER_BEGIN);
-	ck_assert_msg(llabs((long long)m.u.error.retry_after_s - want) <= 1,
+	ck_assert_msg(llabs((long long)m.u.error.retry_after_s - want) <= 5,
 	    "retry_after_s %u, want %lld", m.u.error.retry_after_s, want);
 	/* The whole server, on any connection, for any number. */
 	c = h_open_at(p->hostport);
@@ -214,6 +209,233 @@ START_TEST(test_codes_per_hour)
 	ck_assert_int_eq(h_code_count(N_B1), 1);
 	/* Kept in memory per server: the first trystd still sends codes. */
 	h_reg_begin(h_open(), N_B4, tok, &len, code, sizeof code);
+}
+END_TEST
+
+/* A trystd named name with extra, its clock at half past an hour: a
+ * budget that waited for the top of the hour would wait 30 minutes. */
+static struct hproc *
+half_past(const char *name, const char *extra)
+{
+	struct hproc	*p = h_proc_new(name);
+	char		 shift[64], *env[] = { shift, NULL };
+	long long	 now = (long long)time(NULL);
+
+	snprintf(shift, sizeof shift, "TRYST_CLOCK_SHIFT_S=%lld",
+	    1800 - now % 3600);
+	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
+	h_proc_start(p, env);
+	h_proc_ready(p);
+	return (p);
+}
+
+START_TEST(test_codes_refill)
+{
+	struct hproc	*p;
+	struct hc	*c;
+	struct msg	 m;
+	int64_t		 t0, t;
+	int		 n;
+
+	/* 360 an hour: one every 10 s, 36 at once (a tenth of the hour). */
+	p = half_past("refill", "codes_per_hour = 360\n"
+	    "code_requests_per_hour = 100\n");
+	c = h_open_at(p->hostport);
+	t0 = h_mono_ms();
+	for (n = 0; n < 100; n++) {
+		h_reg_begin_raw(c, N_RF, &m);
+		if (m.type != MSG_REGISTER_CHALLENGE)
+			break;
+	}
+	t = h_mono_ms() - t0;
+	expect_err(&m, ERR_RATE_LIMITED, MSG_REGISTER_BEGIN);
+	fprintf(stderr, "codes refill: %d codes in %lld ms, then refused, "
+	    "retry_after_s %u\n", n, (long long)t, m.u.error.retry_after_s);
+	/* The burst, and what refilled meanwhile. */
+	ck_assert_int_ge(n, 36);
+	ck_assert_int_le(n, 36 + t / 10000 + 1);
+	/* Seconds, not the half hour to the top of the clock hour. */
+	ck_assert_uint_ge(m.u.error.retry_after_s, 1);
+	ck_assert_uint_le(m.u.error.retry_after_s, 10);
+	/* Any newcomer, after that wait: a code. */
+	h_msleep((int)m.u.error.retry_after_s * 1000 + 300);
+	c = h_open_at(p->hostport);
+	h_reg_begin_raw(c, N_RF, &m);
+	ck_assert_msg(m.type == MSG_REGISTER_CHALLENGE, "after the refill: "
+	    "%s %s", proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+	/* One token came back, and it is spent. */
+	h_reg_begin_raw(c, N_RF, &m);
+	expect_err(&m, ERR_RATE_LIMITED, MSG_REGISTER_BEGIN);
+}
+END_TEST
+
+/* REGISTER_BEGIN for number from the address src to p: the answer. */
+static void
+begin_from(struct hproc *p, const char *src, const char *number,
+    struct msg *out)
+{
+	struct rconn	*r = h_raw_open_from(p->hostport, 0, src);
+	struct msg	 m;
+
+	h_note_number(number);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_REGISTER_BEGIN;
+	m.u.reg_begin.number.p = (const uint8_t *)number;
+	m.u.reg_begin.number.len = strlen(number);
+	h_raw_send(r, &m);
+	ck_assert_int_eq(h_raw_recv(r, out, H_TIMEOUT_MS), 1);
+	if (out->type == MSG_ERROR)
+		fprintf(stderr, "codes per prefix: %s from %s: %s, "
+		    "retry_after_s %u\n", number, src,
+		    proto_err_name(out->u.error.code),
+		    out->u.error.retry_after_s);
+	h_raw_close(r);
+}
+
+START_TEST(test_codes_prefix)
+{
+	struct hproc	*p;
+	struct msg	 m;
+
+	/* 3 an hour per /24 (one every 20 minutes), 10000 per address. */
+	p = half_past("prefix", "codes_per_hour_per_ip = 10000\n"
+	    "codes_per_hour_per_prefix = 3\n"
+	    "code_requests_per_hour = 100\n");
+	begin_from(p, "127.0.0.1", N_PF, &m);
+	ck_assert_uint_eq(m.type, MSG_REGISTER_CHALLENGE);
+	begin_from(p, "127.0.0.1", N_PF, &m);
+	ck_assert_uint_eq(m.type, MSG_REGISTER_CHALLENGE);
+	begin_from(p, "127.0.0.3", N_PF, &m);
+	ck_assert_uint_eq(m.type, MSG_REGISTER_CHALLENGE);
+	/* The /24 has spent its 3: a second address in it is refused, for
+	 * about the 20 minutes a code takes to come back. */
+	begin_from(p, "127.0.0.2", N_PF, &m);
+	expect_err(&m, ERR_RATE_LIMITED, MSG_REGISTER_BEGIN);
+	ck_assert_uint_ge(m.u.error.retry_after_s, 1150);
+	ck_assert_uint_le(m.u.error.retry_after_s, 1200);
+	begin_from(p, "127.0.0.1", N_PF, &m);
+	expect_err(&m, ERR_RATE_LIMITED, MSG_REGISTER_BEGIN);
+	/* Another /24 has its own. */
+	begin_from(p, "127.0.1.2", N_PF, &m);
+	ck_assert_uint_eq(m.type, MSG_REGISTER_CHALLENGE);
+}
+END_TEST
+
+/* ---- wrong codes, counted atomically ---------------------------------- */
+
+#define NTRY	50	/* 10 tokens of 5 tries: far more than 20 */
+
+START_TEST(test_failures_atomic)
+{
+	struct hc	*c[NTRY];
+	struct msg	 m;
+	uint8_t		 id[ID_LEN], pk[32], sk[64], tok[NTRY / 5][TOKEN_LEN];
+	char		 key[2 * ID_LEN + 40], hex[2 * ID_LEN + 1];
+	redisContext	*rc;
+	redisReply	*rr;
+	int		 i, bad = 0, limited = 0;
+
+	h_note_number(N_FAIL);
+	ck_assert_int_eq(keys_number_id(H.keys, N_FAIL, id), 0);
+	crypto_sign_keypair(pk, sk);
+	for (i = 0; i < NTRY / 5; i++)
+		token_seal(tok[i], H.keys, id, "314159", h_wall_ms() + 600000);
+	for (i = 0; i < NTRY; i++)
+		c[i] = h_open();
+	/* All at once, each on its own connection, before any answer. */
+	for (i = 0; i < NTRY; i++) {
+		memset(&m, 0, sizeof m);
+		m.type = MSG_REGISTER_FINISH;
+		m.u.reg_finish.token.p = tok[i / 5];
+		m.u.reg_finish.token.len = TOKEN_LEN;
+		m.u.reg_finish.code.p = (const uint8_t *)"271828";
+		m.u.reg_finish.code.len = 6;
+		memcpy(m.u.reg_finish.identity_pk, pk, 32);
+		h_send(c[i], &m);
+	}
+	for (i = 0; i < NTRY; i++) {
+		h_recv(c[i], &m);
+		ck_assert_msg(m.type == MSG_ERROR, "got %s",
+		    proto_type_name(m.type));
+		if (m.u.error.code == ERR_BAD_CODE)
+			bad++;
+		else if (m.u.error.code == ERR_RATE_LIMITED)
+			limited++;
+	}
+	fprintf(stderr, "wrong codes at once: %d tries, %d counted as "
+	    "BAD_CODE, %d RATE_LIMITED\n", NTRY, bad, limited);
+	/* code_failures_per_day (20): never more, however they race. */
+	ck_assert_int_eq(bad, 20);
+	ck_assert_int_eq(limited, NTRY - 20);
+	hex_encode(hex, id, ID_LEN);
+	snprintf(key, sizeof key, "rl:codefail:{%s}:%lld", hex,
+	    h_today() / 86400);
+	rc = redisConnect("127.0.0.1", H.redis_port);
+	ck_assert_msg(rc != NULL && rc->err == 0, "redis connect");
+	rr = redisCommand(rc, "GET %s", key);
+	ck_assert_msg(rr != NULL && rr->type == REDIS_REPLY_STRING, "GET");
+	ck_assert_str_eq(rr->str, "20");
+	freeReplyObject(rr);
+	redisFree(rc);
+	/* The right code too is refused for the rest of the day. */
+	token_seal(tok[0], H.keys, id, "314159", h_wall_ms() + 600000);
+	h_reg_finish(c[0], tok[0], TOKEN_LEN, "314159", pk, &m);
+	expect_err(&m, ERR_RATE_LIMITED, MSG_REGISTER_FINISH);
+}
+END_TEST
+
+/* ---- a failed HELLO closes its connection ----------------------------- */
+
+START_TEST(test_hello_closes)
+{
+	struct account	 a;
+	struct hproc	*p;
+	struct hc	*c, *on[4];
+	struct msg	 m;
+	uint8_t		 cred[CRED_LEN], id[ID_LEN], pk2[32], sk2[64];
+	int		 i;
+
+	h_register(N_HELLO, &a);
+	on[0] = h_online(&a, 0);
+	/* Signed by another key: UNAUTHENTICATED, closed. */
+	crypto_sign_keypair(pk2, sk2);
+	c = h_open();
+	h_hello_raw(c, a.cred, CRED_LEN, sk2, 0, &m);
+	expect_err(&m, ERR_UNAUTHENTICATED, MSG_HELLO);
+	h_expect_closed(c);
+	/* A credential of no account: REVOKED, closed. */
+	randombytes_buf(id, sizeof id);
+	cred_make(cred, H.keys, id, a.pk, 1000, h_wall_ms() / 1000 + 86400);
+	c = h_open();
+	h_hello_raw(c, cred, CRED_LEN, a.sk, 0, &m);
+	expect_err(&m, ERR_REVOKED, MSG_HELLO);
+	h_expect_closed(c);
+	/* One connection more than max_connections_per_account (4; one is
+	 * online above): LIMIT, closed. */
+	for (i = 1; i < 4; i++)
+		on[i] = h_online(&a, 0);
+	c = h_open();
+	h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
+	expect_err(&m, ERR_LIMIT, MSG_HELLO);
+	h_expect_closed(c);
+	for (i = 0; i < 4; i++)
+		h_close(on[i]);
+	/* Redis down (a trystd whose Redis is not there): UNAVAILABLE is no
+	 * fault of the client's, and the connection stays for another try. */
+	p = h_proc_new("noredis");
+	snprintf(p->redis, sizeof p->redis, "127.0.0.1:%d",
+	    h_proc_port(SOCK_STREAM));
+	h_proc_conf(p, NULL, NULL, NULL, NULL, NULL);
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+	c = h_open_at(p->hostport);
+	for (i = 0; i < 2; i++) {
+		h_hello_raw(c, a.cred, CRED_LEN, a.sk, 0, &m);
+		expect_err(&m, ERR_UNAVAILABLE, MSG_HELLO);
+		ck_assert_uint_ge(m.u.error.retry_after_s, 1);
+		h_ping(c, 53 + (uint64_t)i);
+	}
 }
 END_TEST
 
@@ -415,6 +637,10 @@ integ_register_tcase(void)
 	tcase_add_test(tc, test_token_expired);
 	tcase_add_test(tc, test_token_ttl);
 	tcase_add_test(tc, test_codes_per_hour);
+	tcase_add_test(tc, test_codes_refill);
+	tcase_add_test(tc, test_codes_prefix);
+	tcase_add_test(tc, test_failures_atomic);
+	tcase_add_test(tc, test_hello_closes);
 	tcase_add_test(tc, test_max_deliveries);
 	tcase_add_test(tc, test_log_warning);
 	tcase_add_test(tc, test_log_debug);

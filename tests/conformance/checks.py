@@ -292,22 +292,26 @@ def _():
     c.send(REGISTER_BEGIN, vb(b"+" + b"1" * 64))
     expect_err(c, ERR["MALFORMED"], REGISTER_BEGIN, 0, closed=True)
 
-@check("3.5 HELLO bad signature / bad credential -> UNAUTHENTICATED, stays open")
+@check("3.5 HELLO bad signature / bad credential -> UNAUTHENTICATED, then closed")
 def _():
+    # A failed HELLO closes its connection (trystd(8)): one try each.
     a = Account().register()
     c = Conn()
-    expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(a.cred, a.sk, 1, sig=os.urandom(64)))
+    expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(a.cred, a.sk, 1, sig=os.urandom(64)), closed=True)
     # signature over the wrong nonce
     bad = ed_sign(a.sk, b"tryst-hello-v1" + b"\0" * 32 + a.cred)
-    expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(a.cred, a.sk, 1, sig=bad))
+    c = Conn()
+    expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(a.cred, a.sk, 1, sig=bad), closed=True)
     for cr in (a.cred[:144], a.cred + b"\0", b"\x02" + a.cred[1:],
                a.cred[:-1] + bytes([a.cred[-1] ^ 1]), a.cred[:70] + bytes([a.cred[70] ^ 1]) + a.cred[71:], b""):
-        expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(cr, a.sk, 1))
+        c = Conn()
+        expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(cr, a.sk, 1), closed=True)
     # someone else's valid credential with my key
     other = Account().register()
-    expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(other.cred, a.sk, 1), closed=False)
-    w = c.hello(a.cred, a.sk, 1)
-    assert w["type"] == WELCOME, "good HELLO after failures: " + fmt(w)
+    c = Conn()
+    expect_err(c, ERR["UNAUTHENTICATED"], HELLO, 0, m=c.hello(other.cred, a.sk, 1), closed=True)
+    c = Conn(); w = c.hello(a.cred, a.sk, 1)
+    assert w["type"] == WELCOME, "good HELLO on a new connection after failures: " + fmt(w)
 
 @check("3.6 online-only types before HELLO -> UNAUTHENTICATED, stays open (check 3 before 4)")
 def _():
@@ -514,7 +518,7 @@ def _():
     a = Account().register()
     cs = [a.online(i == 0) for i in range(S["max_connections_per_account"])]
     c = Conn(); m = c.hello(a.cred, a.sk, 0)
-    expect_err(c, ERR["LIMIT"], HELLO, 0, m=m, closed=False)
+    expect_err(c, ERR["LIMIT"], HELLO, 0, m=m, closed=True)
     # presence HELLO as 5th: does it replace (the old presence goes) or LIMIT?
     c2 = Conn(); m2 = c2.hello(a.cred, a.sk, 1)
     g = cs[0].recv_or_none(1)
@@ -540,8 +544,8 @@ def _():
     a = Account().register(); old = a.cred; oldsk = a.sk
     a.register()  # same key, new created
     c = Conn(); m = c.hello(old, oldsk, 1)
-    expect_err(c, ERR["REVOKED"], HELLO, 0, m=m, closed=False)
-    w = c.hello(a.cred, a.sk, 1); assert w["type"] == WELCOME, fmt(w)
+    expect_err(c, ERR["REVOKED"], HELLO, 0, m=m, closed=True)
+    c = Conn(); w = c.hello(a.cred, a.sk, 1); assert w["type"] == WELCOME, fmt(w)
 
 @check("4.6 DELETE_ACCOUNT: DELETED+close, others GOAWAY revoked, REVOKED, LOOKUP 0")
 def _():
