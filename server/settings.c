@@ -276,8 +276,9 @@ has_arg(const char *v, const char *prefix)
 	return (strncmp(v, prefix, n) == 0 && v[n] != '\0');
 }
 
-/* verification: dev:FILE or exec:PROGRAM; empty (not set) is
- * settings_check's to refuse, as the key may be absent. */
+/* verification: socket:PATH (an absolute path that fits a Unix socket
+ * address), dev:FILE or exec:PROGRAM; empty (not set) is settings_check's
+ * to refuse, as the key may be absent. */
 static int
 check_verification(const void *dst, char **why)
 {
@@ -285,10 +286,19 @@ check_verification(const void *dst, char **why)
 	const char		*v = s->verification;
 	char			 q[QUOTE];
 
+	if (strncmp(v == NULL ? "" : v, "socket:", 7) == 0) {
+		if (v[7] == '/' && strlen(v + 7) < DELIVER_PATH_MAX)
+			return (0);
+		xasprintf(why, "socket:PATH needs an absolute path shorter "
+		    "than %d bytes, not \"%s\"", DELIVER_PATH_MAX,
+		    quoted(q, v + 7));
+		return (-1);
+	}
 	if (v == NULL || *v == '\0' || has_arg(v, "dev:") ||
 	    has_arg(v, "exec:"))
 		return (0);
-	xasprintf(why, "\"%s\" is not dev:FILE or exec:PROGRAM", quoted(q, v));
+	xasprintf(why, "\"%s\" is not socket:PATH, dev:FILE or exec:PROGRAM",
+	    quoted(q, v));
 	return (-1);
 }
 
@@ -305,16 +315,35 @@ check_bucket(const void *dst, char **why)
 	return (-1);
 }
 
-/* max_batch must fit in discovery_bucket. */
+/* max_batch must fit in discovery_bucket and lookups_per_minute. */
 static int
 check_batch(const void *dst, char **why)
 {
 	const struct settings	*s = dst;
 
-	if (s->max_batch <= s->discovery_bucket)
+	if (s->max_batch > s->discovery_bucket) {
+		xasprintf(why, "%lld is more than discovery_bucket (%lld)",
+		    s->max_batch, s->discovery_bucket);
+		return (-1);
+	}
+	if (s->max_batch > s->lookups_per_minute) {
+		xasprintf(why, "%lld is more than lookups_per_minute (%lld)",
+		    s->max_batch, s->lookups_per_minute);
+		return (-1);
+	}
+	return (0);
+}
+
+/* lookups_per_minute (the LOOKUP bucket) must hold a whole batch. */
+static int
+check_lookups(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+
+	if (s->lookups_per_minute >= s->max_batch)
 		return (0);
-	xasprintf(why, "%lld is more than discovery_bucket (%lld)",
-	    s->max_batch, s->discovery_bucket);
+	xasprintf(why, "%lld is less than max_batch (%lld)",
+	    s->lookups_per_minute, s->max_batch);
 	return (-1);
 }
 
@@ -339,7 +368,8 @@ const struct conf_entry settings_table[] = {
 	STRING(redis_password_file, "", 0, 0, 0, NULL,
 	    "Redis password file (or credential:NAME); empty: no AUTH."),
 	STRING(verification, "", 0, 1, 1, check_verification,
-	    "Code delivery: dev:FILE (codes go to FILE) or exec:PROGRAM."),
+	    "Delivery: socket:/run/tryst-deliver/deliver.sock, "
+	    "exec:PROGRAM or dev:FILE."),
 	{ "log_level", CONF_LEVEL, offsetof(struct settings, log_level), "info",
 	    0, 0, 1,
 	    "Lowest priority logged: err, warning, notice, info or debug.", 0,
@@ -356,9 +386,12 @@ const struct conf_entry settings_table[] = {
 	LIMIT(code_failures_per_day, "20", 1, 1000,
 	    "Wrong codes per number per day."),
 	LIMIT(codes_per_hour_per_ip, "10", 1, 10000,
-	    "REGISTER_BEGIN per client address (IPv6: per /64) per hour."),
+	    "REGISTER_BEGIN per client address (IPv6: per /64) per hour, "
+	    "per node."),
+	LIMIT(codes_per_hour_per_prefix, "100", 1, 1000000,
+	    "REGISTER_BEGIN per IPv4 /24 or IPv6 /48 per hour, per node."),
 	LIMIT(codes_per_hour, "1000", 1, 10000000,
-	    "REGISTER_BEGIN per server per hour."),
+	    "REGISTER_BEGIN per server per hour, per node."),
 	LIMIT(max_deliveries, "32", 1, 1024,
 	    "Delivery programs running at once."),
 	LIMIT(credential_days, "30", 1, 365,
@@ -369,6 +402,9 @@ const struct conf_entry settings_table[] = {
 	    "OPRF elements an account may spend at once; at least max_batch."),
 	LIMIT(discovery_refill_per_day, "100", 1, 1000000,
 	    "OPRF elements added back to that bucket per day."),
+	CHECKED_LIMIT(lookups_per_minute, "6000", 1, 10000000, check_lookups,
+	    "IDs an account may LOOKUP per minute, per node; at least "
+	    "max_batch."),
 	LIMIT(connects_per_minute, "60", 1, 10000,
 	    "CONNECTs per account per minute."),
 	LIMIT(call_timeout_s, "30", 5, 300,
@@ -396,7 +432,7 @@ const struct conf_entry settings_table[] = {
 	LIMIT(idle_timeout_s, "300", 30, 65535,
 	    "Seconds of silence before GOAWAY idle."),
 	LIMIT(max_connections, "100000", 1, 10000000,
-	    "Open connections; past it, new ones are closed before TLS."),
+	    "Open connections; past it, a new one sheds the oldest handshake."),
 	LIMIT(max_connections_per_ip, "64", 1, 1000000,
 	    "Open connections from one address (IPv6: per /64)."),
 	LIMIT(max_connections_per_account, "4", 1, 64,
@@ -420,7 +456,7 @@ settings_check(const struct settings *s, char **cause)
 	}
 	if (s->verification == NULL || *s->verification == '\0') {
 		*cause = xstrdup("verification is not set "
-		    "(dev:FILE or exec:PROGRAM)");
+		    "(socket:PATH, dev:FILE or exec:PROGRAM)");
 		return (-1);
 	}
 	for (e = settings_table; e->name != NULL; e++) {

@@ -19,21 +19,21 @@
 #define TICK_S	60
 #define WORKERS	2	/* threads for large OPRF batches */
 
-/* Wall clock, milliseconds. */
-uint64_t
-server_now_ms(void)
+/* The loop. Its clock is precise: libevent's default coarse monotonic
+ * clock lags the wall clock by up to a tick (4 ms), and server_now_ms()
+ * reads the loop's cached time (clock.c). */
+static struct event_base *
+base_new(void)
 {
-	struct timespec	 ts;
+	struct event_config	*cfg;
+	struct event_base	*base;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
-}
-
-/* Wall clock, seconds. */
-uint64_t
-server_now(void)
-{
-	return (server_now_ms() / 1000);
+	if ((cfg = event_config_new()) == NULL)
+		return (NULL);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	base = event_base_new_with_config(cfg);
+	event_config_free(cfg);
+	return (base);
 }
 
 static __attribute__((noreturn)) void
@@ -108,7 +108,7 @@ on_stop(evutil_socket_t sig, short ev, void *arg)
 		return;
 	}
 	log_notice("shutting down (signal %d)", (int)sig);
-	notify_send("STOPPING=1");
+	notify_send(srv, "STOPPING=1");
 	srv->stopping = 1;
 	conn_shutdown_all(srv);
 	event_base_loopexit(srv->base, &grace);
@@ -186,12 +186,12 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 	uint8_t		 hash[32];
 	char		*cause;
 
-	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu",
+	notify_send(srv, "RELOADING=1\nMONOTONIC_USEC=%llu",
 	    notify_monotonic_usec());
 	if (settings_load(&ns, srv->conf_path, &cause) != 0) {
 		log_errx("reload refused, old configuration kept: %s", cause);
 		free(cause);
-		notify_send("READY=1");
+		notify_send(srv, "READY=1");
 		return;
 	}
 	if (check_program(&ns, &cause) != 0 ||
@@ -199,7 +199,7 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 		log_errx("reload refused, old configuration kept: %s", cause);
 		free(cause);
 		settings_free(&ns);
-		notify_send("READY=1");
+		notify_send(srv, "READY=1");
 		return;
 	}
 	apply_settings(&srv->set, &ns);
@@ -210,7 +210,7 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 	memcpy(srv->spki_hash, hash, sizeof hash);
 	log_set_level(srv->set.log_level);
 	log_notice("configuration and certificate reloaded");
-	notify_send("READY=1");
+	notify_send(srv, "READY=1");
 }
 
 /* SIGCHLD: delivery programs ended. */
@@ -233,8 +233,8 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 static void
 notify_status(struct server *srv)
 {
-	notify_send("STATUS=%zu connections, %zu online accounts, storage %s",
-	    srv->nconns, table_count(srv->presence),
+	notify_send(srv, "STATUS=%zu connections, %zu online accounts, "
+	    "storage %s", srv->nconns, table_count(srv->presence),
 	    store_up(srv->store) ? "up" : "down");
 }
 
@@ -253,7 +253,7 @@ on_second(evutil_socket_t fd, short ev, void *arg)
 static void
 on_watchdog(evutil_socket_t fd, short ev, void *arg)
 {
-	notify_send("WATCHDOG=1");
+	notify_send(arg, "WATCHDOG=1");
 }
 
 /* Redis answered: once listening too, the service is ready. */
@@ -263,7 +263,7 @@ server_storage_up(struct server *srv)
 	if (srv->ready || srv->listener == NULL)
 		return;
 	srv->ready = 1;
-	notify_send("READY=1");
+	notify_send(srv, "READY=1");
 	notify_status(srv);
 }
 
@@ -312,7 +312,8 @@ server_free(struct server *srv)
 
 	while ((c = TAILQ_FIRST(&srv->conns)) != NULL) {
 		TAILQ_REMOVE(&srv->conns, c, entry);
-		bufferevent_free(c->bev);
+		if (c->bev != NULL)	/* none before the first bytes */
+			bufferevent_free(c->bev);
 		event_free(c->timer);
 		free(c);
 	}
@@ -357,6 +358,7 @@ teardown(struct server *srv)
 	stun_stop(srv);
 	workers_free(srv->workers);
 	rendezvous_free(srv);
+	discovery_free(srv);
 	deliver_free(srv->deliver);
 	if (srv->store != NULL)
 		store_free(srv->store);
@@ -400,8 +402,14 @@ main(int argc, char **argv)
 		return (0);
 	}
 	check_nofile(&srv->set);
-	if ((srv->base = event_base_new()) == NULL)
+	if ((srv->base = base_new()) == NULL)
 		fatalx("event_base_new failed");
+	if (clock_init(srv->base, &cause) != 0) {
+		log_errx("%s", cause);
+		free(cause);
+		server_free(srv);
+		return (1);
+	}
 	TAILQ_INIT(&srv->conns);
 	srv->per_ip = table_new(16);
 	srv->codes_ip = table_new(16);
@@ -411,7 +419,7 @@ main(int argc, char **argv)
 	rendezvous_init(srv);
 	srv->stats.start_time = server_now();
 	if ((srv->store = store_new(srv, &cause)) == NULL ||
-	    conn_listen(srv, &cause) != 0 || stun_start(srv, &cause) != 0 ||
+	    accept_listen(srv, &cause) != 0 || stun_start(srv, &cause) != 0 ||
 	    metrics_start(srv, &cause) != 0) {
 		log_errx("%s", cause);
 		free(cause);

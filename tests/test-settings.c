@@ -74,8 +74,8 @@ START_TEST(test_table_covers_settings)
 		}
 		ck_assert_uint_le(strlen(e->help), 76);
 	}
-	/* 10 strings, log_level and 29 limits of PROTOCOL.md §8. */
-	ck_assert_uint_eq(n, 40);
+	/* 10 strings, log_level and 31 limits of PROTOCOL.md §8. */
+	ck_assert_uint_eq(n, 42);
 }
 END_TEST
 
@@ -217,12 +217,13 @@ START_TEST(test_check_verification)
 	good_settings(&s);
 	free(s.verification);
 	s.verification = xstrdup("");
-	check_fails(&s, "verification is not set (dev:FILE or exec:PROGRAM)");
+	check_fails(&s, "verification is not set (socket:PATH, dev:FILE or "
+	    "exec:PROGRAM)");
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		free(s.verification);
 		s.verification = xstrdup(bad[i]);
 		snprintf(want, sizeof want, "verification: \"%s\" is not "
-		    "dev:FILE or exec:PROGRAM", bad[i]);
+		    "socket:PATH, dev:FILE or exec:PROGRAM", bad[i]);
 		check_fails(&s, want);
 	}
 	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -301,7 +302,7 @@ START_TEST(test_settings_load)
 	/* The shipped file leaves verification for the operator to set. */
 	ck_assert_int_eq(settings_load(&s, SHIPPED, &cause), -1);
 	ck_assert_str_eq(cause, SHIPPED ": verification is not set "
-	    "(dev:FILE or exec:PROGRAM)");
+	    "(socket:PATH, dev:FILE or exec:PROGRAM)");
 	free(cause);
 }
 END_TEST
@@ -578,14 +579,17 @@ END_TEST
 
 START_TEST(test_verification_line)
 {
-	value_fails("verification", "smtp:x", "\"smtp:x\" is not dev:FILE or "
-	    "exec:PROGRAM");
-	value_fails("verification", "dev:", "\"dev:\" is not dev:FILE or "
-	    "exec:PROGRAM");
-	value_fails("verification", "exec", "\"exec\" is not dev:FILE or "
-	    "exec:PROGRAM");
+	value_fails("verification", "smtp:x", "\"smtp:x\" is not socket:PATH, "
+	    "dev:FILE or exec:PROGRAM");
+	value_fails("verification", "dev:", "\"dev:\" is not socket:PATH, "
+	    "dev:FILE or exec:PROGRAM");
+	value_fails("verification", "exec", "\"exec\" is not socket:PATH, "
+	    "dev:FILE or exec:PROGRAM");
 	value_ok("verification", "dev:/tmp/codes");
 	value_ok("verification", "exec:/usr/bin/send");
+	value_ok("verification", "socket:/run/tryst-deliver/deliver.sock");
+	value_fails("verification", "socket:run/x", "socket:PATH needs an "
+	    "absolute path shorter than 108 bytes, not \"run/x\"");
 	/* Not set is refused by settings_check, without a line. */
 	value_ok("verification", "");
 }
@@ -658,8 +662,8 @@ START_TEST(test_settings_load_addrs)
 	    "HOST:PORT or unix:/PATH)");
 	free(tail);
 	tail = load_text(&s, "\nverification = smtp:x\n");
-	ck_assert_str_eq(tail, ":2: verification: \"smtp:x\" is not dev:FILE "
-	    "or exec:PROGRAM");
+	ck_assert_str_eq(tail, ":2: verification: \"smtp:x\" is not "
+	    "socket:PATH, dev:FILE or exec:PROGRAM");
 	free(tail);
 	ck_assert_ptr_null(s.listen);
 }
