@@ -156,6 +156,33 @@ h_proc_up(const char *name, const char *master, const uint8_t pk[32],
 	return (p);
 }
 
+/* The least shift s, 0 <= s < period, that puts the wall clock at `at`
+ * seconds into a UTC period (3600, an hour; 86400, a day). Never behind:
+ * Redis's own clock is not shifted, so a trystd ahead of it keeps a
+ * window's counter up to s seconds longer, never shorter. */
+long long
+h_clock_shift(long long period, long long at)
+{
+	long long	 now = (long long)(h_wall_ms() / 1000);
+
+	return (((at - now % period) % period + period) % period);
+}
+
+/* h_proc_up on H's keys, with trystd's clock shifted by shift seconds
+ * (TRYST_CLOCK_SHIFT_S). */
+struct hproc *
+h_proc_up_shifted(const char *name, long long shift, const char *extra)
+{
+	struct hproc	*p = h_proc_new(name);
+	char		 env[64], *envp[] = { env, NULL };
+
+	snprintf(env, sizeof env, "TRYST_CLOCK_SHIFT_S=%lld", shift);
+	h_proc_conf(p, NULL, NULL, NULL, NULL, extra);
+	h_proc_start(p, envp);
+	h_proc_ready(p);
+	return (p);
+}
+
 /* Wait up to ms for p to exit. */
 int
 h_proc_wait(struct hproc *p, int ms)

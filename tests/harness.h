@@ -300,6 +300,12 @@ void	 h_proc_ready_key(struct hproc *, const uint8_t pk[32]);
  * H.sign_pk, else pk) and extra, h_proc_start, h_proc_ready_key. */
 struct hproc *h_proc_up(const char *name, const char *master,
 	    const uint8_t pk[32], const char *extra);
+/* The least shift (0 <= s < period) that puts the wall clock `at` seconds
+ * into a UTC hour (3600) or day (86400). */
+long long h_clock_shift(long long period, long long at);
+/* h_proc_up on H's keys with trystd's clock shifted (TRYST_CLOCK_SHIFT_S). */
+struct hproc *h_proc_up_shifted(const char *name, long long shift,
+	    const char *extra);
 /* Wait up to ms for it to exit: 1 (wait status in ->status), or 0. */
 int	 h_proc_wait(struct hproc *, int ms);
 /* How often text occurs in the file at path (0 when it is missing), and
