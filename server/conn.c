@@ -1,8 +1,11 @@
 /*
- * conn.c -- client connections: accept with limits, TLS, CHALLENGE,
- * output, timeouts, and the one way a connection ends (conn_kill). Frames
- * are read and dispatched in frames.c.
+ * conn.c -- client connections: TLS once the first bytes arrive,
+ * CHALLENGE, output, timeouts, the state machine (conn_set_state, the
+ * only writer of c->state) and the one way a connection ends (conn_kill).
+ * The listener and its limits are in accept.c; frames are read and
+ * dispatched in frames.c.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -19,8 +22,73 @@
 #include "server.h"
 
 #define DRAIN_S		5	/* output of a killed connection */
+#define TLS_HANDSHAKE	0x16	/* the first byte of a ClientHello */
+#define TLS_HEADER	5	/* type, version, length of a record */
+#define TLS_RECORD_MAX	(16384 + 2048)	/* the longest a record may be */
+
+_Static_assert(CONN_WAIT == 0, "a zeroed conn is in CONN_WAIT");
 
 static void	conn_timer(evutil_socket_t, short, void *);
+
+/* Each state: its name in the log and the states it may go to. */
+static const struct {
+	const char	*name;
+	unsigned	 next;
+} states[CONN_NSTATES] = {
+	[CONN_WAIT] = { "wait", CONN_MASK(CONN_TLS) | CONN_MASK(CONN_DEAD) },
+	[CONN_TLS] = { "tls", CONN_MASK(CONN_CHALLENGED) |
+	    CONN_MASK(CONN_DEAD) },
+	[CONN_CHALLENGED] = { "challenged", CONN_MASK(CONN_ANON) |
+	    CONN_MASK(CONN_DEAD) },
+	[CONN_ANON] = { "anonymous", CONN_MASK(CONN_ONLINE) |
+	    CONN_MASK(CONN_RELAY) | CONN_MASK(CONN_DEAD) },
+	[CONN_ONLINE] = { "online", CONN_MASK(CONN_DELETING) |
+	    CONN_MASK(CONN_DEAD) },
+	[CONN_DELETING] = { "deleting", CONN_MASK(CONN_ONLINE) |
+	    CONN_MASK(CONN_DEAD) },
+	[CONN_RELAY] = { "relay", CONN_MASK(CONN_DEAD) },
+	[CONN_DEAD] = { "dead", 0 },
+};
+
+/* The list of a connection in state s: those in their handshake wait in
+ * lists of their own, oldest first, to be shed when the server is full. */
+static struct connlist *
+state_list(struct server *srv, enum conn_state s)
+{
+	if (s == CONN_WAIT)
+		return (&srv->waiting);
+	if (s == CONN_TLS)
+		return (&srv->handshaking);
+	return (&srv->conns);
+}
+
+/* Move c to state s. A change the table does not allow is an impossible
+ * state: logged, and c is killed rather than the server. */
+void
+conn_set_state(struct conn *c, enum conn_state s)
+{
+	struct server	*srv = c->srv;
+	enum conn_state	 old = c->state;
+	struct connlist	*from, *to;
+
+	if ((unsigned)s >= CONN_NSTATES ||
+	    (states[old].next & CONN_MASK(s)) == 0) {
+		log_errx("connection %u: no transition %s -> %s", c->serial,
+		    states[old].name, (unsigned)s < CONN_NSTATES ?
+		    states[s].name : "?");
+		conn_kill(c, "impossible state");
+		return;
+	}
+	log_debug("connection %u: %s -> %s", c->serial, states[old].name,
+	    states[s].name);
+	from = state_list(srv, old);
+	to = state_list(srv, s);
+	if (from != to) {
+		TAILQ_REMOVE(from, c, entry);
+		TAILQ_INSERT_TAIL(to, c, entry);
+	}
+	c->state = s;
+}
 
 /* Arm c's timer to fire after secs seconds. */
 void
@@ -31,28 +99,14 @@ conn_timer_in(struct conn *c, uint64_t secs)
 	evtimer_add(c->timer, &tv);
 }
 
-/* Count a connection against its address; -1 if over the limit. */
-static int
-ip_add(struct server *srv, const uint8_t key[16])
+/* Seconds left of c's handshake_timeout_s. */
+static uint64_t
+handshake_left(const struct conn *c)
 {
-	uintptr_t	 n = (uintptr_t)table_get(srv->per_ip, key);
+	uint64_t	 end, now = server_now();
 
-	if ((long long)n >= srv->set.max_connections_per_ip)
-		return (-1);
-	table_set(srv->per_ip, key, (void *)(n + 1));
-	return (0);
-}
-
-/* Forget a connection of an address. */
-static void
-ip_remove(struct server *srv, const uint8_t key[16])
-{
-	uintptr_t	 n = (uintptr_t)table_get(srv->per_ip, key);
-
-	if (n <= 1)
-		table_del(srv->per_ip, key);
-	else
-		table_set(srv->per_ip, key, (void *)(n - 1));
+	end = c->accepted + (uint64_t)c->srv->set.handshake_timeout_s;
+	return (end > now ? end - now : 0);
 }
 
 /* Free a dead connection. */
@@ -65,17 +119,20 @@ conn_free(struct conn *c)
 
 	/* A reader that stopped reading goes with a reset, so that the
 	 * kernel frees what is still queued for it at once instead of
-	 * holding it for as long as the reader likes. */
-	if (c->slow)
-		setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER,
-		    &reset, sizeof reset);
-	else if ((ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL)
-		SSL_shutdown(ssl);
-	bufferevent_free(c->bev);
+	 * holding it for as long as the reader likes. A handshake that
+	 * never finished has nothing to shut down. */
+	if (c->bev != NULL) {
+		ssl = bufferevent_openssl_get_ssl(c->bev);
+		if (c->slow)
+			setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET,
+			    SO_LINGER, &reset, sizeof reset);
+		else if (ssl != NULL && SSL_is_init_finished(ssl))
+			SSL_shutdown(ssl);
+		bufferevent_free(c->bev);
+	}
 	event_free(c->timer);
-	ip_remove(srv, c->addrkey);
 	TAILQ_REMOVE(&srv->conns, c, entry);
-	srv->nconns--;
+	accept_gone(srv, c->addrkey);
 	sodium_memzero(c, sizeof *c);
 	free(c);
 }
@@ -88,24 +145,43 @@ free_later(struct conn *c)
 	conn_timer_in(c, 0);
 }
 
+/* CONN_WAIT ends: its event, which held the socket, becomes c's plain
+ * timer again. The socket, which the caller now owns. */
+static evutil_socket_t
+wait_end(struct conn *c)
+{
+	evutil_socket_t	 fd = event_get_fd(c->timer);
+
+	event_del(c->timer);
+	event_assign(c->timer, c->srv->base, -1, 0, conn_timer, c);
+	return (fd);
+}
+
 /* End a connection: stop reading, let pending output drain. */
 void
 conn_kill(struct conn *c, const char *reason)
 {
+	enum conn_state	 was = c->state;
 	struct evbuffer	*out;
 
-	if (c->state == CONN_DEAD)
+	if (was == CONN_DEAD)
 		return;
-	if (c->state == CONN_RELAY && c->call != NULL) {
+	if (was == CONN_RELAY && c->call != NULL) {
 		relay_close(c->srv, c->call);	/* kills c, then its peer */
 		return;
 	}
-	log_debug("connection closed: %s", reason);
-	if (c->state == CONN_ONLINE) {
+	log_debug("connection closed: %s (connection %u)", reason, c->serial);
+	if (was == CONN_ONLINE || was == CONN_DELETING) {
 		presence_remove(c->srv, c);
 		rendezvous_leave(c);
 	}
-	c->state = CONN_DEAD;
+	if (was == CONN_WAIT)
+		evutil_closesocket(wait_end(c));
+	conn_set_state(c, CONN_DEAD);
+	if (c->bev == NULL) {
+		free_later(c);
+		return;
+	}
 	bufferevent_disable(c->bev, EV_READ);
 	out = bufferevent_get_output(c->bev);
 	if (evbuffer_get_length(out) == 0)
@@ -148,11 +224,14 @@ conn_send(struct conn *c, const struct msg *m)
 	struct evbuffer	*out;
 	size_t		 n;
 
-	if (c->state == CONN_DEAD)
+	if (c->state == CONN_DEAD || c->bev == NULL)
 		return;
 	if ((n = proto_encode(m, srv->out, sizeof srv->out)) == 0) {
+		/* Killed from the timer, as a slow reader: a caller may be
+		 * walking calls that a kill here would free. */
 		log_errx("cannot encode %s", proto_type_name(m->type));
-		conn_kill(c, "encode");
+		c->slow = 1;
+		conn_timer_in(c, 0);
 		return;
 	}
 	out = bufferevent_get_output(c->bev);
@@ -281,7 +360,7 @@ send_challenge(struct conn *c)
 	struct msg	 m = { .type = MSG_CHALLENGE };
 
 	srv->stats.handshakes++;
-	c->state = CONN_ANON;
+	conn_set_state(c, CONN_CHALLENGED);
 	randombytes_buf(c->nonce, sizeof c->nonce);
 	m.u.challenge.version = 1;
 	memcpy(m.u.challenge.nonce, c->nonce, 32);
@@ -350,124 +429,121 @@ conn_timer(evutil_socket_t fd, short ev, void *arg)
 			    "relay in time");
 		conn_kill(c, "relay partner never joined");
 		return;
+	case CONN_WAIT:		/* its event is conn_first_bytes's */
 	case CONN_TLS:
+	case CONN_CHALLENGED:
+		conn_kill(c, "handshake timeout");
+		return;
 	case CONN_ANON:
-		conn_kill(c, c->got_frame ? "anonymous lifetime" :
-		    "handshake timeout");
+		conn_kill(c, "anonymous lifetime");
 		return;
 	case CONN_ONLINE:
+	case CONN_DELETING:
 		if (now - c->last_rx >= idle) {
 			conn_goaway(c, GOAWAY_IDLE, 0);
 			return;
 		}
 		conn_timer_in(c, idle - (now - c->last_rx));
 		return;
+	case CONN_NSTATES:
+		break;
 	}
 }
 
-/* Start a connection: TLS over the accepted socket. */
+/* A ClientHello is starting: only now does c cost a TLS object and
+ * buffers. */
 static void
-conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
-    socklen_t salen, const uint8_t key[16])
+start_tls(struct conn *c)
 {
-	struct conn	*c;
+	struct server	*srv = c->srv;
 	SSL		*ssl;
-	int		 one = 1;
 
-	/* Small answers go out at once, not after a delayed ACK. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if ((ssl = SSL_new(srv->ssl_ctx)) == NULL) {
 		log_errx("SSL_new failed");
-		evutil_closesocket(fd);
+		conn_kill(c, "SSL_new");
 		return;
 	}
-	c = xcalloc(1, sizeof *c);
-	c->srv = srv;
-	c->state = CONN_TLS;
-	memcpy(&c->addr, sa, salen < sizeof c->addr ? salen : sizeof c->addr);
-	memcpy(c->addrkey, key, 16);
-	c->accepted = c->last_rx = server_now();
-	c->bev = bufferevent_openssl_socket_new(srv->base, fd, ssl,
+	c->bev = bufferevent_openssl_socket_new(srv->base, wait_end(c), ssl,
 	    BUFFEREVENT_SSL_ACCEPTING,
 	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
 	if (c->bev == NULL)
 		fatalx("bufferevent_openssl_socket_new failed");
-	c->timer = evtimer_new(srv->base, conn_timer, c);
-	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
-	srv->nconns++;
-	srv->stats.connections++;
+	conn_set_state(c, CONN_TLS);
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, PROTO_MAX_FRAME);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_timer_in(c, handshake_left(c));
+}
+
+/* CONN_WAIT: new bytes arrived (the event is edge-triggered: bytes left
+ * unread raise no new one), or handshake_timeout_s has passed. c stays
+ * this small until its first TLS record is whole: only that first record
+ * makes it worth an SSL object and buffers, so a peer that sends one byte
+ * and stops is as cheap, and as sheddable, as one that sent nothing. A
+ * first record that cannot be a ClientHello ends it at once. */
+static void
+conn_first_bytes(evutil_socket_t fd, short ev, void *arg)
+{
+	struct conn	*c = arg;
+	uint8_t		 h[TLS_HEADER];
+	size_t		 len;
+	ssize_t		 n;
+	int		 avail;
+
+	if ((ev & EV_TIMEOUT) || handshake_left(c) == 0) {
+		conn_kill(c, "handshake timeout");
+		return;
+	}
+	n = recv(fd, h, sizeof h, MSG_PEEK);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	if (n <= 0 || h[0] != TLS_HANDSHAKE) {
+		conn_kill(c, n == 0 ? "eof" : n > 0 ? "not TLS" : "error");
+		return;
+	}
+	conn_timer_in(c, handshake_left(c));	/* the deadline stands */
+	if ((size_t)n < sizeof h)
+		return;
+	len = (size_t)h[3] << 8 | h[4];
+	if (len == 0 || len > TLS_RECORD_MAX) {
+		conn_kill(c, "not TLS");
+		return;
+	}
+	if (ioctl(fd, FIONREAD, &avail) == -1 ||
+	    (size_t)avail < sizeof h + len)
+		return;		/* the rest of the record is on its way */
+	start_tls(c);
+}
+
+/* A connection accepted (counted against its address key): until its
+ * first bytes arrive it is this small struct and one event on its socket,
+ * nothing more. */
+void
+conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
+    socklen_t salen, const uint8_t key[16])
+{
+	struct conn	*c;
+	int		 one = 1;
+
+	/* Small answers go out at once, not after a delayed ACK. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	c = xcalloc(1, sizeof *c);	/* CONN_WAIT */
+	c->srv = srv;
+	c->serial = ++srv->conn_serial;
+	memcpy(&c->addr, sa, salen < sizeof c->addr ? salen : sizeof c->addr);
+	memcpy(c->addrkey, key, 16);
+	c->accepted = c->last_rx = server_now();
+	c->timer = event_new(srv->base, fd, EV_READ | EV_ET | EV_PERSIST,
+	    conn_first_bytes, c);
+	if (c->timer == NULL)
+		fatalx("event_new failed");
+	TAILQ_INSERT_TAIL(&srv->waiting, c, entry);
+	if (++srv->nconns > srv->conns_peak)
+		srv->conns_peak = srv->nconns;
+	srv->stats.connections++;
+	log_debug("connection %u: accepted", c->serial);
 	conn_timer_in(c, (uint64_t)srv->set.handshake_timeout_s);
-}
-
-/* A TCP connection arrived: limits first, before any TLS work. */
-static void
-listen_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
-{
-	struct server	*srv = arg;
-	uint8_t		 key[16];
-
-	rl_addr_key(sa, key);
-	if (srv->stopping) {
-		evutil_closesocket(fd);
-		return;
-	}
-	if ((long long)srv->nconns >= srv->set.max_connections) {
-		srv->stats.rate_limited[RL_CONNECTIONS]++;
-		evutil_closesocket(fd);
-		return;
-	}
-	if (ip_add(srv, key) != 0) {
-		srv->stats.rate_limited[RL_CONNECTIONS_IP]++;
-		evutil_closesocket(fd);
-		return;
-	}
-	conn_new(srv, fd, sa, (socklen_t)salen, key);
-}
-
-/* Out of descriptors: pause accepting for a second. */
-static void
-listen_error(struct evconnlistener *l, void *arg)
-{
-	struct server	*srv = arg;
-	struct timeval	 tv = { 1, 0 };
-	int		 e = EVUTIL_SOCKET_ERROR();
-
-	log_warnx("accept: %s; pausing for a second",
-	    evutil_socket_error_to_string(e));
-	evconnlistener_disable(l);
-	evtimer_add(srv->listen_resume, &tv);
-}
-
-/* Accept again after a pause. */
-static void
-listen_resume(evutil_socket_t fd, short ev, void *arg)
-{
-	struct server	*srv = arg;
-
-	if (!srv->stopping)
-		evconnlistener_enable(srv->listener);
-}
-
-/* Bind the TLS listener (on listen as settings_load parsed it). */
-int
-conn_listen(struct server *srv, char **cause)
-{
-	srv->listener = evconnlistener_new_bind(srv->base, listen_accept, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (struct sockaddr *)&srv->set.listen_addr,
-	    (int)srv->set.listen_len);
-	if (srv->listener == NULL) {
-		xasprintf(cause, "listen %s: %s", srv->set.listen,
-		    strerror(errno));
-		return (-1);
-	}
-	evconnlistener_set_error_cb(srv->listener, listen_error);
-	srv->listen_resume = evtimer_new(srv->base, listen_resume, srv);
-	return (0);
 }
 
 /* Stop accepting and tell every client to go away. */
@@ -475,15 +551,24 @@ void
 conn_shutdown_all(struct server *srv)
 {
 	struct conn	*c, *next;
+	unsigned	 framed = CONN_MASK(CONN_CHALLENGED) |
+	    CONN_MASK(CONN_ANON) | CONN_MASK(CONN_ONLINE) |
+	    CONN_MASK(CONN_DELETING);
 
 	if (srv->listener != NULL)
 		evconnlistener_disable(srv->listener);
+	for (c = TAILQ_FIRST(&srv->waiting); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_kill(c, "shutdown");
+	}
+	for (c = TAILQ_FIRST(&srv->handshaking); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		conn_kill(c, "shutdown");
+	}
 	for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->state == CONN_ANON || c->state == CONN_ONLINE)
+		if (framed & CONN_MASK(c->state))
 			conn_goaway(c, GOAWAY_SHUTDOWN, 5);
-		else if (c->state == CONN_TLS)
-			conn_kill(c, "shutdown");
 	}
 }
 

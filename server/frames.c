@@ -1,7 +1,9 @@
 /*
  * frames.c -- the frame reader of a control connection: whole frames off
  * the input, a bounded number per pass, the checks of PROTOCOL.md §2 in
- * their order (length, type, state, body), then dispatch by type.
+ * their order (length, type, state, body), then the handler that the
+ * message table names. The table is the state machine's other half:
+ * conn.c's says how states change, this one what each state accepts.
  */
 #include <string.h>
 
@@ -9,18 +11,46 @@
 
 #define FRAMES_PER_PASS	16	/* then yield to other connections */
 
-/* 1 if a client message of this type is allowed in c's state. */
-static int
-allowed(const struct conn *c, uint8_t type)
-{
-	int	 anon_only;
+#define ANON	CONN_MASK(CONN_ANON)
+#define ONLINE	CONN_MASK(CONN_ONLINE)
 
-	anon_only = type == MSG_REGISTER_BEGIN || type == MSG_REGISTER_FINISH ||
-	    type == MSG_HELLO || type == MSG_RELAY_JOIN;
-	if (c->state == CONN_ANON)
-		return (anon_only || type == MSG_PING);
-	return (!anon_only);
-}
+static void	handle_ping(struct conn *, const struct msg *);
+
+/* The states that read frames: the longest frame each takes, and the
+ * ERROR for a message it does not accept. Other states read none. */
+static const struct {
+	uint32_t	 max_len;
+	uint16_t	 refused;
+	const char	*why;
+} framed[CONN_NSTATES] = {
+	[CONN_CHALLENGED] = { PROTO_MAX_LEN_ANON, ERR_UNAUTHENTICATED,
+	    "say HELLO first" },
+	[CONN_ANON] = { PROTO_MAX_LEN_ANON, ERR_UNAUTHENTICATED,
+	    "say HELLO first" },
+	[CONN_ONLINE] = { PROTO_MAX_LEN, ERR_UNSUPPORTED,
+	    "not allowed once online" },
+};
+
+/* Each client message: the states that accept it (PROTOCOL.md §3) and
+ * its handler. A frame is handled in CONN_ANON, never CONN_CHALLENGED:
+ * the first one moves the connection on before its checks. */
+static const struct {
+	unsigned	 states;
+	void		(*handle)(struct conn *, const struct msg *);
+} commands[0x80] = {
+	[MSG_REGISTER_BEGIN] =	{ ANON, register_begin },
+	[MSG_REGISTER_FINISH] =	{ ANON, register_finish },
+	[MSG_HELLO] =		{ ANON, auth_hello },
+	[MSG_OPRF_EVAL] =	{ ONLINE, discovery_oprf },
+	[MSG_LOOKUP] =		{ ONLINE, discovery_lookup },
+	[MSG_CONNECT] =		{ ONLINE, rendezvous_connect },
+	[MSG_ACCEPT] =		{ ONLINE, rendezvous_accept },
+	[MSG_DECLINE] =		{ ONLINE, rendezvous_decline },
+	[MSG_END] =		{ ONLINE, rendezvous_end },
+	[MSG_RELAY_JOIN] =	{ ANON, relay_join },
+	[MSG_DELETE_ACCOUNT] =	{ ONLINE, auth_delete },
+	[MSG_PING] =		{ ANON | ONLINE, handle_ping },
+};
 
 /* Answer PING. */
 static void
@@ -32,71 +62,20 @@ handle_ping(struct conn *c, const struct msg *m)
 	conn_send(c, &r);
 }
 
-/* Dispatch one decoded message. */
-static void
-dispatch(struct conn *c, const struct msg *m)
-{
-	switch (m->type) {
-	case MSG_PING:
-		handle_ping(c, m);
-		break;
-	case MSG_REGISTER_BEGIN:
-		register_begin(c, m);
-		break;
-	case MSG_REGISTER_FINISH:
-		register_finish(c, m);
-		break;
-	case MSG_HELLO:
-		auth_hello(c, m);
-		break;
-	case MSG_DELETE_ACCOUNT:
-		auth_delete(c, m);
-		break;
-	case MSG_OPRF_EVAL:
-		discovery_oprf(c, m);
-		break;
-	case MSG_LOOKUP:
-		discovery_lookup(c, m);
-		break;
-	case MSG_RELAY_JOIN:
-		relay_join(c, m);
-		break;
-	case MSG_CONNECT:
-		rendezvous_connect(c, m);
-		break;
-	case MSG_ACCEPT:
-		rendezvous_accept(c, m);
-		break;
-	case MSG_DECLINE:
-		rendezvous_decline(c, m);
-		break;
-	case MSG_END:
-		rendezvous_end(c, m);
-		break;
-	default:
-		conn_error(c, m->type, 0, ERR_UNSUPPORTED, 0,
-		    "not supported by this server");
-		break;
-	}
-}
-
-/* One frame: the checks of §2 in their order, then dispatch. */
+/* One frame: the checks of §2 in their order, then its handler. */
 static void
 handle_frame(struct conn *c, uint8_t type, const uint8_t *body, size_t len)
 {
 	struct msg	 m;
 
-	if (!proto_known(type) || type >= 0x80) {
+	if (!proto_known(type) || type >= 0x80 ||
+	    commands[type].handle == NULL) {
 		conn_error(c, type, 0, ERR_UNSUPPORTED, 0, "unknown type");
 		return;
 	}
-	if (!allowed(c, type)) {
-		if (c->state == CONN_ANON)
-			conn_error(c, type, 0, ERR_UNAUTHENTICATED, 0,
-			    "say HELLO first");
-		else
-			conn_error(c, type, 0, ERR_UNSUPPORTED, 0,
-			    "not allowed once online");
+	if ((commands[type].states & CONN_MASK(c->state)) == 0) {
+		conn_error(c, type, 0, framed[c->state].refused, 0,
+		    framed[c->state].why);
 		return;
 	}
 	if (proto_decode(type, body, len, &m) != 0) {
@@ -105,7 +84,7 @@ handle_frame(struct conn *c, uint8_t type, const uint8_t *body, size_t len)
 		conn_kill(c, "malformed");
 		return;
 	}
-	dispatch(c, &m);
+	commands[type].handle(c, &m);
 }
 
 /* The first frame ends the handshake timeout; the lifetime starts. */
@@ -114,7 +93,7 @@ first_frame(struct conn *c, uint64_t now)
 {
 	uint64_t	 end;
 
-	c->got_frame = 1;
+	conn_set_state(c, CONN_ANON);
 	end = c->accepted + (uint64_t)c->srv->set.anonymous_lifetime_s;
 	conn_timer_in(c, end > now ? end - now : 0);
 }
@@ -130,14 +109,12 @@ frames_process(struct conn *c)
 	int		 n;
 
 	for (n = 0; n < FRAMES_PER_PASS; n++) {
-		if (c->state != CONN_ANON && c->state != CONN_ONLINE)
-			return;
+		if ((max = framed[c->state].max_len) == 0)
+			return;		/* not (or no longer) framed */
 		if (c->busy || evbuffer_get_length(in) < PROTO_HDR)
 			return;
 		evbuffer_copyout(in, hdr, PROTO_HDR);
 		len = proto_frame_len(hdr);
-		max = c->state == CONN_ONLINE ? PROTO_MAX_LEN :
-		    PROTO_MAX_LEN_ANON;
 		if (len < 1 || len > max) {
 			srv->stats.malformed++;
 			conn_error(c, 0, 0, ERR_MALFORMED, 0,
@@ -151,7 +128,7 @@ frames_process(struct conn *c)
 		c->last_rx = server_now();
 		if (c->nframes < UINT8_MAX)
 			c->nframes++;
-		if (!c->got_frame)
+		if (c->state == CONN_CHALLENGED)
 			first_frame(c, c->last_rx);
 		handle_frame(c, srv->frame[PROTO_HDR],
 		    srv->frame + PROTO_HDR + 1, len - 1);

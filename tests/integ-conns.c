@@ -1,11 +1,15 @@
 /*
  * integ-conns.c -- connection limits and timers against a real trystd:
- * max_connections and max_connections_per_ip close new connections
- * before TLS, handshake_timeout_s closes a silent one, anonymous_lifetime_s
- * ends one that never says HELLO even while it PINGs, idle_timeout_s sends
- * GOAWAY idle, and a client that stops reading is dropped once its unsent
- * output passes max_output_bytes, while others are served throughout.
+ * max_connections_per_ip closes new connections before TLS, and at
+ * max_connections a new one sheds the oldest still in its handshake (a
+ * real client gets in past connections that never start TLS), or is
+ * closed when none is; connections that send nothing cost little memory;
+ * handshake_timeout_s closes a silent one, anonymous_lifetime_s ends one
+ * that never says HELLO even while it PINGs, idle_timeout_s sends GOAWAY
+ * idle, and a client that stops reading is dropped once its unsent output
+ * passes max_output_bytes, while others are served throughout.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -13,6 +17,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -22,6 +27,14 @@
 #include "harness.h"
 
 #define N_IDLE_ONLINE	"+15550100411"
+#define N_SHED		"+15550100412"
+
+#define SHED_MAX	20	/* max_connections of test_conn_shed */
+#define WAIT_CONNS	2000	/* silent connections, test_wait_memory */
+/* Their memory at most: on the old code, which began TLS at accept, each
+ * cost 43-47 kB (about 90 MB for 2000); now a few hundred bytes (1-3 MB
+ * for 2000, sanitizers included). */
+#define WAIT_MAX_BYTES	(12800 * WAIT_CONNS)	/* 25 MB */
 
 /* A trystd of its own with extra settings, ready, and given a moment
  * to see the readiness check's connection go. */
@@ -73,6 +86,70 @@ closed_within(int fd, int ms)
 	return (1);
 }
 
+/* 1 if fd, which started TLS, is closed within ms (after whatever alert
+ * the server sent), else 0. */
+static int
+alert_then_close(int fd, int ms)
+{
+	int64_t		 end = h_mono_ms() + ms;
+	struct pollfd	 pfd = { .fd = fd, .events = POLLIN };
+	char		 buf[512];
+
+	while (h_mono_ms() < end) {
+		if (poll(&pfd, 1, (int)(end - h_mono_ms())) <= 0)
+			return (0);
+		if (read(fd, buf, sizeof buf) <= 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* Poll the gauge or counter name of /metrics on port for up to ms until
+ * it reads want; the last value read. */
+static long long
+metric_wait(int port, const char *name, long long want, int ms)
+{
+	int64_t		 end = h_mono_ms() + ms;
+	long long	 v;
+
+	while ((v = h_metric_now(port, name)) != want && h_mono_ms() < end)
+		h_msleep(100);
+	return (v);
+}
+
+/* VmRSS of pid in bytes (asserting it runs). */
+static long long
+vmrss(pid_t pid)
+{
+	char		 path[64], line[256];
+	long long	 kb = -1;
+	FILE		*f;
+
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	ck_assert_msg((f = fopen(path, "r")) != NULL, "trystd is gone");
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %lld kB", &kb) == 1)
+			break;
+	fclose(f);
+	ck_assert_int_ge(kb, 0);
+	return (kb * 1024);
+}
+
+/* Raise the soft limit on open files towards want; the limit now. */
+static long
+raise_nofile(long want)
+{
+	struct rlimit	 rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < (rlim_t)want) {
+		rl.rlim_cur = rl.rlim_max < (rlim_t)want ? rl.rlim_max :
+		    (rlim_t)want;
+		ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	return ((long)rl.rlim_cur);
+}
+
 START_TEST(test_conn_limits)
 {
 	struct hproc	*p;
@@ -91,12 +168,14 @@ START_TEST(test_conn_limits)
 	ck_assert_int_eq(closed_within(a[0], 300), 0);
 	ck_assert_int_eq(closed_within(a[1], 0), 0);
 	ck_assert_int_eq(closed_within(a[2], 2000), 1);
-	/* Two from another fill max_connections; a third address is
-	 * closed too. */
+	/* Two from another fill max_connections; one from a third address
+	 * sheds the oldest still in its handshake, a[0], and stays. */
 	for (i = 0; i < 2; i++)
 		b[i] = tcp_from("127.0.0.6", p->port);
 	c = tcp_from("127.0.0.7", p->port);
-	ck_assert_int_eq(closed_within(c, 2000), 1);
+	ck_assert_int_eq(closed_within(a[0], 2000), 1);
+	ck_assert_int_eq(closed_within(c, 300), 0);
+	ck_assert_int_eq(closed_within(a[1], 0), 0);
 	ck_assert_int_eq(closed_within(b[0], 0), 0);
 	ck_assert_int_eq(closed_within(b[1], 0), 0);
 	for (i = 0; i < 3; i++)
@@ -126,6 +205,157 @@ START_TEST(test_conn_limits)
 	ck_assert_msg(t >= 1500 && t <= 3500, "closed after %lld ms",
 	    (long long)t);
 	close(d);
+}
+END_TEST
+
+START_TEST(test_conn_shed)
+{
+	struct hproc	*p;
+	struct account	 a;
+	struct hc	*real;
+	char		 conf[200];
+	int		 fd[SHED_MAX], x, i;
+	int		 mport = h_proc_port(SOCK_STREAM);
+	const char	*gauge = "tryst_connections";
+	const char	*hits =
+	    "tryst_rate_limited_total{kind=\"connections\"}";
+
+	snprintf(conf, sizeof conf, "max_connections = %d\n"
+	    "handshake_timeout_s = 60\nlog_level = debug\n"
+	    "metrics_listen = %d\n", SHED_MAX, mport);
+	p = conns_proc("shed", conf);
+	h_register_at(p->hostport, N_SHED, &a);
+	ck_assert_int_eq(metric_wait(mport, gauge, 0, 10000), 0);
+
+	/* Connections that never start TLS fill max_connections; a real
+	 * client still goes online, in the place of the oldest of them. */
+	for (i = 0; i < SHED_MAX; i++)
+		fd[i] = tcp_from("127.0.0.1", p->port);
+	ck_assert_int_eq(metric_wait(mport, gauge, SHED_MAX, 10000),
+	    SHED_MAX);
+	real = h_online_at(p->hostport, &a, 0);
+	ck_assert_int_eq(closed_within(fd[0], 2000), 1);
+	for (i = 1; i < SHED_MAX; i++)
+		ck_assert_int_eq(closed_within(fd[i], 0), 0);
+	ck_assert_int_eq(h_metric_now(mport, hits), 1);
+	ck_assert_int_eq(h_proc_log_count(p, "connection closed: shed for a "
+	    "new connection"), 1);
+
+	/* Once every connection is past its handshake, a new one is
+	 * closed before TLS and nobody is shed. */
+	for (i = 1; i < SHED_MAX; i++)
+		close(fd[i]);
+	ck_assert_int_eq(metric_wait(mport, gauge, 1, 10000), 1);
+	for (i = 1; i < SHED_MAX; i++)
+		h_raw_open(p->hostport, 0);
+	x = tcp_from("127.0.0.1", p->port);
+	ck_assert_int_eq(closed_within(x, 2000), 1);
+	close(x);
+	ck_assert_int_eq(h_metric_now(mport, hits), 2);
+	h_ping(real, 5);
+	ck_assert_int_eq(h_metric_now(mport, gauge), SHED_MAX);
+
+	/* Bytes that cannot begin a TLS handshake end a connection at once,
+	 * without waiting for handshake_timeout_s. */
+	h_raw_close_all();
+	ck_assert_int_eq(metric_wait(mport, gauge, 1, 10000), 1);
+	x = tcp_from("127.0.0.1", p->port);
+	ck_assert_int_eq(write(x, "GET / HTTP/1.0\r\n\r\n", 18), 18);
+	ck_assert_int_eq(closed_within(x, 3000), 1);
+	close(x);
+
+	/* Every change of state was one the table allows. */
+	ck_assert_int_gt(h_proc_log_count(p, ": wait -> tls"), 0);
+	ck_assert_int_gt(h_proc_log_count(p, ": tls -> challenged"), 0);
+	ck_assert_int_gt(h_proc_log_count(p, ": anonymous -> online"), 0);
+	ck_assert_int_eq(h_proc_log_count(p, "no transition"), 0);
+}
+END_TEST
+
+/* A connection costs a TLS object only once its first record is whole:
+ * peers that sent a record header and stop stay as cheap and as sheddable
+ * as silent ones, so they cannot crowd out a real client mid-handshake;
+ * a record that arrives in pieces still starts TLS once it is whole. On
+ * the code that began TLS at the first byte, each of these held an SSL
+ * object (47 kB) and competed with real handshakes to be shed. */
+START_TEST(test_conn_partial_hello)
+{
+	static const uint8_t hdr[] = { 0x16, 0x03, 0x01, 0x01, 0x00 };
+	uint8_t		 rest[256];
+	struct hproc	*p;
+	struct account	 a;
+	char		 conf[200];
+	int		 fd[SHED_MAX], x, i;
+	int		 mport = h_proc_port(SOCK_STREAM);
+
+	snprintf(conf, sizeof conf, "max_connections = %d\n"
+	    "handshake_timeout_s = 60\nlog_level = debug\n"
+	    "metrics_listen = %d\n", SHED_MAX, mport);
+	p = conns_proc("partial", conf);
+	h_register_at(p->hostport, N_SHED, &a);
+	ck_assert_int_eq(metric_wait(mport, "tryst_connections", 0, 10000),
+	    0);
+	i = h_proc_log_count(p, ": wait -> tls");
+	for (x = 0; x < SHED_MAX; x++) {
+		fd[x] = tcp_from("127.0.0.1", p->port);
+		ck_assert_int_eq(write(fd[x], hdr, sizeof hdr), sizeof hdr);
+		ck_assert_int_eq(write(fd[x], rest, 100), 100);
+	}
+	ck_assert_int_eq(metric_wait(mport, "tryst_connections", SHED_MAX,
+	    10000), SHED_MAX);
+	h_msleep(300);
+	ck_assert_int_eq(h_proc_log_count(p, ": wait -> tls"), i);
+	/* A real client still goes online, in the place of the oldest. */
+	h_online_at(p->hostport, &a, 0);
+	ck_assert_int_eq(closed_within(fd[0], 2000), 1);
+	ck_assert_int_eq(h_proc_log_count(p, ": wait -> tls"), i + 1);
+	/* The rest of a record, later: now TLS starts (and fails: it is no
+	 * ClientHello), and the connection closes. */
+	memset(rest, 0, sizeof rest);
+	ck_assert_int_eq(write(fd[1], rest, 156), 156);
+	ck_assert_int_eq(alert_then_close(fd[1], 3000), 1);
+	ck_assert_int_eq(h_proc_log_count(p, ": wait -> tls"), i + 2);
+	for (x = 2; x < SHED_MAX; x++)
+		ck_assert_int_eq(closed_within(fd[x], 0), 0);
+	for (x = 0; x < SHED_MAX; x++)
+		close(fd[x]);
+	ck_assert_int_eq(h_proc_log_count(p, "no transition"), 0);
+}
+END_TEST
+
+START_TEST(test_wait_memory)
+{
+	struct hproc	*p;
+	char		 conf[200];
+	long		 n = WAIT_CONNS, i, lim;
+	long long	 rss0, rss1, bound;
+	int		 mport = h_proc_port(SOCK_STREAM);
+	static int	 fd[WAIT_CONNS];
+
+	/* trystd inherits the limit: both sides hold n sockets. */
+	lim = raise_nofile(WAIT_CONNS + 256);
+	if (lim - 256 < n)
+		n = lim - 256;
+	ck_assert_msg(n >= 500, "open files limited to %ld", lim);
+	bound = WAIT_MAX_BYTES / WAIT_CONNS * n;
+	snprintf(conf, sizeof conf, "max_connections = 100000\n"
+	    "max_connections_per_ip = 100000\nhandshake_timeout_s = 60\n"
+	    "metrics_listen = %d\n", mport);
+	p = conns_proc("waitmem", conf);
+	ck_assert_int_eq(metric_wait(mport, "tryst_connections", 0, 10000), 0);
+	rss0 = vmrss(p->pid);
+	for (i = 0; i < n; i++)
+		fd[i] = tcp_from("127.0.0.1", p->port);
+	ck_assert_int_eq(metric_wait(mport, "tryst_connections", n, 20000), n);
+	h_msleep(500);
+	rss1 = vmrss(p->pid);
+	printf("conns: %ld connections that sent nothing: VmRSS %lld -> %lld "
+	    "kB, %lld bytes each (bound %lld)\n", n, rss0 / 1024,
+	    rss1 / 1024, (rss1 - rss0) / n, bound / n);
+	ck_assert_msg(rss1 - rss0 < bound, "%ld silent connections took "
+	    "%lld kB", n, (rss1 - rss0) / 1024);
+	for (i = 0; i < n; i++)
+		close(fd[i]);
 }
 END_TEST
 
@@ -227,6 +457,9 @@ integ_conns_tcase(void)
 	tcase_add_checked_fixture(tc, NULL, h_proc_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_conn_limits);
+	tcase_add_test(tc, test_conn_shed);
+	tcase_add_test(tc, test_conn_partial_hello);
+	tcase_add_test(tc, test_wait_memory);
 	tcase_add_test(tc, test_slow_reader);
 	tcase_add_test(tc, test_conn_timers);
 	return (tc);
