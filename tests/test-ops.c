@@ -551,9 +551,11 @@ main(void)
 	tcase_add_test(tc, test_shutdown);
 	suite_add_tcase(s, tc);
 	suite_add_tcase(s, integ_ops_http_tcase());
+	suite_add_tcase(s, integ_metrics_tcase());
 	suite_add_tcase(s, integ_redis_tcase());
 	suite_add_tcase(s, integ_deliver_tcase());
 	suite_add_tcase(s, integ_conns_tcase());
+	suite_add_tcase(s, integ_tls_tcase());
 	tc = tcase_create("left-behind");
 	tcase_add_test(tc, test_left_behind);
 	suite_add_tcase(s, tc);
