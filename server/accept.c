@@ -9,12 +9,15 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server.h"
 
 #define TRIM_MIN	1024	/* a smaller peak of connections: no trim */
+#define SHED_BACKLOG	16	/* pending connections closed per EMFILE */
 
 /* Count a connection against its address; -1 if over the limit. */
 static int
@@ -99,6 +102,10 @@ listen_accept(struct evconnlistener *l, evutil_socket_t fd,
 	uint8_t		 key[16];
 
 	rl_addr_key(sa, key);
+	if (srv->accept_warned) {
+		log_notice("accepting again");
+		srv->accept_warned = 0;
+	}
 	if (srv->stopping) {
 		evutil_closesocket(fd);
 		return;
@@ -119,16 +126,48 @@ listen_accept(struct evconnlistener *l, evutil_socket_t fd,
 	conn_new(srv, fd, sa, (socklen_t)salen, key);
 }
 
-/* Out of descriptors: pause accepting for a second. */
+/* Out of descriptors, pending connections would wait in the backlog for
+ * seconds: use the spare descriptor to take a few and close them at once,
+ * so their clients hear a close now and may retry. */
+static void
+shed_backlog(struct server *srv, evutil_socket_t lfd)
+{
+	int	 i, fd;
+
+	if (srv->spare_fd == -1)
+		return;
+	for (i = 0; i < SHED_BACKLOG; i++) {
+		close(srv->spare_fd);
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1) {
+			close(fd);
+			srv->stats.rate_limited[RL_CONNECTIONS]++;
+		}
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd == -1 || srv->spare_fd == -1)
+			break;
+	}
+}
+
+/* Out of descriptors: shed what waits, pause accepting for a second. One
+ * warning an episode (episodes under a minute apart count as one). */
 static void
 listen_error(struct evconnlistener *l, void *arg)
 {
 	struct server	*srv = arg;
 	struct timeval	 tv = { 1, 0 };
 	int		 e = EVUTIL_SOCKET_ERROR();
+	uint64_t	 now = server_now();
 
-	log_warnx("accept: %s; pausing for a second",
-	    evutil_socket_error_to_string(e));
+	if (!srv->accept_warned && (srv->accept_warned_at == 0 ||
+	    now - srv->accept_warned_at >= 60)) {
+		log_warnx("accept: %s; pausing a second at a time until it "
+		    "succeeds", evutil_socket_error_to_string(e));
+		srv->accept_warned_at = now;
+	}
+	srv->accept_warned = 1;
+	if (e == EMFILE || e == ENFILE)
+		shed_backlog(srv, evconnlistener_get_fd(l));
 	evconnlistener_disable(l);
 	evtimer_add(srv->listen_resume, &tv);
 }
@@ -139,6 +178,8 @@ listen_resume(evutil_socket_t fd, short ev, void *arg)
 {
 	struct server	*srv = arg;
 
+	if (srv->spare_fd == -1)
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (!srv->stopping)
 		evconnlistener_enable(srv->listener);
 }
@@ -160,5 +201,6 @@ accept_listen(struct server *srv, char **cause)
 	}
 	evconnlistener_set_error_cb(srv->listener, listen_error);
 	srv->listen_resume = evtimer_new(srv->base, listen_resume, srv);
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return (0);
 }

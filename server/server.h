@@ -203,9 +203,16 @@ struct server {
 	uint8_t		 spki_hash[32];
 	struct evconnlistener *listener;
 	struct event	*listen_resume;
+	int		 spare_fd;	/* closed to shed at EMFILE (accept.c) */
+	int		 accept_warned;	/* out of descriptors, and logged */
+	uint64_t	 accept_warned_at;
 
-	struct connlist	 conns;
-	size_t		 nconns;
+	struct connlist	 conns;		/* past their handshake, or dead */
+	struct connlist	 waiting;	/* CONN_WAIT, oldest first */
+	struct connlist	 handshaking;	/* CONN_TLS, oldest first */
+	size_t		 nconns;	/* on the three lists */
+	size_t		 conns_peak;	/* since the last heap trim */
+	uint32_t	 conn_serial;	/* of the last connection accepted */
 	struct table	*per_ip;	/* address key -> struct ipcount */
 	struct table	*presence;	/* ID -> struct account_conns */
 

@@ -321,6 +321,8 @@ server_free(struct server *srv)
 		evconnlistener_free(srv->listener);
 	if (srv->listen_resume != NULL)
 		event_free(srv->listen_resume);
+	if (srv->spare_fd != -1)
+		close(srv->spare_fd);
 	if (srv->tick != NULL) {
 		event_free(srv->tick);
 		event_free(srv->second);
@@ -373,6 +375,7 @@ main(int argc, char **argv)
 	int		 ch, test = 0;
 
 	srv = xcalloc(1, sizeof *srv);
+	srv->spare_fd = -1;
 	while ((ch = getopt(argc, argv, "c:th")) != -1) {
 		switch (ch) {
 		case 'c':

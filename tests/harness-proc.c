@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
+
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +183,23 @@ h_proc_up_shifted(const char *name, long long shift, const char *extra)
 	h_proc_start(p, envp);
 	h_proc_ready(p);
 	return (p);
+}
+
+/* Descriptors that process pid has open. */
+int
+h_nfds(pid_t pid)
+{
+	char		 path[64];
+	DIR		*d;
+	struct dirent	*e;
+	int		 n = 0;
+
+	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+	ck_assert_ptr_nonnull(d = opendir(path));
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return (n);
 }
 
 /* Wait up to ms for p to exit. */

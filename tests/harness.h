@@ -308,6 +308,8 @@ struct hproc *h_proc_up_shifted(const char *name, long long shift,
 	    const char *extra);
 /* Wait up to ms for it to exit: 1 (wait status in ->status), or 0. */
 int	 h_proc_wait(struct hproc *, int ms);
+/* Descriptors that process pid has open. */
+int	 h_nfds(pid_t pid);
 /* How often text occurs in the file at path (0 when it is missing), and
  * in p's log. */
 int	 h_file_count(const char *path, const char *text);

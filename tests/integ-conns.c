@@ -323,6 +323,44 @@ START_TEST(test_conn_partial_hello)
 }
 END_TEST
 
+/* Out of descriptors, the TLS listener logs once an episode (not once a
+ * second) and closes what waits in its backlog through a spare
+ * descriptor, so that those clients hear a close at once instead of
+ * waiting for a TCP timeout; it logs when it accepts again. */
+START_TEST(test_accept_emfile)
+{
+	struct hproc	*p;
+	int		 fd[40], i, base, shed = 0;
+	int64_t		 end;
+
+	p = conns_proc("emfile", NULL);
+	h_msleep(300);
+	base = h_nfds(p->pid);
+	ck_assert_int_eq(h_run(NULL, "prlimit --pid %d --nofile=%d:",
+	    (int)p->pid, base + 2), 0);
+	for (i = 0; i < 40; i++)
+		fd[i] = tcp_from("127.0.0.1", p->port);
+	h_msleep(3500);
+	for (i = 0; i < 40; i++)
+		shed += closed_within(fd[i], 0);
+	printf("TLS listener at EMFILE: %d of 40 pending connections closed, "
+	    "%d warnings in 3.5 s\n", shed, h_proc_log_count(p, "accept: "));
+	ck_assert_int_eq(h_proc_log_count(p, "accept: "), 1);
+	ck_assert_int_ge(shed, 20);
+	for (i = 0; i < 40; i++)
+		close(fd[i]);
+	ck_assert_int_eq(h_run(NULL, "prlimit --pid %d --nofile=%d:",
+	    (int)p->pid, base + 200), 0);
+	end = h_mono_ms() + 10000;
+	do {
+		close(tcp_from("127.0.0.1", p->port));
+		h_msleep(200);
+	} while (h_proc_log_count(p, "accepting again") == 0 &&
+	    h_mono_ms() < end);
+	ck_assert_int_eq(h_proc_log_count(p, "accepting again"), 1);
+}
+END_TEST
+
 START_TEST(test_wait_memory)
 {
 	struct hproc	*p;
@@ -459,6 +497,7 @@ integ_conns_tcase(void)
 	tcase_add_test(tc, test_conn_limits);
 	tcase_add_test(tc, test_conn_shed);
 	tcase_add_test(tc, test_conn_partial_hello);
+	tcase_add_test(tc, test_accept_emfile);
 	tcase_add_test(tc, test_wait_memory);
 	tcase_add_test(tc, test_slow_reader);
 	tcase_add_test(tc, test_conn_timers);

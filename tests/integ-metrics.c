@@ -114,23 +114,6 @@ rss_kb(pid_t pid)
 	return (kb);
 }
 
-/* Descriptors pid has open. */
-static int
-nfds(pid_t pid)
-{
-	char		 path[64];
-	DIR		*d;
-	struct dirent	*e;
-	int		 n = 0;
-
-	snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
-	ck_assert_ptr_nonnull(d = opendir(path));
-	while ((e = readdir(d)) != NULL)
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return (n);
-}
-
 /* Lines in the file at path. */
 static int
 lines(const char *path)
@@ -309,14 +292,14 @@ START_TEST(test_metrics_flood)
 	p = metrics_proc("metrics-flood", &mport);
 	h_register_at(p->hostport, N_FLOOD, &a);
 	h_msleep(300);
-	base = nfds(p->pid);
+	base = h_nfds(p->pid);
 	ck_assert_int_eq(h_run(NULL, "prlimit --pid %d --nofile=%d:",
 	    (int)p->pid, base + 40), 0);
 	log0 = lines(p->log);
 	for (i = 0; i < FLOOD_CONNS; i++)
 		fds[i] = tcp_connect(mport, 1);
 	h_msleep(1000);
-	held = nfds(p->pid) - base;
+	held = h_nfds(p->pid) - base;
 	c = h_online_at(p->hostport, &a, 0);
 	h_ping(c, 1);
 	logged = lines(p->log) - log0;
@@ -330,7 +313,7 @@ START_TEST(test_metrics_flood)
 		close(fds[i]);
 	/* Once trystd has seen them go, it serves again. */
 	end = h_mono_ms() + 15000;
-	while (nfds(p->pid) > base + 1 && h_mono_ms() < end)
+	while (h_nfds(p->pid) > base + 1 && h_mono_ms() < end)
 		h_msleep(100);
 	ck_assert_int_ge(h_metric_now(mport, "tryst_connections"), 1);
 }
@@ -346,7 +329,7 @@ START_TEST(test_metrics_emfile)
 
 	p = metrics_proc("metrics-emfile", &mport);
 	h_msleep(300);
-	base = nfds(p->pid);
+	base = h_nfds(p->pid);
 	ck_assert_int_eq(h_run(NULL, "prlimit --pid %d --nofile=%d:",
 	    (int)p->pid, base + 2), 0);
 	log0 = lines(p->log);
