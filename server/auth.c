@@ -5,14 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
 #include <sodium.h>
 
 #include "server.h"
 
 #define DAY	86400ULL
 
-/* A HELLO or DELETE_ACCOUNT waiting for Redis. */
+/* A HELLO or DELETE_ACCOUNT waiting for storage. */
 struct authreq {
 	struct conn	*c;
 	uint8_t		 type;
@@ -46,39 +45,16 @@ req_fail(struct authreq *r, uint16_t code, uint32_t retry, const char *msg)
 	conn_req_fail(r->c, r->type, r, sizeof *r, code, retry, msg);
 }
 
-/* KEYS[1] the account; ARGV today, expiry. Writes seen only into an
- * account that still exists and has not been seen today, so that one
- * account is written at most once a day however many connections and
- * nodes it has, and a deleted account never comes back as a lone seen. */
-static const char seen_lua[] =
-	"local a = redis.call('HMGET', KEYS[1], 'created', 'seen') "
-	"if not a[1] or (a[2] and tonumber(a[2]) >= tonumber(ARGV[1])) then "
-	"  return 0 "
-	"end "
-	"redis.call('HSET', KEYS[1], 'seen', ARGV[1]) "
-	"redis.call('EXPIREAT', KEYS[1], ARGV[2]) "
-	"return 1";
-
-/* Write today as the account's seen day, and its expiry. */
-static void
-write_seen(struct server *srv, const uint8_t id[ID_LEN])
-{
-	char		 key[72];
-	uint64_t	 now = server_now(), today = now - now % DAY;
-
-	keyspace_acct(key, id);
-	store_cmdf(srv->store, NULL, NULL, "EVAL %s 1 %s %llu %llu", seen_lua,
-	    key, (unsigned long long)today, (unsigned long long)(today +
-	    (uint64_t)srv->set.account_ttl_days * DAY));
-}
-
 /* Daily seen of a connection that stays online across days. */
 void
 auth_touch_seen(struct conn *c)
 {
-	c->seen_day = server_now() / DAY;
-	if (store_up(c->srv->store))
-		write_seen(c->srv, c->id);
+	struct server	*srv = c->srv;
+	uint64_t	 now = server_now(), today = now - now % DAY;
+
+	c->seen_day = now / DAY;
+	store_account_seen(srv->store, c->id, today, today +
+	    (uint64_t)srv->set.account_ttl_days * DAY);
 }
 
 /* WELCOME: the reflexive address, the limits, maybe a new credential. */
@@ -134,15 +110,13 @@ hello_refuse(struct conn *c, uint16_t code, const char *msg)
 
 /* The account came back: compare created, go online. */
 static void
-hello_account(struct server *srv, redisReply *reply, void *arg)
+hello_account(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct authreq	*r = arg;
 	struct conn	*c = r->c;
-	long long	 seen;
 	uint64_t	 today = server_now() / DAY;
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 2) {
+	if (!res->ok) {
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
 		return;
@@ -151,14 +125,11 @@ hello_account(struct server *srv, redisReply *reply, void *arg)
 		req_end(r);
 		return;
 	}
-	if (reply->element[0]->type != REDIS_REPLY_STRING ||
-	    strtoull(reply->element[0]->str, NULL, 10) != r->cred.created) {
+	if (res->v[0] == 0 || (uint64_t)res->v[0] != r->cred.created) {
 		hello_refuse(c, ERR_REVOKED, "this registration was revoked");
 		req_end(r);
 		return;
 	}
-	seen = reply->element[1]->type == REDIS_REPLY_STRING ?
-	    strtoll(reply->element[1]->str, NULL, 10) : 0;
 	memcpy(c->id, r->cred.id, ID_LEN);
 	memcpy(c->cred, r->raw, CRED_LEN);
 	c->created = r->cred.created;
@@ -170,7 +141,7 @@ hello_account(struct server *srv, redisReply *reply, void *arg)
 	}
 	conn_set_state(c, CONN_ONLINE);
 	c->presence = (r->flags & HELLO_PRESENCE) != 0;
-	c->seen_day = (uint64_t)seen / DAY;
+	c->seen_day = (uint64_t)res->v[1] / DAY;
 	if (c->seen_day < today)
 		auth_touch_seen(c);
 	srv->stats.hello[0]++;
@@ -188,7 +159,6 @@ auth_hello(struct conn *c, const struct msg *m)
 	const struct vb	*cv = &m->u.hello.credential;
 	struct authreq	*r;
 	struct cred	 cred;
-	char		 key[72];
 
 	if (cred_verify(cv->p, cv->len, srv->keys->sign_pk, &cred) != 0) {
 		hello_refuse(c, ERR_UNAUTHENTICATED,
@@ -210,30 +180,27 @@ auth_hello(struct conn *c, const struct msg *m)
 	r->cred = cred;
 	r->flags = m->u.hello.flags;
 	memcpy(r->raw, cv->p, CRED_LEN);
-	keyspace_acct(key, cred.id);
-	if (store_cmdf(srv->store, hello_account, r, "HMGET %s created seen",
-	    key) != 0)
+	if (store_account_get(srv->store, cred.id, hello_account, r) != 0)
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
 }
 
 /* The account is gone: close this connection and the ID's others. */
 static void
-delete_done(struct server *srv, redisReply *reply, void *arg)
+delete_done(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct authreq	*r = arg;
 	struct conn	*c = r->c;
 	struct msg	 m = { .type = MSG_DELETED };
 
-	if (c->state == CONN_DELETING && (reply == NULL ||
-	    reply->type != REDIS_REPLY_INTEGER || reply->integer == 0))
+	if (c->state == CONN_DELETING && (!res->ok || res->v[0] == 0))
 		conn_set_state(c, CONN_ONLINE);	/* it stays */
-	if (reply == NULL || reply->type != REDIS_REPLY_INTEGER) {
+	if (!res->ok) {
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
 		return;
 	}
-	if (reply->integer == 0) {
+	if (res->v[0] == 0) {
 		req_fail(r, ERR_REVOKED, 0, "this registration was revoked");
 		return;
 	}
@@ -245,13 +212,12 @@ delete_done(struct server *srv, redisReply *reply, void *arg)
 	req_end(r);
 }
 
-/* DELETE_ACCOUNT: remove the acct: key and announce it. */
+/* DELETE_ACCOUNT: remove the account and revoke it everywhere. */
 void
 auth_delete(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 	struct authreq	*r;
-	char		 key[72], hex[2 * ID_LEN + 1];
 
 	if (!store_up(srv->store)) {
 		conn_error(c, m->type, 0, ERR_UNAVAILABLE,
@@ -261,11 +227,8 @@ auth_delete(struct conn *c, const struct msg *m)
 	r = req_new(c, m->type);
 	memcpy(r->cred.id, c->id, ID_LEN);
 	r->cred.created = c->created;
-	keyspace_acct(key, c->id);
-	hex_encode(hex, c->id, ID_LEN);
-	if (store_cmdf(srv->store, delete_done, r, "EVAL %s 1 %s %llu %s:%llu",
-	    keyspace_delete_lua, key, (unsigned long long)c->created, hex,
-	    (unsigned long long)c->created) != 0)
+	if (store_account_delete(srv->store, c->id, c->created, delete_done,
+	    r) != 0)
 		req_fail(r, ERR_UNAVAILABLE, store_retry_after(srv->store),
 		    "storage unavailable");
 	else	/* it gets DELETED, not GOAWAY revoked */

@@ -2,20 +2,20 @@
  * discovery.c -- OPRF_EVAL and LOOKUP (PROTOCOL.md §5.3).
  *
  * Each OPRF element costs a token of the account's discovery bucket in
- * Redis; a batch is charged whole or refused whole, atomically, by a
- * small Lua script. Batches above INLINE_MAX elements are evaluated on the
- * worker pool so that other connections are not kept waiting.
+ * the store; a batch is charged whole or refused whole, atomically
+ * (store_discovery_charge). Batches above INLINE_MAX elements are
+ * evaluated on the worker pool so that other connections are not kept
+ * waiting.
  *
  * Refusals cost nothing: after the bucket refused an account, this node
  * remembers how many tokens it had until the next 00:00 UTC (it cannot
  * gain any before), and refuses larger batches at once, before their
- * elements are checked or Redis is asked. LOOKUP takes tokens of a
+ * elements are checked or the store is asked. LOOKUP takes tokens of a
  * bucket per account on this node, lookups_per_minute IDs a minute.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
 #include <sodium.h>
 
 #include "server.h"
@@ -93,24 +93,8 @@ discovery_free(struct server *srv)
 	srv->discovery = NULL;
 }
 
-/* KEYS[1] bucket; ARGV full, refill, today, count. Returns {1, left} or
- * {0, tokens}. The key expires when the bucket would be full again. */
-static const char bucket_lua[] =
-	"local full, refill = tonumber(ARGV[1]), tonumber(ARGV[2]) "
-	"local today, count = tonumber(ARGV[3]), tonumber(ARGV[4]) "
-	"local t = redis.call('HMGET', KEYS[1], 'tokens', 'day') "
-	"local tokens = full "
-	"if t[1] then "
-	"  tokens = math.min(full, tonumber(t[1]) + "
-	"    math.max(0, today - tonumber(t[2])) * refill) "
-	"end "
-	"if count > tokens then return {0, tokens} end "
-	"tokens = tokens - count "
-	"if tokens >= full then redis.call('DEL', KEYS[1]) return {1, tokens} end "
-	"redis.call('HSET', KEYS[1], 'tokens', tokens, 'day', today) "
-	"redis.call('EXPIREAT', KEYS[1], "
-	"  (today + math.ceil((full - tokens) / refill)) * 86400) "
-	"return {1, tokens}";
+/* What an operation that could not be sent stands for. */
+static const struct store_result unavailable;
 
 /* One OPRF_EVAL in flight. */
 struct evalreq {
@@ -206,15 +190,13 @@ refuse_spent(struct conn *c, uint16_t count, long long tokens)
 
 /* The bucket answered: evaluate, or refuse with the time to retry. */
 static void
-eval_charged(struct server *srv, redisReply *reply, void *arg)
+eval_charged(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct evalreq	*r = arg;
 	struct discstate *st;
-	long long	 tokens;
+	long long	 tokens = res->v[1];
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 2 ||
-	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
+	if (!res->ok) {
 		if (r->c->state != CONN_DEAD)
 			conn_error(r->c, MSG_OPRF_EVAL, 0, ERR_UNAVAILABLE,
 			    store_retry_after(srv->store),
@@ -222,9 +204,7 @@ eval_charged(struct server *srv, redisReply *reply, void *arg)
 		evalreq_end(r);
 		return;
 	}
-	tokens = reply->element[1]->type == REDIS_REPLY_INTEGER ?
-	    reply->element[1]->integer : 0;
-	if (reply->element[0]->integer == 0) {
+	if (res->v[0] == 0) {
 		st = state_of(srv, r->c->id, 1);
 		st->oprf_tokens = tokens;
 		st->oprf_until = server_now() - server_now() % DAY + DAY;
@@ -252,7 +232,7 @@ too_large(struct conn *c, const struct msg *m, uint16_t count)
 	return (1);
 }
 
-/* Redis is down: UNAVAILABLE. 1 if refused. */
+/* Storage is down: UNAVAILABLE. 1 if refused. */
 static int
 storage_down(struct conn *c, const struct msg *m)
 {
@@ -284,28 +264,10 @@ known_spent(struct conn *c, uint16_t count)
 static void
 charge(struct server *srv, struct evalreq *r)
 {
-	char		 hex[2 * ID_LEN + 1], key[80];
-	char		 full[24], refill[24], today[24], count[8];
-	const char	*argv[8];
-
-	hex_encode(hex, r->c->id, ID_LEN);
-	snprintf(key, sizeof key, "rl:disc:{%s}", hex);
-	snprintf(full, sizeof full, "%lld", srv->set.discovery_bucket);
-	snprintf(refill, sizeof refill, "%lld",
-	    srv->set.discovery_refill_per_day);
-	snprintf(today, sizeof today, "%llu",
-	    (unsigned long long)(server_now() / DAY));
-	snprintf(count, sizeof count, "%u", r->count);
-	argv[0] = "EVAL";
-	argv[1] = bucket_lua;
-	argv[2] = "1";
-	argv[3] = key;
-	argv[4] = full;
-	argv[5] = refill;
-	argv[6] = today;
-	argv[7] = count;
-	if (store_cmd(srv->store, eval_charged, r, 8, argv, NULL) != 0)
-		eval_charged(srv, NULL, r);
+	if (store_discovery_charge(srv->store, r->c->id,
+	    srv->set.discovery_bucket, srv->set.discovery_refill_per_day,
+	    server_now() / DAY, r->count, eval_charged, r) != 0)
+		eval_charged(srv, &unavailable, r);
 }
 
 /* The elements are checked: refuse the batch, or charge for it. */
@@ -356,26 +318,24 @@ struct lookreq {
 	uint16_t	 count;
 };
 
-/* The EXISTS answers came back: the bitmap. */
+/* The store answered: the bitmap. */
 static void
-lookup_done(struct server *srv, redisReply *reply, void *arg)
+lookup_done(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct lookreq	*r = arg;
 	struct msg	 m = { .type = MSG_LOOKUP_RESULT };
 	uint8_t		 bitmap[PROTO_MAX_BATCH / 8];
 	size_t		 i;
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != r->count) {
+	if (!res->ok) {
 		if (r->c->state != CONN_DEAD)
 			conn_error(r->c, MSG_LOOKUP, 0, ERR_UNAVAILABLE,
 			    store_retry_after(srv->store),
 			    "storage unavailable");
 	} else {
 		memset(bitmap, 0, sizeof bitmap);
-		for (i = 0; i < reply->elements; i++) {
-			if (reply->element[i]->type == REDIS_REPLY_INTEGER &&
-			    reply->element[i]->integer == 1)
+		for (i = 0; i < r->count; i++) {
+			if (res->exists[i])
 				bitmap[i / 8] |= (uint8_t)(1 << (i % 8));
 		}
 		srv->stats.lookups += r->count;
@@ -413,8 +373,6 @@ discovery_lookup(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 	struct lookreq	*r;
-	char		 key[72];
-	uint16_t	 i;
 
 	if (too_large(c, m, m->u.lookup.count) || storage_down(c, m) ||
 	    lookups_spent(c, m->u.lookup.count))
@@ -423,11 +381,7 @@ discovery_lookup(struct conn *c, const struct msg *m)
 	r->c = c;
 	r->count = m->u.lookup.count;
 	conn_hold(c);
-	store_cmdf(srv->store, NULL, NULL, "MULTI");
-	for (i = 0; i < r->count; i++) {
-		keyspace_acct(key, m->u.lookup.ids + 32 * i);
-		store_cmdf(srv->store, NULL, NULL, "EXISTS %s", key);
-	}
-	if (store_cmdf(srv->store, lookup_done, r, "EXEC") != 0)
-		lookup_done(srv, NULL, r);
+	if (store_lookup(srv->store, m->u.lookup.ids, r->count, lookup_done,
+	    r) != 0)
+		lookup_done(srv, &unavailable, r);
 }

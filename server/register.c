@@ -2,21 +2,18 @@
  * register.c -- REGISTER_BEGIN and REGISTER_FINISH (PROTOCOL.md §5.1).
  *
  * Tokens are stateless: everything a FINISH needs is sealed in the token,
- * and Redis only counts attempts. BEGIN never reads the account, so its
+ * and the store only counts attempts. BEGIN never reads the account, so its
  * answer and its timing say nothing about whether a number is registered.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/hiredis.h>
 #include <sodium.h>
 
 #include "server.h"
 
 #define HOUR		3600ULL
 #define DAY		86400ULL
-#define USED		1000000		/* vt: value of a used token */
 #define BUSY_RETRY_S	10
 
 /* One registration request in flight. */
@@ -57,31 +54,6 @@ static void
 req_fail(struct regreq *r, uint16_t code, uint32_t retry, const char *msg)
 {
 	conn_req_fail(r->c, r->type, r, sizeof *r, code, retry, msg);
-}
-
-/* The integer value of a reply (a string or integer), or -1. */
-static long long
-reply_int(const redisReply *r)
-{
-	if (r == NULL)
-		return (-1);
-	if (r->type == REDIS_REPLY_INTEGER)
-		return (r->integer);
-	if (r->type == REDIS_REPLY_STRING)
-		return (strtoll(r->str, NULL, 10));
-	if (r->type == REDIS_REPLY_NIL)
-		return (0);
-	return (-1);
-}
-
-/* An EXEC reply with n results, or NULL. */
-static redisReply *
-exec_reply(redisReply *reply, size_t n)
-{
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != n)
-		return (NULL);
-	return (reply);
 }
 
 /* Redis is unreachable: say when to retry. */
@@ -157,7 +129,8 @@ memory_budgets(struct conn *c, uint64_t now_ms, uint32_t *retry)
 	uint64_t	 wait, most = 0;
 	int		 i, refused = -1;
 
-	if (now_ms - srv->codes_swept >= SWEEP_MS || now_ms < srv->codes_swept) {
+	if (now_ms - srv->codes_swept >= SWEEP_MS ||
+	    now_ms < srv->codes_swept) {
 		srv->codes_swept = now_ms;
 		table_each(srv->codes_ip, sweep_one, srv);
 	}
@@ -248,24 +221,24 @@ failures_spent(struct regreq *r, long long count)
 	return (1);
 }
 
-/* The number's budgets came back from Redis: make and send a code. */
+/* The number's budgets came back from storage: make and send a code. */
 static void
-begin_counted(struct server *srv, redisReply *reply, void *arg)
+begin_counted(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct regreq	*r = arg;
 	uint64_t	 now = server_now();
 
-	if ((reply = exec_reply(reply, 3)) == NULL) {
+	if (!res->ok) {
 		req_unavailable(r);
 		return;
 	}
-	if (reply_int(reply->element[0]) > srv->set.code_requests_per_hour) {
+	if (res->v[0] > srv->set.code_requests_per_hour) {
 		srv->stats.rate_limited[RL_CODE_NUMBER]++;
 		req_fail(r, ERR_RATE_LIMITED, (uint32_t)(HOUR - now % HOUR),
 		    "too many codes for this number");
 		return;
 	}
-	if (failures_spent(r, reply_int(reply->element[2])))
+	if (failures_spent(r, res->v[1]))
 		return;
 	make_code(r->code, (int)srv->set.code_digits);
 	token_seal(r->token, srv->keys, r->id, r->code,
@@ -285,7 +258,6 @@ register_begin(struct conn *c, const struct msg *m)
 	struct server	*srv = c->srv;
 	const struct vb	*num = &m->u.reg_begin.number;
 	struct regreq	*r;
-	char		 hex[2 * ID_LEN + 1];
 	uint64_t	 now = server_now(), hour = now / HOUR, day = now / DAY;
 	uint32_t	 retry;
 
@@ -307,28 +279,21 @@ register_begin(struct conn *c, const struct msg *m)
 	r = req_new(c, m->type);
 	memcpy(r->number, num->p, num->len);
 	keys_number_id(srv->keys, r->number, r->id);
-	hex_encode(hex, r->id, ID_LEN);
-	store_cmdf(srv->store, NULL, NULL, "MULTI");
-	store_cmdf(srv->store, NULL, NULL, "INCR rl:code:{%s}:%llu", hex,
-	    (unsigned long long)hour);
-	store_cmdf(srv->store, NULL, NULL, "EXPIREAT rl:code:{%s}:%llu %llu",
-	    hex, (unsigned long long)hour, (unsigned long long)(hour + 1) * HOUR);
-	store_cmdf(srv->store, NULL, NULL, "GET rl:codefail:{%s}:%llu", hex,
-	    (unsigned long long)day);
-	if (store_cmdf(srv->store, begin_counted, r, "EXEC") != 0)
+	if (store_code_request(srv->store, r->id, hour, (hour + 1) * HOUR, day,
+	    begin_counted, r) != 0)
 		req_unavailable(r);
 }
 
 /* The account is written: revoke older credentials, answer. */
 static void
-finish_written(struct server *srv, redisReply *reply, void *arg)
+finish_written(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct regreq	*r = arg;
 	struct msg	 m = { .type = MSG_REGISTERED };
 	uint8_t		 cred[CRED_LEN];
 	uint64_t	 expires;
 
-	if (exec_reply(reply, 3) == NULL) {
+	if (!res->ok) {
 		req_unavailable(r);
 		return;
 	}
@@ -344,83 +309,66 @@ finish_written(struct server *srv, redisReply *reply, void *arg)
 
 /* The previous account's created came back: write the new account. */
 static void
-finish_previous(struct server *srv, redisReply *reply, void *arg)
+finish_previous(struct server *srv, const struct store_result *res,
+    void *arg)
 {
 	struct regreq	*r = arg;
-	char		 key[72], hex[2 * ID_LEN + 1];
 	uint64_t	 now = server_now(), today = now - now % DAY;
-	long long	 prev;
+	long long	 prev = res->v[0];
 
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+	if (!res->ok) {
 		req_unavailable(r);
 		return;
 	}
-	prev = reply_int(reply);
 	r->created = now;
 	if (prev > 0 && (uint64_t)prev >= now)
 		r->created = (uint64_t)prev + 1;
-	keyspace_acct(key, r->id);
-	hex_encode(hex, r->id, ID_LEN);
-	store_cmdf(srv->store, NULL, NULL, "MULTI");
-	store_cmdf(srv->store, NULL, NULL, "HSET %s created %llu seen %llu",
-	    key, (unsigned long long)r->created, (unsigned long long)today);
-	store_cmdf(srv->store, NULL, NULL, "EXPIREAT %s %llu", key,
-	    (unsigned long long)(today +
-	    (uint64_t)srv->set.account_ttl_days * DAY));
-	store_cmdf(srv->store, NULL, NULL, "PUBLISH tryst:revoke %s:%llu",
-	    hex, (unsigned long long)(r->created - 1));
-	if (store_cmdf(srv->store, finish_written, r, "EXEC") != 0)
+	if (store_account_put(srv->store, r->id, r->created, today, today +
+	    (uint64_t)srv->set.account_ttl_days * DAY, finish_written, r) != 0)
 		req_unavailable(r);
 }
 
 /* The token was marked used; the old value says whether we were first. */
 static void
-finish_marked(struct server *srv, redisReply *reply, void *arg)
+finish_marked(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct regreq	*r = arg;
-	char		 key[72];
 
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+	if (!res->ok) {
 		req_unavailable(r);
 		return;
 	}
-	if (reply_int(reply) >= USED) {
+	if (res->v[0]) {
 		req_fail(r, ERR_EXPIRED, 0, "code already used");
 		return;
 	}
-	keyspace_acct(key, r->id);
-	if (store_cmdf(srv->store, finish_previous, r, "HGET %s created",
-	    key) != 0)
+	if (store_account_get(srv->store, r->id, finish_previous, r) != 0)
 		req_unavailable(r);
 }
 
 /* The attempt was counted, and a wrong code with it: answer, or mark
- * the token used. The reply is {attempts, wrong codes before this one}. */
+ * the token used. */
 static void
-finish_counted(struct server *srv, redisReply *reply, void *arg)
+finish_counted(struct server *srv, const struct store_result *res, void *arg)
 {
 	struct regreq	*r = arg;
-	char		 hex[2 * TOKEN_NONCE + 1];
 
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != 2) {
+	if (!res->ok) {
 		req_unavailable(r);
 		return;
 	}
-	if (reply_int(reply->element[0]) > srv->set.code_attempts) {
+	if (res->v[0] > srv->set.code_attempts) {
 		req_fail(r, ERR_EXPIRED, 0, "no attempts left; ask for a new "
 		    "code");
 		return;
 	}
-	if (failures_spent(r, reply_int(reply->element[1])))
+	if (failures_spent(r, res->v[1]))
 		return;
 	if (!r->right) {
 		req_fail(r, ERR_BAD_CODE, 0, "wrong code");
 		return;
 	}
-	hex_encode(hex, r->nonce, TOKEN_NONCE);
-	if (store_cmdf(srv->store, finish_marked, r,
-	    "SET vt:%s %d KEEPTTL GET", hex, USED) != 0)
+	if (store_token_use(srv->store, r->nonce, finish_marked, r) != 0)
 		req_unavailable(r);
 }
 
@@ -446,46 +394,17 @@ right_code(struct regreq *r, const struct vb *code)
 	return (ok);
 }
 
-/*
- * KEYS[1] the token's attempts, KEYS[2] the number's wrong codes today;
- * ARGV their expiries, code_attempts, code_failures_per_day, and 1 if the
- * code is wrong. Counts the attempt, and a wrong one against the day
- * unless the token or the day is spent, in one step, so that concurrent
- * tries can never pass the check together. Returns {attempts, wrong codes
- * before this one}.
- */
-static const char finish_lua[] =
-	"local n = redis.call('INCR', KEYS[1]) "
-	"redis.call('EXPIREAT', KEYS[1], ARGV[1]) "
-	"local f = tonumber(redis.call('GET', KEYS[2]) or '0') "
-	"if n <= tonumber(ARGV[3]) and f < tonumber(ARGV[4]) and "
-	"    ARGV[5] == '1' then "
-	"  redis.call('INCR', KEYS[2]) "
-	"  redis.call('EXPIREAT', KEYS[2], ARGV[2]) "
-	"end "
-	"return {n, f}";
-
-/* Count the attempt of r (and a wrong code) in one script. */
+/* Count the attempt of r (and a wrong code) in one step: the token's
+ * count lasts a second past it, the day's until 00:00 UTC. */
 static int
 count_attempt(struct server *srv, struct regreq *r)
 {
-	char		 vt[2 * TOKEN_NONCE + 8], fail[2 * ID_LEN + 40];
-	char		 hex[2 * ID_LEN + 1], a1[24], a2[24], a3[24], a4[24];
-	const char	*argv[] = { "EVAL", finish_lua, "2", vt, fail, a1, a2,
-			    a3, a4, r->right ? "0" : "1" };
 	uint64_t	 day = server_now() / DAY;
 
-	memcpy(vt, "vt:", 3);
-	hex_encode(vt + 3, r->nonce, TOKEN_NONCE);
-	hex_encode(hex, r->id, ID_LEN);
-	snprintf(fail, sizeof fail, "rl:codefail:{%s}:%llu", hex,
-	    (unsigned long long)day);
-	snprintf(a1, sizeof a1, "%llu",
-	    (unsigned long long)(r->expires_ms / 1000 + 1));
-	snprintf(a2, sizeof a2, "%llu", (unsigned long long)(day + 1) * DAY);
-	snprintf(a3, sizeof a3, "%lld", srv->set.code_attempts);
-	snprintf(a4, sizeof a4, "%lld", srv->set.code_failures_per_day);
-	return (store_cmd(srv->store, finish_counted, r, 10, argv, NULL));
+	return (store_code_attempt(srv->store, r->nonce,
+	    r->expires_ms / 1000 + 1, r->id, day, (day + 1) * DAY,
+	    srv->set.code_attempts, srv->set.code_failures_per_day, !r->right,
+	    finish_counted, r));
 }
 
 /* REGISTER_FINISH: open the token, check the code, count the attempt,

@@ -19,7 +19,7 @@ struct conn;
 struct server;
 struct redisAsyncContext;
 struct redisReply;
-struct evhttp;
+struct metrics;
 
 /* ---- settings.c: the trystd.conf table -------------------------------- */
 
@@ -43,12 +43,14 @@ struct settings {
 	long long	 code_requests_per_hour;
 	long long	 code_failures_per_day;
 	long long	 codes_per_hour_per_ip;
+	long long	 codes_per_hour_per_prefix;
 	long long	 codes_per_hour;
 	long long	 max_deliveries;
 	long long	 credential_days;
 	long long	 account_ttl_days;
 	long long	 discovery_bucket;
 	long long	 discovery_refill_per_day;
+	long long	 lookups_per_minute;
 	long long	 connects_per_minute;
 	long long	 call_timeout_s;
 	long long	 max_pending_calls;
@@ -134,9 +136,45 @@ struct rlwin {
 	long long	 count;
 };
 
+/* A token bucket (zeroed: full). Only ratelimit.c reads its fields. */
+struct rlbucket {
+	uint64_t	 at_ms;		/* last refill; 0: never used */
+	uint64_t	 level;		/* tokens x period_ms */
+};
+
+/* What a bucket gains and holds: rate tokens per period_ms, continuously,
+ * at most burst. */
+struct rlrate {
+	uint64_t	 rate;
+	uint64_t	 period_ms;
+	uint64_t	 burst;
+};
+
+/* Set r (values below 1 count as 1). */
+void	 rl_rate_set(struct rlrate *, long long rate, uint64_t period_ms,
+	    long long burst);
+/* Refill b to now_ms (a clock gone back refills nothing), then: the whole
+ * tokens it holds; whether it is full; whether it holds n; take n (0, or
+ * -1 with nothing taken). */
+uint64_t rl_tokens(struct rlbucket *, const struct rlrate *, uint64_t now_ms);
+int	 rl_full(struct rlbucket *, const struct rlrate *, uint64_t now_ms);
+int	 rl_has(struct rlbucket *, const struct rlrate *, uint64_t now_ms,
+	    uint64_t n);
+int	 rl_take(struct rlbucket *, const struct rlrate *, uint64_t now_ms,
+	    uint64_t n);
+/* Seconds after the last refill until b holds n (0 if it does, else at
+ * least 1); n above the burst: until full. */
+uint64_t rl_wait_s(const struct rlbucket *, const struct rlrate *,
+	    uint64_t n);
+/* The burst of a code budget of per_hour tokens an hour. */
+long long rl_code_burst(long long per_hour);
+
 /* The key of an address for per-address limits: an IPv4 address (also
  * when IPv4-mapped), or the /64 of an IPv6 one. */
 void	 rl_addr_key(const struct sockaddr *, uint8_t key[16]);
+/* The key of its prefix: IPv4 /24, IPv6 /48; never equal to an address
+ * key, so both may share a table. */
+void	 rl_prefix_key(const struct sockaddr *, uint8_t key[16]);
 /* Count one hit in window w; 0 if within limit, else -1 (still counted). */
 int	 rl_hit(struct rlwin *, uint64_t window, long long limit);
 /* The §5.3 discovery bucket: with tokens left at refill day `day`,
@@ -154,6 +192,7 @@ TAILQ_HEAD(connlist, conn);
 /* Kinds of rate-limit hits, for /metrics. */
 enum rl_kind {
 	RL_CODE_IP,		/* codes_per_hour_per_ip */
+	RL_CODE_PREFIX,		/* codes_per_hour_per_prefix */
 	RL_CODE_SERVER,		/* codes_per_hour */
 	RL_CODE_NUMBER,		/* code_requests_per_hour */
 	RL_CODE_FAILURES,	/* code_failures_per_day */
@@ -164,6 +203,7 @@ enum rl_kind {
 	RL_CONNECTIONS_IP,	/* max_connections_per_ip */
 	RL_RELAY_QUOTA,		/* relay_session_bytes */
 	RL_STUN,		/* a STUN source's bucket */
+	RL_LOOKUPS,		/* lookups_per_minute */
 	RL_NKINDS
 };
 
@@ -190,6 +230,14 @@ struct stats {
 	unsigned long long stun_requests;
 	unsigned long long rate_limited[RL_NKINDS];
 	unsigned long long redis_errors;
+	unsigned long long notify_dropped;	/* NOTIFY_SOCKET was full */
+};
+
+/* What notify.c remembers between datagrams. */
+struct notify_state {
+	unsigned long long outage;	/* drops since the last send went out */
+	int		 ready_due;	/* READY=1 dropped: retried each second */
+	int		 retrying;	/* that retry is armed */
 };
 
 /* All process state. */
@@ -216,9 +264,12 @@ struct server {
 	struct table	*per_ip;	/* address key -> struct ipcount */
 	struct table	*presence;	/* ID -> struct account_conns */
 
-	struct rlwin	 codes_server;	/* REGISTER_BEGIN per hour */
-	struct table	*codes_ip;	/* address key -> struct rlwin */
-	uint64_t	 codes_ip_hour;
+	/* REGISTER_BEGIN budgets, kept per node (register.c). */
+	struct rlbucket	 codes_server;
+	struct table	*codes_ip;	/* address, prefix key -> rlbucket */
+	uint64_t	 codes_swept;	/* ms: full buckets last dropped */
+	struct table	*discovery;	/* ID -> LOOKUP bucket, OPRF refusal */
+	uint64_t	 discovery_swept;
 
 	struct store	*store;
 	struct deliver	*deliver;
@@ -228,13 +279,14 @@ struct server {
 	uint64_t	 connects_minute;
 	struct event	*second;	/* once a second: call timeouts */
 	struct workers	*workers;
-	struct evhttp	*metrics;
+	struct metrics	*metrics;	/* NULL without metrics_listen */
 
 	struct event	*sigint, *sigterm, *sighup, *sigchld;
 	struct event	*tick;		/* once a minute */
 	struct event	*drain;		/* shutting down: all gone yet? */
 	struct event	*watchdog;	/* WATCHDOG=1 */
 	int		 ready;		/* READY=1 sent */
+	struct notify_state notify;
 	int		 stopping;
 	struct stats	 stats;
 	uint8_t		 frame[PROTO_MAX_FRAME];	/* frame being handled */
@@ -243,7 +295,16 @@ struct server {
 
 /* Redis is connected (READY=1 once listening too). */
 void	 server_storage_up(struct server *);
-/* Wall clock in milliseconds and seconds. */
+
+/* ---- clock.c: the wall clock, once per pass of the loop ---------------- */
+
+/* Read the time of base's passes; add TRYST_CLOCK_SHIFT_S (tests). -1 and
+ * *cause when that is set but not valid. */
+int	 clock_init(struct event_base *, char **cause);
+/* Signed decimal seconds, at most a year either way. -1 if not. */
+int	 clock_parse_shift(const char *, long long *secs);
+/* Wall clock in milliseconds and seconds, as read at the start of this
+ * pass of the loop (before clock_init: read now), shifted. */
 uint64_t server_now_ms(void);
 uint64_t server_now(void);
 
@@ -256,15 +317,36 @@ SSL_CTX	*tls_ctx_new(const char *cert, const char *key,
 SSL_CTX	*tls_ctx_load(const struct settings *, uint8_t spki_hash[32],
 	    char **cause);
 
+/* ---- accept.c: the TLS listener and its limits ------------------------ */
+
+/* Bind listen. Past max_connections_per_ip a new connection is closed;
+ * past max_connections it sheds the oldest in CONN_WAIT, else in
+ * CONN_TLS, or is closed when none is. -1 and *cause. */
+int	 accept_listen(struct server *, char **cause);
+/* A connection was freed: forget it in its address's count and the
+ * total; once the total falls to half its peak, trim the heap. */
+void	 accept_gone(struct server *, const uint8_t key[16]);
+
 /* ---- conn.c: connections, output, timeouts ---------------------------- */
 
+/* The states of a connection. conn_set_state is the only writer of
+ * c->state and checks each change against conn.c's table; frames.c's
+ * table says which messages each state accepts. */
 enum conn_state {
+	CONN_WAIT,		/* accepted, nothing read: no TLS object yet */
 	CONN_TLS,		/* handshake under way */
-	CONN_ANON,		/* CHALLENGE sent */
+	CONN_CHALLENGED,	/* CHALLENGE sent, no frame read yet */
+	CONN_ANON,		/* a frame read: anonymous_lifetime_s runs */
 	CONN_ONLINE,		/* HELLO succeeded */
+	CONN_DELETING,		/* online, its DELETE_ACCOUNT under way: it
+				 * gets DELETED, not GOAWAY revoked */
 	CONN_RELAY,		/* RELAY_JOIN: waiting, then raw bytes */
 	CONN_DEAD,		/* killed; output draining */
+	CONN_NSTATES
 };
+
+/* A set of states, as a bit mask. */
+#define CONN_MASK(s)	(1U << (s))
 
 /* One client connection. Kept small: it exists 100k times. */
 struct conn {
@@ -276,16 +358,15 @@ struct conn {
 	struct party	*party;		/* its calls, once it has any */
 	struct call	*call;		/* relay data conn: its session */
 
-	enum conn_state	 state;
+	enum conn_state	 state;		/* written by conn_set_state only */
 	unsigned	 busy:1;	/* waiting for storage or delivery */
 	unsigned	 presence:1;
-	unsigned	 got_frame:1;
-	unsigned	 freeing:1;
-	unsigned	 deleting:1;	/* its DELETE_ACCOUNT is under way */
+	unsigned	 freeing:1;	/* dead and drained: free once unref'd */
 	unsigned	 slow:1;	/* output over max_output_bytes */
 	unsigned	 relay_side:1;	/* 0 caller, 1 callee */
 	uint8_t		 nframes;	/* frames read, saturating */
 	int		 refs;		/* asynchronous work holding c */
+	uint32_t	 serial;	/* its number in the debug log */
 
 	uint64_t	 accepted;	/* seconds */
 	uint64_t	 last_rx;	/* seconds */
@@ -299,7 +380,12 @@ struct conn {
 	uint8_t		 cred[CRED_LEN];
 };
 
-int	 conn_listen(struct server *, char **cause);
+/* A connection accepted from sa, counted against key: CONN_WAIT. */
+void	 conn_new(struct server *, evutil_socket_t, const struct sockaddr *sa,
+	    socklen_t, const uint8_t key[16]);
+/* Move c to a new state; a change conn.c's table does not allow is logged
+ * and kills c instead. May kill c (never frees it). */
+void	 conn_set_state(struct conn *, enum conn_state);
 /* Send a message. On a full output buffer the client is a slow reader and
  * is killed. */
 void	 conn_send(struct conn *, const struct msg *);
@@ -347,6 +433,8 @@ void	 frames_process(struct conn *);
 
 void	 register_begin(struct conn *, const struct msg *);
 void	 register_finish(struct conn *, const struct msg *);
+/* Whole tokens in this node's server-wide code bucket now. */
+long long register_tokens(struct server *);
 
 /* ---- auth.c: HELLO, DELETE_ACCOUNT, revocation ------------------------- */
 
@@ -386,27 +474,123 @@ int		 keyspace_redis_parse(const char *, char **host, int *port,
 int		 keyspace_redis_addr(const char *, char **host, int *port,
 		    char **path);
 
-/* ---- store.c: Redis, the only code that speaks to it ------------------- */
+/* ---- store.c: the data layer's typed operations ----------------------- */
 
-typedef void (*store_cb)(struct server *, struct redisReply *, void *arg);
+/*
+ * Handlers ask for what they need (an account, a count, a charge) and get
+ * a result; they never see a command, a key or a reply. store.c keeps the
+ * key names, the Lua scripts and the reply parsing, over the Redis
+ * connection of redis.c; tests/fuzz/store-mem.c answers the same calls
+ * from memory. Every operation either returns -1 at once (storage is not
+ * usable now; done is not called) or returns 0 and calls done exactly
+ * once, later, never from inside the call: with ok 0 when storage went
+ * away meanwhile. Times are seconds of the server's clock (server_now);
+ * an "expires" is an absolute time, as §7 states expiries.
+ */
+struct store_result {
+	int		 ok;		/* 0: storage unavailable */
+	long long	 v[2];		/* the operation's figures (below) */
+	const uint8_t	*exists;	/* store_lookup: one byte an ID */
+};
+
+typedef void (*store_done)(struct server *, const struct store_result *,
+	    void *arg);
 
 struct store	*store_new(struct server *, char **cause);
 void		 store_free(struct store *);
+/* 1 while operations can be sent. */
 int		 store_up(struct store *);
-/* Send a command (argv form); cb gets the reply, NULL when Redis went
- * away. -1 (cb not called) when Redis is not connected now. */
-int		 store_cmd(struct store *, store_cb cb, void *arg, int argc,
-		    const char **argv, const size_t *argvlen);
-/* printf form for commands with no binary arguments. */
-int		 store_cmdf(struct store *, store_cb cb, void *arg,
-		    const char *fmt, ...);
-/* Seconds a client should wait while Redis is down. */
+/* Seconds a client should wait while storage is down. */
 uint32_t	 store_retry_after(struct store *);
-/* Announce a revocation to every node (tryst:revoke). */
-void		 store_publish_revoke(struct store *, const uint8_t id[ID_LEN],
-		    uint64_t max_created);
+
+/* REGISTER_BEGIN: count one code request of id in its clock hour (the
+ * count expires at hour_end) and read its wrong codes of day. v[0] the
+ * hour's requests with this one, v[1] the day's wrong codes. */
+int	 store_code_request(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t hour, uint64_t hour_end, uint64_t day, store_done,
+	    void *);
+/* REGISTER_FINISH, in one atomic step: count an attempt on the token
+ * nonce (the count expires at token_end) and, when wrong and neither the
+ * token's attempts nor the day's wrong codes are spent, a wrong code of
+ * id on day (expires at day_end). v[0] the token's attempts with this
+ * one, v[1] the day's wrong codes before this one. */
+int	 store_code_attempt(struct store *, const uint8_t nonce[TOKEN_NONCE],
+	    uint64_t token_end, const uint8_t id[ID_LEN], uint64_t day,
+	    uint64_t day_end, long long max_attempts, long long max_failures,
+	    int wrong, store_done, void *);
+/* Mark the token nonce used, keeping its expiry. v[0] 1 if it had been
+ * used before. */
+int	 store_token_use(struct store *, const uint8_t nonce[TOKEN_NONCE],
+	    store_done, void *);
+/* The account of id. v[0] its created (0: no account), v[1] its seen. */
+int	 store_account_get(struct store *, const uint8_t id[ID_LEN],
+	    store_done, void *);
+/* Write the account of id (created, seen, expiry), replacing any, and
+ * revoke, on every node, the ID's connections of created - 1 and older,
+ * in one step. */
+int	 store_account_put(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t created, uint64_t seen, uint64_t expires, store_done,
+	    void *);
+/* Write seen (a UTC day, as the time it starts) and the expiry into the
+ * account of id, if it exists and was not seen that day. Nothing is
+ * called back; -1 when nothing could be sent. */
+int	 store_account_seen(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t seen, uint64_t expires);
+/* Delete the account of id, and revoke its connections on every node,
+ * only while its created is created. v[0] 1 if deleted, 0 if it was
+ * another registration (or none). */
+int	 store_account_delete(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t created, store_done, void *);
+/* Take count tokens from id's discovery bucket (full tokens, refill a
+ * day, counted in days). v[0] 1 if taken, 0 if refused; v[1] the tokens
+ * left, or those it holds when refused. */
+int	 store_discovery_charge(struct store *, const uint8_t id[ID_LEN],
+	    long long full, long long refill, uint64_t today, long long count,
+	    store_done, void *);
+/* Which of n IDs (n * ID_LEN bytes) have accounts: exists[i] 0 or 1. */
+int	 store_lookup(struct store *, const uint8_t *ids, size_t n,
+	    store_done, void *);
+/* Close, on every node, the ID's connections of created <= max_created
+ * (tryst:revoke). Nothing is called back. */
+void	 store_publish_revoke(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t max_created);
+
+/* ---- redis.c: the connection to a standalone Redis (store.c only) ------ */
+
+/*
+ * A command context and a subscriber context on the server's loop, from
+ * the redis, redis_user and redis_password_file settings, with AUTH, a
+ * PING probe, reconnection with back-off, and close-on-exec sockets. It
+ * calls server_storage_up when the command context answers again.
+ */
+struct redis;
+
+/* A command's reply, or NULL when the connection went away first. */
+typedef void (*redis_cb)(struct redisReply *, void *arg);
+/* A message on the subscribed channel (msg is NUL-terminated at len). */
+typedef void (*redis_msg_cb)(const char *msg, size_t len, void *arg);
+
+/* Start connecting; the subscriber listens on channel. -1 and *cause. */
+struct redis	*redis_new(struct server *, const char *channel,
+		    redis_msg_cb, void *msg_arg, char **cause);
+/* Disconnect; callbacks in flight get NULL replies. */
+void		 redis_free(struct redis *);
+/* 1 while commands can be sent. */
+int		 redis_up(struct redis *);
+/* Seconds a client should wait while Redis is down. */
+uint32_t	 redis_retry_after(struct redis *);
+/* Send a command (argv form, or hiredis's printf-like form): 0, and cb
+ * (NULL: none) gets the reply later, never from inside this call; or -1,
+ * nothing sent and cb never called, when Redis is not up. */
+int		 redis_cmd(struct redis *, redis_cb cb, void *arg, int argc,
+		    const char **argv, const size_t *argvlen);
+int		 redis_cmdf(struct redis *, redis_cb cb, void *arg,
+		    const char *fmt, ...);
 
 /* ---- deliver.c: handing codes to the verification transport ------------ */
+
+/* socket:PATH: PATH fits a Unix socket address (sun_path). */
+#define DELIVER_PATH_MAX	108
 
 typedef void (*deliver_cb)(struct server *, int ok, void *arg);
 
@@ -418,6 +602,28 @@ int		 deliver_send(struct deliver *, const char *number,
 		    const char *code, deliver_cb cb, void *arg);
 /* SIGCHLD: reap children. */
 void		 deliver_reap(struct deliver *);
+
+/* ---- gateway.c: running the gateway program (trystd, trystd-deliver) --- */
+
+#define GATEWAY_TIMEOUT_S	10	/* then killed, with what it started */
+
+/* ok: the program exited 0 within its time. */
+typedef void (*gateway_cb)(int ok, void *arg);
+
+/* keep_creds: pass $CREDENTIALS_DIRECTORY on (trystd-deliver's holds only
+ * the gateway's token); otherwise it is dropped with the other variables
+ * of the service manager. */
+struct gateway	*gateway_new(struct event_base *, int keep_creds);
+/* Kill running programs; their callbacks are told they failed. */
+void		 gateway_free(struct gateway *);
+/* Run program with TRYST_NUMBER and TRYST_CODE in its environment and
+ * only its standard streams open; cb is called once, later, from the
+ * loop. -1, and no callback, when it could not be started. */
+int		 gateway_run(struct gateway *, const char *program,
+		    const char *number, const char *code, gateway_cb cb,
+		    void *arg);
+/* SIGCHLD: collect exited programs. */
+void		 gateway_reap(struct gateway *);
 
 /* ---- workers.c: threads for CPU-heavy batches ------------------------- */
 
@@ -432,6 +638,8 @@ void		 workers_free(struct workers *);
 
 void	 discovery_oprf(struct conn *, const struct msg *);
 void	 discovery_lookup(struct conn *, const struct msg *);
+/* Free what discovery keeps per account on this node (at exit). */
+void	 discovery_free(struct server *);
 
 /* ---- calls.c: ringing calls and sessions (§5.4), pure bookkeeping ------ */
 
@@ -539,14 +747,49 @@ void	 relay_close(struct server *, struct call *);
 /* A data conn is being killed: detach it and close the other side. */
 void	 relay_detach(struct conn *);
 
+/* ---- http.c: request heads of the metrics listener, pure ------------- */
+
+#define HTTP_MAX_HEAD	8192	/* request line and headers, ends included */
+#define HTTP_MAX_TARGET	1024	/* the request target */
+#define HTTP_MORE	1	/* http_parse: the head may still end */
+
+enum http_method {
+	HTTP_GET,
+	HTTP_HEAD,
+};
+
+/* A parsed request head. */
+struct http_req {
+	int		 method;	/* enum http_method */
+	int		 minor;		/* HTTP/1.minor: 0 or 1 */
+	size_t		 head_len;	/* bytes, the empty line included */
+	char		 path[HTTP_MAX_TARGET + 1];	/* target before '?' */
+};
+
+/* Parse the head at the start of buf[0..len) (at most HTTP_MAX_HEAD bytes
+ * are read): 0 when whole, HTTP_MORE when it may still end, else the
+ * status to answer (400, 405, 414, 431, 505). */
+int	 http_parse(const char *buf, size_t len, struct http_req *);
+/* The reason phrase of a status. */
+const char *http_reason(int status);
+
 /* ---- metrics.c: /metrics and /healthz ---------------------------------- */
+
+/* At most METRICS_MAX_CONNS connections at once (a new one sheds the
+ * oldest that has not sent its request yet); each has METRICS_TIMEOUT_S
+ * from accept until its answer is written, then closes. */
+#define METRICS_MAX_CONNS	16
+#define METRICS_TIMEOUT_S	10
 
 int	 metrics_start(struct server *, char **cause);
 void	 metrics_stop(struct server *);
 
 /* ---- notify.c: sd_notify without libsystemd --------------------------- */
 
-void	 notify_send(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Send one notification; never blocks: what the socket will not take now
+ * is dropped and counted, except READY=1, which is retried each second. */
+void	 notify_send(struct server *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 unsigned long long notify_monotonic_usec(void);
 unsigned long long notify_watchdog_usec(void);
 

@@ -1,206 +1,467 @@
 /*
- * store.c -- Redis, through the hiredis async API on the server's loop.
+ * store.c -- the data layer: typed operations over Redis (redis.c).
  *
- * The only code that speaks to Redis. One context carries commands, a
- * second one listens on tryst:revoke. Both reconnect by themselves with
- * back-off; while the command context is down, store_cmd refuses at once
- * so that callers can answer UNAVAILABLE.
+ * The only code that knows what trystd keeps in Redis (PROTOCOL.md §7):
+ * the key names (with keyspace.c, which trystctl shares), the Lua
+ * scripts, the MULTI/EXEC blocks and what each reply means. Handlers see
+ * a struct store_result and nothing else.
+ *
+ * Every operation either returns -1 before anything is sent (Redis is
+ * not usable now; its callback is never called) or sends and returns 0;
+ * its callback then runs once, from redis.c's reply callback, which
+ * hiredis never runs from inside a send.
  */
-#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
-#include <sodium.h>
 
 #include "server.h"
 
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	2000
-#define RETRY_AFTER_S	5
-#define PROBE_S		1	/* a PING this often while up */
-#define ANSWER_TICKS	3	/* probes without an answer: reconnect */
+#define USED		1000000		/* vt: value of a used token */
 #define REVOKE_CHANNEL	"tryst:revoke"
 
 struct store {
 	struct server	*srv;
-	char		*host;
-	int		 port;
-	char		*path;
-	char		*user;
-	char		*password;
-
-	redisAsyncContext *ac;		/* commands */
-	redisAsyncContext *sub;		/* tryst:revoke */
-	int		 up;		/* ac answered its PING */
-	int		 asked;		/* probe ticks a PING of ac waits */
-	int		 warned;	/* this outage was logged */
-	int		 backoff_ms;
-	struct event	*retry;
-	struct event	*probe;
-	int		 closing;
+	struct redis	*rd;
 };
 
-struct pending {
+struct op;
+/* Read a reply into res's figures: 0, or -1 if it is not one the
+ * operation can give. */
+typedef int (*parse_fn)(const redisReply *, struct op *,
+	    struct store_result *);
+
+/* One operation waiting for its reply. */
+struct op {
 	struct store	*st;
-	store_cb	 cb;
+	parse_fn	 parse;
+	store_done	 done;
 	void		*arg;
+	size_t		 n;		/* store_lookup: IDs asked */
+	uint8_t		*exists;	/* store_lookup: n answers */
 };
 
-static void	connect_all(struct store *);
+/*
+ * KEYS[1] the token's attempts, KEYS[2] the number's wrong codes today;
+ * ARGV their expiries, code_attempts, code_failures_per_day, and 1 if the
+ * code is wrong. Counts the attempt, and a wrong one against the day
+ * unless the token or the day is spent, in one step, so that concurrent
+ * tries can never pass the check together. Returns {attempts, wrong codes
+ * before this one}.
+ */
+static const char attempt_lua[] =
+	"local n = redis.call('INCR', KEYS[1]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[1]) "
+	"local f = tonumber(redis.call('GET', KEYS[2]) or '0') "
+	"if n <= tonumber(ARGV[3]) and f < tonumber(ARGV[4]) and "
+	"    ARGV[5] == '1' then "
+	"  redis.call('INCR', KEYS[2]) "
+	"  redis.call('EXPIREAT', KEYS[2], ARGV[2]) "
+	"end "
+	"return {n, f}";
 
-/* Try again later, a little later each time. */
-static void
-schedule_retry(struct store *st)
+/* KEYS[1] the account; ARGV today, expiry. Writes seen only into an
+ * account that still exists and has not been seen today, so that one
+ * account is written at most once a day however many connections and
+ * nodes it has, and a deleted account never comes back as a lone seen. */
+static const char seen_lua[] =
+	"local a = redis.call('HMGET', KEYS[1], 'created', 'seen') "
+	"if not a[1] or (a[2] and tonumber(a[2]) >= tonumber(ARGV[1])) then "
+	"  return 0 "
+	"end "
+	"redis.call('HSET', KEYS[1], 'seen', ARGV[1]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[2]) "
+	"return 1";
+
+/* KEYS[1] bucket; ARGV full, refill, today, count. Returns {1, left} or
+ * {0, tokens}. The key expires when the bucket would be full again. */
+static const char bucket_lua[] =
+	"local full, refill = tonumber(ARGV[1]), tonumber(ARGV[2]) "
+	"local today, count = tonumber(ARGV[3]), tonumber(ARGV[4]) "
+	"local t = redis.call('HMGET', KEYS[1], 'tokens', 'day') "
+	"local tokens = full "
+	"if t[1] then "
+	"  tokens = math.min(full, tonumber(t[1]) + "
+	"    math.max(0, today - tonumber(t[2])) * refill) "
+	"end "
+	"if count > tokens then return {0, tokens} end "
+	"tokens = tokens - count "
+	"if tokens >= full then redis.call('DEL', KEYS[1]) return {1, tokens} end "
+	"redis.call('HSET', KEYS[1], 'tokens', tokens, 'day', today) "
+	"redis.call('EXPIREAT', KEYS[1], "
+	"  (today + math.ceil((full - tokens) / refill)) * 86400) "
+	"return {1, tokens}";
+
+/* ---- replies ---------------------------------------------------------- */
+
+/* The integer value of a reply (a string or integer; nil is 0), or -1. */
+static long long
+reply_int(const redisReply *r)
 {
-	struct timeval	 tv;
-
-	if (st->closing || evtimer_pending(st->retry, NULL))
-		return;
-	tv.tv_sec = st->backoff_ms / 1000;
-	tv.tv_usec = (st->backoff_ms % 1000) * 1000;
-	evtimer_add(st->retry, &tv);
-	st->backoff_ms *= 2;
-	if (st->backoff_ms > BACKOFF_MAX_MS)
-		st->backoff_ms = BACKOFF_MAX_MS;
-}
-
-/* Log why Redis is not usable: a warning once an outage, then debug. */
-static void
-store_warn(struct store *st, const char *why, const char *detail)
-{
-	st->srv->stats.redis_errors++;
-	if (st->warned)
-		log_debug("redis: %s: %s", why, detail);
-	else
-		log_warnx("redis: %s: %s", why, detail);
-	st->warned = 1;
-}
-
-/* Give up on one context: its pending callbacks get NULL replies, and it
- * is opened again after the back-off. */
-static void
-drop_context(struct store *st, redisAsyncContext *ac)
-{
-	if (ac == st->ac) {
-		st->ac = NULL;
-		st->up = 0;
-		st->asked = 0;
-	} else if (ac == st->sub)
-		st->sub = NULL;
-	else
-		return;
-	redisAsyncFree(ac);	/* deferred by hiredis inside a callback */
-	schedule_retry(st);
-}
-
-/* The command context connected, or failed to. Usable once it answers
- * its first PING (an AUTH that fails makes that PING fail too). */
-static void
-cmd_connected(const redisAsyncContext *ac, int status)
-{
-	struct store	*st = ac->data;
-
-	if (status != REDIS_OK) {
-		store_warn(st, "cannot connect", ac->errstr);
-		st->ac = NULL;
-		st->asked = 0;
-		schedule_retry(st);
-	}
-}
-
-/* The command context went away. Pending callbacks get NULL replies. */
-static void
-cmd_disconnected(const redisAsyncContext *ac, int status)
-{
-	struct store	*st = ac->data;
-
-	/* REDIS_OK: our own disconnect; not worth a warning. */
-	if (status != REDIS_OK && st->up)
-		store_warn(st, "connection lost", ac->errstr);
-	else if (status != REDIS_OK)
-		st->srv->stats.redis_errors++;
-	if (st->ac == ac) {
-		st->up = 0;
-		st->ac = NULL;
-		st->asked = 0;
-	}
-	schedule_retry(st);
-}
-
-/* An error reply on a context that is not usable as it is. 1 if so. */
-static int
-refused(struct store *st, redisAsyncContext *ac, redisReply *reply,
-    const char *what)
-{
-	if (reply == NULL || reply->type != REDIS_REPLY_ERROR)
+	if (r->type == REDIS_REPLY_INTEGER)
+		return (r->integer);
+	if (r->type == REDIS_REPLY_STRING)
+		return (strtoll(r->str, NULL, 10));
+	if (r->type == REDIS_REPLY_NIL)
 		return (0);
-	store_warn(st, what, reply->str);
-	drop_context(st, ac);
-	return (1);
+	return (-1);
 }
 
-/* AUTH answered: a refusal is worth its own message. */
-static void
-auth_reply(redisAsyncContext *ac, void *r, void *privdata)
+/* 1 if r is an array of n replies (an EXEC's, a script's). */
+static int
+is_array(const redisReply *r, size_t n)
 {
-	refused(privdata, ac, r, "AUTH refused");
+	return (r->type == REDIS_REPLY_ARRAY && r->elements == n);
 }
 
-/* A PING of the command context answered: storage is up. */
-static void
-ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+/* MULTI, INCR, EXPIREAT, GET, EXEC: {requests, _, wrong codes}. */
+static int
+parse_code_request(const redisReply *r, struct op *op,
+    struct store_result *res)
 {
-	struct store	*st = privdata;
-
-	if (r == NULL || ac != st->ac || refused(st, ac, r, "not ready"))
-		return;
-	st->asked = 0;
-	if (st->up)
-		return;
-	log_notice("redis: connected");
-	st->up = 1;
-	st->warned = 0;
-	st->backoff_ms = BACKOFF_MIN_MS;
-	server_storage_up(st->srv);
+	if (!is_array(r, 3))
+		return (-1);
+	res->v[0] = reply_int(r->element[0]);
+	res->v[1] = reply_int(r->element[2]);
+	return (0);
 }
 
-/* Send a PING whose answer ping_reply takes. */
-static void
-ask(struct store *st)
+/* attempt_lua: {attempts, wrong codes before}. */
+static int
+parse_code_attempt(const redisReply *r, struct op *op,
+    struct store_result *res)
 {
-	if (redisAsyncCommand(st->ac, ping_reply, st, "PING") == REDIS_OK)
-		st->asked = 1;
+	if (!is_array(r, 2))
+		return (-1);
+	res->v[0] = reply_int(r->element[0]);
+	res->v[1] = reply_int(r->element[1]);
+	return (0);
 }
 
-/* Every PROBE_S: a Redis that stopped answering is dropped (its requests
- * get UNAVAILABLE), a live one is asked again. */
-static void
-probe_cb(evutil_socket_t fd, short ev, void *arg)
+/* SET ... GET: the old value, USED if the token was used. */
+static int
+parse_token_use(const redisReply *r, struct op *op,
+    struct store_result *res)
 {
-	struct store	*st = arg;
-
-	if (st->ac == NULL)
-		return;
-	if (st->asked >= ANSWER_TICKS) {
-		store_warn(st, "no answer", "reconnecting");
-		if (st->sub != NULL)
-			drop_context(st, st->sub);
-		drop_context(st, st->ac);
-	} else if (st->asked > 0)
-		st->asked++;
-	else if (st->up)
-		ask(st);
+	if (r->type == REDIS_REPLY_ERROR)
+		return (-1);
+	res->v[0] = reply_int(r) >= USED;
+	return (0);
 }
+
+/* HMGET created seen: nil (no account) is 0. */
+static int
+parse_account_get(const redisReply *r, struct op *op,
+    struct store_result *res)
+{
+	if (!is_array(r, 2))
+		return (-1);
+	if (r->element[0]->type == REDIS_REPLY_STRING)
+		res->v[0] = (long long)strtoull(r->element[0]->str, NULL, 10);
+	if (r->element[1]->type == REDIS_REPLY_STRING)
+		res->v[1] = strtoll(r->element[1]->str, NULL, 10);
+	return (0);
+}
+
+/* MULTI, HSET, EXPIREAT, PUBLISH, EXEC: three replies. */
+static int
+parse_account_put(const redisReply *r, struct op *op,
+    struct store_result *res)
+{
+	return (is_array(r, 3) ? 0 : -1);
+}
+
+/* keyspace_delete_lua: 1 deleted, 0 another registration. */
+static int
+parse_account_delete(const redisReply *r, struct op *op,
+    struct store_result *res)
+{
+	if (r->type != REDIS_REPLY_INTEGER)
+		return (-1);
+	res->v[0] = r->integer;
+	return (0);
+}
+
+/* bucket_lua: {taken, tokens}. */
+static int
+parse_discovery(const redisReply *r, struct op *op,
+    struct store_result *res)
+{
+	if (!is_array(r, 2) || r->element[0]->type != REDIS_REPLY_INTEGER)
+		return (-1);
+	res->v[0] = r->element[0]->integer;
+	if (r->element[1]->type == REDIS_REPLY_INTEGER)
+		res->v[1] = r->element[1]->integer;
+	return (0);
+}
+
+/* MULTI, n EXISTS, EXEC: one answer an ID. */
+static int
+parse_lookup(const redisReply *r, struct op *op, struct store_result *res)
+{
+	size_t	 i;
+
+	if (!is_array(r, op->n))
+		return (-1);
+	for (i = 0; i < op->n; i++)
+		op->exists[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
+		    r->element[i]->integer == 1;
+	res->exists = op->exists;
+	return (0);
+}
+
+/* ---- operations ------------------------------------------------------- */
+
+/* An operation whose reply goes to done. */
+static struct op *
+op_new(struct store *st, parse_fn parse, store_done done, void *arg)
+{
+	struct op	*op = xcalloc(1, sizeof *op);
+
+	op->st = st;
+	op->parse = parse;
+	op->done = done;
+	op->arg = arg;
+	return (op);
+}
+
+/* Forget an operation. */
+static void
+op_free(struct op *op)
+{
+	free(op->exists);
+	free(op);
+}
+
+/* redis.c's callback: parse the reply (NULL: Redis went away) and hand
+ * the result on. */
+static void
+op_reply(struct redisReply *reply, void *arg)
+{
+	struct op		*op = arg;
+	struct store_result	 res;
+
+	memset(&res, 0, sizeof res);
+	if (reply != NULL && op->parse(reply, op, &res) == 0)
+		res.ok = 1;
+	else
+		memset(&res, 0, sizeof res);
+	op->done(op->st->srv, &res, op->arg);
+	op_free(op);
+}
+
+/* The result rv of sending op's last command: 0, or -1 with op freed. */
+static int
+op_sent(struct op *op, int rv)
+{
+	if (rv == 0)
+		return (0);
+	op_free(op);
+	return (-1);
+}
+
+/* Send EXEC, whose reply goes to op. */
+static int
+exec_op(struct store *st, struct op *op)
+{
+	return (op_sent(op, redis_cmdf(st->rd, op_reply, op, "EXEC")));
+}
+
+/* Count a code request of id in its hour; read its wrong codes of day. */
+int
+store_code_request(struct store *st, const uint8_t id[ID_LEN],
+    uint64_t hour, uint64_t hour_end, uint64_t day, store_done done,
+    void *arg)
+{
+	char		 hex[2 * ID_LEN + 1];
+	unsigned long long h = hour;
+
+	if (!redis_up(st->rd))
+		return (-1);
+	hex_encode(hex, id, ID_LEN);
+	redis_cmdf(st->rd, NULL, NULL, "MULTI");
+	redis_cmdf(st->rd, NULL, NULL, "INCR rl:code:{%s}:%llu", hex, h);
+	redis_cmdf(st->rd, NULL, NULL, "EXPIREAT rl:code:{%s}:%llu %llu",
+	    hex, h, (unsigned long long)hour_end);
+	redis_cmdf(st->rd, NULL, NULL, "GET rl:codefail:{%s}:%llu", hex,
+	    (unsigned long long)day);
+	return (exec_op(st, op_new(st, parse_code_request, done, arg)));
+}
+
+/* Count an attempt on a token, and a wrong code, in one script. */
+int
+store_code_attempt(struct store *st, const uint8_t nonce[TOKEN_NONCE],
+    uint64_t token_end, const uint8_t id[ID_LEN], uint64_t day,
+    uint64_t day_end, long long max_attempts, long long max_failures,
+    int wrong, store_done done, void *arg)
+{
+	char		 vt[2 * TOKEN_NONCE + 8], fail[2 * ID_LEN + 40];
+	char		 hex[2 * ID_LEN + 1], a1[24], a2[24], a3[24], a4[24];
+	const char	*argv[] = { "EVAL", attempt_lua, "2", vt, fail, a1, a2,
+			    a3, a4, wrong ? "1" : "0" };
+	struct op	*op;
+
+	memcpy(vt, "vt:", 3);
+	hex_encode(vt + 3, nonce, TOKEN_NONCE);
+	hex_encode(hex, id, ID_LEN);
+	snprintf(fail, sizeof fail, "rl:codefail:{%s}:%llu", hex,
+	    (unsigned long long)day);
+	snprintf(a1, sizeof a1, "%llu", (unsigned long long)token_end);
+	snprintf(a2, sizeof a2, "%llu", (unsigned long long)day_end);
+	snprintf(a3, sizeof a3, "%lld", max_attempts);
+	snprintf(a4, sizeof a4, "%lld", max_failures);
+	op = op_new(st, parse_code_attempt, done, arg);
+	return (op_sent(op, redis_cmd(st->rd, op_reply, op, 10, argv, NULL)));
+}
+
+/* Mark a token used, keeping its expiry; say whether it was. */
+int
+store_token_use(struct store *st, const uint8_t nonce[TOKEN_NONCE],
+    store_done done, void *arg)
+{
+	char		 hex[2 * TOKEN_NONCE + 1];
+	struct op	*op;
+
+	hex_encode(hex, nonce, TOKEN_NONCE);
+	op = op_new(st, parse_token_use, done, arg);
+	return (op_sent(op, redis_cmdf(st->rd, op_reply, op,
+	    "SET vt:%s %d KEEPTTL GET", hex, USED)));
+}
+
+/* Read the created and seen of an account. */
+int
+store_account_get(struct store *st, const uint8_t id[ID_LEN],
+    store_done done, void *arg)
+{
+	char		 key[72];
+	struct op	*op;
+
+	keyspace_acct(key, id);
+	op = op_new(st, parse_account_get, done, arg);
+	return (op_sent(op, redis_cmdf(st->rd, op_reply, op,
+	    "HMGET %s created seen", key)));
+}
+
+/* Write an account and revoke the ID's older connections, in one
+ * MULTI/EXEC block. */
+int
+store_account_put(struct store *st, const uint8_t id[ID_LEN],
+    uint64_t created, uint64_t seen, uint64_t expires, store_done done,
+    void *arg)
+{
+	char	 key[72], hex[2 * ID_LEN + 1];
+
+	if (!redis_up(st->rd))
+		return (-1);
+	keyspace_acct(key, id);
+	hex_encode(hex, id, ID_LEN);
+	redis_cmdf(st->rd, NULL, NULL, "MULTI");
+	redis_cmdf(st->rd, NULL, NULL, "HSET %s created %llu seen %llu", key,
+	    (unsigned long long)created, (unsigned long long)seen);
+	redis_cmdf(st->rd, NULL, NULL, "EXPIREAT %s %llu", key,
+	    (unsigned long long)expires);
+	redis_cmdf(st->rd, NULL, NULL, "PUBLISH " REVOKE_CHANNEL " %s:%llu",
+	    hex, (unsigned long long)(created - 1));
+	return (exec_op(st, op_new(st, parse_account_put, done, arg)));
+}
+
+/* Write a new seen day into an existing account, at most once a day. */
+int
+store_account_seen(struct store *st, const uint8_t id[ID_LEN],
+    uint64_t seen, uint64_t expires)
+{
+	char	 key[72];
+
+	keyspace_acct(key, id);
+	return (redis_cmdf(st->rd, NULL, NULL, "EVAL %s 1 %s %llu %llu",
+	    seen_lua, key, (unsigned long long)seen,
+	    (unsigned long long)expires));
+}
+
+/* Delete an account while it is still registration created, and revoke
+ * its connections, in one script. */
+int
+store_account_delete(struct store *st, const uint8_t id[ID_LEN],
+    uint64_t created, store_done done, void *arg)
+{
+	char		 key[72], hex[2 * ID_LEN + 1];
+	unsigned long long c = created;
+	struct op	*op;
+
+	keyspace_acct(key, id);
+	hex_encode(hex, id, ID_LEN);
+	op = op_new(st, parse_account_delete, done, arg);
+	return (op_sent(op, redis_cmdf(st->rd, op_reply, op,
+	    "EVAL %s 1 %s %llu %s:%llu", keyspace_delete_lua, key, c, hex, c)));
+}
+
+/* Take count tokens from an account's discovery bucket, in one script. */
+int
+store_discovery_charge(struct store *st, const uint8_t id[ID_LEN],
+    long long full, long long refill, uint64_t today, long long count,
+    store_done done, void *arg)
+{
+	char		 hex[2 * ID_LEN + 1], key[80];
+	char		 a1[24], a2[24], a3[24], a4[24];
+	const char	*argv[] = { "EVAL", bucket_lua, "1", key, a1, a2, a3,
+			    a4 };
+	struct op	*op;
+
+	hex_encode(hex, id, ID_LEN);
+	snprintf(key, sizeof key, "rl:disc:{%s}", hex);
+	snprintf(a1, sizeof a1, "%lld", full);
+	snprintf(a2, sizeof a2, "%lld", refill);
+	snprintf(a3, sizeof a3, "%llu", (unsigned long long)today);
+	snprintf(a4, sizeof a4, "%lld", count);
+	op = op_new(st, parse_discovery, done, arg);
+	return (op_sent(op, redis_cmd(st->rd, op_reply, op, 8, argv, NULL)));
+}
+
+/* Ask which of n IDs have accounts, in one MULTI/EXEC block. */
+int
+store_lookup(struct store *st, const uint8_t *ids, size_t n,
+    store_done done, void *arg)
+{
+	char		 key[72];
+	struct op	*op;
+	size_t		 i;
+
+	if (!redis_up(st->rd))
+		return (-1);
+	redis_cmdf(st->rd, NULL, NULL, "MULTI");
+	for (i = 0; i < n; i++) {
+		keyspace_acct(key, ids + ID_LEN * i);
+		redis_cmdf(st->rd, NULL, NULL, "EXISTS %s", key);
+	}
+	op = op_new(st, parse_lookup, done, arg);
+	op->n = n;
+	op->exists = xcalloc(n > 0 ? n : 1, 1);
+	return (exec_op(st, op));
+}
+
+/* Tell every node to close the ID's connections of created <= max. */
+void
+store_publish_revoke(struct store *st, const uint8_t id[ID_LEN],
+    uint64_t max_created)
+{
+	char	 hex[2 * ID_LEN + 1];
+
+	hex_encode(hex, id, ID_LEN);
+	redis_cmdf(st->rd, NULL, NULL, "PUBLISH " REVOKE_CHANNEL " %s:%llu",
+	    hex, (unsigned long long)max_created);
+}
+
+/* ---- the store itself ------------------------------------------------- */
 
 /* Parse "HEXID" or "HEXID:MAXCREATED" from tryst:revoke and act on it:
  * connections of that ID whose account is not newer than MAXCREATED close
  * (a re-registration must not close the connections it makes itself). */
 static void
-revoke_message(struct store *st, const char *s, size_t len)
+revoke_message(const char *s, size_t len, void *arg)
 {
+	struct store	*st = arg;
 	uint8_t		 id[ID_LEN];
 	char		 hex[2 * ID_LEN + 1], *end;
 	unsigned long long max = UINT64_MAX;
@@ -220,272 +481,39 @@ revoke_message(struct store *st, const char *s, size_t len)
 	auth_revoke_local(st->srv, id, (uint64_t)max);
 }
 
-/* A message on the subscriber context. */
-static void
-sub_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct store	*st = privdata;
-	redisReply	*reply = r;
-
-	if (refused(st, ac, reply, "cannot subscribe") || reply == NULL ||
-	    reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
-		return;
-	if (reply->element[0]->type != REDIS_REPLY_STRING ||
-	    strcmp(reply->element[0]->str, "message") != 0 ||
-	    reply->element[2]->type != REDIS_REPLY_STRING)
-		return;
-	revoke_message(st, reply->element[2]->str, reply->element[2]->len);
-}
-
-/* The subscriber answered its PING: now it may listen. */
-static void
-sub_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct store	*st = privdata;
-
-	if (r == NULL || ac != st->sub || refused(st, ac, r, "not ready"))
-		return;
-	redisAsyncCommand(ac, sub_reply, st, "SUBSCRIBE " REVOKE_CHANNEL);
-}
-
-/* The subscriber connected, or failed to. */
-static void
-sub_connected(const redisAsyncContext *ac, int status)
-{
-	struct store	*st = ac->data;
-
-	if (status != REDIS_OK) {
-		st->sub = NULL;
-		schedule_retry(st);
-	}
-}
-
-/* The subscriber went away. */
-static void
-sub_disconnected(const redisAsyncContext *ac, int status)
-{
-	struct store	*st = ac->data;
-
-	if (st->sub == ac)
-		st->sub = NULL;
-	schedule_retry(st);
-}
-
-/* Open one context and attach it to the loop; its AUTH (when a password
- * is set) and the PING that tells it is usable are queued at once. */
-static redisAsyncContext *
-open_context(struct store *st, redisConnectCallback *conn_cb,
-    redisDisconnectCallback *disc_cb, redisCallbackFn *ping_cb)
-{
-	redisAsyncContext	*ac;
-
-	if (st->path != NULL)
-		ac = redisAsyncConnectUnix(st->path);
-	else
-		ac = redisAsyncConnect(st->host, st->port);
-	if (ac == NULL)
-		fatalx("redisAsyncConnect: out of memory");
-	if (ac->err) {
-		store_warn(st, "cannot connect", ac->errstr);
-		redisAsyncFree(ac);
-		schedule_retry(st);
-		return (NULL);
-	}
-	/* hiredis opens its sockets without SOCK_CLOEXEC: a program trystd
-	 * starts must not inherit an authenticated connection. */
-	if (fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal("fcntl FD_CLOEXEC");
-	ac->data = st;
-	redisLibeventAttach(ac, st->srv->base);
-	redisAsyncSetConnectCallback(ac, conn_cb);
-	redisAsyncSetDisconnectCallback(ac, disc_cb);
-	if (st->password != NULL && *st->user != '\0')
-		redisAsyncCommand(ac, auth_reply, st, "AUTH %s %s", st->user,
-		    st->password);
-	else if (st->password != NULL)
-		redisAsyncCommand(ac, auth_reply, st, "AUTH %s", st->password);
-	redisAsyncCommand(ac, ping_cb, st, "PING");
-	return (ac);
-}
-
-/* (Re)connect whatever context is down. */
-static void
-connect_all(struct store *st)
-{
-	if (st->ac == NULL && (st->ac = open_context(st, cmd_connected,
-	    cmd_disconnected, ping_reply)) != NULL)
-		st->asked = 1;
-	if (st->sub == NULL)
-		st->sub = open_context(st, sub_connected, sub_disconnected,
-		    sub_ping_reply);
-}
-
-/* Reconnect timer. */
-static void
-retry_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	connect_all(arg);
-}
-
-/* Read the Redis password, if one is configured. */
-static int
-load_password(struct store *st, char **cause)
-{
-	char		*file, *pw;
-	size_t		 len;
-
-	if (*st->srv->set.redis_password_file == '\0')
-		return (0);
-	if ((file = settings_path(&st->srv->set,
-	    st->srv->set.redis_password_file,
-	    cause)) == NULL)
-		return (-1);
-	pw = file_read_small(file, 1024, &len, cause);
-	free(file);
-	if (pw == NULL)
-		return (-1);
-	while (len > 0 && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
-		pw[--len] = '\0';
-	st->password = pw;
-	return (0);
-}
-
-/* Start connecting to Redis. */
+/* Start connecting to Redis, listening on tryst:revoke. */
 struct store *
 store_new(struct server *srv, char **cause)
 {
-	static const struct timeval probe_tv = { PROBE_S, 0 };
-	struct store	*st;
+	struct store	*st = xcalloc(1, sizeof *st);
 
-	st = xcalloc(1, sizeof *st);
 	st->srv = srv;
-	st->user = srv->set.redis_user;
-	if (keyspace_redis_addr(srv->set.redis, &st->host, &st->port,
-	    &st->path) != 0) {
-		xasprintf(cause, "redis: cannot parse \"%s\" (want HOST:PORT "
-		    "or unix:PATH)", srv->set.redis);
+	st->rd = redis_new(srv, REVOKE_CHANNEL, revoke_message, st, cause);
+	if (st->rd == NULL) {
 		free(st);
 		return (NULL);
 	}
-	if (load_password(st, cause) != 0) {
-		free(st->host);
-		free(st->path);
-		free(st);
-		return (NULL);
-	}
-	st->backoff_ms = BACKOFF_MIN_MS;
-	st->retry = evtimer_new(srv->base, retry_cb, st);
-	st->probe = event_new(srv->base, -1, EV_PERSIST, probe_cb, st);
-	event_add(st->probe, &probe_tv);
-	connect_all(st);
 	return (st);
 }
 
-/* Disconnect; pending callbacks get NULL replies. */
+/* Disconnect; operations in flight get ok 0. */
 void
 store_free(struct store *st)
 {
-	st->closing = 1;
-	if (st->ac != NULL)
-		redisAsyncFree(st->ac);
-	if (st->sub != NULL)
-		redisAsyncFree(st->sub);
-	event_free(st->retry);
-	event_free(st->probe);
-	if (st->password != NULL) {
-		sodium_memzero(st->password, strlen(st->password));
-		free(st->password);
-	}
-	free(st->host);
-	free(st->path);
+	redis_free(st->rd);
 	free(st);
 }
 
-/* 1 while commands can be sent. */
+/* 1 while operations can be sent. */
 int
 store_up(struct store *st)
 {
-	return (st->up && st->ac != NULL);
+	return (redis_up(st->rd));
 }
 
 /* Seconds to wait while Redis is down. */
 uint32_t
 store_retry_after(struct store *st)
 {
-	return (RETRY_AFTER_S);
-}
-
-/* hiredis callback: hand the reply on. */
-static void
-pending_reply(redisAsyncContext *ac, void *reply, void *privdata)
-{
-	struct pending	*p = privdata;
-
-	if (p->cb != NULL)
-		p->cb(p->st->srv, reply, p->arg);
-	free(p);
-}
-
-/* What a command's reply goes to. */
-static struct pending *
-pending_new(struct store *st, store_cb cb, void *arg)
-{
-	struct pending	*p;
-
-	p = xmalloc(sizeof *p);
-	p->st = st;
-	p->cb = cb;
-	p->arg = arg;
-	return (p);
-}
-
-/* Send one command in argv form. */
-int
-store_cmd(struct store *st, store_cb cb, void *arg, int argc,
-    const char **argv, const size_t *argvlen)
-{
-	struct pending	*p;
-
-	if (!store_up(st))
-		return (-1);
-	p = pending_new(st, cb, arg);
-	if (redisAsyncCommandArgv(st->ac, pending_reply, p, argc, argv,
-	    argvlen) != REDIS_OK) {
-		free(p);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Send one command in printf form. */
-int
-store_cmdf(struct store *st, store_cb cb, void *arg, const char *fmt, ...)
-{
-	struct pending	*p;
-	va_list		 ap;
-	int		 rv;
-
-	if (!store_up(st))
-		return (-1);
-	p = pending_new(st, cb, arg);
-	va_start(ap, fmt);
-	rv = redisvAsyncCommand(st->ac, pending_reply, p, fmt, ap);
-	va_end(ap);
-	if (rv != REDIS_OK) {
-		free(p);
-		return (-1);
-	}
-	return (0);
-}
-
-/* Tell every node to close the ID's connections of created <= max. */
-void
-store_publish_revoke(struct store *st, const uint8_t id[ID_LEN],
-    uint64_t max_created)
-{
-	char	 hex[2 * ID_LEN + 1];
-
-	hex_encode(hex, id, ID_LEN);
-	store_cmdf(st, NULL, NULL, "PUBLISH " REVOKE_CHANNEL " %s:%llu", hex,
-	    (unsigned long long)max_created);
+	return (redis_retry_after(st->rd));
 }

@@ -1,0 +1,460 @@
+/*
+ * redis.c -- the connection to a standalone Redis, through the hiredis
+ * async API on the server's loop.
+ *
+ * One context carries commands, a second one listens on one pub/sub
+ * channel. Both reconnect by themselves with back-off; while the command
+ * context is down, redis_cmd refuses at once so that callers can answer
+ * UNAVAILABLE. Only store.c uses it: what the commands mean and what
+ * their replies say is store.c's business.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+#include <sodium.h>
+
+#include "server.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	2000
+#define RETRY_AFTER_S	5
+#define PROBE_S		1	/* a PING this often while up */
+#define ANSWER_TICKS	3	/* probes without an answer: reconnect */
+
+struct redis {
+	struct server	*srv;
+	char		*host;
+	int		 port;
+	char		*path;
+	char		*user;
+	char		*password;
+	char		*channel;
+	redis_msg_cb	 msg_cb;
+	void		*msg_arg;
+
+	redisAsyncContext *ac;		/* commands */
+	redisAsyncContext *sub;		/* the channel */
+	int		 up;		/* ac answered its PING */
+	int		 asked;		/* probe ticks a PING of ac waits */
+	int		 warned;	/* this outage was logged */
+	int		 backoff_ms;
+	struct event	*retry;
+	struct event	*probe;
+	int		 closing;
+};
+
+/* Where a command's reply goes. */
+struct pending {
+	redis_cb	 cb;
+	void		*arg;
+};
+
+/* Try again later, a little later each time. */
+static void
+schedule_retry(struct redis *rd)
+{
+	struct timeval	 tv;
+
+	if (rd->closing || evtimer_pending(rd->retry, NULL))
+		return;
+	tv.tv_sec = rd->backoff_ms / 1000;
+	tv.tv_usec = (rd->backoff_ms % 1000) * 1000;
+	evtimer_add(rd->retry, &tv);
+	rd->backoff_ms *= 2;
+	if (rd->backoff_ms > BACKOFF_MAX_MS)
+		rd->backoff_ms = BACKOFF_MAX_MS;
+}
+
+/* Log why Redis is not usable: a warning once an outage, then debug. */
+static void
+redis_warn(struct redis *rd, const char *why, const char *detail)
+{
+	rd->srv->stats.redis_errors++;
+	if (rd->warned)
+		log_debug("redis: %s: %s", why, detail);
+	else
+		log_warnx("redis: %s: %s", why, detail);
+	rd->warned = 1;
+}
+
+/* Give up on one context: its pending callbacks get NULL replies, and it
+ * is opened again after the back-off. */
+static void
+drop_context(struct redis *rd, redisAsyncContext *ac)
+{
+	if (ac == rd->ac) {
+		rd->ac = NULL;
+		rd->up = 0;
+		rd->asked = 0;
+	} else if (ac == rd->sub)
+		rd->sub = NULL;
+	else
+		return;
+	redisAsyncFree(ac);	/* deferred by hiredis inside a callback */
+	schedule_retry(rd);
+}
+
+/* The command context connected, or failed to. Usable once it answers
+ * its first PING (an AUTH that fails makes that PING fail too). */
+static void
+cmd_connected(const redisAsyncContext *ac, int status)
+{
+	struct redis	*rd = ac->data;
+
+	if (status != REDIS_OK) {
+		redis_warn(rd, "cannot connect", ac->errstr);
+		rd->ac = NULL;
+		rd->asked = 0;
+		schedule_retry(rd);
+	}
+}
+
+/* The command context went away. Pending callbacks get NULL replies. */
+static void
+cmd_disconnected(const redisAsyncContext *ac, int status)
+{
+	struct redis	*rd = ac->data;
+
+	/* REDIS_OK: our own disconnect; not worth a warning. */
+	if (status != REDIS_OK && rd->up)
+		redis_warn(rd, "connection lost", ac->errstr);
+	else if (status != REDIS_OK)
+		rd->srv->stats.redis_errors++;
+	if (rd->ac == ac) {
+		rd->up = 0;
+		rd->ac = NULL;
+		rd->asked = 0;
+	}
+	schedule_retry(rd);
+}
+
+/* An error reply on a context that is not usable as it is. 1 if so. */
+static int
+refused(struct redis *rd, redisAsyncContext *ac, redisReply *reply,
+    const char *what)
+{
+	if (reply == NULL || reply->type != REDIS_REPLY_ERROR)
+		return (0);
+	redis_warn(rd, what, reply->str);
+	drop_context(rd, ac);
+	return (1);
+}
+
+/* AUTH answered: a refusal is worth its own message. */
+static void
+auth_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	refused(privdata, ac, r, "AUTH refused");
+}
+
+/* A PING of the command context answered: storage is up. */
+static void
+ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct redis	*rd = privdata;
+
+	if (r == NULL || ac != rd->ac || refused(rd, ac, r, "not ready"))
+		return;
+	rd->asked = 0;
+	if (rd->up)
+		return;
+	log_notice("redis: connected");
+	rd->up = 1;
+	rd->warned = 0;
+	rd->backoff_ms = BACKOFF_MIN_MS;
+	server_storage_up(rd->srv);
+}
+
+/* Every PROBE_S: a Redis that stopped answering is dropped (its requests
+ * get UNAVAILABLE), a live one is asked again. */
+static void
+probe_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct redis	*rd = arg;
+
+	if (rd->ac == NULL)
+		return;
+	if (rd->asked >= ANSWER_TICKS) {
+		redis_warn(rd, "no answer", "reconnecting");
+		if (rd->sub != NULL)
+			drop_context(rd, rd->sub);
+		drop_context(rd, rd->ac);
+	} else if (rd->asked > 0)
+		rd->asked++;
+	else if (rd->up && redisAsyncCommand(rd->ac, ping_reply, rd,
+	    "PING") == REDIS_OK)
+		rd->asked = 1;
+}
+
+/* A message on the subscriber context: hand its payload on. */
+static void
+sub_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct redis	*rd = privdata;
+	redisReply	*reply = r;
+
+	if (refused(rd, ac, reply, "cannot subscribe") || reply == NULL ||
+	    reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+		return;
+	if (reply->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->element[0]->str, "message") != 0 ||
+	    reply->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	rd->msg_cb(reply->element[2]->str, reply->element[2]->len,
+	    rd->msg_arg);
+}
+
+/* The subscriber answered its PING: now it may listen. */
+static void
+sub_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct redis	*rd = privdata;
+
+	if (r == NULL || ac != rd->sub || refused(rd, ac, r, "not ready"))
+		return;
+	redisAsyncCommand(ac, sub_reply, rd, "SUBSCRIBE %s", rd->channel);
+}
+
+/* The subscriber connected, or failed to. */
+static void
+sub_connected(const redisAsyncContext *ac, int status)
+{
+	struct redis	*rd = ac->data;
+
+	if (status != REDIS_OK) {
+		rd->sub = NULL;
+		schedule_retry(rd);
+	}
+}
+
+/* The subscriber went away. */
+static void
+sub_disconnected(const redisAsyncContext *ac, int status)
+{
+	struct redis	*rd = ac->data;
+
+	if (rd->sub == ac)
+		rd->sub = NULL;
+	schedule_retry(rd);
+}
+
+/* Open one context and attach it to the loop; its AUTH (when a password
+ * is set) and the PING that tells it is usable are queued at once. */
+static redisAsyncContext *
+open_context(struct redis *rd, redisConnectCallback *conn_cb,
+    redisDisconnectCallback *disc_cb, redisCallbackFn *ping_cb)
+{
+	redisAsyncContext	*ac;
+
+	if (rd->path != NULL)
+		ac = redisAsyncConnectUnix(rd->path);
+	else
+		ac = redisAsyncConnect(rd->host, rd->port);
+	if (ac == NULL)
+		fatalx("redisAsyncConnect: out of memory");
+	if (ac->err) {
+		redis_warn(rd, "cannot connect", ac->errstr);
+		redisAsyncFree(ac);
+		schedule_retry(rd);
+		return (NULL);
+	}
+	/* hiredis opens its sockets without SOCK_CLOEXEC: a program trystd
+	 * starts must not inherit an authenticated connection. */
+	if (fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC) == -1)
+		fatal("fcntl FD_CLOEXEC");
+	ac->data = rd;
+	redisLibeventAttach(ac, rd->srv->base);
+	redisAsyncSetConnectCallback(ac, conn_cb);
+	redisAsyncSetDisconnectCallback(ac, disc_cb);
+	if (rd->password != NULL && *rd->user != '\0')
+		redisAsyncCommand(ac, auth_reply, rd, "AUTH %s %s", rd->user,
+		    rd->password);
+	else if (rd->password != NULL)
+		redisAsyncCommand(ac, auth_reply, rd, "AUTH %s", rd->password);
+	redisAsyncCommand(ac, ping_cb, rd, "PING");
+	return (ac);
+}
+
+/* (Re)connect whatever context is down. */
+static void
+connect_all(struct redis *rd)
+{
+	if (rd->ac == NULL && (rd->ac = open_context(rd, cmd_connected,
+	    cmd_disconnected, ping_reply)) != NULL)
+		rd->asked = 1;
+	if (rd->sub == NULL)
+		rd->sub = open_context(rd, sub_connected, sub_disconnected,
+		    sub_ping_reply);
+}
+
+/* Reconnect timer. */
+static void
+retry_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	connect_all(arg);
+}
+
+/* Read the Redis password, if one is configured. */
+static int
+load_password(struct redis *rd, char **cause)
+{
+	const struct settings *set = &rd->srv->set;
+	char		*file, *pw;
+	size_t		 len;
+
+	if (*set->redis_password_file == '\0')
+		return (0);
+	if ((file = settings_path(set, set->redis_password_file,
+	    cause)) == NULL)
+		return (-1);
+	pw = file_read_small(file, 1024, &len, cause);
+	free(file);
+	if (pw == NULL)
+		return (-1);
+	while (len > 0 && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
+		pw[--len] = '\0';
+	rd->password = pw;
+	return (0);
+}
+
+/* Free what redis_new allocated. */
+static void
+free_fields(struct redis *rd)
+{
+	if (rd->password != NULL) {
+		sodium_memzero(rd->password, strlen(rd->password));
+		free(rd->password);
+	}
+	free(rd->channel);
+	free(rd->host);
+	free(rd->path);
+	free(rd);
+}
+
+/* Start connecting to the Redis of the settings. */
+struct redis *
+redis_new(struct server *srv, const char *channel, redis_msg_cb msg_cb,
+    void *msg_arg, char **cause)
+{
+	static const struct timeval probe_tv = { PROBE_S, 0 };
+	struct redis	*rd;
+
+	rd = xcalloc(1, sizeof *rd);
+	rd->srv = srv;
+	rd->user = srv->set.redis_user;
+	rd->channel = xstrdup(channel);
+	rd->msg_cb = msg_cb;
+	rd->msg_arg = msg_arg;
+	if (keyspace_redis_addr(srv->set.redis, &rd->host, &rd->port,
+	    &rd->path) != 0) {
+		xasprintf(cause, "redis: cannot parse \"%s\" (want HOST:PORT "
+		    "or unix:PATH)", srv->set.redis);
+		free_fields(rd);
+		return (NULL);
+	}
+	if (load_password(rd, cause) != 0) {
+		free_fields(rd);
+		return (NULL);
+	}
+	rd->backoff_ms = BACKOFF_MIN_MS;
+	rd->retry = evtimer_new(srv->base, retry_cb, rd);
+	rd->probe = event_new(srv->base, -1, EV_PERSIST, probe_cb, rd);
+	event_add(rd->probe, &probe_tv);
+	connect_all(rd);
+	return (rd);
+}
+
+/* Disconnect; pending callbacks get NULL replies. */
+void
+redis_free(struct redis *rd)
+{
+	rd->closing = 1;
+	if (rd->ac != NULL)
+		redisAsyncFree(rd->ac);
+	if (rd->sub != NULL)
+		redisAsyncFree(rd->sub);
+	event_free(rd->retry);
+	event_free(rd->probe);
+	free_fields(rd);
+}
+
+/* 1 while commands can be sent. */
+int
+redis_up(struct redis *rd)
+{
+	return (rd->up && rd->ac != NULL);
+}
+
+/* Seconds to wait while Redis is down. */
+uint32_t
+redis_retry_after(struct redis *rd)
+{
+	return (RETRY_AFTER_S);
+}
+
+/* hiredis callback: hand the reply on. */
+static void
+pending_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct pending	*p = privdata;
+
+	if (p->cb != NULL)
+		p->cb(reply, p->arg);
+	free(p);
+}
+
+/* What a command's reply goes to. */
+static struct pending *
+pending_new(redis_cb cb, void *arg)
+{
+	struct pending	*p;
+
+	p = xmalloc(sizeof *p);
+	p->cb = cb;
+	p->arg = arg;
+	return (p);
+}
+
+/* Send one command in argv form. */
+int
+redis_cmd(struct redis *rd, redis_cb cb, void *arg, int argc,
+    const char **argv, const size_t *argvlen)
+{
+	struct pending	*p;
+
+	if (!redis_up(rd))
+		return (-1);
+	p = pending_new(cb, arg);
+	if (redisAsyncCommandArgv(rd->ac, pending_reply, p, argc, argv,
+	    argvlen) != REDIS_OK) {
+		free(p);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Send one command in hiredis's printf-like form. */
+int
+redis_cmdf(struct redis *rd, redis_cb cb, void *arg, const char *fmt, ...)
+{
+	struct pending	*p;
+	va_list		 ap;
+	int		 rv;
+
+	if (!redis_up(rd))
+		return (-1);
+	p = pending_new(cb, arg);
+	va_start(ap, fmt);
+	rv = redisvAsyncCommand(rd->ac, pending_reply, p, fmt, ap);
+	va_end(ap);
+	if (rv != REDIS_OK) {
+		free(p);
+		return (-1);
+	}
+	return (0);
+}
