@@ -159,6 +159,25 @@ START_TEST(test_lookup_json)
 }
 END_TEST
 
+/* HELLO must answer ERROR code; a refused HELLO (UNAUTHENTICATED,
+ * REVOKED, LIMIT) then closes the connection. */
+static void
+hello_expect(struct hc *c, const uint8_t *cred, size_t len,
+    const uint8_t sk[64], int want, const char *what)
+{
+	struct msg	 m;
+
+	h_hello_raw(c, cred, len, sk, 0, &m);
+	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == want,
+	    "%s: want %s, got %s %s", what, proto_err_name(want),
+	    proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+	ck_assert_uint_eq(m.u.error.ref_type, MSG_HELLO);
+	if (want == ERR_UNAUTHENTICATED || want == ERR_REVOKED ||
+	    want == ERR_LIMIT)
+		h_expect_closed(c);
+}
+
 START_TEST(test_reregister)
 {
 	struct account	 a, b;
@@ -172,32 +191,14 @@ START_TEST(test_reregister)
 	ck_assert_uint_gt(b.c.created, a.c.created);
 	h_expect_goaway(online, GOAWAY_REVOKED);
 
+	hello_expect(h_open(), a.cred, CRED_LEN, a.sk, ERR_REVOKED,
+	    "old credential");
 	c = h_open();
-	h_hello_raw(c, a.cred, CRED_LEN, a.sk, HELLO_PRESENCE, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_REVOKED,
-	    "old credential: got %s %s", proto_type_name(m.type),
-	    proto_err_name(m.u.error.code));
-	ck_assert_uint_eq(m.u.error.ref_type, MSG_HELLO);
 	h_hello_raw(c, b.cred, CRED_LEN, b.sk, HELLO_PRESENCE, &m);
 	ck_assert_msg(m.type == MSG_WELCOME, "new credential: got %s",
 	    proto_type_name(m.type));
 }
 END_TEST
-
-/* HELLO must answer ERROR code. */
-static void
-hello_expect(struct hc *c, const uint8_t *cred, size_t len,
-    const uint8_t sk[64], int want, const char *what)
-{
-	struct msg	 m;
-
-	h_hello_raw(c, cred, len, sk, 0, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == want,
-	    "%s: want %s, got %s %s", what, proto_err_name(want),
-	    proto_type_name(m.type), m.type == MSG_ERROR ?
-	    proto_err_name(m.u.error.code) : "");
-	ck_assert_uint_eq(m.u.error.ref_type, MSG_HELLO);
-}
 
 /* A code of the same length that differs in every digit. */
 static void
@@ -311,16 +312,18 @@ START_TEST(test_hello_errors)
 	m.u.lookup.ids = ids;
 	send_expect_error(c, &m, ERR_UNAUTHENTICATED, NULL);
 
+	h_ping(c, 4);
+
+	/* Each refused HELLO closes its connection. */
 	crypto_sign_keypair(pk2, sk2);
 	hello_expect(c, a.cred, CRED_LEN, sk2, ERR_UNAUTHENTICATED,
 	    "signed by another key");
 	memcpy(cred, a.cred, CRED_LEN);
 	cred[40] ^= 1;
-	hello_expect(c, cred, CRED_LEN, a.sk, ERR_UNAUTHENTICATED,
+	hello_expect(h_open(), cred, CRED_LEN, a.sk, ERR_UNAUTHENTICATED,
 	    "tampered credential");
-	hello_expect(c, a.cred, CRED_LEN - 1, a.sk, ERR_UNAUTHENTICATED,
-	    "144-byte credential");
-	h_ping(c, 4);
+	hello_expect(h_open(), a.cred, CRED_LEN - 1, a.sk,
+	    ERR_UNAUTHENTICATED, "144-byte credential");
 }
 END_TEST
 
@@ -436,12 +439,8 @@ START_TEST(test_presence)
 	/* Online now: out, p2. Two more fill max_connections_per_account. */
 	c4 = h_online(&a, 0);
 	c5 = h_online(&a, 0);
-	c6 = h_open();
-	h_hello_raw(c6, a.cred, CRED_LEN, a.sk, 0, &m);
-	ck_assert_msg(m.type == MSG_ERROR && m.u.error.code == ERR_LIMIT,
-	    "fifth online connection: %s %s", proto_type_name(m.type),
-	    proto_err_name(m.u.error.code));
-	h_ping(c6, 8);
+	hello_expect(h_open(), a.cred, CRED_LEN, a.sk, ERR_LIMIT,
+	    "fifth online connection");
 	h_ping(c4, 9);
 	h_ping(c5, 10);
 	h_ping(out, 11);
@@ -449,6 +448,7 @@ START_TEST(test_presence)
 	/* A freed slot can be taken again. */
 	h_close(c5);
 	usleep(300 * 1000);
+	c6 = h_open();
 	h_hello_raw(c6, a.cred, CRED_LEN, a.sk, 0, &m);
 	ck_assert_msg(m.type == MSG_WELCOME, "after a close: %s %s",
 	    proto_type_name(m.type), proto_err_name(m.u.error.code));
