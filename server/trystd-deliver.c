@@ -278,6 +278,11 @@ passed_socket(void)
 	unsetenv("LISTEN_PID");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
+	/* The manager passes it blocking; the listener accepts until it
+	 * would block, so a blocking one would hang the loop in accept. */
+	if (evutil_make_socket_nonblocking(SD_LISTEN_FD) == -1 ||
+	    evutil_make_socket_closeonexec(SD_LISTEN_FD) == -1)
+		fatal("LISTEN_FDS: fcntl");
 	return (SD_LISTEN_FD);
 }
 

@@ -508,6 +508,48 @@ START_TEST(test_socket_delivery)
 }
 END_TEST
 
+/* trystd-deliver on a socket passed by a service manager, as
+ * tryst-deliver.socket passes it: systemd-socket-activate hands over a
+ * blocking listener, and each request of several in a row is answered.
+ * Before, the daemon blocked in accept after the first and never read
+ * another request. */
+START_TEST(test_socket_activated)
+{
+	char	 sock[PATH_MAX], prog[PATH_MAX], conf[PATH_MAX];
+	char	 log[PATH_MAX], ans[64], *text;
+	char	*argv[] = { "systemd-socket-activate", "-l", sock, "-E",
+		    "CREDENTIALS_DIRECTORY", getenv("TRYSTD_DELIVER"), "-c",
+		    conf, NULL };
+	char	 env[PATH_MAX + 32], *envp[] = { env, NULL };
+	int	 i;
+
+	ck_assert_msg(h_run(NULL, "command -v systemd-socket-activate "
+	    ">/dev/null") == 0, "no systemd-socket-activate (deploy/dev "
+	    "installs systemd)");
+	snprintf(sock, sizeof sock, "%s/activated.sock", H.dir);
+	snprintf(conf, sizeof conf, "%s/activated.conf", H.dir);
+	snprintf(log, sizeof log, "%s/activated.log", H.dir);
+	snprintf(env, sizeof env, "CREDENTIALS_DIRECTORY=%s/creds-act", H.dir);
+	ck_assert_int_eq(h_run(NULL, "mkdir -p '%s/creds-act' && echo token "
+	    ">'%s/creds-act/gateway.token'", H.dir, H.dir), 0);
+	write_program(prog, sizeof prog);
+	set_mode("ok");
+	xasprintf(&text, "program = %s\nsocket = %s\n", prog, sock);
+	ck_assert_int_eq(file_write_atomic(conf, text, strlen(text), 0600, 0,
+	    NULL), 0);
+	free(text);
+	deliverd = h_spawn(argv, envp, log);
+	ck_assert_int_gt(deliverd, 0);
+	for (i = 0; i < 100 && h_file_count(log, "Listening on") == 0; i++)
+		h_msleep(50);
+	for (i = 0; i < 3; i++) {
+		ask(sock, "SEND +15550100409 123456\n", 25, ans, sizeof ans);
+		ck_assert_msg(strcmp(ans, "OK\n") == 0, "request %d: \"%s\" "
+		    "(see %s)", i + 1, ans, log);
+	}
+}
+END_TEST
+
 START_TEST(test_socket_check)
 {
 	char	*out = NULL, *shipped = NULL, conf[PATH_MAX];
@@ -575,6 +617,7 @@ integ_deliver_tcase(void)
 	tcase_add_test(tc, test_exec_check);
 	tcase_add_test(tc, test_exec_view);
 	tcase_add_test(tc, test_socket_check);
+	tcase_add_test(tc, test_socket_activated);
 	tcase_add_test(tc, test_socket_delivery);
 	tcase_add_test(tc, test_exec_delivery);
 	return (tc);
