@@ -300,6 +300,9 @@ socklen_t path_cand_sa(const struct cand *, struct sockaddr_storage *);
 #define SESSION_PREAMBLE "tryst-p2p-v1"
 #define SESSION_PREAMBLE_LEN 20	/* 12 + session:u64 */
 #define SESSION_MSG1_LEN 34	/* len:u16 e:32 */
+#define SESSION_FRAME_MAX (2 + NOISE_MAX_MSG)	/* len:u16 || message */
+#define SESSION_IN_SIZE	(2 * SESSION_FRAME_MAX)	/* a session's input */
+#define SESSION_HS_OUT	(SESSION_PREAMBLE_LEN + 2 + 512) /* one of ours */
 
 enum {
 	KIND_TEXT = 1,
@@ -344,6 +347,42 @@ int	 session_start(struct session *, struct path *,
 int	 session_answer(struct session *, struct path *,
 	    const struct hsinfo *, const uint8_t msg1[SESSION_MSG1_LEN],
 	    char **cause);
+
+/*
+ * The pure steps the two above are made of, each taking bytes and state
+ * and giving a result with no I/O: session_start and session_answer read
+ * and write a path around them; the tests and the fuzzer call them on
+ * bytes they hold.
+ */
+/* The frame (len:u16 || message) at the front of in[0..fill): its whole
+ * length when it is all there, else 0 and in *need the bytes missing. */
+size_t	 session_frame(const uint8_t *in, size_t fill, size_t *need);
+/* Start a handshake bound to hi, as initiator (the caller) or not.
+ * fixed_e (tests only) is the ephemeral secret key; NULL draws one. */
+void	 session_hs_begin(struct noise_hs *, int initiator,
+	    const struct hsinfo *, const uint8_t *fixed_e);
+/* Our next handshake message, framed, after head (hlen bytes) in out
+ * (SESSION_HS_OUT is enough): its length, or -1 and *cause. */
+long	 session_hs_write(struct noise_hs *, const uint8_t *head,
+	    size_t hlen, uint8_t *out, size_t outlen, char **cause);
+/* Read the peer's next handshake message, a whole frame of len bytes.
+ * 0, or -1 and *cause; hs is then of no further use. */
+int	 session_hs_read(struct noise_hs *, const uint8_t *frame, size_t len,
+	    char **cause);
+/* After the third message: check the peer's static key against hi and
+ * make s (its path closed: fd -1) with the transport ciphers. 0, or -1
+ * and *cause. Wipes hs either way. */
+int	 session_hs_finish(struct session *, struct noise_hs *,
+	    const struct hsinfo *, char **cause);
+/* Add bytes from the peer to the input of s: how many fit (after
+ * session_take said 2, at least SESSION_FRAME_MAX do). */
+size_t	 session_input(struct session *, const void *, size_t);
+/* Decrypt the message at the front of the input of s: 1 (in s->pt,
+ * s->ptlen >= 1, its frame gone from the input), 2 when no whole frame is
+ * there yet, -1 and *cause when it does not decrypt (the input and the
+ * receiving cipher as they were) or is empty (the cipher moved on). */
+int	 session_take(struct session *, char **cause);
+
 /* Send a transport message: kind, then a and b. -1 and *cause. */
 int	 session_send(struct session *, uint8_t kind, const void *a,
 	    size_t alen, const void *b, size_t blen, char **cause);
@@ -458,6 +497,18 @@ struct run {
  * A file this side must reject ends the session without a close.
  */
 int	 run_session(struct run *);
+
+/* The loop's parts, for the tests and the fuzzer: its state over r, and
+ * the handling of one message from the peer (p[0] its kind), which is
+ * what a malicious peer reaches. run_handle returns 0 to go on, 1 when
+ * the peer closed and our close went out (a clean end), -1 when the
+ * session must end (a rejected file, or our close could not be sent);
+ * once not 0 it handles nothing more. Freeing the loop removes a file
+ * being received. */
+struct run_loop;
+struct run_loop *run_loop_new(struct run *);
+int	 run_handle(struct run_loop *, const uint8_t *p, size_t len);
+void	 run_loop_free(struct run_loop *);
 
 /* ---- listen.c, talk.c: the commands around sessions ------------------- */
 

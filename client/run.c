@@ -36,7 +36,7 @@ struct sent {
 	uint64_t	 size;
 };
 
-struct loop {
+struct run_loop {
 	struct run	*r;
 	struct rxfile	*rx;
 	struct txfile	*tx;
@@ -56,7 +56,7 @@ struct loop {
 
 /* Send close once. */
 static int
-send_close(struct loop *l)
+send_close(struct run_loop *l)
 {
 	char	*cause;
 
@@ -76,7 +76,7 @@ send_close(struct loop *l)
 
 /* Print a text message from the peer. */
 static void
-show_text(struct loop *l, const uint8_t *p, size_t len)
+show_text(struct run_loop *l, const uint8_t *p, size_t len)
 {
 	char	*text = xmalloc(len + 1);
 
@@ -88,7 +88,7 @@ show_text(struct loop *l, const uint8_t *p, size_t len)
 /* A file the peer sent was rejected (files.c said why): end the session
  * without a close, so that the sender does not count the file as sent. */
 static void
-reject(struct loop *l, const char *why)
+reject(struct run_loop *l, const char *why)
 {
 	if (why != NULL)
 		warnx("%s %s", l->r->peer, why);
@@ -101,7 +101,7 @@ reject(struct loop *l, const char *why)
 
 /* A file offer, data or end from the peer. */
 static void
-handle_file(struct loop *l, uint8_t kind, const uint8_t *p, size_t len)
+handle_file(struct run_loop *l, uint8_t kind, const uint8_t *p, size_t len)
 {
 	int	 rc;
 
@@ -127,11 +127,14 @@ handle_file(struct loop *l, uint8_t kind, const uint8_t *p, size_t len)
 }
 
 /* Handle one message from the peer. */
-static void
-handle(struct loop *l, const uint8_t *p, size_t len)
+int
+run_handle(struct run_loop *l, const uint8_t *p, size_t len)
 {
-	uint8_t	 kind = p[0];
+	uint8_t	 kind;
 
+	if (len == 0 || l->done)
+		return (l->done);
+	kind = p[0];
 	p++;
 	len--;
 	switch (kind) {
@@ -152,18 +155,19 @@ handle(struct loop *l, const uint8_t *p, size_t len)
 	default:
 		break;		/* a kind of a later version */
 	}
+	return (l->done);
 }
 
 /* Read every whole message the peer has sent. */
 static void
-take_input(struct loop *l)
+take_input(struct run_loop *l)
 {
 	char	*cause;
 	int	 r;
 
 	while (!l->done && (r = session_recv(l->r->s, &cause)) != 2) {
 		if (r == 1) {
-			handle(l, l->r->s->pt, l->r->s->ptlen);
+			run_handle(l, l->r->s->pt, l->r->s->ptlen);
 			continue;
 		}
 		if (r == -1) {
@@ -178,7 +182,7 @@ take_input(struct loop *l)
 
 /* Send the lines of stdin that are complete (all of it at EOF). */
 static void
-send_lines(struct loop *l, int eof)
+send_lines(struct run_loop *l, int eof)
 {
 	char	*nl, *cause;
 	size_t	 n;
@@ -205,7 +209,7 @@ send_lines(struct loop *l, int eof)
 /* Read what stdin has; at EOF send the rest and close (unless the
  * session outlives stdin, as in tryst listen --chat). */
 static void
-take_stdin(struct loop *l)
+take_stdin(struct run_loop *l)
 {
 	ssize_t	 n;
 
@@ -226,7 +230,7 @@ take_stdin(struct loop *l)
 
 /* Send a few more pieces of the files; close after the last. */
 static void
-send_files(struct loop *l)
+send_files(struct run_loop *l)
 {
 	char	*cause;
 	int	 i, r;
@@ -259,7 +263,7 @@ send_files(struct loop *l)
 
 /* Our bytes the kernel has not yet handed over on the path, or -1. */
 static long
-unsent_bytes(struct loop *l)
+unsent_bytes(struct run_loop *l)
 {
 	int	 q;
 
@@ -274,7 +278,7 @@ unsent_bytes(struct loop *l)
 /* After our close: wait CLOSE_WAIT_MS for the peer's, counted from the
  * last time our output moved (a slow relay may still hold much of it). */
 static void
-check_close_wait(struct loop *l, int64_t now)
+check_close_wait(struct run_loop *l, int64_t now)
 {
 	long	 q;
 
@@ -293,7 +297,7 @@ check_close_wait(struct loop *l, int64_t now)
 
 /* Say why the call ended before the peer's close. */
 static void
-say_ended(const struct loop *l)
+say_ended(const struct run_loop *l)
 {
 	const struct online	*o = l->r->o;
 
@@ -310,7 +314,7 @@ say_ended(const struct loop *l)
 /* Check the control connection and the deadlines. ENDED or a lost
  * server leaves ENDED_GRACE_MS for the peer's close still in flight. */
 static void
-check_state(struct loop *l)
+check_state(struct run_loop *l)
 {
 	struct online	*o = l->r->o;
 	int64_t		 now = tryst_now_ms();
@@ -333,7 +337,7 @@ check_state(struct loop *l)
 /* Wait for input on the control connection (while there is one), the
  * path and stdin. */
 static void
-wait_input(struct loop *l)
+wait_input(struct run_loop *l)
 {
 	struct pollfd	 pfd[3];
 	int		 n = 0, ms, in = -1;
@@ -361,7 +365,7 @@ wait_input(struct loop *l)
 /* Say what became of the files to send: sent only when the peer's close
  * confirmed them. 0 when every one was. */
 static int
-report_files(struct loop *l)
+report_files(struct run_loop *l)
 {
 	const char	*peer = l->r->peer;
 	int		 i, ok = l->done == 1;
@@ -376,6 +380,7 @@ report_files(struct loop *l)
 			    peer, l->sent[i].name);
 		free(l->sent[i].name);
 	}
+	l->nsent = 0;
 	if (l->tx != NULL)
 		warnx("%s did not confirm %s; it may not have arrived", peer,
 		    files_tx_name(l->tx));
@@ -385,18 +390,43 @@ report_files(struct loop *l)
 	    l->unopened == 0 ? 0 : -1);
 }
 
-/* Run the session until it closes. */
-int
-run_session(struct run *r)
+/* The state of a session's loop over r. */
+struct run_loop *
+run_loop_new(struct run *r)
 {
-	struct loop	*l = xcalloc(1, sizeof *l);
-	struct msg	 m;
-	int		 rc;
+	struct run_loop	*l = xcalloc(1, sizeof *l);
 
 	l->r = r;
 	l->stdin_open = r->chat;
 	l->sent = xcalloc(r->nfiles > 0 ? (size_t)r->nfiles : 1,
 	    sizeof *l->sent);
+	return (l);
+}
+
+/* Free a loop; a file being received is removed. */
+void
+run_loop_free(struct run_loop *l)
+{
+	int	 i;
+
+	if (l == NULL)
+		return;
+	files_rx_abort(l->rx);
+	files_tx_free(l->tx);
+	for (i = 0; i < l->nsent; i++)
+		free(l->sent[i].name);
+	free(l->sent);
+	free(l);
+}
+
+/* Run the session until it closes. */
+int
+run_session(struct run *r)
+{
+	struct run_loop	*l = run_loop_new(r);
+	struct msg	 m;
+	int		 rc;
+
 	if (!r->chat && r->nfiles == 0 && r->caller)
 		send_close(l);
 	while (!l->done) {
@@ -409,9 +439,8 @@ run_session(struct run *r)
 			wait_input(l);
 	}
 	files_rx_abort(l->rx);
+	l->rx = NULL;
 	rc = report_files(l) == 0 ? 0 : 1;
-	files_tx_free(l->tx);
-	free(l->sent);
 	if ((r->caller || rc != 0) && !r->o->ended && !r->o->gone) {
 		memset(&m, 0, sizeof m);
 		m.type = MSG_END;
@@ -419,6 +448,6 @@ run_session(struct run *r)
 		online_send(r->o, &m);
 		r->o->session = 0;	/* the call is over for us */
 	}
-	free(l);
+	run_loop_free(l);
 	return (rc);
 }

@@ -2,13 +2,18 @@
  * test-session.c -- the Noise session as tryst runs it (PROTOCOL.md §6.3):
  * caller and callee over a real socketpair, the prologue binding the
  * session and both IDs, each side's check of the peer's static key
- * against its credential, and transport messages that are tampered with.
+ * against its credential, and transport messages that are tampered with;
+ * then the pure steps the session is made of (framing, the handshake in
+ * memory, input taken a byte at a time), and run.c's run_handle, which
+ * is what the peer's messages reach.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,6 +30,8 @@
 #define E_CLOSED	"the peer closed the connection"
 #define E_KEY		"the peer's key is not the one in its credential"
 #define E_DECRYPT	"a message from the peer does not decrypt"
+#define E_EMPTY		"the peer sent an empty message"
+#define FILE_TEXT	"the content of a file\n"
 
 enum { A, B, M };		/* caller, callee, neither */
 
@@ -99,6 +106,46 @@ void
 tconn_close(struct tconn *t)
 {
 	(void)t;
+	abort();
+}
+
+/* Stub: run_session's control connection, which run_handle never uses. */
+void
+online_pump(struct online *o)
+{
+	(void)o;
+	abort();
+}
+
+/* Stub: see online_pump. */
+void
+online_say_gone(const struct online *o)
+{
+	(void)o;
+	abort();
+}
+
+/* Stub: see online_pump. */
+int
+online_wait_ms(const struct online *o)
+{
+	(void)o;
+	abort();
+}
+
+/* Stub: see online_pump. */
+int
+online_send(struct online *o, const struct msg *m)
+{
+	(void)o, (void)m;
+	abort();
+}
+
+/* Stub: tryst.c's, for text, which these tests do not send run_handle. */
+void
+tryst_clean_text(char *out, size_t outlen, const uint8_t *p, size_t len)
+{
+	(void)out, (void)outlen, (void)p, (void)len;
 	abort();
 }
 
@@ -408,6 +455,236 @@ START_TEST(test_tamper)
 }
 END_TEST
 
+/* session_frame: how much of a frame is missing, and its whole length. */
+START_TEST(test_frame)
+{
+	const uint8_t	 in[9] = { 0, 5, 'h', 'e', 'l', 'l', 'o', 0, 0 };
+	size_t		 need;
+
+	ck_assert_uint_eq(session_frame(in, 0, &need), 0);
+	ck_assert_uint_eq(need, 2);
+	ck_assert_uint_eq(session_frame(in, 1, &need), 0);
+	ck_assert_uint_eq(need, 1);
+	ck_assert_uint_eq(session_frame(in, 2, &need), 0);
+	ck_assert_uint_eq(need, 5);
+	ck_assert_uint_eq(session_frame(in, 6, &need), 0);
+	ck_assert_uint_eq(need, 1);
+	ck_assert_uint_eq(session_frame(in, 7, &need), 7);
+	ck_assert_uint_eq(need, 0);
+	ck_assert_uint_eq(session_frame(in, 9, &need), 7);
+	/* An empty frame is whole at its length. */
+	ck_assert_uint_eq(session_frame(in + 7, 2, &need), 2);
+}
+END_TEST
+
+/* The handshake run by the pure steps alone, in memory. */
+static void
+pure_handshake(struct pair *pr)
+{
+	struct noise_hs	 c, r;
+	uint8_t		 m[3][SESSION_HS_OUT];
+	long		 n[3];
+	char		*cause = NULL;
+
+	pair_init(pr, A, A, B, B);
+	session_hs_begin(&c, 1, &pr->caller.hi, NULL);
+	session_hs_begin(&r, 0, &pr->callee.hi, NULL);
+	n[0] = session_hs_write(&c, NULL, 0, m[0], sizeof m[0], &cause);
+	ck_assert_int_eq(n[0], SESSION_MSG1_LEN);
+	/* A length prefix that is not the frame's is refused. */
+	ck_assert_int_eq(session_hs_read(&r, m[0], (size_t)n[0] - 1,
+	    &cause), -1);
+	ck_assert_str_eq(cause, "handshake message 1 does not decrypt");
+	free(cause);
+	cause = NULL;
+	session_hs_begin(&r, 0, &pr->callee.hi, NULL);
+	ck_assert_int_eq(session_hs_read(&r, m[0], (size_t)n[0], &cause), 0);
+	ck_assert_int_gt(n[1] = session_hs_write(&r, NULL, 0, m[1],
+	    sizeof m[1], &cause), 0);
+	ck_assert_int_eq(session_hs_read(&c, m[1], (size_t)n[1], &cause), 0);
+	ck_assert_int_gt(n[2] = session_hs_write(&c, NULL, 0, m[2],
+	    sizeof m[2], &cause), 0);
+	ck_assert_int_eq(session_hs_read(&r, m[2], (size_t)n[2], &cause), 0);
+	ck_assert_int_eq(session_hs_finish(&pr->caller.s, &c, &pr->caller.hi,
+	    &cause), 0);
+	ck_assert_int_eq(session_hs_finish(&pr->callee.s, &r, &pr->callee.hi,
+	    &cause), 0);
+	ck_assert_int_eq(pr->caller.s.path.fd, -1);
+}
+
+/* A transport frame of pt as s would send it, into out; its length. */
+static size_t
+seal(struct session *s, const void *pt, size_t len, uint8_t *out)
+{
+	long	 n;
+
+	n = noise_encrypt(&s->tx, pt, len, out + 2, 256);
+	ck_assert_int_ge(n, 0);
+	put_u16(out, (uint16_t)n);
+	return (2 + (size_t)n);
+}
+
+/*
+ * Frames fed a byte at a time come out whole and in order; a frame that
+ * does not decrypt is refused with the input left as it was; an empty
+ * message, authentic but not one of §6.3, is refused too.
+ */
+START_TEST(test_input_take)
+{
+	struct pair	 pr;
+	struct session	*to = &pr.callee.s;
+	uint8_t		 f[2][300], big[600];
+	size_t		 n[2], i, fill;
+	char		*cause = NULL;
+
+	pure_handshake(&pr);
+	n[0] = seal(&pr.caller.s, "\001first", 6, f[0]);
+	n[1] = seal(&pr.caller.s, "\001second", 7, f[1]);
+	for (i = 0; i < n[0] + n[1]; i++) {
+		ck_assert_uint_eq(session_input(to, i < n[0] ? &f[0][i] :
+		    &f[1][i - n[0]], 1), 1);
+		if (i + 1 == n[0]) {
+			ck_assert_int_eq(session_take(to, &cause), 1);
+			ck_assert_uint_eq(to->ptlen, 6);
+			ck_assert(memcmp(to->pt, "\001first", 6) == 0);
+			ck_assert_uint_eq(to->fill, 0);
+		} else if (i + 1 < n[0] + n[1])
+			ck_assert_int_eq(session_take(to, &cause), 2);
+	}
+	ck_assert_int_eq(session_take(to, &cause), 1);
+	ck_assert(to->ptlen == 7 && memcmp(to->pt, "\001second", 7) == 0);
+	ck_assert_int_eq(session_take(to, &cause), 2);
+	/* Altered: refused, and the input stays. */
+	n[0] = seal(&pr.caller.s, "\001third", 6, f[0]);
+	f[0][n[0] - 1] ^= 1;
+	session_input(to, f[0], n[0]);
+	fill = to->fill;
+	ck_assert_int_eq(session_take(to, &cause), -1);
+	ck_assert_str_eq(cause, E_DECRYPT);
+	free(cause);
+	cause = NULL;
+	ck_assert_uint_eq(to->fill, fill);
+	/* Empty: refused. */
+	to->fill = 0;
+	pr.caller.s.tx.n--;	/* the altered one was never taken */
+	session_input(to, f[1], seal(&pr.caller.s, "", 0, f[1]));
+	ck_assert_int_eq(session_take(to, &cause), -1);
+	ck_assert_str_eq(cause, E_EMPTY);
+	free(cause);
+	/* The input holds at most SESSION_IN_SIZE bytes. */
+	to->fill = SESSION_IN_SIZE - 100;
+	ck_assert_uint_eq(session_input(to, big, sizeof big), 100);
+	ck_assert_uint_eq(session_input(to, big, sizeof big), 0);
+	session_close(&pr.caller.s);
+	session_close(&pr.callee.s);
+}
+END_TEST
+
+/* A temporary folder for received files. */
+static void
+temp_dir(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/test-session-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+/* The names in dir, but . and ..; 0 when there are none. */
+static int
+dir_count(const char *dir)
+{
+	struct dirent	*de;
+	DIR		*d = opendir(dir);
+	int		 n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	return (n);
+}
+
+/* run_handle with kind || p, then its result. */
+static int
+handle(struct run_loop *l, uint8_t kind, const void *p, size_t len)
+{
+	uint8_t	 m[128];
+
+	m[0] = kind;
+	if (len > 0)
+		memcpy(m + 1, p, len);
+	return (run_handle(l, m, 1 + len));
+}
+
+/* A file offer of size bytes named name, as files.c sends it. */
+static size_t
+offer(uint8_t *out, uint64_t size, const char *name)
+{
+	put_u64(out, size);
+	put_u16(out + 8, (uint16_t)strlen(name));
+	memcpy(out + 10, name, strlen(name));
+	return (10 + strlen(name));
+}
+
+/*
+ * run_handle, what the peer reaches: a file received whole gets its name
+ * in the folder; a later kind is ignored; the peer's close is answered
+ * with ours (1); data without an offer ends the session (-1) without a
+ * close, and nothing after it is handled; a loop freed in the middle of
+ * a file leaves nothing behind.
+ */
+START_TEST(test_handle)
+{
+	struct pair	 pr;
+	struct run	 r;
+	struct run_loop	*l;
+	uint8_t		 o[64], hash[32];
+	char		 dir[64], path[128], got[64], *cause = NULL;
+	size_t		 olen = offer(o, strlen(FILE_TEXT), "note.txt");
+	FILE		*f;
+
+	crypto_generichash(hash, sizeof hash, (const uint8_t *)FILE_TEXT,
+	    strlen(FILE_TEXT), NULL, 0);
+	temp_dir(dir, sizeof dir);
+	pair_init(&pr, A, A, B, B);
+	pair_run(&pr);
+	ck_assert(pr.caller.rc == 0 && pr.callee.rc == 0);
+	memset(&r, 0, sizeof r);
+	r.s = &pr.callee.s;
+	r.peer = "caller";
+	r.dir = dir;
+	l = run_loop_new(&r);
+	ck_assert_int_eq(handle(l, KIND_FILE_OFFER, o, olen), 0);
+	ck_assert_int_eq(handle(l, KIND_FILE_DATA, FILE_TEXT,
+	    strlen(FILE_TEXT)), 0);
+	ck_assert_int_eq(handle(l, KIND_FILE_END, hash, sizeof hash), 0);
+	ck_assert_int_eq(handle(l, 99, "later", 5), 0);
+	snprintf(path, sizeof path, "%s/note.txt", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	ck_assert_ptr_nonnull(fgets(got, sizeof got, f));
+	fclose(f);
+	ck_assert_str_eq(got, FILE_TEXT);
+	unlink(path);
+	ck_assert_int_eq(handle(l, KIND_CLOSE, NULL, 0), 1);
+	ck_assert_int_eq(recv_wait(&pr.caller.s, &cause), 1);
+	ck_assert(pr.caller.s.ptlen == 1 && pr.caller.s.pt[0] == KIND_CLOSE);
+	run_loop_free(l);
+	l = run_loop_new(&r);
+	ck_assert_int_eq(handle(l, KIND_FILE_DATA, "x", 1), -1);
+	ck_assert_int_eq(handle(l, KIND_CLOSE, NULL, 0), -1);
+	run_loop_free(l);
+	ck_assert_int_eq(session_recv(&pr.caller.s, &cause), 2);
+	l = run_loop_new(&r);
+	ck_assert_int_eq(handle(l, KIND_FILE_OFFER, o, olen), 0);
+	ck_assert_int_eq(handle(l, KIND_FILE_DATA, "the", 3), 0);
+	ck_assert_int_eq(dir_count(dir), 1);
+	run_loop_free(l);
+	ck_assert_int_eq(dir_count(dir), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	pair_free(&pr);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -419,6 +696,9 @@ main(void)
 	tcase_add_loop_test(tc, test_prologue, 0, 3);
 	tcase_add_loop_test(tc, test_wrong_key, 0, 2);
 	tcase_add_loop_test(tc, test_tamper, 0, 4);
+	tcase_add_test(tc, test_frame);
+	tcase_add_test(tc, test_input_take);
+	tcase_add_test(tc, test_handle);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
 }
