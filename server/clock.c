@@ -66,6 +66,14 @@ clock_init(struct event_base *base, char **cause)
 	return (0);
 }
 
+/* Tests only: move the clock by ms (tests/fuzz/fuzz-server.c moves it
+ * in-process instead of starting a new trystd). */
+void
+clock_shift_add(int64_t ms)
+{
+	clk.shift_ms += ms;
+}
+
 /* Wall clock, milliseconds: the time of this pass of the loop. */
 uint64_t
 server_now_ms(void)

@@ -546,6 +546,38 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	conn_timer_in(c, (uint64_t)srv->set.handshake_timeout_s);
 }
 
+/* Tests only (tests/fuzz/fuzz-server.c): a connection over bev, which is
+ * connected and has no TLS (a bufferevent_pair end), as if accepted from
+ * sa and past its handshake; it is sent CHALLENGE. The rest of c's life is
+ * any connection's: conn_free finds no SSL on bev. */
+struct conn *
+conn_adopt(struct server *srv, struct bufferevent *bev,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct conn	*c;
+
+	c = xcalloc(1, sizeof *c);	/* CONN_WAIT */
+	c->srv = srv;
+	c->serial = ++srv->conn_serial;
+	memcpy(&c->addr, sa, salen < sizeof c->addr ? salen : sizeof c->addr);
+	rl_addr_key(sa, c->addrkey);
+	c->accepted = c->last_rx = server_now();
+	if ((c->timer = evtimer_new(srv->base, conn_timer, c)) == NULL)
+		fatalx("evtimer_new failed");
+	TAILQ_INSERT_TAIL(&srv->waiting, c, entry);
+	if (++srv->nconns > srv->conns_peak)
+		srv->conns_peak = srv->nconns;
+	srv->stats.connections++;
+	c->bev = bev;
+	conn_set_state(c, CONN_TLS);
+	bufferevent_setcb(bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(bev, EV_READ, 0, PROTO_MAX_FRAME);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	conn_timer_in(c, handshake_left(c));
+	send_challenge(c);
+	return (c);
+}
+
 /* Stop accepting and tell every client to go away. */
 void
 conn_shutdown_all(struct server *srv)

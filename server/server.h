@@ -307,6 +307,9 @@ int	 clock_parse_shift(const char *, long long *secs);
  * pass of the loop (before clock_init: read now), shifted. */
 uint64_t server_now_ms(void);
 uint64_t server_now(void);
+/* Tests only (tests/fuzz/fuzz-server.c): move the clock by ms from now
+ * on, in-process, as TRYST_CLOCK_SHIFT_S does at start. */
+void	 clock_shift_add(int64_t ms);
 
 /* ---- tls.c: the TLS context -------------------------------------------- */
 
@@ -383,6 +386,12 @@ struct conn {
 /* A connection accepted from sa, counted against key: CONN_WAIT. */
 void	 conn_new(struct server *, evutil_socket_t, const struct sockaddr *sa,
 	    socklen_t, const uint8_t key[16]);
+/* Tests only (tests/fuzz/fuzz-server.c): a connection over bev, an already
+ * connected bufferevent without TLS (a bufferevent_pair end), as if
+ * accepted from sa and past its handshake: CHALLENGE goes out at once.
+ * c owns bev. Not counted in per_ip (the caller may). */
+struct conn *conn_adopt(struct server *, struct bufferevent *bev,
+	    const struct sockaddr *sa, socklen_t);
 /* Move c to a new state; a change conn.c's table does not allow is logged
  * and kills c instead. May kill c (never frees it). */
 void	 conn_set_state(struct conn *, enum conn_state);

@@ -422,5 +422,6 @@ main(int argc, char **argv)
 	corpus_oprf();
 	corpus_util();
 	corpus_http();
+	corpus_server();
 	return (0);
 }

@@ -16,5 +16,7 @@ const uint8_t *credential(void);
 size_t	 offer_bytes(uint8_t *out, size_t outlen);
 /* corpus-proto.c: one seed per message type. */
 void	 corpus_proto(void);
+/* corpus-server.c: programs of the whole-server target. */
+void	 corpus_server(void);
 
 #endif
