@@ -214,7 +214,8 @@ calls_accept(struct callbook *b, struct party *p, uint64_t session,
 
 	if ((rv = ringing_for(b, p, session, &call)) != 0)
 		return (rv);
-	if (p->sessions >= b->max_sessions)
+	/* Its own ringing calls count too: each may become a session. */
+	if (p->pending + p->sessions >= b->max_sessions)
 		return (ERR_LIMIT);
 	TAILQ_REMOVE(&b->ringing, call, ring_entry);
 	call->state = CALL_SESSION;

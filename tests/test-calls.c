@@ -296,6 +296,29 @@ START_TEST(test_max_sessions)
 }
 END_TEST
 
+/* max_sessions counts a party's ringing calls as well when it accepts:
+ * A, with a call of its own still ringing, may take one session as callee
+ * but not a second, so that its ringing call, once answered, keeps it at
+ * max_sessions. Before, ACCEPT counted sessions only, and A ended with
+ * three sessions of two. */
+START_TEST(test_max_sessions_accept)
+{
+	uint64_t	 mine, s1, s2;
+
+	calls_limits(book, 8, 2, TIMEOUT);
+	mine = ring(&pa, &pb, 1);
+	s1 = ring(&pc, &pa, 2);
+	ck_assert_int_eq(calls_accept(book, &pa, s1, &answer), 0);
+	s2 = ring(&pb, &pa, 3);
+	ck_assert_int_eq(calls_accept(book, &pa, s2, &answer), ERR_LIMIT);
+	ck_assert_int_eq(calls_find(book, s2)->state, CALL_RINGING);
+	ck_assert_int_eq(calls_accept(book, &pb, mine, &answer), 0);
+	ck_assert_int_eq(pa.sessions, 2);
+	ck_assert_int_eq(pa.pending, 0);
+	ck_assert_int_le(pa.pending + pa.sessions, 2);
+}
+END_TEST
+
 START_TEST(test_incoming)
 {
 	const uint64_t	 want = 0x1122334455667788ULL;
@@ -683,6 +706,7 @@ main(void)
 {
 	const TTest *tests[] = { test_connect_self, test_offline,
 	    test_tag_reuse, test_max_pending, test_max_sessions,
+	    test_max_sessions_accept,
 	    test_incoming, test_session_random, test_accept,
 	    test_accept_wrong, test_decline, test_end, test_crossed,
 	    test_unknown, test_leave_ringing_callee,

@@ -184,6 +184,7 @@ start(const uint8_t *data, size_t size)
 	conf_defaults(settings_table, &srv->set);
 	low_limits(&srv->set);
 	fz.lim.max_pending = srv->set.max_pending_calls;
+	fz.lim.max_sessions = srv->set.max_sessions;
 	fz.lim.max_per_account = srv->set.max_connections_per_account;
 	if ((srv->base = event_base_new()) == NULL)
 		fatalx("event_base_new");

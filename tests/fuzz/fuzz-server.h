@@ -72,6 +72,7 @@ enum { FS_DELIVER_FAIL, FS_DELIVER_OK, FS_DELIVER_HOLD, FS_DELIVER_RELEASE,
  * one leaves what was within it). */
 struct fs_limits {
 	long long	 max_pending;		/* max_pending_calls */
+	long long	 max_sessions;		/* max_sessions */
 	long long	 max_per_account; /* max_connections_per_account */
 };
 

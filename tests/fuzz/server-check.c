@@ -146,6 +146,8 @@ check_party(struct walk *w, struct conn *c)
 		broken("a party's counts do not match its calls");
 	if (pending > w->lim->max_pending)
 		broken("more pending calls than max_pending_calls");
+	if (pending + sessions > w->lim->max_sessions)
+		broken("more ringing calls and sessions than max_sessions");
 }
 
 /* One connection. */

@@ -416,6 +416,8 @@ op_set(void)
 	}
 	if (s->max_pending_calls > fz.lim.max_pending)
 		fz.lim.max_pending = s->max_pending_calls;
+	if (s->max_sessions > fz.lim.max_sessions)
+		fz.lim.max_sessions = s->max_sessions;
 	if (s->max_connections_per_account > fz.lim.max_per_account)
 		fz.lim.max_per_account = s->max_connections_per_account;
 }
