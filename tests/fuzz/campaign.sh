@@ -50,10 +50,16 @@ for n in $names; do
 	eval "w=\$w_$n"
 	mkdir -p "$work/$n/corpus"
 	cp "$seeds/$n"/* "$work/$n/corpus/" 2>/dev/null || true
-	(cd "$work/$n" && $runner "$bindir/fuzz-$n" corpus \
-	    -max_total_time="$secs" -jobs="$w" -workers="$w" \
-	    -print_final_stats=1 -close_fd_mask=3 -rss_limit_mb=4096 \
-	    >"$work/$n/run.log" 2>&1; echo $? >"$work/$n/status") &
+	# Workers of one target share its corpus folder (each reloads what
+	# the others add), each with a seed and a log of its own.
+	i=0
+	while [ "$i" -lt "$w" ]; do
+		(cd "$work/$n" && exec $runner "$bindir/fuzz-$n" corpus \
+		    -max_total_time="$secs" -seed=$((i + 1)) \
+		    -print_final_stats=1 -close_fd_mask=3 -rss_limit_mb=4096 \
+		    >"$work/$n/fuzz-$i.log" 2>&1) &
+		i=$((i + 1))
+	done
 done
 wait
 
@@ -61,7 +67,7 @@ printf '%-10s %7s %8s %12s %6s %7s %7s %7s\n' target workers cpu_s \
     executions cov ft corpus crashes
 for n in $names; do
 	eval "w=\$w_$n"
-	logs=$(ls "$work/$n"/fuzz-*.log 2>/dev/null || echo "$work/$n/run.log")
+	logs=$(ls "$work/$n"/fuzz-*.log)
 	runs=$(cat $logs | sed -n 's/^stat::number_of_executed_units: *//p' |
 	    awk '{ s += $1 } END { print s + 0 }')
 	last=$(cat $logs | grep -E '^#[0-9]+.*cov: ' | tail -n 1)
