@@ -109,38 +109,6 @@ tconn_close(struct tconn *t)
 	abort();
 }
 
-/* Stub: run_session's control connection, which run_handle never uses. */
-void
-online_pump(struct online *o)
-{
-	(void)o;
-	abort();
-}
-
-/* Stub: see online_pump. */
-void
-online_say_gone(const struct online *o)
-{
-	(void)o;
-	abort();
-}
-
-/* Stub: see online_pump. */
-int
-online_wait_ms(const struct online *o)
-{
-	(void)o;
-	abort();
-}
-
-/* Stub: see online_pump. */
-int
-online_send(struct online *o, const struct msg *m)
-{
-	(void)o, (void)m;
-	abort();
-}
-
 /* Stub: tryst.c's, for text, which these tests do not send run_handle. */
 void
 tryst_clean_text(char *out, size_t outlen, const uint8_t *p, size_t len)

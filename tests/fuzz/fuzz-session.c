@@ -119,38 +119,6 @@ tconn_fd(const struct tconn *t)
 	abort();
 }
 
-/* Stub: only run_session watches the control connection. */
-void
-online_pump(struct online *o)
-{
-	(void)o;
-	abort();
-}
-
-/* Stub: see online_pump. */
-void
-online_say_gone(const struct online *o)
-{
-	(void)o;
-	abort();
-}
-
-/* Stub: see online_pump. */
-int
-online_wait_ms(const struct online *o)
-{
-	(void)o;
-	abort();
-}
-
-/* Stub: see online_pump. */
-int
-online_send(struct online *o, const struct msg *m)
-{
-	(void)o, (void)m;
-	abort();
-}
-
 /* Read all of the peer's text and fill out, as tryst.c's would. */
 void
 tryst_clean_text(char *out, size_t outlen, const uint8_t *p, size_t len)

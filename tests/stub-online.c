@@ -1,0 +1,40 @@
+/*
+ * stub-online.c -- the control connection of run.c (online.c's calls),
+ * for programs that drive run_handle without one: test-session and
+ * fuzz-session. Only run_session uses these; reaching one is a bug.
+ */
+#include <stdlib.h>
+
+#include "client.h"
+
+/* Stub: run_session's control connection, which run_handle never uses. */
+void
+online_pump(struct online *o)
+{
+	(void)o;
+	abort();
+}
+
+/* Stub: see online_pump. */
+void
+online_say_gone(const struct online *o)
+{
+	(void)o;
+	abort();
+}
+
+/* Stub: see online_pump. */
+int
+online_wait_ms(const struct online *o)
+{
+	(void)o;
+	abort();
+}
+
+/* Stub: see online_pump. */
+int
+online_send(struct online *o, const struct msg *m)
+{
+	(void)o, (void)m;
+	abort();
+}
