@@ -45,16 +45,6 @@ show() {
 	done
 }
 
-# A TCP port on loopback that nothing listens on.
-free_port() {
-	local port
-	while :; do
-		port=$((20000 + RANDOM % 40000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-	done
-	echo "$port"
-}
-
 # wait_for FILE TENTHS REGEX: until a line of FILE matches.
 wait_for() {
 	local i
@@ -73,13 +63,12 @@ as() {
 }
 
 # ---- the server -----------------------------------------------------------
-redis_port=$(free_port)
+read -r redis_port port <<<"$(free_ports tcp tcp)"
 redis_up "$redis_port" || { fail "redis-server did not start"; exit 1; }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
     -subj /CN=client-test 2>/dev/null
 "$TRYSTCTL" keygen "$tmp/master.key"
-port=$(free_port)
 cat >"$tmp/trystd.conf" <<CONF
 listen = 127.0.0.1:$port
 tls_cert = $tmp/cert.pem

@@ -65,12 +65,7 @@ show() {
 }
 
 # Four loopback ports nothing uses: three TCP, then one UDP (STUN).
-ports=$(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(3)] + [socket.socket(type=socket.SOCK_DGRAM)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))') ||
+ports=$(free_ports tcp tcp tcp udp) ||
     { echo "FAIL: no free ports"; exit 1; }
 read -r port redis_port metrics_port stun_port <<<"$ports"
 

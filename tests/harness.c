@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,24 +42,49 @@ h_msleep(int ms)
 		;
 }
 
+/* The kernel's ephemeral port range, [*lo, *hi]. */
+void
+h_ephemeral_range(int *lo, int *hi)
+{
+	FILE	*f;
+
+	*lo = 32768;
+	*hi = 60999;
+	if ((f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) ==
+	    NULL)
+		return;
+	if (fscanf(f, "%d %d", lo, hi) != 2) {
+		*lo = 32768;
+		*hi = 60999;
+	}
+	fclose(f);
+}
+
 /* A loopback port (SOCK_STREAM or SOCK_DGRAM) that was free a moment
- * ago. */
+ * ago, from below the ephemeral range: a port bind() picked for port 0
+ * is ephemeral, and some other test's outgoing connection may take it as
+ * its local port before the server binds it (CI saw "Address already in
+ * use").  tests/lib.sh's free_ports does the same for the shell tests. */
 int
 h_free_port(int socktype)
 {
 	struct sockaddr_in	 sin;
-	socklen_t		 len = sizeof sin;
-	int			 fd, port = -1;
+	int			 fd, i, lo, hi, base, span, port = -1;
 
-	if ((fd = socket(AF_INET, socktype, 0)) == -1)
-		return (-1);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
-		port = ntohs(sin.sin_port);
-	close(fd);
+	h_ephemeral_range(&lo, &hi);
+	base = lo > 11000 ? 10000 : hi + 1;
+	span = lo > 11000 ? lo - 10000 : 65536 - base;
+	for (i = 0; i < 1000 && port == -1; i++) {
+		if ((fd = socket(AF_INET, socktype, 0)) == -1)
+			return (-1);
+		memset(&sin, 0, sizeof sin);
+		sin.sin_family = AF_INET;
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons(base + (int)randombytes_uniform(span));
+		if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0)
+			port = ntohs(sin.sin_port);
+		close(fd);
+	}
 	return (port);
 }
 

@@ -135,7 +135,10 @@ void	 h_reg_begin_raw(struct hc *, const char *number, struct msg *out);
 
 /* Sleep for ms milliseconds. */
 void	 h_msleep(int);
-/* A loopback port of socktype (SOCK_STREAM, SOCK_DGRAM) free just now. */
+/* The kernel's ephemeral port range, lo to hi inclusive. */
+void	 h_ephemeral_range(int *lo, int *hi);
+/* A loopback port of socktype (SOCK_STREAM, SOCK_DGRAM) free just now,
+ * outside the ephemeral range; -1 if none. */
 int	 h_free_port(int socktype);
 /* Fork and exec argv, stdout and stderr appended to logpath, with the
  * NAME=VALUE strings of env (NULL-terminated, or NULL) added; the child

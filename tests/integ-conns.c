@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -486,6 +487,72 @@ START_TEST(test_slow_reader)
 }
 END_TEST
 
+/*
+ * The ports the tests give their servers, from harness.c and from
+ * tests/lib.sh, are never ephemeral: CI once failed when trystd could not
+ * bind a port that bind(port 0) had just handed out, because another
+ * test's outgoing connection had taken it as its local port.  The hazard
+ * itself is checked first: an ephemeral port in use as a connection's
+ * local end cannot be bound.
+ */
+START_TEST(test_free_port)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+	char			 cmd[PATH_MAX + 128], line[256], *p, *end;
+	const char		*dir = getenv("TRYST_TESTS");
+	FILE			*f;
+	long			 v;
+	int			 lo, hi, i, n, port, lfd, cfd, fd;
+
+
+	h_ephemeral_range(&lo, &hi);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	cfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(cfd, (struct sockaddr *)&sin, sizeof sin),
+	    0);
+	ck_assert_int_eq(getsockname(cfd, (struct sockaddr *)&sin, &len), 0);
+	ck_assert_int_ge(ntohs(sin.sin_port), lo);
+	ck_assert_int_le(ntohs(sin.sin_port), hi);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 },
+	    sizeof(int)), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof sin), -1);
+	ck_assert_int_eq(errno, EADDRINUSE);
+	close(fd);
+	close(cfd);
+	close(lfd);
+
+	for (i = 0; i < 400; i++) {
+		port = h_free_port(i % 2 ? SOCK_DGRAM : SOCK_STREAM);
+		ck_assert_int_gt(port, 0);
+		ck_assert_msg(port < lo || port > hi,
+		    "h_free_port gave %d, in the ephemeral range %d-%d", port,
+		    lo, hi);
+	}
+
+	ck_assert_ptr_nonnull(dir);
+	snprintf(cmd, sizeof cmd, "bash -c '. \"%s/lib.sh\"; for i in "
+	    "$(seq 50); do free_ports tcp udp tcp; done'", dir);
+	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
+	for (n = 0; fgets(line, sizeof line, f) != NULL; n++)
+		for (p = line; *p != '\n' && *p != '\0'; p = end) {
+			v = strtol(p, &end, 10);
+			ck_assert_ptr_ne(end, p);
+			ck_assert_msg(v > 0 && (v < lo || v > hi),
+			    "free_ports gave %ld, in the ephemeral range", v);
+		}
+	ck_assert_int_eq(pclose(f), 0);
+	ck_assert_int_eq(n, 50);
+}
+END_TEST
+
 /* This file's tests, each of which starts its own trystd. */
 TCase *
 integ_conns_tcase(void)
@@ -494,6 +561,7 @@ integ_conns_tcase(void)
 
 	tcase_add_checked_fixture(tc, NULL, h_proc_teardown);
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_free_port);
 	tcase_add_test(tc, test_conn_limits);
 	tcase_add_test(tc, test_conn_shed);
 	tcase_add_test(tc, test_conn_partial_hello);

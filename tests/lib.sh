@@ -1,6 +1,6 @@
 # shellcheck shell=bash
-# lib.sh -- sourced by the shell tests that start their own servers
-# (client-test.sh, conformance.sh): a temporary folder and background
+# lib.sh -- sourced by the shell tests that start their own servers: loopback
+# ports that are free and stay free, a temporary folder and background
 # processes that go when the test ends, ok/fail bookkeeping, a private
 # redis-server, and the check that Redis holds only what PROTOCOL.md §7
 # allows.
@@ -24,6 +24,42 @@ lib_cleanup() {
 	else
 		rm -rf "$tmp"
 	fi
+}
+
+# free_ports KIND...: for each KIND (tcp or udp) a loopback port that
+# nothing holds now, all different, printed on one line.  The ports come
+# from below the kernel's ephemeral range: a port the kernel handed out
+# for bind(port 0) can be taken a moment later as the local end of some
+# other test's outgoing connection, and then the server cannot bind it.
+free_ports() {
+	python3 - "$@" <<-'PY'
+	import random, socket, sys
+	try:
+	    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+	        lo, hi = (int(x) for x in f.read().split())
+	except (OSError, ValueError):
+	    lo, hi = 32768, 60999
+	pool = range(10000, lo) if lo > 11000 else range(hi + 1, 65536)
+	held, out = [], []
+	for kind in sys.argv[1:]:
+	    t = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
+	    for _ in range(1000):
+	        p = random.choice(pool)
+	        if p in out:
+	            continue
+	        s = socket.socket(socket.AF_INET, t)
+	        try:
+	            s.bind(("127.0.0.1", p))
+	        except OSError:
+	            s.close()
+	            continue
+	        held.append(s)
+	        out.append(p)
+	        break
+	    else:
+	        sys.exit("no free %s port below %d" % (kind, lo))
+	print(" ".join(str(p) for p in out))
+	PY
 }
 
 ok() { echo "ok: $*"; }

@@ -92,13 +92,7 @@ redis_start || { fail "redis-server did not start"; show "$tmp/redis.log";
     exit 1; }
 
 # ---- trystd, as the ACL user trystd ----------------------------------------
-ports=$(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(2)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' 2>/dev/null) ||
-    ports="$((20000 + RANDOM % 20000)) $((40000 + RANDOM % 20000))"
+ports=$(free_ports tcp tcp) || { fail "no free ports"; exit 1; }
 read -r port mport <<<"$ports"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \

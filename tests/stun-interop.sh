@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 #
 # stun-interop.sh -- trystd's STUN responder against a standard client,
 # coturn's turnutils_stunclient, and its per-address rate limit.
@@ -10,6 +10,8 @@
 
 set -u
 
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"	# free_ports; the fail() below is this test's
 dir=
 pid=
 
@@ -35,19 +37,6 @@ cleanup() {
 	[ -n "$dir" ] && rm -rf "$dir"
 }
 
-# A loopback port of protocol tcp or udp that was free a moment ago.
-free_port() {
-	if command -v python3 >/dev/null 2>&1; then
-		python3 -c 'import socket, sys
-t = socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM
-s = socket.socket(socket.AF_INET, t)
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])' "$1"
-	else
-		echo $((20000 + ($$ * 7 + ${#1} * 1000) % 40000))
-	fi
-}
-
 command -v turnutils_stunclient >/dev/null 2>&1 ||
 	skip "turnutils_stunclient (coturn) is not installed"
 command -v openssl >/dev/null 2>&1 || skip "openssl is not installed"
@@ -66,8 +55,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
 "$TRYSTCTL" keygen "$dir/master.key" >/dev/null ||
 	fail "trystctl keygen failed"
 
-tcp=$(free_port tcp)
-udp=$(free_port udp)
+read -r tcp udp <<<"$(free_ports tcp udp)"
 cat >"$dir/trystd.conf" <<EOF
 listen = 127.0.0.1:$tcp
 stun_listen = 127.0.0.1:$udp

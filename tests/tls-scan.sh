@@ -17,6 +17,8 @@
 
 set -u
 
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"	# free_ports; the fail() below is this test's
 mode=${1:-}
 dir=
 pid=
@@ -49,14 +51,6 @@ cleanup() {
 	[ -n "$dir" ] && [ "${TRYST_KEEP:-0}" = 1 ] && echo "kept $dir"
 }
 
-# A loopback TCP port that was free a moment ago.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # Start trystd on $port with its files in $dir; wait until it answers.
 start_trystd() {
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
@@ -64,7 +58,7 @@ start_trystd() {
 	    -subj /CN=localhost >/dev/null 2>&1 || die "openssl req failed"
 	"$TRYSTCTL" keygen "$dir/master.key" >/dev/null ||
 		die "trystctl keygen failed"
-	port=$(free_port)
+	port=$(free_ports tcp)
 	cat >"$dir/trystd.conf" <<-EOF
 	listen = 127.0.0.1:$port
 	tls_cert = $dir/cert.pem

@@ -78,9 +78,7 @@ mkdir creds
 cp key.pem creds/tls.key
 cp key.crt cert.pem
 "${TRYSTCTL:-$(dirname "$TRYSTD")/trystctl}" keygen creds/master.key
-port=$(python3 -c 'import socket; s = socket.socket()
-s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null) ||
-    port=$((20000 + RANDOM % 40000))
+port=$(free_ports tcp) || { fail "no free port"; exit 1; }
 cat >trystd.conf <<CONF
 listen = 127.0.0.1:$port
 tls_cert = $tmp/cert.pem
