@@ -1,5 +1,6 @@
 /*
- * accept.c -- the TLS listener: the limits of PROTOCOL.md §8 checked
+ * accept.c -- the TLS listeners (listen, shared with other nodes through
+ * SO_REUSEPORT, and relay_listen): the limits of PROTOCOL.md §8 checked
  * before any TLS work (per address, then in all, where the oldest
  * connection still in its handshake makes room for a new one), a pause
  * instead of a spin when out of descriptors, and the heap handed back
@@ -92,13 +93,14 @@ shed_one(struct server *srv)
 	return (0);
 }
 
-/* A TCP connection arrived: limits first, before any TLS work. At
- * max_connections a handshake in progress makes room for it. */
+/* A TCP connection arrived on either listener: limits first, before any
+ * TLS work. At max_connections a handshake in progress makes room for
+ * it. */
 static void
-listen_accept(struct evconnlistener *l, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+take(struct server *srv, evutil_socket_t fd, struct sockaddr *sa, int salen,
+    int relay)
 {
-	struct server	*srv = arg;
+	struct conn	*c;
 	uint8_t		 key[16];
 
 	rl_addr_key(sa, key);
@@ -123,7 +125,24 @@ listen_accept(struct evconnlistener *l, evutil_socket_t fd,
 			return;
 		}
 	}
-	conn_new(srv, fd, sa, (socklen_t)salen, key);
+	c = conn_new(srv, fd, sa, (socklen_t)salen, key);
+	c->relay_listener = relay;
+}
+
+/* A connection on listen. */
+static void
+listen_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	take(arg, fd, sa, salen, 0);
+}
+
+/* A connection on relay_listen. */
+static void
+relay_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	take(arg, fd, sa, salen, 1);
 }
 
 /* Out of descriptors, pending connections would wait in the backlog for
@@ -172,7 +191,7 @@ listen_error(struct evconnlistener *l, void *arg)
 	evtimer_add(srv->listen_resume, &tv);
 }
 
-/* Accept again after a pause. */
+/* Accept again after a pause (on whichever listener paused). */
 static void
 listen_resume(evutil_socket_t fd, short ev, void *arg)
 {
@@ -180,27 +199,95 @@ listen_resume(evutil_socket_t fd, short ev, void *arg)
 
 	if (srv->spare_fd == -1)
 		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (!srv->stopping)
-		evconnlistener_enable(srv->listener);
+	if (srv->stopping)
+		return;
+	evconnlistener_enable(srv->listener);
+	if (srv->relay_listener != NULL)
+		evconnlistener_enable(srv->relay_listener);
 }
 
-/* Bind the TLS listener (on listen as settings_load parsed it). */
+/* A listener on ss, named key and v in messages; SO_REUSEPORT if share.
+ * NULL and *cause. */
+static struct evconnlistener *
+bind_one(struct server *srv, evconnlistener_cb cb, const char *key,
+    const char *v, const struct sockaddr_storage *ss, socklen_t len,
+    int share, char **cause)
+{
+	struct evconnlistener	*l;
+	unsigned		 flags = LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+
+	if (share)
+		flags |= LEV_OPT_REUSEABLE_PORT;
+	l = evconnlistener_new_bind(srv->base, cb, srv, flags, 1024,
+	    (const struct sockaddr *)ss, (int)len);
+	if (l == NULL) {
+		xasprintf(cause, "%s %s: %s", key, v, strerror(errno));
+		return (NULL);
+	}
+	evconnlistener_set_error_cb(l, listen_error);
+	return (l);
+}
+
+/*
+ * Bind listen (as settings_load parsed it) with SO_REUSEPORT, so that
+ * the trystds of several nodes on one host can share it, the kernel
+ * spreading connections over them; and relay_listen, if set, without:
+ * it is this node's own, and a second node given the same one must fail
+ * to start rather than take joins meant for this one.
+ */
 int
 accept_listen(struct server *srv, char **cause)
 {
+	const struct settings	*set = &srv->set;
+
 	TAILQ_INIT(&srv->waiting);
 	TAILQ_INIT(&srv->handshaking);
-	srv->listener = evconnlistener_new_bind(srv->base, listen_accept, srv,
-	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    1024, (struct sockaddr *)&srv->set.listen_addr,
-	    (int)srv->set.listen_len);
-	if (srv->listener == NULL) {
-		xasprintf(cause, "listen %s: %s", srv->set.listen,
-		    strerror(errno));
+	srv->listener = bind_one(srv, listen_accept, "listen", set->listen,
+	    &set->listen_addr, set->listen_len, 1, cause);
+	if (srv->listener == NULL)
 		return (-1);
+	if (set->relay_len != 0) {
+		srv->relay_listener = bind_one(srv, relay_accept,
+		    "relay_listen", set->relay_listen, &set->relay_addr,
+		    set->relay_len, 0, cause);
+		if (srv->relay_listener == NULL)
+			return (-1);
 	}
-	evconnlistener_set_error_cb(srv->listener, listen_error);
 	srv->listen_resume = evtimer_new(srv->base, listen_resume, srv);
 	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	return (0);
+}
+
+/*
+ * Stop accepting (shutting down): close both listeners rather than pause
+ * them, as a paused socket would stay in listen's SO_REUSEPORT group and
+ * the kernel would go on queueing new connections on it, unanswered
+ * until this node exits, instead of handing them to the other nodes.
+ */
+void
+accept_stop(struct server *srv)
+{
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	if (srv->relay_listener != NULL)
+		evconnlistener_free(srv->relay_listener);
+	srv->listener = srv->relay_listener = NULL;
+}
+
+/* Close the listeners and what accepting holds. */
+void
+accept_free(struct server *srv)
+{
+	if (srv->listener != NULL)
+		evconnlistener_free(srv->listener);
+	if (srv->relay_listener != NULL)
+		evconnlistener_free(srv->relay_listener);
+	if (srv->listen_resume != NULL)
+		event_free(srv->listen_resume);
+	if (srv->spare_fd != -1)
+		close(srv->spare_fd);
+	srv->listener = srv->relay_listener = NULL;
+	srv->listen_resume = NULL;
+	srv->spare_fd = -1;
 }

@@ -127,11 +127,28 @@ render(struct server *srv, struct evbuffer *b)
 	    (unsigned long long)store_up(srv->store));
 	one(b, "tryst_redis_errors_total", "counter",
 	    "Failed connects and lost connections to Redis.", st->redis_errors);
+	one(b, "tryst_redis_redirects_total", "counter",
+	    "Redis Cluster MOVED and ASK redirections followed.",
+	    st->redis_redirects);
+	one(b, "tryst_redis_refreshes_total", "counter",
+	    "Redis Cluster slot maps read.", st->redis_refreshes);
+	one(b, "tryst_redis_subscriptions", "gauge",
+	    "Redis pub/sub channels this node listens on.",
+	    (unsigned long long)store_subscriptions(srv->store));
+	one(b, "tryst_bus_sent_total", "counter",
+	    "Messages published to other nodes.", st->bus_sent);
+	one(b, "tryst_bus_received_total", "counter",
+	    "Messages received from other nodes.", st->bus_received);
 	one(b, "tryst_notify_dropped_total", "counter",
 	    "systemd notifications dropped: NOTIFY_SOCKET was full.",
 	    st->notify_dropped);
 	one(b, "process_start_time_seconds", "gauge",
 	    "Start time of the process, Unix seconds.", st->start_time);
+	/* node_name is [A-Za-z0-9._-]: nothing to escape in a label. */
+	family(b, "tryst_node_info", "gauge",
+	    "This node: node_name as a label, value 1.");
+	evbuffer_add_printf(b, "tryst_node_info{node=\"%s\"} 1\n",
+	    srv->set.node_name);
 }
 
 /* ---- serving: a small HTTP/1.x server on an evconnlistener ------------ */

@@ -13,14 +13,20 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server.h"
 
 /* Room for an escaped value quoted in a message. */
 #define QUOTE	128
+
+/* What node_name may hold. */
+#define NODE_CHARS \
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 /* What a host name may hold besides an IPv6 address. */
 #define NAME_CHARS \
@@ -219,6 +225,85 @@ check_listen(const void *dst, char **why)
 	return (settings_sockaddr(s->listen, &ss, &len, why));
 }
 
+/* 1 if v is 1..NODE_NAME_MAX of [A-Za-z0-9._-]. */
+static int
+node_ok(const char *v)
+{
+	size_t	 n = strlen(v);
+
+	return (n >= 1 && n <= NODE_NAME_MAX &&
+	    v[strspn(v, NODE_CHARS)] == '\0');
+}
+
+/* node_name: empty (the host name, settings_node_default), or a name. */
+static int
+check_node(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	char			 q[QUOTE];
+
+	if (s->node_name == NULL || *s->node_name == '\0' ||
+	    node_ok(s->node_name))
+		return (0);
+	xasprintf(why, "\"%s\" is not 1..%d of A-Z, a-z, 0-9, \".\", \"_\" "
+	    "and \"-\"", quoted(q, s->node_name), NODE_NAME_MAX);
+	return (-1);
+}
+
+/* relay_endpoint: empty, or HOST:PORT that fits in INCOMING and ANSWER. */
+static int
+check_endpoint(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	char			*host, q[QUOTE];
+	int			 port;
+
+	if (s->relay_endpoint == NULL || *s->relay_endpoint == '\0')
+		return (0);
+	if (strlen(s->relay_endpoint) > PROTO_MAX_RELAY) {
+		xasprintf(why, "longer than %d bytes", PROTO_MAX_RELAY);
+		return (-1);
+	}
+	if (settings_hostport(s->relay_endpoint, "HOST:PORT or [IPV6]:PORT",
+	    &host, &port, why) != 0)
+		return (-1);
+	/* A bare IPv6 address would be ambiguous to a client. */
+	if (strchr(host, ':') != NULL && s->relay_endpoint[0] != '[') {
+		xasprintf(why, "\"%s\": an IPv6 address goes in brackets",
+		    quoted(q, s->relay_endpoint));
+		free(host);
+		return (-1);
+	}
+	free(host);
+	return (0);
+}
+
+/* relay_listen: empty, or as listen but not its address. */
+static int
+check_relay_listen(const void *dst, char **why)
+{
+	const struct settings	*s = dst;
+	struct sockaddr_storage	 ss, ls;
+	socklen_t		 len, llen;
+	char			*lwhy;
+
+	if (s->relay_listen == NULL || *s->relay_listen == '\0')
+		return (0);
+	if (settings_sockaddr(s->relay_listen, &ss, &len, why) != 0)
+		return (-1);
+	if (s->listen == NULL)
+		return (0);
+	if (settings_sockaddr(s->listen, &ls, &llen, &lwhy) != 0) {
+		free(lwhy);
+		return (0);	/* listen's own check says why */
+	}
+	if (len == llen && memcmp(&ss, &ls, len) == 0) {
+		*why = xstrdup("is listen's address; it needs one of its own");
+		return (-1);
+	}
+	return (0);
+}
+
 /* stun_listen: empty, or as listen. */
 static int
 check_stun(const void *dst, char **why)
@@ -248,17 +333,25 @@ check_metrics(const void *dst, char **why)
 	return (0);
 }
 
-/* redis: HOST:PORT or unix:/PATH. */
+/* redis: HOST:PORT, unix:/PATH or cluster:HOST:PORT[,HOST:PORT...]. */
 static int
 check_redis(const void *dst, char **why)
 {
 	const struct settings	*s = dst;
+	struct slot_addr	*seeds;
 	char			*host, *path;
+	size_t			 n;
 	int			 port;
 
 	if (s->redis == NULL) {
 		*why = xstrdup("is not set");
 		return (-1);
+	}
+	if (slot_is_cluster(s->redis)) {
+		if (slot_parse_seeds(s->redis, &seeds, &n, why) != 0)
+			return (-1);
+		slot_addrs_free(seeds, n);
+		return (0);
 	}
 	if (keyspace_redis_parse(s->redis, &host, &port, &path, why) != 0)
 		return (-1);
@@ -355,6 +448,14 @@ const struct conf_entry settings_table[] = {
 	STRING(metrics_listen, "", 0, 0, 0, check_metrics,
 	    "/metrics and /healthz: PORT (on loopback) or ADDRESS:PORT; "
 	    "empty: off."),
+	STRING(node_name, "", 0, 0, 0, check_node,
+	    "This node's name to the others ([A-Za-z0-9._-]); empty: "
+	    "host name."),
+	STRING(relay_endpoint, "", 0, 0, 0, check_endpoint,
+	    "HOST:PORT tryst/2 clients join relays at; empty: relay_listen or "
+	    "listen."),
+	STRING(relay_listen, "", 0, 0, 0, check_relay_listen,
+	    "Second TLS listener, this node's own: as listen; empty: none."),
 	STRING(tls_cert, "/etc/tryst/cert.pem", 1, 1, 1, NULL,
 	    "PEM certificate chain of the TLS listener (or credential:NAME)."),
 	STRING(tls_key, "/etc/tryst/key.pem", 1, 1, 1, NULL,
@@ -469,6 +570,47 @@ settings_check(const struct settings *s, char **cause)
 	return (0);
 }
 
+/* node_name's default: host, if it is a node name; NULL and *why. */
+char *
+settings_node_default(const char *host, char **why)
+{
+	char	 q[QUOTE];
+
+	if (node_ok(host))
+		return (xstrdup(host));
+	xasprintf(why, "node_name: the host name \"%s\" is not 1..%d of A-Z, "
+	    "a-z, 0-9, \".\", \"_\" and \"-\"; set node_name", quoted(q, host),
+	    NODE_NAME_MAX);
+	return (NULL);
+}
+
+/* The defaults that depend on the host or on other keys: node_name (the
+ * host name) and relay_endpoint (relay_listen, else listen). */
+static int
+fill_defaults(struct settings *s, char **why)
+{
+	char	 host[256], *name;
+
+	if (*s->node_name == '\0') {
+		if (gethostname(host, sizeof host) != 0) {
+			xasprintf(why, "node_name: gethostname: %s; set "
+			    "node_name", strerror(errno));
+			return (-1);
+		}
+		host[sizeof host - 1] = '\0';
+		if ((name = settings_node_default(host, why)) == NULL)
+			return (-1);
+		free(s->node_name);
+		s->node_name = name;
+	}
+	if (*s->relay_endpoint == '\0') {
+		free(s->relay_endpoint);
+		s->relay_endpoint = xstrdup(*s->relay_listen != '\0' ?
+		    s->relay_listen : s->listen);
+	}
+	return (0);
+}
+
 /* Parse the listeners' addresses, which settings_check has passed. */
 static void
 parse_addrs(struct settings *s)
@@ -481,6 +623,10 @@ parse_addrs(struct settings *s)
 	s->stun_len = 0;
 	if (*s->stun_listen != '\0' && settings_sockaddr(s->stun_listen,
 	    &s->stun_addr, &s->stun_len, &why) != 0)
+		fatalx("settings: %s", why);
+	s->relay_len = 0;
+	if (*s->relay_listen != '\0' && settings_sockaddr(s->relay_listen,
+	    &s->relay_addr, &s->relay_len, &why) != 0)
 		fatalx("settings: %s", why);
 }
 
@@ -500,6 +646,11 @@ settings_load(struct settings *s, const char *path, char **cause)
 	if (conf_load(settings_table, s, path, cause) != 0)
 		goto fail;
 	if (settings_check(s, &why) != 0) {
+		xasprintf(cause, "%s: %s", path, why);
+		free(why);
+		goto fail;
+	}
+	if (fill_defaults(s, &why) != 0) {
 		xasprintf(cause, "%s: %s", path, why);
 		free(why);
 		goto fail;

@@ -473,12 +473,15 @@ stun_resume(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* A non-blocking UDP socket bound to ss; -1 and *cause. An IPv6 wildcard
- * also takes IPv4 (as v4-mapped sources). */
+ * also takes IPv4 (as v4-mapped sources). SO_REUSEPORT: the trystds of
+ * several nodes on one host may share stun_listen, the kernel spreading
+ * the datagrams of different sources over them (an answer needs no
+ * state). */
 static int
 bind_udp(const struct sockaddr_storage *ss, int sslen, const char *name,
     char **cause)
 {
-	int	 fd, off = 0;
+	int	 fd, off = 0, on = 1;
 
 	fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0);
@@ -490,6 +493,12 @@ bind_udp(const struct sockaddr_storage *ss, int sslen, const char *name,
 	if (ss->ss_family == AF_INET6)
 		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
 		    sizeof off);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+		xasprintf(cause, "stun_listen %s: SO_REUSEPORT: %s", name,
+		    strerror(errno));
+		close(fd);
+		return (-1);
+	}
 	if (bind(fd, (const struct sockaddr *)ss, (socklen_t)sslen) != 0) {
 		xasprintf(cause, "stun_listen %s: %s", name, strerror(errno));
 		close(fd);

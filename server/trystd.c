@@ -317,12 +317,7 @@ server_free(struct server *srv)
 		event_free(c->timer);
 		free(c);
 	}
-	if (srv->listener != NULL)
-		evconnlistener_free(srv->listener);
-	if (srv->listen_resume != NULL)
-		event_free(srv->listen_resume);
-	if (srv->spare_fd != -1)
-		close(srv->spare_fd);
+	accept_free(srv);
 	if (srv->tick != NULL) {
 		event_free(srv->tick);
 		event_free(srv->second);

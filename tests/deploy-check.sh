@@ -79,6 +79,7 @@ $exampledir/redis-tryst.conf
 $recorddir/trystd.conf
 $recorddir/redis-tryst.conf
 $unitdir/trystd.service
+$unitdir/trystd@.service
 $unitdir/redis-tryst.service
 $unitdir/trystctl-compact.service
 $unitdir/trystctl-compact.timer
@@ -102,7 +103,7 @@ for f in conf/trystd.conf deploy/redis-tryst.conf conf/trystd-deliver.conf; do
 	[ "$m" = 644 ] || fail "$confdir/$n: mode $m, not 644"
 done
 for u in trystd.service redis-tryst.service trystctl-compact.service \
-    tryst-deliver.service; do
+    tryst-deliver.service trystd@.service; do
 	grep -q '@[A-Z]*@' "$root$unitdir/$u" && fail "$u: unsubstituted @VAR@"
 	grep -q "^ExecStart=.*$confdir/" "$root$unitdir/$u" ||
 	    fail "$u: ExecStart does not name $confdir"
@@ -192,7 +193,10 @@ for u in trystd.service redis-tryst.service trystctl-compact.service \
     trystctl-compact.timer tryst-deliver.service tryst-deliver.socket; do
 	sed "s|$sbindir/|$root$sbindir/|g" "$root$unitdir/$u" >"$units/$u"
 done
-check_units="./trystd.service ./trystctl-compact.service"
+# The template as its instance "a" sees it.
+sed "s|$sbindir/|$root$sbindir/|g" "$root$unitdir/trystd@.service" \
+    >"$units/trystd@a.service"
+check_units="./trystd.service ./trystd@a.service ./trystctl-compact.service"
 check_units="$check_units ./trystctl-compact.timer"
 check_units="$check_units ./tryst-deliver.service ./tryst-deliver.socket"
 if [ -x /usr/bin/redis-server ]; then
@@ -226,6 +230,23 @@ grep -q "^u  *$(key User tryst-deliver.service) " "$src/deploy/sysusers.d/tryst.
 [ $fails -eq 0 ] && ok "tryst-deliver.service runs as" \
     "$(key User tryst-deliver.service), with gateway.token only"
 
+# trystd@.service is trystd.service for one node of several: from [Unit] on,
+# the same lines but for the node in its description and its configuration
+# file, trystd@%i.conf (so the same sandbox, user, limits and reload).
+sed -n '/^\[Unit\]/,$p' "$units/trystd.service" >"$tmp/single"
+sed -n '/^\[Unit\]/,$p' "$units/trystd@a.service" |
+    sed -e 's/^\(Description=.*\), node %i$/\1/' \
+    -e 's|/trystd@%i\.conf|/trystd.conf|' \
+    -e 's/trystd@NAME/trystd/' >"$tmp/template"
+if diff -u "$tmp/single" "$tmp/template" >"$tmp/units.diff" &&
+    grep -q '^ExecStart=.*/trystd@%i\.conf$' "$units/trystd@a.service" &&
+    grep -q '^Description=.*node %i$' "$units/trystd@a.service"; then
+	ok "trystd@.service is trystd.service with trystd@%i.conf"
+else
+	cat "$tmp/units.diff"
+	fail "trystd@.service and trystd.service differ (- single, + template)"
+fi
+
 # ---- systemd-analyze security --offline, through deploy/security-score ------
 score() {
 	"$src/deploy/security-score" "$1" | awk '{ print $2 }'
@@ -238,8 +259,8 @@ else
 	limit=1.2
 	what="1.2"
 fi
-for u in trystd.service redis-tryst.service trystctl-compact.service \
-    tryst-deliver.service; do
+for u in trystd.service trystd@a.service redis-tryst.service \
+    trystctl-compact.service tryst-deliver.service; do
 	s=$(score "$units/$u")
 	echo "security: $u exposure $s (limit: $what, $limit)"
 	if [ -z "$s" ] ||
@@ -247,6 +268,8 @@ for u in trystd.service redis-tryst.service trystctl-compact.service \
 		fail "$u: exposure ${s:-unknown} above $limit"
 	fi
 done
+[ "$(score "$units/trystd@a.service")" = "$(score "$units/trystd.service")" ] ||
+    fail "trystd@a.service: exposure differs from trystd.service's"
 
 # ---- man pages -------------------------------------------------------------
 for page in "$root$mandir"/man*/*; do
@@ -433,7 +456,8 @@ if command -v redis-server >/dev/null 2>&1 &&
 	is OK set 'vt:00' 1
 	is 1 set 'vt:00' 2 KEEPTTL GET
 	is 1 exists 'acct:{ab}'
-	is 0 publish tryst:revoke x
+	is 0 publish 'tryst:id:{ab}' x
+	is 0 spublish 'tryst:node:{n1}' x
 	is 2 hset 'rl:disc:{ab}' tokens 5 day 1
 	is 5 eval "return redis.call('HMGET', KEYS[1], 'tokens')[1]" 1 'rl:disc:{ab}'
 	has "rewriting" bgrewriteaof
@@ -475,7 +499,10 @@ if command -v redis-server >/dev/null 2>&1 &&
 	has NOPERM shutdown nosave
 	has NOPERM hset other a 1
 	has NOPERM publish other x
+	has NOPERM publish tryst:revoke x
 	has NOPERM subscribe other
+	has NOPERM ssubscribe other
+	has NOPERM multi
 	has "can't run this command" eval "return redis.call('KEYS', '*')" 0
 	[ $fails -eq 0 ] && ok "redis-tryst.conf: the trystd user may do" \
 	    "what trystd does, and no more"

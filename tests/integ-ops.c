@@ -336,7 +336,7 @@ START_TEST(test_metrics)
 	long long	 begins;
 
 	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
-	start_metrics(p, listen, NULL);
+	start_metrics(p, listen, "node_name = metrics-node.a_1\n");
 	http_get("127.0.0.1", port, "/metrics", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_msg(strncmp(r.ctype, " text/plain", 11) == 0,
@@ -346,6 +346,18 @@ START_TEST(test_metrics)
 	begins = metric(r.body, "tryst_register_begin_total{outcome=\"ok\"}");
 	ck_assert_int_le(llabs(metric(r.body, "process_start_time_seconds") -
 	    (long long)time(NULL)), 60);
+	/* The node and the counters of nodes and Redis Cluster: one
+	 * standalone node has sent and heard nothing, and listens on its
+	 * own node channel only. */
+	ck_assert_int_eq(metric(r.body,
+	    "tryst_node_info{node=\"metrics-node.a_1\"}"), 1);
+	ck_assert_ptr_nonnull(strstr(r.body,
+	    "# TYPE tryst_node_info gauge\n"));
+	ck_assert_int_eq(metric(r.body, "tryst_redis_redirects_total"), 0);
+	ck_assert_int_eq(metric(r.body, "tryst_redis_refreshes_total"), 0);
+	ck_assert_int_eq(metric(r.body, "tryst_bus_sent_total"), 0);
+	ck_assert_int_eq(metric(r.body, "tryst_bus_received_total"), 0);
+	ck_assert_int_eq(metric(r.body, "tryst_redis_subscriptions"), 1);
 	free(r.body);
 
 	h_register_at(p->hostport, N_METRICS, &a);
@@ -358,6 +370,8 @@ START_TEST(test_metrics)
 	ck_assert_int_eq(h_metric_now(port, "tryst_hello_total{outcome=\"ok\"}"),
 	    1);
 	ck_assert_int_eq(h_metric_now(port, "tryst_online_accounts"), 1);
+	/* Online: the ID's channel beside the node's. */
+	ck_assert_int_eq(h_metric_now(port, "tryst_redis_subscriptions"), 2);
 	/* The registration's connection may take a moment to go. */
 	for (i = 0; i < 40 && h_metric_now(port, "tryst_connections") != 2; i++)
 		h_msleep(50);

@@ -52,6 +52,10 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(s.max_connections, 100000);
 	ck_assert_int_eq(s.max_connections_per_account, 4);
 	ck_assert_int_eq(s.shutdown_grace_s, 5);
+	/* Filled in by settings_load: the host name, listen. */
+	ck_assert_str_eq(s.node_name, "");
+	ck_assert_str_eq(s.relay_endpoint, "");
+	ck_assert_str_eq(s.relay_listen, "");
 	settings_free(&s);
 	ck_assert_ptr_null(s.listen);
 }
@@ -74,15 +78,16 @@ START_TEST(test_table_covers_settings)
 		}
 		ck_assert_uint_le(strlen(e->help), 76);
 	}
-	/* 10 strings, log_level and 31 limits of PROTOCOL.md §8. */
-	ck_assert_uint_eq(n, 42);
+	/* 13 strings, log_level and 31 limits of PROTOCOL.md §8. */
+	ck_assert_uint_eq(n, 45);
 }
 END_TEST
 
 START_TEST(test_reload_flags)
 {
 	static const char *no[] = { "listen", "stun_listen", "metrics_listen",
-	    "master_key", "redis", "redis_user", "redis_password_file" };
+	    "master_key", "redis", "redis_user", "redis_password_file",
+	    "node_name", "relay_endpoint", "relay_listen" };
 	const struct conf_entry	*e;
 	size_t			 i;
 	int			 want;
@@ -121,6 +126,10 @@ START_TEST(test_written_lines_fit)
 	ck_assert_ptr_nonnull(strstr(buf, "\nverification =\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\nlisten = 127.0.0.1:4433\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\n#stun_listen =\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n# default: empty (reload on "
+	    "SIGHUP: no)\n#node_name =\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n#relay_endpoint =\n"));
+	ck_assert_ptr_nonnull(strstr(buf, "\n#relay_listen =\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "\n# default: 268435456, range "
 	    "1048576..1099511627776 (reload on SIGHUP: yes)\n"
 	    "#relay_session_bytes = 268435456\n"));
@@ -374,12 +383,13 @@ value_ok(const char *key, const char *v)
 	free(text);
 }
 
-/* listen and stun_listen refuse v for reason. */
+/* listen, stun_listen and relay_listen refuse v for reason. */
 static void
 listener_fails(const char *v, const char *reason)
 {
 	value_fails("listen", v, reason);
 	value_fails("stun_listen", v, reason);
+	value_fails("relay_listen", v, reason);
 }
 
 START_TEST(test_listen_bad)
@@ -688,6 +698,168 @@ START_TEST(test_check_addrs)
 }
 END_TEST
 
+/* ---- the keys of nodes ------------------------------------------------ */
+
+#define NODE_FORM	"is not 1..64 of A-Z, a-z, 0-9, \".\", \"_\" and \"-\""
+
+START_TEST(test_node_name)
+{
+	static const char *bad[] = { "node 1", "a/b", "a:b", "{a}", "a*",
+	    "a\"b", "tryst:node:x" };
+	char	 name[80], why[160];
+	size_t	 i;
+
+	value_ok("node_name", "a");
+	value_ok("node_name", "node-1.example_org");
+	value_ok("node_name", "");
+	memset(name, 'n', 64);
+	name[64] = '\0';
+	value_ok("node_name", name);
+	name[64] = 'n';
+	name[65] = '\0';
+	snprintf(why, sizeof why, "\"%s\" " NODE_FORM, name);
+	value_fails("node_name", name, why);
+	for (i = 0; i < nitems(bad); i++) {
+		snprintf(why, sizeof why, "\"%s\" " NODE_FORM, bad[i]);
+		value_fails("node_name", bad[i], why);
+	}
+}
+END_TEST
+
+START_TEST(test_node_default)
+{
+	static const char *bad[] = { "", "my host", "h\xc3\xb4te", "a:b" };
+	struct settings	 s;
+	char		 host[256], big[80], *name, *why = NULL, *tail;
+	char		 want[200];
+	size_t		 i;
+
+	name = settings_node_default("host-1.example.org", &why);
+	ck_assert_str_eq(name, "host-1.example.org");
+	free(name);
+	memset(big, 'h', 65);
+	big[65] = '\0';
+	ck_assert_ptr_null(settings_node_default(big, &why));
+	snprintf(want, sizeof want, "node_name: the host name \"%s\" %s; set "
+	    "node_name", big, NODE_FORM);
+	ck_assert_str_eq(why, want);
+	free(why);
+	for (i = 0; i < nitems(bad); i++) {
+		ck_assert_ptr_null(settings_node_default(bad[i], &why));
+		ck_assert_msg(strstr(why, "; set node_name") != NULL &&
+		    strncmp(why, "node_name: the host name \"", 26) == 0,
+		    "%s", why);
+		free(why);
+	}
+	ck_assert_ptr_null(settings_node_default("my host", &why));
+	ck_assert_str_eq(why, "node_name: the host name \"my host\" is not "
+	    "1..64 of A-Z, a-z, 0-9, \".\", \"_\" and \"-\"; set node_name");
+	free(why);
+
+	/* settings_load: node_name empty is this host's name, or, when that
+	 * is no node name, an error that says to set it. */
+	ck_assert_int_eq(gethostname(host, sizeof host), 0);
+	host[sizeof host - 1] = '\0';
+	name = settings_node_default(host, &why);
+	tail = load_text(&s, "verification = dev:/tmp/c\n");
+	if (name != NULL) {
+		ck_assert_msg(tail == NULL, "%s", tail);
+		ck_assert_str_eq(s.node_name, name);
+		settings_free(&s);
+	} else {
+		snprintf(want, sizeof want, ": %s", why);
+		ck_assert_str_eq(tail, want);
+		free(tail);
+		free(why);
+	}
+	free(name);
+	tail = load_text(&s, "verification = dev:/tmp/c\nnode_name = n-2\n");
+	ck_assert_msg(tail == NULL, "%s", tail);
+	ck_assert_str_eq(s.node_name, "n-2");
+	settings_free(&s);
+}
+END_TEST
+
+START_TEST(test_relay_endpoint)
+{
+	char	 v[300];
+
+	value_ok("relay_endpoint", "tryst.example.org:4433");
+	value_ok("relay_endpoint", "192.0.2.1:443");
+	value_ok("relay_endpoint", "[2001:db8::1]:4433");
+	value_ok("relay_endpoint", "n1:1");
+	value_ok("relay_endpoint", "");
+	value_fails("relay_endpoint", "tryst.example.org",
+	    "\"tryst.example.org\" has no port (want HOST:PORT or "
+	    "[IPV6]:PORT)");
+	value_fails("relay_endpoint", "tryst.example.org:0",
+	    "\"tryst.example.org:0\": the port is not 1..65535");
+	value_fails("relay_endpoint", ":4433",
+	    "\":4433\" has no address (want HOST:PORT or [IPV6]:PORT)");
+	value_fails("relay_endpoint", "bad host:4433",
+	    "\"bad host\" is not an address or a host name");
+	value_fails("relay_endpoint", "[n1.example.org]:4433",
+	    "\"n1.example.org\" is not an address or a host name");
+	value_fails("relay_endpoint", "2001:db8::1:4433",
+	    "\"2001:db8::1:4433\": an IPv6 address goes in brackets");
+	/* INCOMING and ANSWER carry at most 255 bytes. */
+	memset(v, 'a', 250);
+	snprintf(v + 250, sizeof v - 250, ":4433");
+	value_ok("relay_endpoint", v);
+	snprintf(v + 250, sizeof v - 250, "a:4433");
+	value_fails("relay_endpoint", v, "longer than 255 bytes");
+}
+END_TEST
+
+START_TEST(test_relay_listen)
+{
+	struct settings		 s;
+	struct sockaddr_in	*r4 = (struct sockaddr_in *)&s.relay_addr;
+	char			*tail;
+
+	value_ok("relay_listen", "127.0.0.1:4434");
+	value_ok("relay_listen", "[::1]:4433");
+	value_ok("relay_listen", "");
+	value_fails("relay_listen", "127.0.0.1:4433", "is listen's address; "
+	    "it needs one of its own");
+	set_fails("listen = [::1]:5000\nrelay_listen = [::1]:5000\n",
+	    "t.conf:2: relay_listen: is listen's address; it needs one of "
+	    "its own");
+	set_fails("relay_listen = [::1]:5000\nlisten = [::1]:5000\n",
+	    "t.conf:1: relay_listen: is listen's address; it needs one of "
+	    "its own");
+	good_settings(&s);
+	free(s.relay_listen);
+	s.relay_listen = xstrdup("127.0.0.1:4433");
+	check_fails(&s, "relay_listen: is listen's address; it needs one of "
+	    "its own");
+	settings_free(&s);
+
+	/* relay_endpoint is listen by default, relay_listen when set. */
+	tail = load_text(&s, "verification = dev:/tmp/c\nnode_name = a\n");
+	ck_assert_msg(tail == NULL, "%s", tail);
+	ck_assert_str_eq(s.relay_endpoint, "127.0.0.1:4433");
+	ck_assert_uint_eq(s.relay_len, 0);
+	settings_free(&s);
+	tail = load_text(&s, "verification = dev:/tmp/c\nnode_name = a\n"
+	    "relay_listen = 127.0.0.2:4500\n");
+	ck_assert_msg(tail == NULL, "%s", tail);
+	ck_assert_str_eq(s.relay_endpoint, "127.0.0.2:4500");
+	ck_assert_uint_eq(s.relay_len, sizeof *r4);
+	ck_assert_int_eq(r4->sin_family, AF_INET);
+	ck_assert_int_eq(ntohs(r4->sin_port), 4500);
+	ck_assert_uint_eq(ntohl(r4->sin_addr.s_addr), 0x7f000002);
+	settings_free(&s);
+	tail = load_text(&s, "verification = dev:/tmp/c\nnode_name = a\n"
+	    "relay_listen = [::]:4500\n"
+	    "relay_endpoint = n1.example.org:4500\n");
+	ck_assert_msg(tail == NULL, "%s", tail);
+	ck_assert_str_eq(s.relay_endpoint, "n1.example.org:4500");
+	ck_assert_str_eq(s.relay_listen, "[::]:4500");
+	settings_free(&s);
+}
+END_TEST
+
 
 static Suite *
 settings_suite(void)
@@ -714,6 +886,13 @@ settings_suite(void)
 	tcase_add_test(tc, test_redis);
 	tcase_add_test(tc, test_verification_line);
 	tcase_add_test(tc, test_batch_line);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("nodes");
+	tcase_add_test(tc, test_node_name);
+	tcase_add_test(tc, test_node_default);
+	tcase_add_test(tc, test_relay_endpoint);
+	tcase_add_test(tc, test_relay_listen);
 	suite_add_tcase(s, tc);
 	return (s);
 }
