@@ -128,6 +128,7 @@ void	 log_escape(char *dst, size_t dstlen, const uint8_t *src, size_t len);
 #define PROTO_MAX_FRAME		(PROTO_HDR + PROTO_MAX_LEN)
 #define PROTO_MAX_BATCH		1024
 #define PROTO_MAX_OFFER		4096
+#define PROTO_MAX_RELAY		255	/* tryst/2 relay endpoint */
 #define PROTO_MAX_NUMBER	64
 
 enum msg_type {
@@ -199,6 +200,9 @@ struct vb {
 
 struct msg {
 	uint8_t		 type;
+	/* The protocol version of the connection (ALPN tryst/1 or tryst/2;
+	 * 0 is taken as 1): tryst/2 adds relay to INCOMING and ANSWER. */
+	uint8_t		 version;
 	union {
 		struct {
 			uint8_t	 version;
@@ -260,6 +264,7 @@ struct msg {
 			struct vb caller_credential;
 			struct vb offer;
 			uint8_t	 relay_token[16];
+			struct vb relay;	/* tryst/2: "HOST:PORT", 1..255 */
 		} incoming;
 		struct {
 			uint64_t session;
@@ -275,6 +280,7 @@ struct msg {
 			struct vb callee_credential;
 			struct vb answer;
 			uint8_t	 relay_token[16];
+			struct vb relay;	/* tryst/2: "HOST:PORT", 1..255 */
 		} answer;
 		struct {
 			uint32_t tag;
@@ -320,7 +326,12 @@ uint32_t proto_frame_len(const uint8_t hdr[PROTO_HDR]);
  * (an unknown type is also -1). Pure; never allocates. */
 int	 proto_decode(uint8_t type, const uint8_t *body, size_t len,
 	    struct msg *m);
-/* Encode m as a whole frame (header, type, body) into out. Returns the
+/* The same for a connection of the given version (1 or 2): m->version is
+ * set to it. proto_decode is proto_decode_v with version 1. */
+int	 proto_decode_v(uint8_t type, const uint8_t *body, size_t len,
+	    int version, struct msg *m);
+/* Encode m as a whole frame (header, type, body) into out, in the
+ * version m->version says. Returns the
  * frame length, or 0 when it does not fit in outlen or a field is out of
  * its protocol range. */
 size_t	 proto_encode(const struct msg *m, uint8_t *out, size_t outlen);
@@ -384,6 +395,7 @@ struct keys {
 	uint8_t	 sign_sk[64];
 	uint8_t	 oprf_sk[OPRF_SCALAR];
 	uint8_t	 token_key[32];
+	uint8_t	 bus_key[32];	/* seals messages between nodes */
 };
 
 struct cred {

@@ -14,6 +14,7 @@
 #define KDF_SIGN	1
 #define KDF_OPRF	2
 #define KDF_TOKEN	3
+#define KDF_BUS		4
 #define OPRF_INFO	"tryst-oprf-v1"
 
 #define LABEL_CRED	"tryst-credential-v1"
@@ -92,7 +93,7 @@ keys_load_master(const char *path, uint8_t master[MASTER_KEY_LEN],
 	return (rv);
 }
 
-/* Derive the signing, OPRF and token keys from the master key. NULL only
+/* Derive the signing, OPRF, token and bus keys from the master key. NULL only
  * when DeriveKeyPair fails, which RFC 9497 makes vanishingly unlikely. */
 struct keys *
 keys_derive(const uint8_t master[MASTER_KEY_LEN])
@@ -116,6 +117,8 @@ keys_derive(const uint8_t master[MASTER_KEY_LEN])
 
 	crypto_kdf_derive_from_key(k->token_key, sizeof k->token_key,
 	    KDF_TOKEN, KDF_CONTEXT, master);
+	crypto_kdf_derive_from_key(k->bus_key, sizeof k->bus_key, KDF_BUS,
+	    KDF_CONTEXT, master);
 	sodium_memzero(sub, sizeof sub);
 	if (rv != 0) {
 		keys_free(k);

@@ -210,6 +210,14 @@ f_vb(struct cur *c, struct vb *v, size_t max)
 	f_span(c, &v->p, n);
 }
 
+/* tryst/2's relay endpoint: vbytes of 1 to PROTO_MAX_RELAY bytes. */
+static void
+f_relay(struct cur *c, struct vb *v)
+{
+	f_vb(c, v, PROTO_MAX_RELAY);
+	f_check(c, c->bad || v->len >= 1);
+}
+
 /* A u16 count within [lo, hi]. */
 static void
 f_count(struct cur *c, uint16_t *count, uint16_t lo, uint16_t hi)
@@ -343,6 +351,8 @@ m_incoming(struct cur *c, struct msg *m)
 	f_vb(c, &m->u.incoming.offer, PROTO_MAX_OFFER);
 	f_fixed(c, m->u.incoming.relay_token,
 	    sizeof m->u.incoming.relay_token);
+	if (m->version >= 2)
+		f_relay(c, &m->u.incoming.relay);
 }
 
 /* ACCEPT. */
@@ -370,6 +380,8 @@ m_answer(struct cur *c, struct msg *m)
 	f_vb(c, &m->u.answer.callee_credential, UINT16_MAX);
 	f_vb(c, &m->u.answer.answer, PROTO_MAX_OFFER);
 	f_fixed(c, m->u.answer.relay_token, sizeof m->u.answer.relay_token);
+	if (m->version >= 2)
+		f_relay(c, &m->u.answer.relay);
 }
 
 /* DECLINED. */
@@ -467,12 +479,21 @@ proto_frame_len(const uint8_t hdr[PROTO_HDR])
 int
 proto_decode(uint8_t type, const uint8_t *body, size_t len, struct msg *m)
 {
+	return (proto_decode_v(type, body, len, 1, m));
+}
+
+/* Decode a body of a connection of the given version. */
+int
+proto_decode_v(uint8_t type, const uint8_t *body, size_t len, int version,
+    struct msg *m)
+{
 	struct cur	c = { .rp = body, .len = len };
 
 	memset(m, 0, sizeof *m);
-	if (!proto_known(type))
+	if (!proto_known(type) || version < 1 || version > 2)
 		return (-1);
 	m->type = type;
+	m->version = (uint8_t)version;
 	msg_defs[type].fn(&c, m);
 	if (c.bad || c.off != len)
 		return (-1);

@@ -222,11 +222,13 @@ conn_send(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 	struct evbuffer	*out;
+	struct msg	 vm = *m;
 	size_t		 n;
 
 	if (c->state == CONN_DEAD || c->bev == NULL)
 		return;
-	if ((n = proto_encode(m, srv->out, sizeof srv->out)) == 0) {
+	vm.version = c->v2 ? 2 : 1;
+	if ((n = proto_encode(&vm, srv->out, sizeof srv->out)) == 0) {
 		/* Killed from the timer, as a slow reader: a caller may be
 		 * walking calls that a kill here would free. */
 		log_errx("cannot encode %s", proto_type_name(m->type));
@@ -361,6 +363,8 @@ send_challenge(struct conn *c)
 
 	srv->stats.handshakes++;
 	conn_set_state(c, CONN_CHALLENGED);
+	if (bufferevent_openssl_get_ssl(c->bev) != NULL)
+		c->v2 = tls_version(bufferevent_openssl_get_ssl(c->bev)) == 2;
 	randombytes_buf(c->nonce, sizeof c->nonce);
 	m.u.challenge.version = 1;
 	memcpy(m.u.challenge.nonce, c->nonce, 32);
@@ -519,7 +523,7 @@ conn_first_bytes(evutil_socket_t fd, short ev, void *arg)
 /* A connection accepted (counted against its address key): until its
  * first bytes arrive it is this small struct and one event on its socket,
  * nothing more. */
-void
+struct conn *
 conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
     socklen_t salen, const uint8_t key[16])
 {
@@ -544,6 +548,7 @@ conn_new(struct server *srv, evutil_socket_t fd, const struct sockaddr *sa,
 	srv->stats.connections++;
 	log_debug("connection %u: accepted", c->serial);
 	conn_timer_in(c, (uint64_t)srv->set.handshake_timeout_s);
+	return (c);
 }
 
 /* Tests only (tests/fuzz/fuzz-server.c): a connection over bev, which is
@@ -587,8 +592,7 @@ conn_shutdown_all(struct server *srv)
 	    CONN_MASK(CONN_ANON) | CONN_MASK(CONN_ONLINE) |
 	    CONN_MASK(CONN_DELETING);
 
-	if (srv->listener != NULL)
-		evconnlistener_disable(srv->listener);
+	accept_stop(srv);
 	for (c = TAILQ_FIRST(&srv->waiting); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		conn_kill(c, "shutdown");

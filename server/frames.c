@@ -78,7 +78,7 @@ handle_frame(struct conn *c, uint8_t type, const uint8_t *body, size_t len)
 		    framed[c->state].why);
 		return;
 	}
-	if (proto_decode(type, body, len, &m) != 0) {
+	if (proto_decode_v(type, body, len, c->v2 ? 2 : 1, &m) != 0) {
 		c->srv->stats.malformed++;
 		conn_error(c, type, 0, ERR_MALFORMED, 0, "malformed message");
 		conn_kill(c, "malformed");

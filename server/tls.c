@@ -1,5 +1,6 @@
 /*
- * tls.c -- the TLS 1.3 context: ALPN tryst/1 required, no resumption,
+ * tls.c -- the TLS 1.3 context: ALPN tryst/2 or tryst/1 required (the
+ * version of the connection, doc/protocol.md), no resumption,
  * elliptic-curve key exchange only, and the hash of the certificate's key
  * that CHALLENGE signs.
  */
@@ -12,7 +13,8 @@
 
 #include "server.h"
 
-static const unsigned char alpn_tryst[] = "tryst/1";
+/* The versions spoken, most preferred first. */
+static const char *const alpn_tryst[] = { "tryst/2", "tryst/1" };
 
 /*
  * The key exchange groups offered. Finite-field groups are left out: a
@@ -22,24 +24,38 @@ static const unsigned char alpn_tryst[] = "tryst/1";
  */
 #define TLS_GROUPS	"X25519:P-256"
 
-/* Pick tryst/1 from the client's ALPN list, or refuse the handshake. */
+/* Pick tryst/2, else tryst/1, from the client's ALPN list, whatever its
+ * order; or refuse the handshake. */
 static int
 alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
     const unsigned char *in, unsigned int inlen, void *arg)
 {
-	unsigned int	 i = 0;
-	size_t		 n = sizeof alpn_tryst - 1;
+	unsigned int	 i;
+	size_t		 v, n;
 
-	while (i < inlen) {
-		if (in[i] == n && i + 1 + n <= inlen &&
-		    memcmp(in + i + 1, alpn_tryst, n) == 0) {
-			*out = in + i + 1;
-			*outlen = (unsigned char)n;
-			return (SSL_TLSEXT_ERR_OK);
+	for (v = 0; v < nitems(alpn_tryst); v++) {
+		n = strlen(alpn_tryst[v]);
+		for (i = 0; i < inlen; i += 1 + in[i]) {
+			if (in[i] == n && i + 1 + n <= inlen &&
+			    memcmp(in + i + 1, alpn_tryst[v], n) == 0) {
+				*out = in + i + 1;
+				*outlen = (unsigned char)n;
+				return (SSL_TLSEXT_ERR_OK);
+			}
 		}
-		i += 1 + in[i];
 	}
 	return (SSL_TLSEXT_ERR_ALERT_FATAL);
+}
+
+/* The version the handshake of ssl agreed: 2 for tryst/2, else 1. */
+int
+tls_version(SSL *ssl)
+{
+	const unsigned char	*p;
+	unsigned int		 len;
+
+	SSL_get0_alpn_selected(ssl, &p, &len);
+	return (len == 7 && memcmp(p, "tryst/2", 7) == 0 ? 2 : 1);
 }
 
 /* A ClientHello without ALPN is refused: the select callback would not

@@ -1087,6 +1087,105 @@ START_TEST(test_frame_max)
 }
 END_TEST
 
+/*
+ * tryst/2: INCOMING and ANSWER end with the relay endpoint (vbytes of 1 to
+ * 255 bytes); the tryst/1 body is the same without it, and neither
+ * version reads the other's.
+ */
+START_TEST(test_v2_relay)
+{
+	static const char	 ep[] = "node-b.example:4433";
+	uint8_t			 f1[256], f2[512], *b;
+	char			 longep[PROTO_MAX_RELAY + 2];
+	struct msg		 m, got;
+	size_t			 n1, n2;
+	int			 i;
+
+	memset(longep, 'a', sizeof longep - 1);
+	longep[sizeof longep - 1] = '\0';
+	for (i = 0; i < 2; i++) {
+		memset(&m, 0, sizeof m);
+		if (i == 0) {
+			m.type = MSG_INCOMING;
+			m.u.incoming.session = 7;
+			m.u.incoming.caller_credential = pvb(1, CRED_LEN);
+			m.u.incoming.offer = pvb(2, 10);
+			m.u.incoming.relay = (struct vb){ (const uint8_t *)ep,
+			    sizeof ep - 1 };
+		} else {
+			m.type = MSG_ANSWER;
+			m.u.answer.tag = 9;
+			m.u.answer.session = 7;
+			m.u.answer.callee_credential = pvb(1, CRED_LEN);
+			m.u.answer.answer = pvb(2, 10);
+			m.u.answer.relay = (struct vb){ (const uint8_t *)ep,
+			    sizeof ep - 1 };
+		}
+		/* Version 0 and 1 leave the relay out. */
+		ck_assert_uint_gt(n1 = proto_encode(&m, f1, sizeof f1), 0);
+		m.version = 2;
+		ck_assert_uint_gt(n2 = proto_encode(&m, f2, sizeof f2), 0);
+		ck_assert_uint_eq(n2, n1 + 2 + sizeof ep - 1);
+		ck_assert_mem_eq(f1 + PROTO_HDR, f2 + PROTO_HDR, n1 - PROTO_HDR);
+		b = f2 + n1;
+		ck_assert_uint_eq(b[0] << 8 | b[1], sizeof ep - 1);
+		ck_assert_mem_eq(b + 2, ep, sizeof ep - 1);
+
+		b = f2 + PROTO_HDR + 1;
+		ck_assert_int_eq(proto_decode_v(m.type, b, n2 - PROTO_HDR - 1,
+		    2, &got), 0);
+		ck_assert_uint_eq(got.version, 2);
+		if (i == 0)
+			ck_assert_mem_eq(got.u.incoming.relay.p, ep,
+			    got.u.incoming.relay.len);
+		else
+			ck_assert_mem_eq(got.u.answer.relay.p, ep,
+			    got.u.answer.relay.len);
+		/* Neither version reads the other's body. */
+		ck_assert_int_eq(proto_decode(m.type, b, n2 - PROTO_HDR - 1,
+		    &got), -1);
+		ck_assert_int_eq(proto_decode_v(m.type, f1 + PROTO_HDR + 1,
+		    n1 - PROTO_HDR - 1, 2, &got), -1);
+		ck_assert_int_eq(proto_decode_v(m.type, f1 + PROTO_HDR + 1,
+		    n1 - PROTO_HDR - 1, 3, &got), -1);
+
+		/* Empty, and one byte over 255, encode and decode as
+		 * nothing; 255 does. */
+		b[0] = b[1] = 0;
+		ck_assert_int_eq(proto_decode_v(m.type, f2 + PROTO_HDR + 1,
+		    n1 + 2 - PROTO_HDR - 1, 2, &got), -1);
+		if (i == 0)
+			m.u.incoming.relay.len = 0;
+		else
+			m.u.answer.relay.len = 0;
+		ck_assert_uint_eq(proto_encode(&m, f2, sizeof f2), 0);
+		if (i == 0)
+			m.u.incoming.relay = (struct vb){
+			    (const uint8_t *)longep, PROTO_MAX_RELAY + 1 };
+		else
+			m.u.answer.relay = (struct vb){
+			    (const uint8_t *)longep, PROTO_MAX_RELAY + 1 };
+		ck_assert_uint_eq(proto_encode(&m, f2, sizeof f2), 0);
+		if (i == 0)
+			m.u.incoming.relay.len = PROTO_MAX_RELAY;
+		else
+			m.u.answer.relay.len = PROTO_MAX_RELAY;
+		ck_assert_uint_gt(proto_encode(&m, f2, sizeof f2), 0);
+	}
+
+	/* Every other message is the same bytes in both versions. */
+	memset(&m, 0, sizeof m);
+	m.type = MSG_PING;
+	m.u.ping.nonce = 5;
+	n1 = proto_encode(&m, f1, sizeof f1);
+	m.version = 2;
+	ck_assert_uint_eq(proto_encode(&m, f2, sizeof f2), n1);
+	ck_assert_mem_eq(f1, f2, n1);
+	ck_assert_int_eq(proto_decode_v(MSG_PING, f2 + PROTO_HDR + 1,
+	    n1 - PROTO_HDR - 1, 2, &got), 0);
+}
+END_TEST
+
 START_TEST(test_bytes_ping)
 {
 	static const uint8_t	want[] = {
@@ -1208,6 +1307,7 @@ proto_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bytes");
+	tcase_add_test(tc, test_v2_relay);
 	tcase_add_test(tc, test_bytes_ping);
 	tcase_add_test(tc, test_bytes_error);
 	tcase_add_test(tc, test_bytes_welcome);

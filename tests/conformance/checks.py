@@ -138,7 +138,7 @@ def _():
 
 @check("1.3 wrong ALPN refused (no_application_protocol)")
 def _():
-    r = handshake_refused(tls_ctx(alpn=("h2", "tryst/2")))
+    r = handshake_refused(tls_ctx(alpn=("h2", "tryst/3")))
     assert r.startswith("refused") and "NO APPLICATION PROTOCOL" in r.upper().replace("_", " "), r
     return r
 

@@ -62,8 +62,8 @@ check_round_trip(const struct msg *m, uint8_t type, const uint8_t *body,
 	    frame[PROTO_HDR] != type ||
 	    memcmp(frame + PROTO_HDR + 1, body, len) != 0)
 		abort();
-	if (proto_decode(type, frame + PROTO_HDR + 1, len, &again) != 0 ||
-	    again.type != type)
+	if (proto_decode_v(type, frame + PROTO_HDR + 1, len, m->version,
+	    &again) != 0 || again.type != type)
 		abort();
 	check_tight(m, frame, n);
 }
@@ -73,14 +73,19 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct msg	 m;
+	int		 v;
 
 	check_frame_len(data, size);
 	if (size < 1)
 		return (0);
-	if (proto_decode(data[0], data + 1, size - 1, &m) != 0)
-		return (0);
-	if (!proto_known(data[0]) || m.type != data[0])
-		abort();
-	check_round_trip(&m, data[0], data + 1, size - 1);
+	/* Each body as tryst/1 and as tryst/2 would read it. */
+	for (v = 1; v <= 2; v++) {
+		if (proto_decode_v(data[0], data + 1, size - 1, v, &m) != 0)
+			continue;
+		if (!proto_known(data[0]) || m.type != data[0] ||
+		    m.version != v)
+			abort();
+		check_round_trip(&m, data[0], data + 1, size - 1);
+	}
 	return (0);
 }
