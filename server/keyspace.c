@@ -46,8 +46,67 @@ const char keyspace_delete_lua[] =
 	"  return 0 "
 	"end "
 	"redis.call('DEL', KEYS[1]) "
-	"redis.call('PUBLISH', 'tryst:revoke', ARGV[2]) "
+	"redis.call(ARGV[2], ARGV[3], ARGV[4]) "
 	"return 1";
+
+/* "tryst:id:{hex}", the channel of an ID, into buf of 80 bytes: the hash
+ * tag puts it in the slot of the ID's account. */
+void
+keyspace_channel(char *buf, const uint8_t id[ID_LEN])
+{
+	char	 hex[2 * ID_LEN + 1];
+
+	hex_encode(hex, id, ID_LEN);
+	snprintf(buf, 80, "tryst:id:{%s}", hex);
+}
+
+/* The ID of a channel keyspace_channel made: 0, or -1. */
+int
+keyspace_channel_id(const char *chan, size_t len, uint8_t id[ID_LEN])
+{
+	char	 hex[2 * ID_LEN + 1];
+
+	if (len != 10 + 2 * ID_LEN + 1 || memcmp(chan, "tryst:id:{", 10) != 0 ||
+	    chan[len - 1] != '}')
+		return (-1);
+	memcpy(hex, chan + 10, 2 * ID_LEN);
+	hex[2 * ID_LEN] = '\0';
+	return (hex_decode(id, ID_LEN, hex));
+}
+
+/* "tryst:node:{name}", the channel of a node, into buf of size bytes. */
+void
+keyspace_node_channel(char *buf, size_t size, const char *node)
+{
+	snprintf(buf, size, "tryst:node:{%s}", node);
+}
+
+/* The revocation of an ID's connections of created <= max: "R" and max,
+ * into buf of 24 bytes. */
+void
+keyspace_revoke_msg(char *buf, uint64_t max)
+{
+	snprintf(buf, 24, "R%llu", (unsigned long long)max);
+}
+
+/* Parse a revocation: 0 and *max, or -1. */
+int
+keyspace_revoke_parse(const char *s, size_t len, uint64_t *max)
+{
+	unsigned long long v = 0;
+	size_t		 i;
+
+	if (len < 2 || len > 21 || s[0] != 'R')
+		return (-1);
+	for (i = 1; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9' ||
+		    v > (UINT64_MAX - (unsigned)(s[i] - '0')) / 10)
+			return (-1);
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	*max = v;
+	return (0);
+}
 
 /* "acct:{hex}" of an ID. */
 void

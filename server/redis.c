@@ -2,11 +2,13 @@
  * redis.c -- the connection to a standalone Redis, through the hiredis
  * async API on the server's loop.
  *
- * One context carries commands, a second one listens on one pub/sub
- * channel. Both reconnect by themselves with back-off; while the command
- * context is down, redis_cmd refuses at once so that callers can answer
- * UNAVAILABLE. Only store.c uses it: what the commands mean and what
- * their replies say is store.c's business.
+ * One context carries commands, a second one listens on the pub/sub
+ * channels store.c asks for (SUBSCRIBE; they are kept, and subscribed
+ * again after a reconnection). Both reconnect by themselves with
+ * back-off; while the command context is down, commands are refused at
+ * once so that callers can answer UNAVAILABLE. This is redis_ops, the
+ * standalone backend of store.c: what the commands mean and what their
+ * replies say is store.c's business.
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -33,13 +35,14 @@ struct redis {
 	char		*path;
 	char		*user;
 	char		*password;
-	char		*channel;
+	struct table	*channels;	/* hash of name -> name */
 	redis_msg_cb	 msg_cb;
 	void		*msg_arg;
 
 	redisAsyncContext *ac;		/* commands */
 	redisAsyncContext *sub;		/* the channel */
 	int		 up;		/* ac answered its PING */
+	int		 sub_ready;	/* sub answered its PING */
 	int		 asked;		/* probe ticks a PING of ac waits */
 	int		 warned;	/* this outage was logged */
 	int		 backoff_ms;
@@ -91,9 +94,10 @@ drop_context(struct redis *rd, redisAsyncContext *ac)
 		rd->ac = NULL;
 		rd->up = 0;
 		rd->asked = 0;
-	} else if (ac == rd->sub)
+	} else if (ac == rd->sub) {
 		rd->sub = NULL;
-	else
+		rd->sub_ready = 0;
+	} else
 		return;
 	redisAsyncFree(ac);	/* deferred by hiredis inside a callback */
 	schedule_retry(rd);
@@ -203,13 +207,30 @@ sub_reply(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	if (reply->element[0]->type != REDIS_REPLY_STRING ||
 	    strcmp(reply->element[0]->str, "message") != 0 ||
+	    reply->element[1]->type != REDIS_REPLY_STRING ||
 	    reply->element[2]->type != REDIS_REPLY_STRING)
 		return;
-	rd->msg_cb(reply->element[2]->str, reply->element[2]->len,
-	    rd->msg_arg);
+	rd->msg_cb(reply->element[1]->str, reply->element[1]->len,
+	    reply->element[2]->str, reply->element[2]->len, rd->msg_arg);
 }
 
-/* The subscriber answered its PING: now it may listen. */
+/* SUBSCRIBE or UNSUBSCRIBE one channel on a ready subscriber. */
+static void
+sub_send(struct redis *rd, const char *cmd, const char *channel)
+{
+	if (rd->sub != NULL && rd->sub_ready)
+		redisAsyncCommand(rd->sub, sub_reply, rd, "%s %s", cmd,
+		    channel);
+}
+
+/* table_each: subscribe one kept channel. */
+static void
+sub_again(const uint8_t *key, void *value, void *arg)
+{
+	sub_send(arg, "SUBSCRIBE", value);
+}
+
+/* The subscriber answered its PING: now it listens on every channel. */
 static void
 sub_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -217,7 +238,8 @@ sub_ping_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 	if (r == NULL || ac != rd->sub || refused(rd, ac, r, "not ready"))
 		return;
-	redisAsyncCommand(ac, sub_reply, rd, "SUBSCRIBE %s", rd->channel);
+	rd->sub_ready = 1;
+	table_each(rd->channels, sub_again, rd);
 }
 
 /* The subscriber connected, or failed to. */
@@ -228,6 +250,7 @@ sub_connected(const redisAsyncContext *ac, int status)
 
 	if (status != REDIS_OK) {
 		rd->sub = NULL;
+		rd->sub_ready = 0;
 		schedule_retry(rd);
 	}
 }
@@ -238,8 +261,10 @@ sub_disconnected(const redisAsyncContext *ac, int status)
 {
 	struct redis	*rd = ac->data;
 
-	if (rd->sub == ac)
+	if (rd->sub == ac) {
 		rd->sub = NULL;
+		rd->sub_ready = 0;
+	}
 	schedule_retry(rd);
 }
 
@@ -322,7 +347,15 @@ load_password(struct redis *rd, char **cause)
 	return (0);
 }
 
-/* Free what redis_new allocated. */
+/* table_each: forget a kept channel. */
+static void
+free_channel(const uint8_t *key, void *value, void *arg)
+{
+	table_del(arg, key);
+	free(value);
+}
+
+/* Free what r_open allocated. */
 static void
 free_fields(struct redis *rd)
 {
@@ -330,16 +363,16 @@ free_fields(struct redis *rd)
 		sodium_memzero(rd->password, strlen(rd->password));
 		free(rd->password);
 	}
-	free(rd->channel);
+	table_each(rd->channels, free_channel, rd->channels);
+	table_free(rd->channels);
 	free(rd->host);
 	free(rd->path);
 	free(rd);
 }
 
 /* Start connecting to the Redis of the settings. */
-struct redis *
-redis_new(struct server *srv, const char *channel, redis_msg_cb msg_cb,
-    void *msg_arg, char **cause)
+static void *
+r_open(struct server *srv, redis_msg_cb msg_cb, void *msg_arg, char **cause)
 {
 	static const struct timeval probe_tv = { PROBE_S, 0 };
 	struct redis	*rd;
@@ -347,7 +380,7 @@ redis_new(struct server *srv, const char *channel, redis_msg_cb msg_cb,
 	rd = xcalloc(1, sizeof *rd);
 	rd->srv = srv;
 	rd->user = srv->set.redis_user;
-	rd->channel = xstrdup(channel);
+	rd->channels = table_new(crypto_generichash_BYTES);
 	rd->msg_cb = msg_cb;
 	rd->msg_arg = msg_arg;
 	if (keyspace_redis_addr(srv->set.redis, &rd->host, &rd->port,
@@ -370,9 +403,11 @@ redis_new(struct server *srv, const char *channel, redis_msg_cb msg_cb,
 }
 
 /* Disconnect; pending callbacks get NULL replies. */
-void
-redis_free(struct redis *rd)
+static void
+r_close(void *arg)
 {
+	struct redis	*rd = arg;
+
 	rd->closing = 1;
 	if (rd->ac != NULL)
 		redisAsyncFree(rd->ac);
@@ -384,15 +419,17 @@ redis_free(struct redis *rd)
 }
 
 /* 1 while commands can be sent. */
-int
-redis_up(struct redis *rd)
+static int
+r_up(void *arg)
 {
+	struct redis	*rd = arg;
+
 	return (rd->up && rd->ac != NULL);
 }
 
 /* Seconds to wait while Redis is down. */
-uint32_t
-redis_retry_after(struct redis *rd)
+static uint32_t
+r_retry_after(void *arg)
 {
 	return (RETRY_AFTER_S);
 }
@@ -408,28 +445,19 @@ pending_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	free(p);
 }
 
-/* What a command's reply goes to. */
-static struct pending *
-pending_new(redis_cb cb, void *arg)
-{
-	struct pending	*p;
-
-	p = xmalloc(sizeof *p);
-	p->cb = cb;
-	p->arg = arg;
-	return (p);
-}
-
-/* Send one command in argv form. */
-int
-redis_cmd(struct redis *rd, redis_cb cb, void *arg, int argc,
+/* Send one command in argv form (one server: the key does not matter). */
+static int
+r_cmd(void *arg, const char *key, redis_cb cb, void *cbarg, int argc,
     const char **argv, const size_t *argvlen)
 {
+	struct redis	*rd = arg;
 	struct pending	*p;
 
-	if (!redis_up(rd))
+	if (!r_up(rd))
 		return (-1);
-	p = pending_new(cb, arg);
+	p = xmalloc(sizeof *p);
+	p->cb = cb;
+	p->arg = cbarg;
 	if (redisAsyncCommandArgv(rd->ac, pending_reply, p, argc, argv,
 	    argvlen) != REDIS_OK) {
 		free(p);
@@ -438,23 +466,62 @@ redis_cmd(struct redis *rd, redis_cb cb, void *arg, int argc,
 	return (0);
 }
 
-/* Send one command in hiredis's printf-like form. */
-int
-redis_cmdf(struct redis *rd, redis_cb cb, void *arg, const char *fmt, ...)
+/* The table key of a channel name. */
+static void
+channel_key(uint8_t key[crypto_generichash_BYTES], const char *channel)
 {
-	struct pending	*p;
-	va_list		 ap;
-	int		 rv;
-
-	if (!redis_up(rd))
-		return (-1);
-	p = pending_new(cb, arg);
-	va_start(ap, fmt);
-	rv = redisvAsyncCommand(rd->ac, pending_reply, p, fmt, ap);
-	va_end(ap);
-	if (rv != REDIS_OK) {
-		free(p);
-		return (-1);
-	}
-	return (0);
+	crypto_generichash(key, crypto_generichash_BYTES,
+	    (const uint8_t *)channel, strlen(channel), NULL, 0);
 }
+
+/* Keep channel, and listen on it now if the subscriber is ready. */
+static void
+r_subscribe(void *arg, const char *channel)
+{
+	struct redis	*rd = arg;
+	uint8_t		 key[crypto_generichash_BYTES];
+
+	channel_key(key, channel);
+	if (table_get(rd->channels, key) != NULL)
+		return;
+	table_set(rd->channels, key, xstrdup(channel));
+	sub_send(rd, "SUBSCRIBE", channel);
+}
+
+/* Forget channel, and stop listening on it. */
+static void
+r_unsubscribe(void *arg, const char *channel)
+{
+	struct redis	*rd = arg;
+	uint8_t		 key[crypto_generichash_BYTES];
+	char		*kept;
+
+	channel_key(key, channel);
+	if ((kept = table_get(rd->channels, key)) == NULL)
+		return;
+	table_del(rd->channels, key);
+	free(kept);
+	sub_send(rd, "UNSUBSCRIBE", channel);
+}
+
+/* Channels kept. */
+static size_t
+r_subscriptions(void *arg)
+{
+	struct redis	*rd = arg;
+
+	return (table_count(rd->channels));
+}
+
+const struct redis_ops redis_ops = {
+	.name = "redis",
+	.publish = "PUBLISH",
+	.open = r_open,
+	.close = r_close,
+	.up = r_up,
+	.retry_after = r_retry_after,
+	.cmd = r_cmd,
+	.subscribe = r_subscribe,
+	.unsubscribe = r_unsubscribe,
+	.subscriptions = r_subscriptions,
+};

@@ -1,15 +1,24 @@
 /*
- * store.c -- the data layer: typed operations over Redis (redis.c).
+ * store.c -- the data layer: typed operations over Redis, a standalone
+ * one (redis.c) or a Redis Cluster (cluster.c).
  *
- * The only code that knows what trystd keeps in Redis (PROTOCOL.md §7):
- * the key names (with keyspace.c, which trystctl shares), the Lua
- * scripts, the MULTI/EXEC blocks and what each reply means. Handlers see
- * a struct store_result and nothing else.
+ * The only code that knows what trystd keeps in Redis (doc/protocol.md
+ * §7): the key names (with keyspace.c, which trystctl shares), the Lua
+ * scripts and what each reply means. Handlers see a struct store_result
+ * and nothing else.
+ *
+ * Every command is one command on one slot: a single key, or a script
+ * whose keys and channel share the ID's {hash tag}; a lookup of many IDs
+ * is one EXISTS each. So both backends can carry every operation.
  *
  * Every operation either returns -1 before anything is sent (Redis is
  * not usable now; its callback is never called) or sends and returns 0;
- * its callback then runs once, from redis.c's reply callback, which
- * hiredis never runs from inside a send.
+ * its callback then runs once, from the backend's reply callback, which
+ * never runs from inside a send.
+ *
+ * Presence is never a key: the node subscribes to the channel of each ID
+ * online on it (keyspace_channel), where revocations ("R" and a created)
+ * and the sealed messages of other nodes ("S", bus.c) arrive.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,11 +29,12 @@
 #include "server.h"
 
 #define USED		1000000		/* vt: value of a used token */
-#define REVOKE_CHANNEL	"tryst:revoke"
 
 struct store {
 	struct server	*srv;
-	struct redis	*rd;
+	const struct redis_ops *ops;
+	void		*rd;
+	char		 node_channel[80];
 };
 
 struct op;
@@ -41,6 +51,14 @@ struct op {
 	void		*arg;
 	size_t		 n;		/* store_lookup: IDs asked */
 	uint8_t		*exists;	/* store_lookup: n answers */
+	size_t		 waiting;	/* store_lookup: replies to come */
+	int		 failed;	/* store_lookup: one did not come */
+};
+
+/* One reply of a lookup: the op, and the ID's place in it. */
+struct lookup_one {
+	struct op	*op;
+	size_t		 i;
 };
 
 /*
@@ -61,6 +79,22 @@ static const char attempt_lua[] =
 	"  redis.call('EXPIREAT', KEYS[2], ARGV[2]) "
 	"end "
 	"return {n, f}";
+
+/* KEYS[1] the clock hour's code requests, KEYS[2] the day's wrong codes;
+ * ARGV the hour's end. Returns {requests with this one, wrong codes}. */
+static const char request_lua[] =
+	"local n = redis.call('INCR', KEYS[1]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[1]) "
+	"return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}";
+
+/* KEYS[1] the account; ARGV created, seen, expiry, then the publish
+ * command, the ID's channel and the revocation. Writes the account and
+ * revokes the ID's older connections on every node in one step. */
+static const char put_lua[] =
+	"redis.call('HSET', KEYS[1], 'created', ARGV[1], 'seen', ARGV[2]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[3]) "
+	"redis.call(ARGV[4], ARGV[5], ARGV[6]) "
+	"return 1";
 
 /* KEYS[1] the account; ARGV today, expiry. Writes seen only into an
  * account that still exists and has not been seen today, so that one
@@ -116,21 +150,9 @@ is_array(const redisReply *r, size_t n)
 	return (r->type == REDIS_REPLY_ARRAY && r->elements == n);
 }
 
-/* MULTI, INCR, EXPIREAT, GET, EXEC: {requests, _, wrong codes}. */
+/* request_lua and attempt_lua: two figures. */
 static int
-parse_code_request(const redisReply *r, struct op *op,
-    struct store_result *res)
-{
-	if (!is_array(r, 3))
-		return (-1);
-	res->v[0] = reply_int(r->element[0]);
-	res->v[1] = reply_int(r->element[2]);
-	return (0);
-}
-
-/* attempt_lua: {attempts, wrong codes before}. */
-static int
-parse_code_attempt(const redisReply *r, struct op *op,
+parse_pair(const redisReply *r, struct op *op,
     struct store_result *res)
 {
 	if (!is_array(r, 2))
@@ -165,12 +187,22 @@ parse_account_get(const redisReply *r, struct op *op,
 	return (0);
 }
 
-/* MULTI, HSET, EXPIREAT, PUBLISH, EXEC: three replies. */
+/* put_lua: 1. */
 static int
 parse_account_put(const redisReply *r, struct op *op,
     struct store_result *res)
 {
-	return (is_array(r, 3) ? 0 : -1);
+	return (r->type == REDIS_REPLY_INTEGER ? 0 : -1);
+}
+
+/* PUBLISH or SPUBLISH: the nodes that received it. */
+static int
+parse_publish(const redisReply *r, struct op *op, struct store_result *res)
+{
+	if (r->type != REDIS_REPLY_INTEGER)
+		return (-1);
+	res->v[0] = r->integer;
+	return (0);
 }
 
 /* keyspace_delete_lua: 1 deleted, 0 another registration. */
@@ -197,21 +229,6 @@ parse_discovery(const redisReply *r, struct op *op,
 	return (0);
 }
 
-/* MULTI, n EXISTS, EXEC: one answer an ID. */
-static int
-parse_lookup(const redisReply *r, struct op *op, struct store_result *res)
-{
-	size_t	 i;
-
-	if (!is_array(r, op->n))
-		return (-1);
-	for (i = 0; i < op->n; i++)
-		op->exists[i] = r->element[i]->type == REDIS_REPLY_INTEGER &&
-		    r->element[i]->integer == 1;
-	res->exists = op->exists;
-	return (0);
-}
-
 /* ---- operations ------------------------------------------------------- */
 
 /* An operation whose reply goes to done. */
@@ -235,7 +252,7 @@ op_free(struct op *op)
 	free(op);
 }
 
-/* redis.c's callback: parse the reply (NULL: Redis went away) and hand
+/* The backend's callback: parse the reply (NULL: Redis went away) and hand
  * the result on. */
 static void
 op_reply(struct redisReply *reply, void *arg)
@@ -262,11 +279,13 @@ op_sent(struct op *op, int rv)
 	return (-1);
 }
 
-/* Send EXEC, whose reply goes to op. */
+/* Send argv (argc words, C strings; key names the slot) for op. */
 static int
-exec_op(struct store *st, struct op *op)
+send_op(struct store *st, struct op *op, const char *key, int argc,
+    const char **argv)
 {
-	return (op_sent(op, redis_cmdf(st->rd, op_reply, op, "EXEC")));
+	return (op_sent(op, st->ops->cmd(st->rd, key, op_reply, op, argc,
+	    argv, NULL)));
 }
 
 /* Count a code request of id in its hour; read its wrong codes of day. */
@@ -275,19 +294,17 @@ store_code_request(struct store *st, const uint8_t id[ID_LEN],
     uint64_t hour, uint64_t hour_end, uint64_t day, store_done done,
     void *arg)
 {
-	char		 hex[2 * ID_LEN + 1];
-	unsigned long long h = hour;
+	char		 hex[2 * ID_LEN + 1], req[2 * ID_LEN + 40];
+	char		 fail[2 * ID_LEN + 40], end[24];
+	const char	*argv[] = { "EVAL", request_lua, "2", req, fail, end };
 
-	if (!redis_up(st->rd))
-		return (-1);
 	hex_encode(hex, id, ID_LEN);
-	redis_cmdf(st->rd, NULL, NULL, "MULTI");
-	redis_cmdf(st->rd, NULL, NULL, "INCR rl:code:{%s}:%llu", hex, h);
-	redis_cmdf(st->rd, NULL, NULL, "EXPIREAT rl:code:{%s}:%llu %llu",
-	    hex, h, (unsigned long long)hour_end);
-	redis_cmdf(st->rd, NULL, NULL, "GET rl:codefail:{%s}:%llu", hex,
+	snprintf(req, sizeof req, "rl:code:{%s}:%llu", hex,
+	    (unsigned long long)hour);
+	snprintf(fail, sizeof fail, "rl:codefail:{%s}:%llu", hex,
 	    (unsigned long long)day);
-	return (exec_op(st, op_new(st, parse_code_request, done, arg)));
+	snprintf(end, sizeof end, "%llu", (unsigned long long)hour_end);
+	return (send_op(st, op_new(st, parse_pair, done, arg), req, 6, argv));
 }
 
 /* Count an attempt on a token, and a wrong code, in one script. */
@@ -301,7 +318,6 @@ store_code_attempt(struct store *st, const uint8_t nonce[TOKEN_NONCE],
 	char		 hex[2 * ID_LEN + 1], a1[24], a2[24], a3[24], a4[24];
 	const char	*argv[] = { "EVAL", attempt_lua, "2", vt, fail, a1, a2,
 			    a3, a4, wrong ? "1" : "0" };
-	struct op	*op;
 
 	memcpy(vt, "vt:", 3);
 	hex_encode(vt + 3, nonce, TOKEN_NONCE);
@@ -312,8 +328,7 @@ store_code_attempt(struct store *st, const uint8_t nonce[TOKEN_NONCE],
 	snprintf(a2, sizeof a2, "%llu", (unsigned long long)day_end);
 	snprintf(a3, sizeof a3, "%lld", max_attempts);
 	snprintf(a4, sizeof a4, "%lld", max_failures);
-	op = op_new(st, parse_code_attempt, done, arg);
-	return (op_sent(op, redis_cmd(st->rd, op_reply, op, 10, argv, NULL)));
+	return (send_op(st, op_new(st, parse_pair, done, arg), vt, 10, argv));
 }
 
 /* Mark a token used, keeping its expiry; say whether it was. */
@@ -321,13 +336,14 @@ int
 store_token_use(struct store *st, const uint8_t nonce[TOKEN_NONCE],
     store_done done, void *arg)
 {
-	char		 hex[2 * TOKEN_NONCE + 1];
-	struct op	*op;
+	char		 vt[2 * TOKEN_NONCE + 8], used[24];
+	const char	*argv[] = { "SET", vt, used, "KEEPTTL", "GET" };
 
-	hex_encode(hex, nonce, TOKEN_NONCE);
-	op = op_new(st, parse_token_use, done, arg);
-	return (op_sent(op, redis_cmdf(st->rd, op_reply, op,
-	    "SET vt:%s %d KEEPTTL GET", hex, USED)));
+	memcpy(vt, "vt:", 3);
+	hex_encode(vt + 3, nonce, TOKEN_NONCE);
+	snprintf(used, sizeof used, "%d", USED);
+	return (send_op(st, op_new(st, parse_token_use, done, arg), vt, 5,
+	    argv));
 }
 
 /* Read the created and seen of an account. */
@@ -336,35 +352,32 @@ store_account_get(struct store *st, const uint8_t id[ID_LEN],
     store_done done, void *arg)
 {
 	char		 key[72];
-	struct op	*op;
+	const char	*argv[] = { "HMGET", key, "created", "seen" };
 
 	keyspace_acct(key, id);
-	op = op_new(st, parse_account_get, done, arg);
-	return (op_sent(op, redis_cmdf(st->rd, op_reply, op,
-	    "HMGET %s created seen", key)));
+	return (send_op(st, op_new(st, parse_account_get, done, arg), key, 4,
+	    argv));
 }
 
 /* Write an account and revoke the ID's older connections, in one
- * MULTI/EXEC block. */
+ * script. */
 int
 store_account_put(struct store *st, const uint8_t id[ID_LEN],
     uint64_t created, uint64_t seen, uint64_t expires, store_done done,
     void *arg)
 {
-	char	 key[72], hex[2 * ID_LEN + 1];
+	char		 key[72], chan[80], a1[24], a2[24], a3[24], rv[24];
+	const char	*argv[] = { "EVAL", put_lua, "1", key, a1, a2, a3,
+			    st->ops->publish, chan, rv };
 
-	if (!redis_up(st->rd))
-		return (-1);
 	keyspace_acct(key, id);
-	hex_encode(hex, id, ID_LEN);
-	redis_cmdf(st->rd, NULL, NULL, "MULTI");
-	redis_cmdf(st->rd, NULL, NULL, "HSET %s created %llu seen %llu", key,
-	    (unsigned long long)created, (unsigned long long)seen);
-	redis_cmdf(st->rd, NULL, NULL, "EXPIREAT %s %llu", key,
-	    (unsigned long long)expires);
-	redis_cmdf(st->rd, NULL, NULL, "PUBLISH " REVOKE_CHANNEL " %s:%llu",
-	    hex, (unsigned long long)(created - 1));
-	return (exec_op(st, op_new(st, parse_account_put, done, arg)));
+	keyspace_channel(chan, id);
+	snprintf(a1, sizeof a1, "%llu", (unsigned long long)created);
+	snprintf(a2, sizeof a2, "%llu", (unsigned long long)seen);
+	snprintf(a3, sizeof a3, "%llu", (unsigned long long)expires);
+	keyspace_revoke_msg(rv, created - 1);
+	return (send_op(st, op_new(st, parse_account_put, done, arg), key, 10,
+	    argv));
 }
 
 /* Write a new seen day into an existing account, at most once a day. */
@@ -372,12 +385,13 @@ int
 store_account_seen(struct store *st, const uint8_t id[ID_LEN],
     uint64_t seen, uint64_t expires)
 {
-	char	 key[72];
+	char		 key[72], a1[24], a2[24];
+	const char	*argv[] = { "EVAL", seen_lua, "1", key, a1, a2 };
 
 	keyspace_acct(key, id);
-	return (redis_cmdf(st->rd, NULL, NULL, "EVAL %s 1 %s %llu %llu",
-	    seen_lua, key, (unsigned long long)seen,
-	    (unsigned long long)expires));
+	snprintf(a1, sizeof a1, "%llu", (unsigned long long)seen);
+	snprintf(a2, sizeof a2, "%llu", (unsigned long long)expires);
+	return (st->ops->cmd(st->rd, key, NULL, NULL, 6, argv, NULL));
 }
 
 /* Delete an account while it is still registration created, and revoke
@@ -386,15 +400,16 @@ int
 store_account_delete(struct store *st, const uint8_t id[ID_LEN],
     uint64_t created, store_done done, void *arg)
 {
-	char		 key[72], hex[2 * ID_LEN + 1];
-	unsigned long long c = created;
-	struct op	*op;
+	char		 key[72], chan[80], a1[24], rv[24];
+	const char	*argv[] = { "EVAL", keyspace_delete_lua, "1", key, a1,
+			    st->ops->publish, chan, rv };
 
 	keyspace_acct(key, id);
-	hex_encode(hex, id, ID_LEN);
-	op = op_new(st, parse_account_delete, done, arg);
-	return (op_sent(op, redis_cmdf(st->rd, op_reply, op,
-	    "EVAL %s 1 %s %llu %s:%llu", keyspace_delete_lua, key, c, hex, c)));
+	keyspace_channel(chan, id);
+	snprintf(a1, sizeof a1, "%llu", (unsigned long long)created);
+	keyspace_revoke_msg(rv, created);
+	return (send_op(st, op_new(st, parse_account_delete, done, arg), key,
+	    8, argv));
 }
 
 /* Take count tokens from an account's discovery bucket, in one script. */
@@ -407,7 +422,6 @@ store_discovery_charge(struct store *st, const uint8_t id[ID_LEN],
 	char		 a1[24], a2[24], a3[24], a4[24];
 	const char	*argv[] = { "EVAL", bucket_lua, "1", key, a1, a2, a3,
 			    a4 };
-	struct op	*op;
 
 	hex_encode(hex, id, ID_LEN);
 	snprintf(key, sizeof key, "rl:disc:{%s}", hex);
@@ -415,84 +429,195 @@ store_discovery_charge(struct store *st, const uint8_t id[ID_LEN],
 	snprintf(a2, sizeof a2, "%lld", refill);
 	snprintf(a3, sizeof a3, "%llu", (unsigned long long)today);
 	snprintf(a4, sizeof a4, "%lld", count);
-	op = op_new(st, parse_discovery, done, arg);
-	return (op_sent(op, redis_cmd(st->rd, op_reply, op, 8, argv, NULL)));
+	return (send_op(st, op_new(st, parse_discovery, done, arg), key, 8,
+	    argv));
 }
 
-/* Ask which of n IDs have accounts, in one MULTI/EXEC block. */
+/* One reply fewer to wait for; after the last, hand the answers on. */
+static void
+lookup_settle(struct op *op)
+{
+	struct store_result	 res;
+
+	if (--op->waiting > 0)
+		return;
+	memset(&res, 0, sizeof res);
+	if (!op->failed) {
+		res.ok = 1;
+		res.exists = op->exists;
+	}
+	op->done(op->st->srv, &res, op->arg);
+	op_free(op);
+}
+
+/* One EXISTS of a lookup came back (NULL: it cannot). */
+static void
+lookup_reply(struct redisReply *r, void *arg)
+{
+	struct lookup_one	*one = arg;
+	struct op		*op = one->op;
+
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER)
+		op->failed = 1;
+	else
+		op->exists[one->i] = r->integer == 1;
+	free(one);
+	lookup_settle(op);
+}
+
+/* Ask which of n IDs have accounts: one EXISTS each, as the IDs live in
+ * slots of their own. Once the first is sent, done is called when every
+ * sent one has come back; one that could not be sent fails the whole.
+ * n is at least 1 (a LOOKUP holds 1 to 1,024 IDs). */
 int
 store_lookup(struct store *st, const uint8_t *ids, size_t n,
     store_done done, void *arg)
 {
-	char		 key[72];
-	struct op	*op;
-	size_t		 i;
+	char			 key[72];
+	const char		*argv[] = { "EXISTS", key };
+	struct op		*op;
+	struct lookup_one	*one;
+	size_t			 i;
 
-	if (!redis_up(st->rd))
+	if (n == 0 || !st->ops->up(st->rd))
 		return (-1);
-	redis_cmdf(st->rd, NULL, NULL, "MULTI");
-	for (i = 0; i < n; i++) {
-		keyspace_acct(key, ids + ID_LEN * i);
-		redis_cmdf(st->rd, NULL, NULL, "EXISTS %s", key);
-	}
-	op = op_new(st, parse_lookup, done, arg);
+	op = op_new(st, NULL, done, arg);
 	op->n = n;
 	op->exists = xcalloc(n > 0 ? n : 1, 1);
-	return (exec_op(st, op));
+	op->waiting = 1;	/* held until every one is sent */
+	for (i = 0; i < n; i++) {
+		keyspace_acct(key, ids + ID_LEN * i);
+		one = xmalloc(sizeof *one);
+		one->op = op;
+		one->i = i;
+		op->waiting++;
+		if (st->ops->cmd(st->rd, key, lookup_reply, one, 2, argv,
+		    NULL) != 0) {
+			free(one);
+			op->waiting--;
+			op->failed = 1;
+			if (i == 0) {
+				op_free(op);
+				return (-1);
+			}
+			break;
+		}
+	}
+	lookup_settle(op);	/* the hold: never the last, one was sent */
+	return (0);
 }
 
-/* Tell every node to close the ID's connections of created <= max. */
-void
-store_publish_revoke(struct store *st, const uint8_t id[ID_LEN],
-    uint64_t max_created)
+/* Publish payload on a channel; done (NULL: none) gets v[0] the nodes
+ * that received it. */
+static int
+publish(struct store *st, const char *chan, const void *payload,
+    size_t len, store_done done, void *arg)
 {
-	char	 hex[2 * ID_LEN + 1];
+	const char	*argv[] = { st->ops->publish, chan, payload };
+	size_t		 lens[] = { strlen(argv[0]), strlen(chan), len };
+	struct op	*op;
 
-	hex_encode(hex, id, ID_LEN);
-	redis_cmdf(st->rd, NULL, NULL, "PUBLISH " REVOKE_CHANNEL " %s:%llu",
-	    hex, (unsigned long long)max_created);
+	if (done == NULL)
+		return (st->ops->cmd(st->rd, chan, NULL, NULL, 3, argv, lens));
+	op = op_new(st, parse_publish, done, arg);
+	return (op_sent(op, st->ops->cmd(st->rd, chan, op_reply, op, 3, argv,
+	    lens)));
+}
+
+/* Publish to the nodes where id is online. */
+int
+store_publish_id(struct store *st, const uint8_t id[ID_LEN],
+    const void *payload, size_t len, store_done done, void *arg)
+{
+	char	 chan[80];
+
+	keyspace_channel(chan, id);
+	return (publish(st, chan, payload, len, done, arg));
+}
+
+/* Publish to the node called node. */
+int
+store_publish_node(struct store *st, const char *node, const void *payload,
+    size_t len, store_done done, void *arg)
+{
+	char	 chan[NODE_NAME_MAX + 16];
+
+	keyspace_node_channel(chan, sizeof chan, node);
+	return (publish(st, chan, payload, len, done, arg));
+}
+
+/* Listen for what is published to id, from now on. */
+void
+store_subscribe(struct store *st, const uint8_t id[ID_LEN])
+{
+	char	 chan[80];
+
+	keyspace_channel(chan, id);
+	st->ops->subscribe(st->rd, chan);
+}
+
+/* Stop listening for id. */
+void
+store_unsubscribe(struct store *st, const uint8_t id[ID_LEN])
+{
+	char	 chan[80];
+
+	keyspace_channel(chan, id);
+	st->ops->unsubscribe(st->rd, chan);
+}
+
+/* Channels listened on now. */
+size_t
+store_subscriptions(struct store *st)
+{
+	return (st->ops->subscriptions(st->rd));
 }
 
 /* ---- the store itself ------------------------------------------------- */
 
-/* Parse "HEXID" or "HEXID:MAXCREATED" from tryst:revoke and act on it:
- * connections of that ID whose account is not newer than MAXCREATED close
- * (a re-registration must not close the connections it makes itself). */
+/* A message on a channel: a revocation ("R" and a created, on an ID's
+ * channel, from the scripts that change accounts: that ID's connections
+ * whose account is not newer close, so that a re-registration does not
+ * close the connections it makes itself), or a sealed message of another
+ * node ("S", for bus.c). */
 static void
-revoke_message(const char *s, size_t len, void *arg)
+message(const char *chan, size_t chanlen, const char *s, size_t len,
+    void *arg)
 {
 	struct store	*st = arg;
 	uint8_t		 id[ID_LEN];
-	char		 hex[2 * ID_LEN + 1], *end;
-	unsigned long long max = UINT64_MAX;
+	uint64_t	 max;
 
-	if (len < 2 * ID_LEN)
+	if (len < 1)
 		return;
-	memcpy(hex, s, 2 * ID_LEN);
-	hex[2 * ID_LEN] = '\0';
-	if (hex_decode(id, sizeof id, hex) != 0)
+	if (s[0] == 'S') {
+		bus_receive(st->srv, (const uint8_t *)s + 1, len - 1);
 		return;
-	if (len > 2 * ID_LEN + 1 && s[2 * ID_LEN] == ':') {
-		max = strtoull(s + 2 * ID_LEN + 1, &end, 10);
-		if (end != s + len)
-			return;
-	} else if (len != 2 * ID_LEN)
+	}
+	if (s[0] != 'R' || keyspace_channel_id(chan, chanlen, id) != 0 ||
+	    keyspace_revoke_parse(s, len, &max) != 0)
 		return;
-	auth_revoke_local(st->srv, id, (uint64_t)max);
+	auth_revoke_local(st->srv, id, max);
 }
 
-/* Start connecting to Redis, listening on tryst:revoke. */
+/* Start connecting to the Redis of the settings, listening on this
+ * node's channel. */
 struct store *
 store_new(struct server *srv, char **cause)
 {
 	struct store	*st = xcalloc(1, sizeof *st);
 
 	st->srv = srv;
-	st->rd = redis_new(srv, REVOKE_CHANNEL, revoke_message, st, cause);
+	st->ops = strncmp(srv->set.redis, "cluster:", 8) == 0 ?
+	    &cluster_ops : &redis_ops;
+	st->rd = st->ops->open(srv, message, st, cause);
 	if (st->rd == NULL) {
 		free(st);
 		return (NULL);
 	}
+	keyspace_node_channel(st->node_channel, sizeof st->node_channel,
+	    srv->set.node_name);
+	st->ops->subscribe(st->rd, st->node_channel);
 	return (st);
 }
 
@@ -500,7 +625,7 @@ store_new(struct server *srv, char **cause)
 void
 store_free(struct store *st)
 {
-	redis_free(st->rd);
+	st->ops->close(st->rd);
 	free(st);
 }
 
@@ -508,12 +633,12 @@ store_free(struct store *st)
 int
 store_up(struct store *st)
 {
-	return (redis_up(st->rd));
+	return (st->ops->up(st->rd));
 }
 
 /* Seconds to wait while Redis is down. */
 uint32_t
 store_retry_after(struct store *st)
 {
-	return (redis_retry_after(st->rd));
+	return (st->ops->retry_after(st->rd));
 }

@@ -263,7 +263,7 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 	struct found	 f = { .number = argv[0] };
 	redisReply	*r;
 	uint8_t		 id[ID_LEN];
-	char		 key[72], hex[2 * ID_LEN + 1];
+	char		 key[72], chan[80], rv[24];
 	int		 deleted;
 
 	if (argc != 1)
@@ -281,10 +281,10 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 	}
 	keys_number_id(keys, f.number, id);
 	keyspace_acct(key, id);
-	hex_encode(hex, id, ID_LEN);
-	r = command(rc, "EVAL %s 1 %s %llu %s:%llu", keyspace_delete_lua, key,
-	    (unsigned long long)f.created, hex,
-	    (unsigned long long)f.created);
+	keyspace_channel(chan, id);
+	keyspace_revoke_msg(rv, f.created);
+	r = command(rc, "EVAL %s 1 %s %llu PUBLISH %s %s", keyspace_delete_lua,
+	    key, (unsigned long long)f.created, chan, rv);
 	deleted = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
 	if (!deleted) {

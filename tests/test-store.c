@@ -18,6 +18,7 @@
 /* A command store.c sent: its words (a script as "LUA"), its script, and
  * where its reply goes. */
 struct sent {
+	char		 key[128];	/* the routing key */
 	char		 words[512];
 	char		 script[2048];
 	redis_cb	 cb;
@@ -33,6 +34,10 @@ static uint8_t		 revoked_id[ID_LEN];
 static uint64_t		 revoked_max;
 static int		 nrevoked;
 static struct server	 srv;
+static char		 subs[8][128];
+static size_t		 nsubs;
+static uint8_t		 bus_got[64];
+static size_t		 bus_len;
 
 /* Append len bytes of p, after a space unless first, to s's words. */
 static void
@@ -75,40 +80,38 @@ record(char *resp, redis_cb cb, void *arg)
 	free(resp);
 }
 
-/* The fake redis.c: remembers the channel's callback. */
-struct redis *
-redis_new(struct server *sv, const char *channel, redis_msg_cb cb,
-    void *arg, char **cause)
+/* The fake backend: remembers the message callback. */
+static void *
+f_open(struct server *sv, redis_msg_cb cb, void *arg, char **cause)
 {
-	ck_assert_str_eq(channel, "tryst:revoke");
 	msg_cb = cb;
 	msg_arg = arg;
-	return ((struct redis *)&up);
+	return (&up);
 }
 
 /* Nothing to free. */
-void
-redis_free(struct redis *rd)
+static void
+f_close(void *rd)
 {
 }
 
 /* Up unless a test says otherwise. */
-int
-redis_up(struct redis *rd)
+static int
+f_up(void *rd)
 {
 	return (up);
 }
 
 /* A fixed wait. */
-uint32_t
-redis_retry_after(struct redis *rd)
+static uint32_t
+f_retry_after(void *rd)
 {
 	return (5);
 }
 
-/* Record a command in argv form. */
-int
-redis_cmd(struct redis *rd, redis_cb cb, void *arg, int argc,
+/* Record a command, and the key it is routed by. */
+static int
+f_cmd(void *rd, const char *key, redis_cb cb, void *arg, int argc,
     const char **argv, const size_t *argvlen)
 {
 	char	*resp;
@@ -118,25 +121,47 @@ redis_cmd(struct redis *rd, redis_cb cb, void *arg, int argc,
 	ck_assert_int_gt(redisFormatCommandArgv(&resp, argc, argv, argvlen),
 	    0);
 	record(resp, cb, arg);
+	snprintf(sent[nsent - 1].key, sizeof sent[nsent - 1].key, "%s", key);
 	return (0);
 }
 
-/* Record a command in hiredis's printf-like form. */
-int
-redis_cmdf(struct redis *rd, redis_cb cb, void *arg, const char *fmt, ...)
+/* Record a subscription ("+name") or its end ("-name"). */
+static void
+f_subscribe(void *rd, const char *channel)
 {
-	va_list	 ap;
-	char	*resp;
-	int	 rv;
+	snprintf(subs[nsubs++ % 8], sizeof subs[0], "+%s", channel);
+}
 
-	if (!up)
-		return (-1);
-	va_start(ap, fmt);
-	rv = redisvFormatCommand(&resp, fmt, ap);
-	va_end(ap);
-	ck_assert_int_gt(rv, 0);
-	record(resp, cb, arg);
-	return (0);
+/* As f_subscribe. */
+static void
+f_unsubscribe(void *rd, const char *channel)
+{
+	snprintf(subs[nsubs++ % 8], sizeof subs[0], "-%s", channel);
+}
+
+/* A fixed count. */
+static size_t
+f_subscriptions(void *rd)
+{
+	return (7);
+}
+
+const struct redis_ops redis_ops = {
+	"redis", "PUBLISH", f_open, f_close, f_up, f_retry_after, f_cmd,
+	f_subscribe, f_unsubscribe, f_subscriptions,
+};
+const struct redis_ops cluster_ops = {
+	"cluster", "SPUBLISH", f_open, f_close, f_up, f_retry_after, f_cmd,
+	f_subscribe, f_unsubscribe, f_subscriptions,
+};
+
+/* What another node's sealed message was. */
+void
+bus_receive(struct server *sv, const uint8_t *p, size_t len)
+{
+	ck_assert_uint_lt(len, sizeof bus_got);
+	memcpy(bus_got, p, len);
+	bus_len = len;
 }
 
 /* What tryst:revoke asked this node to close. */
@@ -241,7 +266,11 @@ setup(void)
 
 	up = 1;
 	nsent = 0;
+	nsubs = 0;
 	nrevoked = 0;
+	bus_len = 0;
+	srv.set.redis = "127.0.0.1:6379";
+	srv.set.node_name = "n1";
 	for (i = 0; i < ID_LEN; i++)
 		id[i] = (uint8_t)(0xa0 + i);
 	for (i = 0; i < TOKEN_NONCE; i++)
@@ -259,16 +288,23 @@ teardown(void)
 	store_free(st);
 }
 
-/* Command i is words (with %s for the ID's hex), its reply going to a
+/* Command i is words (with %s for the ID's hex), routed by its first key
+ * (the second word, or the fourth of an EVAL), its reply going to a
  * callback only when last is set. */
 static void
 expect(size_t i, const char *words, int last)
 {
-	char	 want[512];
+	char		 want[512], key[128];
+	const char	*p = sent[i].words;
+	int		 skip;
 
 	ck_assert_uint_lt(i, nsent);
 	snprintf(want, sizeof want, words, hex, hex);
 	ck_assert_str_eq(sent[i].words, want);
+	for (skip = strncmp(p, "EVAL ", 5) == 0 ? 3 : 1; skip > 0; skip--)
+		p = strchr(p, ' ') + 1;
+	snprintf(key, sizeof key, "%.*s", (int)strcspn(p, " "), p);
+	ck_assert_str_eq(sent[i].key, key);
 	if (last)
 		ck_assert_ptr_nonnull(sent[i].cb);
 	else
@@ -282,26 +318,24 @@ START_TEST(test_code_request)
 	ck_assert_int_eq(store_code_request(st, id, 480000, 1728003600, 20000,
 	    done, &g), 0);
 	ck_assert_int_eq(g.calls, 0);
-	ck_assert_uint_eq(nsent, 5);
-	expect(0, "MULTI", 0);
-	expect(1, "INCR rl:code:{%s}:480000", 0);
-	expect(2, "EXPIREAT rl:code:{%s}:480000 1728003600", 0);
-	expect(3, "GET rl:codefail:{%s}:20000", 0);
-	expect(4, "EXEC", 1);
-	answer(4, r_arr(3, r_int(4), r_int(1), r_str(REDIS_REPLY_STRING, "7")));
+	ck_assert_uint_eq(nsent, 1);
+	expect(0, "EVAL LUA 2 rl:code:{%s}:480000 rl:codefail:{%s}:20000 "
+	    "1728003600", 1);
+	ck_assert_ptr_nonnull(strstr(sent[0].script, "EXPIREAT"));
+	answer(0, r_arr(2, r_int(4), r_int(7)));
 	ck_assert_int_eq(g.calls, 1);
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 4);
 	ck_assert_int_eq(g.res.v[1], 7);
 
-	/* No wrong codes yet: nil is 0. An aborted EXEC is unavailable. */
+	/* An error reply is unavailable. */
 	memset(&g, 0, sizeof g);
 	ck_assert_int_eq(store_code_request(st, id, 1, 2, 3, done, &g), 0);
-	answer(9, r_arr(3, r_int(1), r_int(1), r_empty(REDIS_REPLY_NIL)));
+	answer(1, r_arr(2, r_int(1), r_int(0)));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[1], 0);
 	ck_assert_int_eq(store_code_request(st, id, 1, 2, 3, done, &g), 0);
-	answer(14, r_empty(REDIS_REPLY_NIL));
+	answer(2, r_str(REDIS_REPLY_ERROR, "CLUSTERDOWN"));
 	ck_assert_int_eq(g.calls, 2);
 	ck_assert_int_eq(g.res.ok, 0);
 }
@@ -386,22 +420,21 @@ END_TEST
 START_TEST(test_account_put)
 {
 	struct got	 g = { 0 };
-	char		 want[256];
 
 	ck_assert_int_eq(store_account_put(st, id, 1728000000, 1727913600,
 	    1738281600, done, &g), 0);
 	ck_assert_int_eq(g.calls, 0);
-	ck_assert_uint_eq(nsent, 5);
-	expect(0, "MULTI", 0);
-	expect(1, "HSET acct:{%s} created 1728000000 seen 1727913600", 0);
-	expect(2, "EXPIREAT acct:{%s} 1738281600", 0);
-	snprintf(want, sizeof want, "PUBLISH tryst:revoke %s:1727999999", hex);
-	ck_assert_str_eq(sent[3].words, want);
-	expect(4, "EXEC", 1);
-	answer(4, r_arr(3, r_int(2), r_int(1), r_int(0)));
+	ck_assert_uint_eq(nsent, 1);
+	/* One script: the account and the revocation on the ID's channel,
+	 * which shares its slot. */
+	expect(0, "EVAL LUA 1 acct:{%s} 1728000000 1727913600 1738281600 "
+	    "PUBLISH tryst:id:{%s} R1727999999", 1);
+	ck_assert_ptr_nonnull(strstr(sent[0].script, "redis.call(ARGV[4], "
+	    "ARGV[5], ARGV[6])"));
+	answer(0, r_int(1));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(store_account_put(st, id, 2, 1, 3, done, &g), 0);
-	answer(9, r_empty(REDIS_REPLY_NIL));
+	answer(1, r_empty(REDIS_REPLY_NIL));
 	ck_assert_int_eq(g.res.ok, 0);
 	ck_assert_int_eq(g.calls, 2);
 }
@@ -419,13 +452,11 @@ END_TEST
 START_TEST(test_account_delete)
 {
 	struct got	 g = { 0 };
-	char		 want[256];
 
 	ck_assert_int_eq(store_account_delete(st, id, 1728000000, done, &g),
 	    0);
-	snprintf(want, sizeof want, "EVAL LUA 1 acct:{%s} 1728000000 "
-	    "%s:1728000000", hex, hex);
-	ck_assert_str_eq(sent[0].words, want);
+	expect(0, "EVAL LUA 1 acct:{%s} 1728000000 PUBLISH tryst:id:{%s} "
+	    "R1728000000", 1);
 	ck_assert_str_eq(sent[0].script, keyspace_delete_lua);
 	answer(0, r_int(1));
 	ck_assert_int_eq(g.res.ok, 1);
@@ -474,20 +505,31 @@ START_TEST(test_lookup)
 	memcpy(ids, id, ID_LEN);
 	memcpy(ids + ID_LEN, id, ID_LEN);
 	memcpy(ids + 2 * ID_LEN, id, ID_LEN);
+	ids[2 * ID_LEN] ^= 1;
 	g.n = 3;
+	/* One EXISTS an ID (each in its own slot); the answers go on once
+	 * the last is in, in whatever order they come. */
 	ck_assert_int_eq(store_lookup(st, ids, 3, done, &g), 0);
-	ck_assert_uint_eq(nsent, 5);
-	expect(0, "MULTI", 0);
-	expect(1, "EXISTS acct:{%s}", 0);
-	expect(3, "EXISTS acct:{%s}", 0);
-	expect(4, "EXEC", 1);
-	answer(4, r_arr(3, r_int(1), r_int(0), r_int(1)));
+	ck_assert_uint_eq(nsent, 3);
+	expect(0, "EXISTS acct:{%s}", 1);
+	expect(1, "EXISTS acct:{%s}", 1);
+	ck_assert_str_eq(sent[2].key, sent[2].words + 7);
+	ck_assert_str_ne(sent[2].key, sent[0].key);
+	answer(2, r_int(1));
+	answer(0, r_int(1));
+	ck_assert_int_eq(g.calls, 0);
+	answer(1, r_int(0));
+	ck_assert_int_eq(g.calls, 1);
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.exists[0], 1);
 	ck_assert_int_eq(g.exists[1], 0);
 	ck_assert_int_eq(g.exists[2], 1);
+	/* One that cannot come fails the whole, once. */
 	ck_assert_int_eq(store_lookup(st, ids, 3, done, &g), 0);
-	answer(9, r_arr(2, r_int(1), r_int(1)));
+	answer(3, r_int(1));
+	answer(4, NULL);
+	answer(5, r_int(1));
+	ck_assert_int_eq(g.calls, 2);
 	ck_assert_int_eq(g.res.ok, 0);
 	ck_assert_ptr_null(g.res.exists);
 }
@@ -512,7 +554,8 @@ START_TEST(test_down)
 	ck_assert_int_eq(store_discovery_charge(st, id, 1, 1, 1, 1, done, &g),
 	    -1);
 	ck_assert_int_eq(store_lookup(st, id, 1, done, &g), -1);
-	store_publish_revoke(st, id, 1);
+	ck_assert_int_eq(store_publish_id(st, id, "x", 1, done, &g), -1);
+	ck_assert_int_eq(store_publish_node(st, "n2", "x", 1, NULL, NULL), -1);
 	ck_assert_uint_eq(nsent, 0);
 	ck_assert_int_eq(g.calls, 0);
 	ck_assert_uint_eq(store_retry_after(st), 5);
@@ -527,7 +570,7 @@ START_TEST(test_gone)
 	ck_assert_int_eq(store_account_get(st, id, done, &g[0]), 0);
 	ck_assert_int_eq(store_lookup(st, id, 1, done, &g[1]), 0);
 	answer(0, NULL);
-	answer(3, NULL);
+	answer(1, NULL);
 	ck_assert_int_eq(g[0].calls, 1);
 	ck_assert_int_eq(g[0].res.ok, 0);
 	ck_assert_int_eq(g[1].calls, 1);
@@ -535,32 +578,76 @@ START_TEST(test_gone)
 }
 END_TEST
 
-/* tryst:revoke: what is published is what revokes on every node. */
+/* Revocations arrive on an ID's channel as "R" and a created, and close
+ * that ID's connections of that created and older; "S" messages go to
+ * bus.c; anything else is ignored. */
 START_TEST(test_revoke)
 {
-	char	 msg[128];
+	char	 chan[128];
 
-	store_publish_revoke(st, id, 42);
-	snprintf(msg, sizeof msg, "PUBLISH tryst:revoke %s:42", hex);
-	ck_assert_str_eq(sent[0].words, msg);
-	snprintf(msg, sizeof msg, "%s:42", hex);
-	msg_cb(msg, strlen(msg), msg_arg);
+	snprintf(chan, sizeof chan, "tryst:id:{%s}", hex);
+	msg_cb(chan, strlen(chan), "R42", 3, msg_arg);
 	ck_assert_int_eq(nrevoked, 1);
 	ck_assert_int_eq(memcmp(revoked_id, id, ID_LEN), 0);
 	ck_assert_uint_eq(revoked_max, 42);
-	msg_cb(hex, strlen(hex), msg_arg);
+	msg_cb(chan, strlen(chan), "R18446744073709551615", 21, msg_arg);
 	ck_assert_int_eq(nrevoked, 2);
 	ck_assert_uint_eq(revoked_max, UINT64_MAX);
 
 	/* Not ours: ignored. */
-	snprintf(msg, sizeof msg, "%s:4x", hex);
-	msg_cb(msg, strlen(msg), msg_arg);
-	snprintf(msg, sizeof msg, "%s;42", hex);
-	msg_cb(msg, strlen(msg), msg_arg);
-	msg_cb(hex, strlen(hex) - 1, msg_arg);
-	msg[0] = 'z';
-	msg_cb(msg, 2 * ID_LEN, msg_arg);
+	msg_cb(chan, strlen(chan), "R4x", 3, msg_arg);
+	msg_cb(chan, strlen(chan), "R", 1, msg_arg);
+	msg_cb(chan, strlen(chan), "R18446744073709551616", 21, msg_arg);
+	msg_cb(chan, strlen(chan), "", 0, msg_arg);
+	msg_cb(chan, strlen(chan) - 1, "R42", 3, msg_arg);
+	msg_cb("tryst:node:{n1}", 15, "R42", 3, msg_arg);
+	chan[10] = 'z';
+	msg_cb(chan, strlen(chan), "R42", 3, msg_arg);
 	ck_assert_int_eq(nrevoked, 2);
+	ck_assert_uint_eq(bus_len, 0);
+
+	msg_cb("tryst:node:{n1}", 15, "Sabc", 4, msg_arg);
+	ck_assert_uint_eq(bus_len, 3);
+	ck_assert_mem_eq(bus_got, "abc", 3);
+}
+END_TEST
+
+/* The node listens on its own channel from the start; an ID's channel
+ * while asked; publishing goes to either, with PUBLISH on a standalone
+ * Redis and SPUBLISH on a cluster, and says how many nodes heard it. */
+START_TEST(test_channels)
+{
+	struct got	 g = { 0 };
+	char		 want[200];
+	struct store	*cst;
+	char		*cause = NULL;
+
+	ck_assert_uint_eq(nsubs, 1);
+	ck_assert_str_eq(subs[0], "+tryst:node:{n1}");
+	store_subscribe(st, id);
+	store_unsubscribe(st, id);
+	snprintf(want, sizeof want, "+tryst:id:{%s}", hex);
+	ck_assert_str_eq(subs[1], want);
+	want[0] = '-';
+	ck_assert_str_eq(subs[2], want);
+	ck_assert_uint_eq(store_subscriptions(st), 7);
+
+	ck_assert_int_eq(store_publish_id(st, id, "S\0x", 3, done, &g), 0);
+	ck_assert_int_eq(store_publish_node(st, "n2", "Sy", 2, NULL, NULL), 0);
+	expect(0, "PUBLISH tryst:id:{%s} S", 1);
+	ck_assert_str_eq(sent[1].words, "PUBLISH tryst:node:{n2} Sy");
+	ck_assert_str_eq(sent[1].key, "tryst:node:{n2}");
+	ck_assert_ptr_null(sent[1].cb);
+	answer(0, r_int(2));
+	ck_assert_int_eq(g.res.ok, 1);
+	ck_assert_int_eq(g.res.v[0], 2);
+
+	srv.set.redis = "cluster:127.0.0.1:7000";
+	cst = store_new(&srv, &cause);
+	ck_assert_ptr_nonnull(cst);
+	ck_assert_int_eq(store_account_delete(cst, id, 5, done, &g), 0);
+	ck_assert_ptr_nonnull(strstr(sent[2].words, " SPUBLISH tryst:id:{"));
+	store_free(cst);
 }
 END_TEST
 
@@ -584,6 +671,7 @@ main(void)
 	tcase_add_test(tc, test_down);
 	tcase_add_test(tc, test_gone);
 	tcase_add_test(tc, test_revoke);
+	tcase_add_test(tc, test_channels);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
 }

@@ -65,6 +65,7 @@ struct store {
 	int		 down;
 	int		 hold;
 	int		 steps;		/* held: completions allowed */
+	size_t		 subs;		/* IDs subscribed */
 };
 
 static void	run(evutil_socket_t, short, void *);
@@ -500,11 +501,43 @@ store_lookup(struct store *st, const uint8_t *ids, size_t n,
 	return (0);
 }
 
-/* Revoke the ID's connections of created <= max_created. */
-void
-store_publish_revoke(struct store *st, const uint8_t id[ID_LEN],
-    uint64_t max_created)
+/* A node alone: what it publishes reaches no other node (v[0] 0). */
+int
+store_publish_id(struct store *st, const uint8_t id[ID_LEN],
+    const void *payload, size_t len, store_done done, void *arg)
 {
-	if (!st->down)
-		revoke_queue(st, id, max_created);
+	if (st->down)
+		return (-1);
+	if (done != NULL)
+		op_queue(st, done, arg);
+	return (0);
+}
+
+/* As store_publish_id. */
+int
+store_publish_node(struct store *st, const char *node, const void *payload,
+    size_t len, store_done done, void *arg)
+{
+	return (store_publish_id(st, NULL, payload, len, done, arg));
+}
+
+/* Channels: counted, and nothing else (no other node sends). */
+void
+store_subscribe(struct store *st, const uint8_t id[ID_LEN])
+{
+	st->subs++;
+}
+
+/* As store_subscribe. */
+void
+store_unsubscribe(struct store *st, const uint8_t id[ID_LEN])
+{
+	st->subs--;
+}
+
+/* Channels listened on. */
+size_t
+store_subscriptions(struct store *st)
+{
+	return (st->subs);
 }
