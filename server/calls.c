@@ -121,11 +121,13 @@ ended(const struct party *p, uint64_t session)
 	return (0);
 }
 
-/* Forget a call. */
+/* Forget a call. NOTE_GONE comes last, when the book no longer holds
+ * it: its owner may free a party that stood in for a remote one. */
 static void
 call_free(struct callbook *b, struct call *call)
 {
-	b->notify(b->arg, call, NULL, NOTE_GONE, 0, NULL);
+	if (call->probing)
+		call->caller->probing--;
 	if (call->state == CALL_RINGING) {
 		call->caller->pending--;
 		TAILQ_REMOVE(&b->ringing, call, ring_entry);
@@ -138,6 +140,7 @@ call_free(struct callbook *b, struct call *call)
 	LIST_REMOVE(call, out_entry);
 	LIST_REMOVE(call, in_entry);
 	table_del(b->sessions, (const uint8_t *)&call->session);
+	b->notify(b->arg, call, NULL, NOTE_GONE, 0, NULL);
 	sodium_memzero(call, sizeof *call);
 	free(call);
 }
@@ -155,31 +158,45 @@ tag_pending(const struct party *p, uint32_t tag)
 	return (0);
 }
 
-/* CONNECT: ring the callee. */
-int
-calls_connect(struct callbook *b, struct party *caller, uint32_t tag,
+/* Ring callee for caller: a new call, numbered session (0: a new
+ * random number) with the relay tokens given (NULL: new random ones). */
+static int
+ring(struct callbook *b, struct party *caller, uint32_t tag,
     const uint8_t target[ID_LEN], struct party *callee, uint64_t now,
-    const struct vb *offer)
+    const struct vb *offer, uint64_t session,
+    const uint8_t tokens[2][16])
 {
 	struct call	*call;
 
 	if (memcmp(target, caller->id, ID_LEN) == 0 || tag_pending(caller, tag))
 		return (ERR_UNSUPPORTED);
-	if (caller->pending >= b->max_pending ||
-	    caller->pending + caller->sessions >= b->max_sessions)
+	/* Calls still asking other nodes for their callee (most will be
+	 * OFFLINE in a moment) count once a node rings (calls_confirm). */
+	if (caller->pending - caller->probing >= b->max_pending ||
+	    caller->pending - caller->probing + caller->sessions >=
+	    b->max_sessions)
 		return (ERR_LIMIT);
 	if (callee == NULL)
 		return (ERR_OFFLINE);
+	if (session != 0 && calls_find(b, session) != NULL)
+		return (ERR_UNSUPPORTED);
 	call = xcalloc(1, sizeof *call);
-	do
+	call->session = session;
+	while (call->session == 0 || calls_find(b, call->session) != NULL)
 		b->random(&call->session, sizeof call->session);
-	while (call->session == 0 || calls_find(b, call->session) != NULL);
 	call->tag = tag;
 	call->state = CALL_RINGING;
 	call->caller = caller;
 	call->callee = callee;
 	call->deadline = now + b->timeout;
-	b->random(call->relay_token, sizeof call->relay_token);
+	if (tokens != NULL)
+		memcpy(call->relay_token, tokens, sizeof call->relay_token);
+	else
+		b->random(call->relay_token, sizeof call->relay_token);
+	if (callee->remote && !caller->remote) {
+		call->probing = 1;
+		caller->probing++;
+	}
 	table_set(b->sessions, (const uint8_t *)&call->session, call);
 	LIST_INSERT_HEAD(&caller->out, call, out_entry);
 	LIST_INSERT_HEAD(&callee->in, call, in_entry);
@@ -187,6 +204,28 @@ calls_connect(struct callbook *b, struct party *caller, uint32_t tag,
 	caller->pending++;
 	b->notify(b->arg, call, callee, NOTE_INCOMING, 0, offer);
 	return (0);
+}
+
+/* CONNECT: ring the callee. */
+int
+calls_connect(struct callbook *b, struct party *caller, uint32_t tag,
+    const uint8_t target[ID_LEN], struct party *callee, uint64_t now,
+    const struct vb *offer)
+{
+	return (ring(b, caller, tag, target, callee, now, offer, 0, NULL));
+}
+
+/* The mirror of a call another node's book made: same session and
+ * tokens, the caller a stand-in for the party there. */
+int
+calls_ring(struct callbook *b, struct party *caller, struct party *callee,
+    uint64_t session, const uint8_t tokens[2][16], uint64_t now,
+    const struct vb *offer)
+{
+	if (session == 0)
+		return (ERR_UNSUPPORTED);
+	return (ring(b, caller, 0, callee->id, callee, now, offer, session,
+	    tokens));
 }
 
 /* The ringing call p is callee of, or why not. */
@@ -285,6 +324,80 @@ calls_leave(struct callbook *b, struct party *p)
 		leave_one(b, call, p);
 	while ((call = LIST_FIRST(&p->in)) != NULL)
 		leave_one(b, call, p);
+}
+
+/* A node rings the remote callee of session: the call counts against
+ * the caller's limits from now on. 0; -1 when that is past them (the
+ * caller hears LIMIT, the call is over); 1 when nothing was probing. */
+int
+calls_confirm(struct callbook *b, uint64_t session)
+{
+	struct call	*call = calls_find(b, session);
+	struct party	*caller;
+
+	if (call == NULL || !call->probing)
+		return (1);
+	caller = call->caller;
+	call->probing = 0;
+	caller->probing--;
+	if (caller->pending - caller->probing > b->max_pending ||
+	    caller->pending - caller->probing + caller->sessions >
+	    b->max_sessions) {
+		calls_refuse(b, session, ERR_LIMIT);
+		return (-1);
+	}
+	return (0);
+}
+
+/* The ringing call of session cannot reach its callee (code: OFFLINE,
+ * UNSUPPORTED, ...): the caller hears code, the call is over. 0, or -1
+ * when no such call rings. */
+int
+calls_refuse(struct callbook *b, uint64_t session, int code)
+{
+	struct call	*call = calls_find(b, session);
+
+	if (call == NULL || call->state != CALL_RINGING)
+		return (-1);
+	b->notify(b->arg, call, call->caller, NOTE_ERROR, code, NULL);
+	call_free(b, call);
+	return (0);
+}
+
+/* The party that p stands in for, on another node, ended session, for
+ * why (ENDED's why there: 0 END, 1 it left, 2 timeout, 3 quota): the
+ * other party hears what it would if both were here. -1 when p is not in
+ * such a call. */
+int
+calls_remote_end(struct callbook *b, struct party *p, uint64_t session,
+    int why)
+{
+	struct call	*call = calls_find(b, session);
+	struct party	*other;
+
+	if (call == NULL || (call->caller != p && call->callee != p))
+		return (-1);
+	other = call->caller == p ? call->callee : call->caller;
+	switch (why) {
+	case 0:
+		return (calls_end(b, p, session));
+	case 1:
+		leave_one(b, call, p);
+		return (0);
+	case 2:
+		if (call->state == CALL_RINGING && other == call->caller)
+			b->notify(b->arg, call, other, NOTE_ERROR,
+			    ERR_TIMEOUT, NULL);
+		else
+			b->notify(b->arg, call, other, NOTE_ENDED, 2, NULL);
+		break;
+	default:
+		b->notify(b->arg, call, other, NOTE_ENDED, 3, NULL);
+		b->notify(b->arg, call, other, NOTE_ERROR, ERR_QUOTA, NULL);
+		break;
+	}
+	call_free(b, call);
+	return (0);
 }
 
 /* Ringing calls whose time is up. All are looked at: a reload may have

@@ -1,8 +1,9 @@
 /*
  * presence.c -- the in-memory table of who is online: ID -> the chain of
  * that ID's online connections, one of which may hold presence (receives
- * the ID's calls). Never persisted. Another node could answer the same
- * questions through Redis pub/sub; callers see only these functions.
+ * the ID's calls). Never persisted. While an ID has a conn here, the node
+ * listens on the ID's channel (store_subscribe): other nodes reach it
+ * there (bus.c), and a presence taken here is announced there.
  */
 #include "server.h"
 
@@ -47,6 +48,12 @@ presence_add(struct server *srv, struct conn *c, int presence)
 		old->presence = 0;
 		conn_goaway(old, GOAWAY_REPLACED, 0);
 	}
+	/* Other nodes: revocations and calls of the ID reach this one
+	 * while it has a conn here; its presence elsewhere goes. */
+	if (head == NULL)
+		store_subscribe(srv->store, c->id);
+	if (presence)
+		bus_present(srv, c->id);
 	c->id_next = presence_conns(srv, c->id);
 	table_set(srv->presence, c->id, c);
 	return (0);
@@ -66,8 +73,9 @@ presence_remove(struct server *srv, struct conn *c)
 		}
 	}
 	c->id_next = NULL;
-	if (head == NULL)
+	if (head == NULL) {
 		table_del(srv->presence, c->id);
-	else
+		store_unsubscribe(srv->store, c->id);
+	} else
 		table_set(srv->presence, c->id, head);
 }

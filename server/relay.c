@@ -207,7 +207,9 @@ relay_join(struct conn *c, const struct msg *m)
 	const char	*why;
 	int		 side;
 
-	side = call == NULL ? -1 :
+	/* A call whose caller is on another node is a mirror: its relay is
+	 * on the caller's node (bus.c). */
+	side = call == NULL || call->caller->remote ? -1 :
 	    sodium_memcmp(m->u.relay_join.relay_token, call->relay_token[0],
 	    16) == 0 ? 0 :
 	    sodium_memcmp(m->u.relay_join.relay_token, call->relay_token[1],

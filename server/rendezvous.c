@@ -23,36 +23,68 @@ party_of(struct conn *c)
 	return (c->party);
 }
 
+/* The credential of a party of a call, here or elsewhere. */
+static const uint8_t *
+cred_of(struct party *p)
+{
+	return (p->remote ? bus_cred(p) : ((struct conn *)p->owner)->cred);
+}
+
+/* A vbytes value holding a string. */
+static struct vb
+text_vb(const char *s)
+{
+	struct vb	 v = { (const uint8_t *)s, (uint16_t)strlen(s) };
+
+	return (v);
+}
+
 /* Send what the book noted. Only queues output: the book goes on with
- * the call and its parties after this returns (calls.c). */
+ * the call and its parties after this returns (calls.c). A note for a
+ * party on another node goes to bus.c. */
 static void
 notify(void *arg, struct call *call, struct party *to, enum call_note note,
     int detail, const struct vb *data)
 {
 	struct server	*srv = arg;
-	struct conn	*c = to != NULL ? to->owner : NULL;
-	struct conn	*caller = call->caller->owner;
-	struct conn	*callee = call->callee->owner;
+	struct conn	*c;
 	struct msg	 m;
 
+	if (note == NOTE_GONE) {
+		relay_close(srv, call);
+		if (call->caller->remote)
+			bus_note(srv, call, call->caller, note, 0, NULL);
+		if (call->callee->remote)
+			bus_note(srv, call, call->callee, note, 0, NULL);
+		return;
+	}
+	if (to->remote) {
+		bus_note(srv, call, to, note, detail, data);
+		return;
+	}
+	c = to->owner;
 	memset(&m, 0, sizeof m);
 	switch (note) {
 	case NOTE_INCOMING:
 		m.type = MSG_INCOMING;
 		m.u.incoming.session = call->session;
-		m.u.incoming.caller_credential.p = caller->cred;
+		m.u.incoming.caller_credential.p = cred_of(call->caller);
 		m.u.incoming.caller_credential.len = CRED_LEN;
 		m.u.incoming.offer = *data;
 		memcpy(m.u.incoming.relay_token, call->relay_token[1], 16);
+		/* tryst/2: the relay is the caller's node's. */
+		m.u.incoming.relay = text_vb(call->caller->remote ?
+		    bus_relay(call->caller) : srv->set.relay_endpoint);
 		break;
 	case NOTE_ANSWER:
 		m.type = MSG_ANSWER;
 		m.u.answer.tag = call->tag;
 		m.u.answer.session = call->session;
-		m.u.answer.callee_credential.p = callee->cred;
+		m.u.answer.callee_credential.p = cred_of(call->callee);
 		m.u.answer.callee_credential.len = CRED_LEN;
 		m.u.answer.answer = *data;
 		memcpy(m.u.answer.relay_token, call->relay_token[0], 16);
+		m.u.answer.relay = text_vb(srv->set.relay_endpoint);
 		srv->stats.intro_answered++;
 		break;
 	case NOTE_DECLINED:
@@ -77,10 +109,12 @@ notify(void *arg, struct call *call, struct party *to, enum call_note note,
 		else
 			conn_error(c, MSG_CONNECT, call->tag, (uint16_t)detail,
 			    0, detail == ERR_TIMEOUT ? "no answer in time" :
+			    detail == ERR_UNSUPPORTED ? "the callee is on another "
+			    "node: tryst/2 needed" : detail == ERR_LIMIT ?
+			    "the callee has too many calls" :
 			    "the callee is not online");
 		return;
 	case NOTE_GONE:
-		relay_close(srv, call);
 		return;
 	}
 	conn_send(c, &m);
@@ -92,6 +126,7 @@ rendezvous_init(struct server *srv)
 {
 	srv->calls = calls_new(notify, srv, NULL);
 	srv->connects = table_new(ID_LEN);
+	bus_init(srv);
 	calls_limits(srv->calls, (int)srv->set.max_pending_calls,
 	    (int)srv->set.max_sessions,
 	    (uint64_t)srv->set.call_timeout_s * 1000);
@@ -112,6 +147,7 @@ rendezvous_free(struct server *srv)
 	table_each(srv->connects, free_window, srv->connects);
 	table_free(srv->connects);
 	calls_free(srv->calls);
+	bus_free(srv);
 }
 
 /* Once a second: time out ringing calls; each minute, forget the
@@ -125,6 +161,7 @@ rendezvous_tick(struct server *srv)
 	    (int)srv->set.max_sessions,
 	    (uint64_t)srv->set.call_timeout_s * 1000);
 	calls_expire(srv->calls, server_now_ms());
+	bus_tick(srv);
 	if (srv->connects_minute != now / MINUTE) {
 		table_each(srv->connects, free_window, srv->connects);
 		srv->connects_minute = now / MINUTE;
@@ -151,6 +188,7 @@ rendezvous_connect(struct conn *c, const struct msg *m)
 {
 	struct server	*srv = c->srv;
 	struct conn	*callee;
+	struct party	*p;
 	uint64_t	 now = server_now();
 	uint32_t	 tag = m->u.connect.tag;
 	int		 rv;
@@ -166,10 +204,16 @@ rendezvous_connect(struct conn *c, const struct msg *m)
 		    (uint32_t)(MINUTE - now % MINUTE), "too many calls");
 		return;
 	}
-	callee = presence_find(srv, m->u.connect.target_id);
+	/* A callee without presence here may have it on another node: a
+	 * stand-in rings it there (bus.c). */
+	if ((callee = presence_find(srv, m->u.connect.target_id)) != NULL)
+		p = party_of(callee);
+	else
+		p = bus_callee(srv, m->u.connect.target_id);
 	rv = calls_connect(srv->calls, party_of(c), tag,
-	    m->u.connect.target_id, callee != NULL ? party_of(callee) : NULL,
-	    server_now_ms(), &m->u.connect.offer);
+	    m->u.connect.target_id, p, server_now_ms(), &m->u.connect.offer);
+	if (rv != 0 && p != NULL && p->remote)
+		bus_note(srv, NULL, p, NOTE_GONE, 0, NULL);
 	if (rv == ERR_OFFLINE)
 		srv->stats.intro_offline++;
 	if (rv != 0)
@@ -219,6 +263,17 @@ rendezvous_end(struct conn *c, const struct msg *m)
 {
 	session_error(c, m->type, m->u.end.session,
 	    calls_end(c->srv->calls, party_of(c), m->u.end.session));
+}
+
+/* The mirror of a call that another node rang: its callee is here, its
+ * caller the stand-in caller. 0 or an error code. */
+int
+rendezvous_mirror(struct server *srv, struct party *caller,
+    struct conn *callee, uint64_t session, const uint8_t tokens[2][16],
+    const struct vb *offer)
+{
+	return (calls_ring(srv->calls, caller, party_of(callee), session,
+	    tokens, server_now_ms(), offer));
 }
 
 /* c is going: its calls end, the other parties hear it. */

@@ -36,6 +36,9 @@ struct settings {
 	char		*redis_password_file;
 	char		*verification;		/* dev:FILE or exec:PROGRAM */
 	int		 log_level;
+	char		*node_name;		/* this node, to the others */
+	char		*relay_endpoint;	/* HOST:PORT told to clients */
+	char		*relay_listen;		/* as listen, or "" */
 
 	long long	 code_digits;
 	long long	 code_ttl_s;
@@ -70,24 +73,29 @@ struct settings {
 	long long	 shutdown_grace_s;
 
 	char		*confdir;	/* the config file's folder; not a key */
-	/* Not keys: listen and stun_listen parsed by settings_load. */
+	/* Not keys: listen, stun_listen and relay_listen parsed by
+	 * settings_load. */
 	struct sockaddr_storage listen_addr;
 	socklen_t	 listen_len;
 	struct sockaddr_storage stun_addr;
 	socklen_t	 stun_len;	/* 0 without stun_listen */
+	struct sockaddr_storage relay_addr;
+	socklen_t	 relay_len;	/* 0 without relay_listen */
 };
 
 extern const struct conf_entry settings_table[];
 
 /* Defaults, then path (whose keys are checked there, each error with its
- * line); then the keys that must be set; then listen_addr and stun_addr.
- * -1 and *cause. */
+ * line); then the keys that must be set; then the defaults that depend on
+ * others (node_name: the host name; relay_endpoint: relay_listen, else
+ * listen), so that both are never empty after it; then listen_addr,
+ * stun_addr and relay_addr. -1 and *cause. */
 int	 settings_load(struct settings *, const char *path, char **cause);
 /* Every check of the table (forms, discovery_bucket >= max_batch ...)
  * and the keys that must be set, without lines. -1 and *cause. */
 int	 settings_check(const struct settings *, char **cause);
-/* listen and stun_listen: IPV4:PORT or [IPV6]:PORT, port 1..65535.
- * -1 and *why. */
+/* listen, stun_listen and relay_listen: IPV4:PORT or [IPV6]:PORT, port
+ * 1..65535. -1 and *why. */
 int	 settings_sockaddr(const char *, struct sockaddr_storage *,
 	    socklen_t *, char **why);
 /* HOST:PORT, port 1..65535; HOST an IPv4 address, an IPv6 one (bare or
@@ -100,6 +108,10 @@ int	 settings_hostport(const char *, const char *form, char **host,
 int	 settings_metrics_addr(const char *, char **host, int *port,
 	    char **why);
 void	 settings_free(struct settings *);
+/* node_name's default: a copy of host (the host name) when it is 1..64 of
+ * [A-Za-z0-9._-]; else NULL and *why, which tells the operator to set
+ * node_name. */
+char	*settings_node_default(const char *host, char **why);
 /* The file of a path setting: a path, or "credential:NAME", which is
  * NAME in $CREDENTIALS_DIRECTORY (systemd's LoadCredential=), or, when
  * that is not set (an operator's shell), NAME beside the configuration
@@ -230,6 +242,10 @@ struct stats {
 	unsigned long long stun_requests;
 	unsigned long long rate_limited[RL_NKINDS];
 	unsigned long long redis_errors;
+	unsigned long long redis_redirects;	/* MOVED and ASK followed */
+	unsigned long long redis_refreshes;	/* cluster slot maps read */
+	unsigned long long bus_sent;		/* messages to other nodes */
+	unsigned long long bus_received;	/* messages from them */
 	unsigned long long notify_dropped;	/* NOTIFY_SOCKET was full */
 };
 
@@ -250,6 +266,7 @@ struct server {
 	SSL_CTX		*ssl_ctx;
 	uint8_t		 spki_hash[32];
 	struct evconnlistener *listener;
+	struct evconnlistener *relay_listener;	/* NULL without relay_listen */
 	struct event	*listen_resume;
 	int		 spare_fd;	/* closed to shed at EMFILE (accept.c) */
 	int		 accept_warned;	/* out of descriptors, and logged */
@@ -276,6 +293,7 @@ struct server {
 	struct stun	*stun;		/* NULL without stun_listen */
 	struct callbook	*calls;
 	struct table	*connects;	/* ID -> struct rlwin, per minute */
+	struct bus	*bus;		/* calls with other nodes (bus.c) */
 	uint64_t	 connects_minute;
 	struct event	*second;	/* once a second: call timeouts */
 	struct workers	*workers;
@@ -313,19 +331,30 @@ void	 clock_shift_add(int64_t ms);
 
 /* ---- tls.c: the TLS context -------------------------------------------- */
 
-/* TLS 1.3 only, ALPN tryst/1 required, no resumption. NULL and *cause. */
+/* TLS 1.3 only, ALPN tryst/2 or tryst/1 required, no resumption. NULL
+ * and *cause. */
 SSL_CTX	*tls_ctx_new(const char *cert, const char *key,
 	    uint8_t spki_hash[32], char **cause);
 /* The same from a configuration (paths or credential:NAME). */
 SSL_CTX	*tls_ctx_load(const struct settings *, uint8_t spki_hash[32],
 	    char **cause);
+/* The protocol version a finished handshake agreed: 2 (tryst/2) or 1. */
+int	 tls_version(SSL *);
 
 /* ---- accept.c: the TLS listener and its limits ------------------------ */
 
-/* Bind listen. Past max_connections_per_ip a new connection is closed;
- * past max_connections it sheds the oldest in CONN_WAIT, else in
- * CONN_TLS, or is closed when none is. -1 and *cause. */
+/* Bind listen (SO_REUSEPORT: nodes on one host may share it) and
+ * relay_listen if set (not shared: this node's own), whose connections
+ * are control connections like any other, marked relay_listener. On
+ * both, past max_connections_per_ip a new connection is closed; past
+ * max_connections it sheds the oldest in CONN_WAIT, else in CONN_TLS, or
+ * is closed when none is. -1 and *cause. */
 int	 accept_listen(struct server *, char **cause);
+/* Close both (shutting down): new connections to a shared listen go to
+ * the other nodes at once. */
+void	 accept_stop(struct server *);
+/* Close both and what accepting holds; harmless before accept_listen. */
+void	 accept_free(struct server *);
 /* A connection was freed: forget it in its address's count and the
  * total; once the total falls to half its peak, trim the heap. */
 void	 accept_gone(struct server *, const uint8_t key[16]);
@@ -367,6 +396,8 @@ struct conn {
 	unsigned	 freeing:1;	/* dead and drained: free once unref'd */
 	unsigned	 slow:1;	/* output over max_output_bytes */
 	unsigned	 relay_side:1;	/* 0 caller, 1 callee */
+	unsigned	 v2:1;		/* ALPN tryst/2 */
+	unsigned	 relay_listener:1; /* accepted on relay_listen */
 	uint8_t		 nframes;	/* frames read, saturating */
 	int		 refs;		/* asynchronous work holding c */
 	uint32_t	 serial;	/* its number in the debug log */
@@ -383,9 +414,10 @@ struct conn {
 	uint8_t		 cred[CRED_LEN];
 };
 
-/* A connection accepted from sa, counted against key: CONN_WAIT. */
-void	 conn_new(struct server *, evutil_socket_t, const struct sockaddr *sa,
-	    socklen_t, const uint8_t key[16]);
+/* A connection accepted from sa, counted against key: CONN_WAIT; it is
+ * returned (it cannot have died yet). */
+struct conn *conn_new(struct server *, evutil_socket_t,
+	    const struct sockaddr *sa, socklen_t, const uint8_t key[16]);
 /* Tests only (tests/fuzz/fuzz-server.c): a connection over bev, an already
  * connected bufferevent without TLS (a bufferevent_pair end), as if
  * accepted from sa and past its handshake: CHALLENGE goes out at once.
@@ -470,11 +502,26 @@ struct conn *presence_conns(struct server *, const uint8_t id[ID_LEN]);
 
 /* The account key "acct:{hex}" of an ID, into buf of 72 bytes. */
 void		 keyspace_acct(char *buf, const uint8_t id[ID_LEN]);
-/* A Lua script: KEYS[1] an account, ARGV its created and the tryst:revoke
- * message. Deletes the account and publishes the message only while the
+/* A Lua script: KEYS[1] an account, ARGV its created, then the publish
+ * command (PUBLISH or SPUBLISH), the ID's channel and the revocation.
+ * Deletes the account and publishes the revocation only while the
  * account is that registration (1), so that a deletion racing a
  * re-registration never removes the new one (0). */
 extern const char keyspace_delete_lua[];
+/* "tryst:id:{hex}", the channel of an ID (doc/protocol.md §7), into buf
+ * of 80 bytes; its hash tag puts it in the slot of the ID's account. */
+void		 keyspace_channel(char *buf, const uint8_t id[ID_LEN]);
+/* The ID of such a channel name of len bytes: 0, or -1. */
+int		 keyspace_channel_id(const char *, size_t len,
+		    uint8_t id[ID_LEN]);
+/* "tryst:node:{name}", the channel of a node, into buf of size bytes. */
+void		 keyspace_node_channel(char *buf, size_t size,
+		    const char *node);
+/* A revocation of the ID's connections of created <= max: "R" and max in
+ * decimal, into buf of 24 bytes; and its parser (0 and *max, or -1). */
+void		 keyspace_revoke_msg(char *buf, uint64_t max);
+int		 keyspace_revoke_parse(const char *, size_t len,
+		    uint64_t *max);
 /* Parse the redis key: HOST:PORT (as settings_hostport) or unix:/PATH
  * (absolute). Caller frees *host or *path. -1 and *why. */
 int		 keyspace_redis_parse(const char *, char **host, int *port,
@@ -559,42 +606,160 @@ int	 store_discovery_charge(struct store *, const uint8_t id[ID_LEN],
 /* Which of n IDs (n * ID_LEN bytes) have accounts: exists[i] 0 or 1. */
 int	 store_lookup(struct store *, const uint8_t *ids, size_t n,
 	    store_done, void *);
-/* Close, on every node, the ID's connections of created <= max_created
- * (tryst:revoke). Nothing is called back. */
-void	 store_publish_revoke(struct store *, const uint8_t id[ID_LEN],
-	    uint64_t max_created);
+/* Publish payload (len bytes) to the nodes where id is online, or to the
+ * node called node: done (NULL: none) gets v[0], the number of nodes
+ * that received it (0: nobody listens). */
+int	 store_publish_id(struct store *, const uint8_t id[ID_LEN],
+	    const void *payload, size_t len, store_done, void *);
+int	 store_publish_node(struct store *, const char *node,
+	    const void *payload, size_t len, store_done, void *);
+/* Listen for what is published to id, or stop; idempotent. Revocations
+ * of id close its connections here (auth_revoke_local); other nodes'
+ * messages go to bus_receive. */
+void	 store_subscribe(struct store *, const uint8_t id[ID_LEN]);
+void	 store_unsubscribe(struct store *, const uint8_t id[ID_LEN]);
+/* Channels listened on now. */
+size_t	 store_subscriptions(struct store *);
 
-/* ---- redis.c: the connection to a standalone Redis (store.c only) ------ */
+/* ---- the Redis backends (store.c only): redis.c and cluster.c ---------- */
 
 /*
- * A command context and a subscriber context on the server's loop, from
- * the redis, redis_user and redis_password_file settings, with AUTH, a
- * PING probe, reconnection with back-off, and close-on-exec sockets. It
- * calls server_storage_up when the command context answers again.
+ * Two implementations of one interface, chosen by the redis setting:
+ * redis_ops for a standalone Redis (HOST:PORT or unix:/PATH), cluster_ops
+ * for a Redis Cluster (cluster:HOST:PORT[,HOST:PORT...], seed nodes).
+ * Both run on the server's loop with the redis_user and
+ * redis_password_file settings (AUTH), probe with PING, reconnect with
+ * back-off, open close-on-exec sockets, count failures in
+ * stats.redis_errors, and call server_storage_up when commands can be
+ * sent again. Only store.c calls them: what commands mean is its
+ * business.
+ *
+ * Every command store.c sends is one command whose keys all hash to the
+ * slot of the key it names (a single-key command, or EVAL whose KEYS and
+ * channels share one {hash tag}); the cluster backend routes it to the
+ * primary of that slot, follows MOVED and ASK, and refreshes its slot map
+ * on redirects, lost primaries and periodically.
  */
-struct redis;
 
-/* A command's reply, or NULL when the connection went away first. */
+/* A command's reply, or NULL when it cannot come (connection lost,
+ * backend closed, too many redirects). */
 typedef void (*redis_cb)(struct redisReply *, void *arg);
-/* A message on the subscribed channel (msg is NUL-terminated at len). */
-typedef void (*redis_msg_cb)(const char *msg, size_t len, void *arg);
+/* A message on a subscribed channel (both NUL-terminated at their len). */
+typedef void (*redis_msg_cb)(const char *channel, size_t chanlen,
+	    const char *msg, size_t len, void *arg);
 
-/* Start connecting; the subscriber listens on channel. -1 and *cause. */
-struct redis	*redis_new(struct server *, const char *channel,
-		    redis_msg_cb, void *msg_arg, char **cause);
-/* Disconnect; callbacks in flight get NULL replies. */
-void		 redis_free(struct redis *);
-/* 1 while commands can be sent. */
-int		 redis_up(struct redis *);
-/* Seconds a client should wait while Redis is down. */
-uint32_t	 redis_retry_after(struct redis *);
-/* Send a command (argv form, or hiredis's printf-like form): 0, and cb
- * (NULL: none) gets the reply later, never from inside this call; or -1,
- * nothing sent and cb never called, when Redis is not up. */
-int		 redis_cmd(struct redis *, redis_cb cb, void *arg, int argc,
-		    const char **argv, const size_t *argvlen);
-int		 redis_cmdf(struct redis *, redis_cb cb, void *arg,
-		    const char *fmt, ...);
+struct redis_ops {
+	const char	*name;		/* "redis", "cluster" */
+	/* The command that publishes to the channels subscribe() listens
+	 * on: "PUBLISH" (standalone) or "SPUBLISH" (cluster). */
+	const char	*publish;
+	/* Start connecting; messages of subscribed channels go to msg_cb.
+	 * NULL and *cause when the settings cannot work. */
+	void		*(*open)(struct server *, redis_msg_cb msg_cb,
+			    void *msg_arg, char **cause);
+	/* Disconnect; callbacks in flight get NULL replies. */
+	void		 (*close)(void *);
+	/* 1 while commands can be sent. */
+	int		 (*up)(void *);
+	/* Seconds a client should wait while storage is down. */
+	uint32_t	 (*retry_after)(void *);
+	/* Send one command whose keys hash to key's slot: 0, and cb (NULL:
+	 * none) gets the reply later, never from inside this call; or -1,
+	 * nothing sent and cb never called. argvlen NULL: C strings. */
+	int		 (*cmd)(void *, const char *key, redis_cb cb,
+			    void *arg, int argc, const char **argv,
+			    const size_t *argvlen);
+	/* Listen on channel from now on, across reconnections, failovers
+	 * and slot moves, until unsubscribe. Both are idempotent and never
+	 * fail: while disconnected, the backend subscribes when back. */
+	void		 (*subscribe)(void *, const char *channel);
+	void		 (*unsubscribe)(void *, const char *channel);
+	/* Channels subscribed now (for /metrics). */
+	size_t		 (*subscriptions)(void *);
+};
+
+extern const struct redis_ops redis_ops;	/* redis.c */
+extern const struct redis_ops cluster_ops;	/* cluster.c */
+
+/* ---- pubsub.c: the sharded channels of cluster.c ---------------------- */
+
+struct pubsub;
+
+/* What the channels ask of cluster.c. */
+struct pubsub_owner {
+	/* The primary of slot: 0 and its address, or -1 if none known. */
+	int	(*owner)(void *arg, unsigned slot, const char **host,
+		    int *port);
+	/* A node answered MOVED: slot is served at host:port. */
+	void	(*moved)(void *arg, unsigned slot, const char *host,
+		    int port);
+	/* A link failed or a slot moved: read the slot map again soon. */
+	void	(*refresh)(void *arg);
+};
+
+/* Messages go to msg_cb; user and password (NULL: none) are kept, not
+ * copied. */
+struct pubsub	*pubsub_new(struct server *, const char *user,
+		    const char *password, redis_msg_cb msg_cb, void *msg_arg,
+		    const struct pubsub_owner *, void *owner_arg);
+/* Close every link; no callback after this. */
+void		 pubsub_free(struct pubsub *);
+/* Keep or forget a channel (idempotent); SSUBSCRIBE on its primary. */
+void		 pubsub_subscribe(struct pubsub *, const char *channel);
+void		 pubsub_unsubscribe(struct pubsub *, const char *channel);
+size_t		 pubsub_count(struct pubsub *);
+/* The slot map changed: place every channel on its primary. */
+void		 pubsub_sync(struct pubsub *);
+/* Once a second: PING the links, close the silent ones. */
+void		 pubsub_probe(struct pubsub *);
+
+/* ---- slot.c: Redis Cluster slots and replies, pure -------------------- */
+
+#define SLOT_COUNT	16384
+#define SLOT_NONE	0xffff		/* slotmap.owner: no primary known */
+#define SLOT_SEEDS_MAX	16
+
+struct slot_addr {
+	char		*host;
+	int		 port;
+};
+
+/* Which primary serves each slot: owner[] indexes nodes (distinct). A
+ * zeroed map must be slot_map_clear'ed before use. */
+struct slotmap {
+	struct slot_addr *nodes;
+	size_t		 nnodes;
+	uint16_t	 owner[SLOT_COUNT];
+};
+
+/* The slot of a key of len bytes, as CLUSTER KEYSLOT says: the CRC16 of
+ * its hash tag (between its first "{" and the next "}") when that is not
+ * empty, else of the whole key. */
+unsigned	 slot_of(const char *key, size_t len);
+/* 1 if the redis setting starts with "cluster:". */
+int		 slot_is_cluster(const char *);
+/* The seeds of "cluster:HOST:PORT[,HOST:PORT...]" (HOST as
+ * settings_hostport takes it; 1..SLOT_SEEDS_MAX of them). Caller frees
+ * with slot_addrs_free. -1 and *why. */
+int		 slot_parse_seeds(const char *, struct slot_addr **,
+		    size_t *n, char **why);
+void		 slot_addrs_free(struct slot_addr *, size_t n);
+/* Fill a map from a CLUSTER SHARDS (Redis 7) or CLUSTER SLOTS reply;
+ * host: the node asked, for endpoints given as "". Slots the reply does
+ * not give a primary are SLOT_NONE. 0, or -1 and *why (map empty). */
+int		 slot_map_shards(struct slotmap *, const struct redisReply *,
+		    const char *host, char **why);
+int		 slot_map_slots(struct slotmap *, const struct redisReply *,
+		    const char *host, char **why);
+/* Free the nodes; every slot SLOT_NONE. */
+void		 slot_map_clear(struct slotmap *);
+/* 1 if every slot has a primary. */
+int		 slot_map_full(const struct slotmap *);
+/* An error reply "MOVED SLOT HOST:PORT" (*ask 0) or "ASK SLOT HOST:PORT"
+ * (*ask 1), without its "-": 0 and *host (caller frees; "" when the
+ * error names none: the node that answered), or -1. */
+int		 slot_redirect(const char *err, size_t len, int *ask,
+		    unsigned *slot, char **host, int *port);
 
 /* ---- deliver.c: handing codes to the verification transport ------------ */
 
@@ -673,10 +838,12 @@ TAILQ_HEAD(callq, call);
 
 /* One control connection's part in calls. */
 struct party {
-	void		*owner;		/* the conn */
+	void		*owner;		/* the conn; bus.c's, when remote */
+	int		 remote;	/* stands in for a party elsewhere */
 	uint8_t		 id[ID_LEN];
 	int		 pending;	/* ringing calls it made */
 	int		 sessions;	/* sessions it is in */
+	int		 probing;	/* pending: other nodes still asked */
 	struct calllist	 out;		/* calls it made */
 	struct calllist	 in;		/* calls it received */
 	uint64_t	 ended[8];	/* recent ended sessions */
@@ -696,6 +863,7 @@ struct call {
 	uint64_t	 tokens;	/* bytes the relay may move now */
 	uint64_t	 relayed;	/* bytes, both directions */
 	int		 relay_ran;	/* RELAY_READY went out: no rejoin */
+	int		 probing;	/* no node has rung the callee yet */
 	LIST_ENTRY(call) out_entry;
 	LIST_ENTRY(call) in_entry;
 	TAILQ_ENTRY(call) ring_entry;
@@ -728,6 +896,17 @@ int	 calls_decline(struct callbook *, struct party *, uint64_t session,
 int	 calls_end(struct callbook *, struct party *, uint64_t session);
 /* The party's connection is going: end all its calls. */
 void	 calls_leave(struct callbook *, struct party *);
+/* Calls across nodes (bus.c): the mirror of another book's call, with
+ * its session and relay tokens; a ringing call that cannot reach its
+ * callee (the caller hears code); the end of a call by the party that p
+ * stands in for, with ENDED's why there. */
+int	 calls_ring(struct callbook *, struct party *caller,
+	    struct party *callee, uint64_t session,
+	    const uint8_t tokens[2][16], uint64_t now, const struct vb *offer);
+int	 calls_refuse(struct callbook *, uint64_t session, int code);
+int	 calls_confirm(struct callbook *, uint64_t session);
+int	 calls_remote_end(struct callbook *, struct party *p,
+	    uint64_t session, int why);
 /* Ringing calls past their deadline time out. */
 void	 calls_expire(struct callbook *, uint64_t now);
 /* The relay quota of a session is reached: end it. */
@@ -745,8 +924,73 @@ void	 rendezvous_decline(struct conn *, const struct msg *);
 void	 rendezvous_end(struct conn *, const struct msg *);
 /* c is going: end its calls, free its party. */
 void	 rendezvous_leave(struct conn *);
+/* Ring callee for the stand-in caller of another node's call (bus.c):
+ * 0 or an error code. */
+int	 rendezvous_mirror(struct server *, struct party *caller,
+	    struct conn *callee, uint64_t session, const uint8_t tokens[2][16],
+	    const struct vb *offer);
 /* Once a second. */
 void	 rendezvous_tick(struct server *);
+
+/* ---- buswire.c: sealed messages between nodes (§9), pure ------------- */
+
+#define NODE_NAME_MAX	64
+#define BUS_SEALED_MAX	(PROTO_MAX_OFFER + 1024)
+
+enum bus_type {
+	BUS_RING = 1,		/* to the callee's ID: ring it */
+	BUS_ANSWER,		/* to the caller's node: accepted */
+	BUS_DECLINE,		/* to the caller's node: declined, code */
+	BUS_END,		/* either way: ended, code is ENDED's why */
+	BUS_REFUSE,		/* to the caller's node: cannot ring, code */
+	BUS_NOPRESENCE,		/* to the caller's node: not rung here */
+	BUS_PRESENT,		/* to an ID: it took presence elsewhere */
+	BUS_HEARTBEAT,		/* to a node: still here */
+	BUS_RINGING,		/* to the caller's node: rung here */
+	BUS_NTYPES
+};
+
+struct bus_msg {
+	uint8_t		 type;		/* enum bus_type */
+	char		 from[NODE_NAME_MAX + 1];	/* the sender node */
+	uint64_t	 time_ms;	/* the sender's clock */
+	uint64_t	 session;
+	uint8_t		 id[ID_LEN];	/* RING: callee; PRESENT: the ID */
+	uint8_t		 peer_id[ID_LEN];	/* RING: the caller */
+	uint8_t		 cred[CRED_LEN];	/* RING: caller's; ANSWER */
+	uint8_t		 tokens[2][16];	/* RING: the relay tokens */
+	uint8_t		 code;		/* RING: 2 if the caller has tryst/2 */
+	char		 relay[PROTO_MAX_RELAY + 1];	/* RING: endpoint */
+	struct vb	 data;		/* RING: offer; ANSWER: answer */
+};
+
+/* Seal m under key into out ("S", nonce, secretbox): its length, or 0. */
+size_t	 bus_seal(const struct bus_msg *, const uint8_t key[32],
+	    uint8_t *out, size_t outlen);
+/* Open len bytes after the "S" into m (data points into plain, of
+ * BUS_SEALED_MAX bytes): 0, or -1 if not whole and authentic. */
+int	 bus_open(const uint8_t *in, size_t len, const uint8_t key[32],
+	    uint8_t *plain, struct bus_msg *);
+
+/* ---- bus.c: calls and presence across nodes, over store.c's pub/sub --- */
+
+void	 bus_init(struct server *);
+void	 bus_free(struct server *);
+/* Once a second: heartbeats, and calls shared with a silent node end. */
+void	 bus_tick(struct server *);
+/* A sealed message arrived (after its "S"). */
+void	 bus_receive(struct server *, const uint8_t *, size_t);
+/* A stand-in party for a callee online on no conn of this node, or NULL
+ * when no other node can be asked (storage down). */
+struct party *bus_callee(struct server *, const uint8_t id[ID_LEN]);
+/* A note of the call book for a stand-in party: tell its node. */
+void	 bus_note(struct server *, struct call *, struct party *to,
+	    enum call_note, int detail, const struct vb *data);
+/* The credential and relay endpoint of the party a stand-in is for. */
+const uint8_t *bus_cred(struct party *);
+const char *bus_relay(struct party *);
+/* id took presence here: its presence elsewhere goes (GOAWAY replaced). */
+void	 bus_present(struct server *, const uint8_t id[ID_LEN]);
 
 /* ---- relay.c: RELAY_JOIN and the splice of two data connections -------- */
 

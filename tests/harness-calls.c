@@ -69,6 +69,11 @@ h_ring(struct hc *a, const struct account *aa, struct hc *b,
 	call->tag = tag;
 	call->session = m.u.incoming.session;
 	memcpy(call->token[1], m.u.incoming.relay_token, 16);
+	/* tryst/2 names the relay; tryst/1 does not. */
+	ck_assert_int_eq(m.u.incoming.relay.len > 0,
+	    tconn_version(b->tc) == 2);
+	snprintf(call->relay[1], sizeof call->relay[1], "%.*s",
+	    (int)m.u.incoming.relay.len, m.u.incoming.relay.p);
 }
 
 /* b accepts; a gets ANSWER with b's credential, the answer, its token. */
@@ -99,6 +104,10 @@ h_accept(struct hc *a, struct hc *b, const struct account *ba,
 	ck_assert_int_ne(memcmp(m.u.answer.relay_token, call->token[1], 16),
 	    0);
 	memcpy(call->token[0], m.u.answer.relay_token, 16);
+	ck_assert_int_eq(m.u.answer.relay.len > 0,
+	    tconn_version(a->tc) == 2);
+	snprintf(call->relay[0], sizeof call->relay[0], "%.*s",
+	    (int)m.u.answer.relay.len, m.u.answer.relay.p);
 }
 
 /* ENDED for session with why. */

@@ -70,7 +70,7 @@ h_proc_conf(struct hproc *p, const char *listen, const char *cert,
 	static const char *budget[] = { "codes_per_hour_per_ip",
 	    "codes_per_hour_per_prefix", "codes_per_hour" };
 	static const char *value[] = { "10000", "10000", "100000" };
-	char	 budgets[128] = "", k[48];
+	char	 budgets[192] = "", k[48];
 	size_t	 n;
 	int	 i;
 
@@ -90,6 +90,12 @@ h_proc_conf(struct hproc *p, const char *listen, const char *cert,
 		n = strlen(budgets);
 		snprintf(budgets + n, sizeof budgets - n, "%s = %s\n",
 		    budget[i], value[i]);
+	}
+	/* Nodes on one Redis need names of their own: one per port. */
+	if (extra == NULL || strstr(extra, "node_name =") == NULL) {
+		n = strlen(budgets);
+		snprintf(budgets + n, sizeof budgets - n,
+		    "node_name = test-%d\n", p->port);
 	}
 	xasprintf(&text,
 	    "listen = %s\ntls_cert = %s\ntls_key = %s\nmaster_key = %s\n"

@@ -60,7 +60,8 @@ h_open_at(const char *hostport)
 		;
 	ck_assert_msg(i < H_MAX_CONNS, "too many connections in one test");
 	c = xcalloc(1, sizeof *c);
-	c->tc = tconn_open(hostport, H.sign_pk, &c->ch, &why);
+	c->tc = tconn_open_v(hostport, H.max_version == 1 ? 1 : 2, H.sign_pk,
+	    &c->ch, NULL, &why);
 	ck_assert_msg(c->tc != NULL, "tconn_open: %s", why);
 	ck_assert_int_eq(memcmp(c->ch.sign_pk, H.sign_pk, 32), 0);
 	conns[i] = c;
@@ -89,6 +90,7 @@ h_test_teardown(void)
 	char	*why = NULL;
 	int	 i;
 
+	H.max_version = 0;
 	for (i = 0; i < H_MAX_CONNS; i++) {
 		if (conns[i] != NULL)
 			h_close(conns[i]);

@@ -222,13 +222,14 @@ write_conf(const char *path, const char *hostport, const char *extra,
 	    "master_key = %s\n"
 	    "redis = 127.0.0.1:%d\n"
 	    "verification = dev:%s\n"
+	    "node_name = test-%s\n"
 	    "# every test registers from 127.0.0.1\n"
 	    "codes_per_hour_per_ip = 10000\n"
 	    "codes_per_hour_per_prefix = 10000\n"
 	    "codes_per_hour = 100000\n"
 	    "%s",
 	    hostport, H.dir, H.dir, H.master, H.redis_port, H.devfile,
-	    extra != NULL ? extra : "");
+	    strrchr(hostport, ':') + 1, extra != NULL ? extra : "");
 	rv = file_write_atomic(path, text, strlen(text), 0600, 0, cause);
 	free(text);
 	return (rv);

@@ -38,6 +38,9 @@ struct harness {
 	pid_t		 trystd2_pid;
 	uint8_t		 sign_pk[32];
 	struct keys	*keys;			/* derived from the master key */
+	/* The highest version h_open_at offers: 0 (as 2) offers tryst/2
+	 * and tryst/1; 1 offers tryst/1 alone, as an older client. */
+	int		 max_version;
 };
 
 extern struct harness H;
@@ -190,6 +193,8 @@ struct hcall {
 	uint32_t	 tag;
 	uint64_t	 session;
 	uint8_t		 token[2][16];	/* caller, callee */
+	/* tryst/2: the relay endpoint each was told ("" on tryst/1). */
+	char		 relay[2][PROTO_MAX_RELAY + 1];
 };
 
 /* CONNECT from c to id with an offer of len bytes. */
@@ -351,5 +356,11 @@ TCase	*integ_conns_tcase(void);
 /* ---- integ-tls.c: the listener while NOTIFY_SOCKET is full ----------- */
 
 TCase	*integ_tls_tcase(void);
+
+/* ---- integ-nodes-ops.c: nodes sharing listen through SO_REUSEPORT ---- */
+
+TCase	*integ_nodes_ops_tcase(void);
+/* ---- integ-nodes.c: presence, revocation and calls across nodes ---- */
+TCase	*integ_nodes_tcase(void);
 
 #endif

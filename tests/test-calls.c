@@ -173,13 +173,14 @@ expect(size_t i, struct party *to, enum call_note note, int detail)
 	ck_assert_int_eq(recs[i].detail, detail);
 }
 
-/* Assert that record i is the NOTE_GONE of session (call still there). */
+/* Assert that record i is the NOTE_GONE of session: the book no longer
+ * holds it (a stand-in party may be freed then). */
 static void
 expect_gone(size_t i, uint64_t session)
 {
 	expect(i, NULL, NOTE_GONE, 0);
 	ck_assert_uint_eq(recs[i].session, session);
-	ck_assert(recs[i].in_book);
+	ck_assert(!recs[i].in_book);
 }
 
 /* from rings to with tag; the session from the INCOMING record. */
@@ -538,6 +539,126 @@ START_TEST(test_leave_ringing_callee)
 }
 END_TEST
 
+/* Across nodes, on the caller's node: a stand-in callee (remote) makes
+ * the call "probing", outside the caller's limits, until a node rings it
+ * (calls_confirm); nine probing calls pass max_pending 8, and the ninth
+ * confirmed one is over it: LIMIT, and gone. A probing call refused
+ * (OFFLINE) tells the caller only. */
+START_TEST(test_remote_probing)
+{
+	struct party	 stand[9];
+	uint64_t	 s[9];
+	size_t		 n;
+	int		 i;
+
+	for (i = 0; i < 9; i++) {
+		calls_party_init(&stand[i], &stand[i], idb);
+		stand[i].remote = 1;
+		ck_assert_int_eq(calls_connect(book, &pa, (uint32_t)i, idb,
+		    &stand[i], NOW, &offer), 0);
+		s[i] = recs[nrecs - 1].session;
+	}
+	ck_assert_int_eq(pa.pending, 9);
+	ck_assert_int_eq(pa.probing, 9);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(calls_confirm(book, s[i]), 0);
+	ck_assert_int_eq(calls_confirm(book, s[0]), 1);
+	n = nrecs;
+	ck_assert_int_eq(calls_confirm(book, s[8]), -1);
+	expect(n, &pa, NOTE_ERROR, ERR_LIMIT);
+	ck_assert_uint_eq(recs[n].tag, 8);
+	expect_gone(n + 1, s[8]);
+	ck_assert_int_eq(pa.pending, 8);
+	ck_assert_int_eq(pa.probing, 0);
+	/* Now over the limit for a local call too. */
+	ck_assert_int_eq(calls_connect(book, &pa, 20, idb, &pb, NOW, &offer),
+	    ERR_LIMIT);
+	n = nrecs;
+	ck_assert_int_eq(calls_refuse(book, s[3], ERR_OFFLINE), 0);
+	ck_assert_uint_eq(nrecs, n + 2);
+	expect(n, &pa, NOTE_ERROR, ERR_OFFLINE);
+	expect_gone(n + 1, s[3]);
+	ck_assert_int_eq(calls_refuse(book, s[3], ERR_OFFLINE), -1);
+	ck_assert_int_eq(calls_refuse(book, 424242, ERR_OFFLINE), -1);
+	ck_assert_int_eq(pa.pending, 7);
+}
+END_TEST
+
+/* On the callee's node: the mirror rings with the caller's node's session
+ * and tokens; a session number already in the book is refused. What the
+ * caller's node says ends it as if the caller were here: END (0), left
+ * (1), timeout (2), quota (3: ENDED 3 and ERROR QUOTA). */
+START_TEST(test_remote_mirror)
+{
+	struct party	 caller;
+	uint8_t		 tokens[2][16];
+	struct call	*call;
+	size_t		 n;
+	int		 why;
+
+	calls_party_init(&caller, &caller, ida);
+	caller.remote = 1;
+	memset(tokens, 7, sizeof tokens);
+	for (why = 0; why < 4; why++) {
+		n = nrecs;
+		ck_assert_int_eq(calls_ring(book, &caller, &pb, 5000 + why,
+		    (const uint8_t (*)[16])tokens, NOW, &offer), 0);
+		expect(n, &pb, NOTE_INCOMING, 0);
+		ck_assert_ptr_nonnull(call = calls_find(book, 5000 + why));
+		ck_assert_mem_eq(call->relay_token, tokens, sizeof tokens);
+		ck_assert_int_eq(call->probing, 0);
+		ck_assert_int_eq(calls_ring(book, &caller, &pc, 5000 + why,
+		    (const uint8_t (*)[16])tokens, NOW, &offer),
+		    ERR_UNSUPPORTED);
+		if (why == 1 || why == 3)
+			ck_assert_int_eq(calls_accept(book, &pb, 5000 + why,
+			    &answer), 0);
+		n = nrecs;
+		ck_assert_int_eq(calls_remote_end(book, &caller, 5000 + why,
+		    why), 0);
+		expect(n, &pb, why == 3 ? NOTE_ENDED : NOTE_ENDED,
+		    why == 3 ? 3 : why);
+		if (why == 3)
+			expect(n + 1, &pb, NOTE_ERROR, ERR_QUOTA);
+		ck_assert_ptr_null(calls_find(book, 5000 + why));
+		ck_assert_int_eq(calls_remote_end(book, &caller, 5000 + why,
+		    why), -1);
+	}
+	ck_assert_int_eq(calls_ring(book, &caller, &pb, 0,
+	    (const uint8_t (*)[16])tokens, NOW, &offer), ERR_UNSUPPORTED);
+	ck_assert_int_eq(pb.sessions + caller.pending + caller.sessions, 0);
+}
+END_TEST
+
+/* On the caller's node, the stand-in callee's node says its party left
+ * while ringing: the caller hears OFFLINE; after an answer: ENDED 1. */
+START_TEST(test_remote_left)
+{
+	struct party	 callee;
+	size_t		 n;
+	uint64_t	 s;
+
+	calls_party_init(&callee, &callee, idb);
+	callee.remote = 1;
+	ck_assert_int_eq(calls_connect(book, &pa, 1, idb, &callee, NOW,
+	    &offer), 0);
+	s = recs[nrecs - 1].session;
+	n = nrecs;
+	ck_assert_int_eq(calls_remote_end(book, &callee, s, 1), 0);
+	expect(n, &pa, NOTE_ERROR, ERR_OFFLINE);
+	ck_assert_int_eq(calls_connect(book, &pa, 2, idb, &callee, NOW,
+	    &offer), 0);
+	s = recs[nrecs - 1].session;
+	ck_assert_int_eq(calls_accept(book, &callee, s, &answer), 0);
+	n = nrecs;
+	ck_assert_int_eq(calls_remote_end(book, &callee, s, 1), 0);
+	expect(n, &pa, NOTE_ENDED, 1);
+	/* A party not in the call changes nothing. */
+	ck_assert_int_eq(calls_remote_end(book, &pc, s, 1), -1);
+	ck_assert_int_eq(pa.pending + pa.sessions + pa.probing, 0);
+}
+END_TEST
+
 START_TEST(test_leave_ringing_caller)
 {
 	uint64_t	 s = ring(&pa, &pb, 1);
@@ -711,6 +832,7 @@ main(void)
 	    test_accept_wrong, test_decline, test_end, test_crossed,
 	    test_unknown, test_leave_ringing_callee,
 	    test_leave_ringing_caller, test_leave_session, test_leave_many,
+	    test_remote_probing, test_remote_mirror, test_remote_left,
 	    test_expire, test_expire_accepted, test_quota, test_many, NULL };
 	Suite	*s = suite_create("calls");
 	TCase	*tc = tcase_create("calls");

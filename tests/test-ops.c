@@ -556,6 +556,8 @@ main(void)
 	suite_add_tcase(s, integ_deliver_tcase());
 	suite_add_tcase(s, integ_conns_tcase());
 	suite_add_tcase(s, integ_tls_tcase());
+	suite_add_tcase(s, integ_nodes_ops_tcase());
+	suite_add_tcase(s, integ_nodes_tcase());
 	tc = tcase_create("left-behind");
 	tcase_add_test(tc, test_left_behind);
 	suite_add_tcase(s, tc);

@@ -98,7 +98,12 @@ check_call(struct walk *w, struct party *p, struct call *call)
 
 	if (call->caller != p || call->callee == NULL)
 		broken("a call on the wrong party's list");
-	if (!is_online(w, call->callee->owner) ||
+	/* A callee online on no conn here rings through a stand-in while
+	 * other nodes are asked (bus.c): only a ringing call has one. */
+	if (call->callee->remote) {
+		if (call->state != CALL_RINGING || call->callee->owner == NULL)
+			broken("a stand-in callee in a session, or ownerless");
+	} else if (!is_online(w, call->callee->owner) ||
 	    ((struct conn *)call->callee->owner)->party != call->callee)
 		broken("a call whose callee is gone");
 	if (!on_list(&call->callee->in, call, 1))
@@ -123,12 +128,13 @@ check_party(struct walk *w, struct conn *c)
 {
 	struct party	*p = c->party;
 	struct call	*call;
-	int		 pending = 0, sessions = 0;
+	int		 pending = 0, sessions = 0, probing = 0;
 
 	if (p->owner != c || memcmp(p->id, c->id, ID_LEN) != 0)
 		broken("a party of another connection");
 	LIST_FOREACH(call, &p->out, out_entry) {
 		check_call(w, p, call);
+		probing += call->probing;
 		if (call->state == CALL_RINGING)
 			pending++;
 		else
@@ -142,8 +148,11 @@ check_party(struct walk *w, struct conn *c)
 		if (call->state == CALL_SESSION)
 			sessions++;
 	}
-	if (pending != p->pending || sessions != p->sessions)
+	if (pending != p->pending || sessions != p->sessions ||
+	    probing != p->probing)
 		broken("a party's counts do not match its calls");
+	/* Calls still asking other nodes count once one rings. */
+	pending -= probing;
 	if (pending > w->lim->max_pending)
 		broken("more pending calls than max_pending_calls");
 	if (pending + sessions > w->lim->max_sessions)
