@@ -294,7 +294,8 @@ account_whoami(int argc, char **argv)
 	if (state_cred_load(c.dir, c.sign_pk, raw, &cr, &cause) != 0)
 		errx(1, "%s", cause);
 	whoami_print(&c, &cr);
-	if ((t = tconn_open(c.conf.server, c.sign_pk, &ch, &cause)) == NULL) {
+	servers_round(&c.srv);
+	if ((t = tryst_open(&c.srv, c.sign_pk, &ch, NULL, &cause)) == NULL) {
 		printf("status: offline\n");
 		errx(1, "%s", cause);
 	}

@@ -25,10 +25,15 @@ int	 sock_bind_shared(int fd, int family, uint16_t port);
 /* The local port of a socket, or 0. */
 uint16_t sock_local_port(int fd);
 /* Resolve host and connect (non-blocking fd, TCP_NODELAY) to the first
- * address that answers, from local port *lport when lport is not NULL
- * (0: any; set to the one bound). The fd, or -1 and *cause. */
+ * address that answers, starting from a random one of the addresses of
+ * the resolver's first family, from local port *lport when lport is not
+ * NULL (0: any; set to the one bound). The fd, or -1 and *cause. */
 int	 sock_connect(const char *host, const char *port, uint16_t *lport,
 	    char **cause);
+/* Which address sock_connect tries j-th: of the resolver's list, the
+ * first k (those of its first family) from index s round, then the rest
+ * in order. Pure. */
+size_t	 sock_try_index(size_t j, size_t k, size_t s);
 
 /* ---- net.c: a blocking TLS connection to trystd ----------------------- */
 
@@ -42,9 +47,10 @@ struct tconn_challenge {
 };
 
 /*
- * Connect to hostport ("host:port", "[v6]:port") over TLS 1.3 with ALPN
- * "tryst/1" (the certificate itself is not checked: trust is in the
- * signing key), read CHALLENGE, and check it: with expect_pk non-NULL the
+ * Connect to hostport ("host:port", "[v6]:port") over TLS 1.3 offering
+ * ALPN "tryst/2" then "tryst/1" (the certificate itself is not checked:
+ * trust is in the signing key), read CHALLENGE, and check it: with
+ * expect_pk non-NULL the
  * server's signing key must equal it; tls_sig must verify over the
  * SHA-256 of this connection's certificate SPKI. Returns NULL and *cause
  * (caller frees) on any failure, saying which check failed. Nothing is
@@ -53,7 +59,8 @@ struct tconn_challenge {
  */
 struct tconn	*tconn_open(const char *hostport, const uint8_t *expect_pk,
 		    struct tconn_challenge *ch, char **cause);
-/* Encode and send one message. -1 and *cause on error. */
+/* Encode one message in the connection's version (m->version is not
+ * looked at) and send it. -1 and *cause on error. */
 int		 tconn_send(struct tconn *, const struct msg *, char **cause);
 /* Send raw bytes (tests use this for malformed frames). */
 int		 tconn_send_raw(struct tconn *, const void *, size_t,
@@ -75,6 +82,17 @@ void		 tconn_close(struct tconn *);
 struct tconn	*tconn_open_port(const char *hostport,
 		    const uint8_t *expect_pk, struct tconn_challenge *ch,
 		    uint16_t *lport, char **cause);
+/* tconn_open_port offering versions up to max_version: 2 offers tryst/2
+ * and tryst/1 (what tconn_open and tconn_open_port do), 1 offers tryst/1
+ * alone, as a client that predates tryst/2. lport may be NULL (any). */
+struct tconn	*tconn_open_v(const char *hostport, int max_version,
+		    const uint8_t *expect_pk, struct tconn_challenge *ch,
+		    uint16_t *lport, char **cause);
+/* The version the handshake agreed (1 or 2): tconn_send encodes and
+ * tconn_recv decodes in it (tryst/2: INCOMING and ANSWER carry relay). */
+int		 tconn_version(const struct tconn *);
+/* The "HOST:PORT" the connection was opened to. */
+const char	*tconn_hostport(const struct tconn *);
 /* The connection's socket, for poll(). */
 int		 tconn_fd(const struct tconn *);
 /* tconn_recv without waiting: 2 when no whole frame is there yet. */
@@ -83,6 +101,54 @@ int		 tconn_recv_nowait(struct tconn *, struct msg *, char **cause);
  * server closed, -1 and *cause on error, -2 when nothing is there. Read
  * until -2 before polling: OpenSSL may hold bytes already. */
 long		 tconn_read_raw(struct tconn *, void *, size_t, char **cause);
+
+/* ---- servers.c: the endpoints of the deployment, which one to use ----- */
+
+#define SERVERS_MAX		32
+#define SERVERS_BACKOFF_MIN_MS	1000	/* §10.3: b from 1 s, doubling */
+#define SERVERS_BACKOFF_MAX_MS	60000	/* up to about a minute */
+
+/* The list of tryst init --server, and where the client is on it. */
+struct servers {
+	char		*hp[SERVERS_MAX];	/* "HOST:PORT" each */
+	size_t		 n;
+	size_t		 cur;		/* in use, or the next to try */
+	size_t		 failed;	/* failures in this round */
+	uint32_t	 backoff_ms;	/* b of the next back-off */
+	uint32_t	(*uniform)(uint32_t);	/* 0 .. upper - 1 */
+};
+
+/* Parse "HOST:PORT[,HOST:PORT...]" (1 to SERVERS_MAX entries, each with
+ * a port of 1 to 65535) and pick the one to start with at random through
+ * uniform (randombytes_uniform outside tests). -1 and *cause; nothing
+ * to free then. */
+int	 servers_parse(struct servers *, const char *list,
+	    uint32_t (*uniform)(uint32_t), char **cause);
+void	 servers_free(struct servers *);
+/* The endpoint to connect to now. */
+const char *servers_current(const struct servers *);
+/* Start a round of attempts: each endpoint may then fail once. */
+void	 servers_round(struct servers *);
+/* The current endpoint failed (connect, TLS, CHALLENGE, or GOAWAY
+ * shutdown before WELCOME): move to the next in the list. 1 when it has
+ * not failed yet in this round, 0 when every one has. */
+int	 servers_failed(struct servers *);
+/* Move to one of the others, at random (GOAWAY shutdown: §10.3 asks to
+ * go elsewhere at once). Nothing changes with one endpoint. */
+void	 servers_move(struct servers *);
+/* The wait in ms before the next round after a round that failed:
+ * b × (1 + u), u uniform in [0, 1], b from SERVERS_BACKOFF_MIN_MS
+ * doubling up to SERVERS_BACKOFF_MAX_MS. */
+uint32_t servers_backoff_ms(struct servers *);
+/* Back-off from the bottom again, after a successful HELLO. */
+void	 servers_backoff_reset(struct servers *);
+/* Where to join a call's relay into out: given (the relay field of a
+ * tryst/2 INCOMING or ANSWER) when set, with the host of control (the
+ * control connection's "HOST:PORT") in place of an unspecified address
+ * (0.0.0.0, [::]); control itself when given is NULL or empty (tryst/1).
+ * -1 and *cause when given is not HOST:PORT or out is too small. */
+int	 servers_relay_at(const char *given, const char *control, char *out,
+	    size_t outlen, char **cause);
 
 /* ---- state.c: the state directory and the files in it ----------------- */
 
@@ -152,6 +218,7 @@ struct tryst_ctx {
 	char			*dir;
 	struct client_conf	 conf;
 	uint8_t			 sign_pk[32];
+	struct servers		 srv;		/* conf.server's list */
 };
 
 /* Print the usage of every subcommand and exit 2. */
@@ -165,7 +232,14 @@ int	 tryst_unexpected(const struct msg *);
 /* Load the state directory's config and pinned key, or exit 1. */
 void	 tryst_ctx_load(struct tryst_ctx *);
 void	 tryst_ctx_free(struct tryst_ctx *);
-/* Connect with the pinned key (ch may be NULL), or exit 1. */
+/* Connect to the endpoint of sv in use, checked against expect_pk (NULL:
+ * any key), from *lport (lport NULL: any port); when that fails, warn
+ * and try the next endpoint, until one has failed in this round
+ * (servers_round). NULL and *cause (the last failure) then. */
+struct tconn *tryst_open(struct servers *sv, const uint8_t *expect_pk,
+	    struct tconn_challenge *ch, uint16_t *lport, char **cause);
+/* A new round of tryst_open with the pinned key (ch may be NULL): any
+ * endpoint of the list that answers, or exit 1. */
 struct tconn *tryst_connect(struct tryst_ctx *, struct tconn_challenge *ch);
 /* Send out and wait up to ms for the reply in in: 0, or -1 after saying
  * why (also for GOAWAY and a closed connection). */
@@ -208,11 +282,14 @@ struct online {
 	int			 gone;		/* connection lost or GOAWAY */
 	int			 goaway;	/* its reason, or -1 */
 	uint32_t		 reconnect_s;	/* GOAWAY's reconnect_after_s */
+	char			 relay[PROTO_MAX_RELAY + 1]; /* tryst/2 */
 };
 
 /* Load the credential and identity of ctx, connect from port P (0: any)
- * and say HELLO with flags. 0, or -1 and *cause (o->permanent set when
- * retrying cannot help: revoked, no credential). */
+ * to one of ctx's servers (tryst_open, a new round; GOAWAY shutdown in
+ * answer to HELLO moves on to the next too) and say HELLO with flags.
+ * 0, or -1 and *cause (o->permanent set when retrying cannot help:
+ * revoked, no credential; o->goaway set after a GOAWAY). */
 int	 online_open(struct online *, struct tryst_ctx *, uint16_t port,
 	    uint8_t flags, char **cause);
 void	 online_close(struct online *);
@@ -231,6 +308,14 @@ int	 online_recv(struct online *, struct msg *, int ms);
 void	 online_pump(struct online *);
 /* Say what a GOAWAY or lost connection means to the user. */
 void	 online_say_gone(const struct online *);
+/* Keep the relay field of the INCOMING or ANSWER of the call being
+ * handled (tryst/2; empty on tryst/1). */
+void	 online_relay(struct online *, const struct vb *relay);
+/* Where to join that call's relay (§5.5): on tryst/2 the endpoint kept
+ * by online_relay, else the endpoint of the control connection. 0, or
+ * -1 and *cause. */
+int	 online_relay_at(const struct online *, char *out, size_t outlen,
+	    char **cause);
 
 /* ---- lookup.c: discovery (§5.3) and the cache of IDs ------------------ */
 
@@ -280,9 +365,11 @@ int	 path_read_full(struct path *, void *, size_t, int64_t deadline,
 	    char **cause);
 int	 path_pollfd(const struct path *);
 void	 path_close(struct path *);
-/* Open a relay data connection and send RELAY_JOIN: NULL and *cause. */
-struct tconn *path_relay_join(struct online *, uint64_t session,
-	    const uint8_t token[16], char **cause);
+/* Open a relay data connection to at ("HOST:PORT", online_relay_at),
+ * checked against the pinned signing key as every connection is (§2.2),
+ * and send RELAY_JOIN: NULL and *cause. */
+struct tconn *path_relay_join(struct online *, const char *at,
+	    uint64_t session, const uint8_t token[16], char **cause);
 /* Handle the relay's answer on t: 1 RELAY_READY (p set up), 0 nothing
  * yet, -1 and *cause. */
 int	 path_relay_ready(struct tconn *t, struct path *p, char **cause);

@@ -1,10 +1,12 @@
 /*
  * listen.c -- tryst listen: stay online with PRESENCE, answer calls, print
  * text messages and save files; with --chat, send the lines typed on
- * stdin to the caller of the session in progress. A lost connection is
- * retried with back-off and jitter, a GOAWAY after the time it asks for
- * plus up to as much again; after GOAWAY replaced or revoked it stops, as
- * §4 asks.
+ * stdin to the caller of the session in progress. A connect that fails
+ * moves on to the next server of the list; when all have failed, the
+ * next round waits with back-off and jitter (servers.c). GOAWAY shutdown
+ * sends it to another server at once when there is one (§10.3), else
+ * after the time it asks for plus up to as much again, as other GOAWAYs
+ * do; after GOAWAY replaced or revoked it stops, as §4 asks.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -23,8 +25,6 @@
 
 #include "client.h"
 
-#define BACKOFF_MIN_S	1
-#define BACKOFF_MAX_S	60
 #define IDLE_POLL_MS	1000
 #define TYPED_MAX	8192
 
@@ -196,6 +196,7 @@ serve_session(struct online *o, struct p2p *p, const struct msg *m,
 	}
 	o->session = hi.session;
 	o->ended = 0;
+	online_relay(o, &m->u.incoming.relay);
 	accept_call(o, p, hi.session);
 	rc = p2p_answer(p, o, &hi, peer, npeer, m->u.incoming.relay_token,
 	    &s);
@@ -309,12 +310,13 @@ sleep_jitter(unsigned int s)
 
 /* One online spell: 1 to go on, 0 to stop (another device of the account
  * took over), -1 to stop on an error (revoked, or a failure that retrying
- * cannot mend). *backoff grows on failure. */
+ * cannot mend). The back-off of c's servers grows on failure. */
 static int
-spell(struct tryst_ctx *c, struct listen_args *a, unsigned int *backoff)
+spell(struct tryst_ctx *c, struct listen_args *a)
 {
 	struct online	 o;
 	struct p2p	 p;
+	uint32_t	 ms;
 	char		*cause;
 
 	if (online_open(&o, c, 0, HELLO_PRESENCE, &cause) != 0 ||
@@ -324,13 +326,13 @@ spell(struct tryst_ctx *c, struct listen_args *a, unsigned int *backoff)
 		online_close(&o);
 		if (o.permanent)
 			return (-1);
-		fprintf(stderr, "tryst: retrying in about %u s\n", *backoff);
-		sleep_jitter(*backoff);
-		*backoff = *backoff * 2 > BACKOFF_MAX_S ? BACKOFF_MAX_S :
-		    *backoff * 2;
+		ms = servers_backoff_ms(&c->srv);
+		fprintf(stderr, "tryst: retrying in %u.%u s\n", ms / 1000,
+		    ms % 1000 / 100);
+		poll(NULL, 0, (int)ms);
 		return (1);
 	}
-	*backoff = BACKOFF_MIN_S;
+	servers_backoff_reset(&c->srv);
 	printf("online\n");
 	serve(&o, &p, a);
 	p2p_close(&p);
@@ -340,7 +342,14 @@ spell(struct tryst_ctx *c, struct listen_args *a, unsigned int *backoff)
 		return (0);
 	if (o.goaway == GOAWAY_REVOKED)
 		return (-1);
-	sleep_jitter(o.goaway >= 0 ? o.reconnect_s : *backoff);
+	if (o.goaway == GOAWAY_SHUTDOWN && c->srv.n > 1) {
+		servers_move(&c->srv);
+		fprintf(stderr, "tryst: moving to %s\n",
+		    servers_current(&c->srv));
+	} else if (o.goaway >= 0)
+		sleep_jitter(o.reconnect_s);
+	else
+		poll(NULL, 0, (int)servers_backoff_ms(&c->srv));
 	return (1);
 }
 
@@ -350,13 +359,12 @@ listen_cmd(int argc, char **argv)
 {
 	struct tryst_ctx	 c;
 	struct listen_args	 a;
-	unsigned int		 backoff = BACKOFF_MIN_S;
 	int			 rc;
 
 	listen_parse(argc, argv, &a);
 	tryst_ctx_load(&c);
 	files_rx_on_signal();
-	while ((rc = spell(&c, &a, &backoff)) == 1)
+	while ((rc = spell(&c, &a)) == 1)
 		;
 	tryst_ctx_free(&c);
 	return (rc == 0 ? 0 : 1);

@@ -1,6 +1,8 @@
 /*
- * net.c -- one TLS 1.3 connection to trystd: connect, check the server's
- * CHALLENGE against its signing key, then send and receive frames.
+ * net.c -- one TLS 1.3 connection to trystd: connect, agree on tryst/2 or
+ * tryst/1 through ALPN (PROTOCOL.md §0.2), check the server's CHALLENGE
+ * against its signing key, then send and receive frames in the version
+ * agreed.
  *
  * The socket is non-blocking underneath and every wait is a poll() with a
  * deadline, so a silent server costs a timeout, never a hang. OpenSSL is
@@ -28,8 +30,9 @@
 
 #include "client.h"
 
-#define NET_ALPN		"tryst/1"
-#define NET_ALPN_WIRE		"\007" NET_ALPN	/* length-prefixed */
+/* ALPN lists, length-prefixed: tryst/2 first when it is offered. */
+#define NET_ALPN_BOTH		"\007tryst/2\007tryst/1"
+#define NET_ALPN_V1		"\007tryst/1"
 #define NET_HANDSHAKE_MS	10000	/* TLS handshake and CHALLENGE */
 #define NET_WRITE_MS		30000	/* a server that stops reading */
 
@@ -41,6 +44,8 @@ struct tconn {
 	size_t		 fill;
 	int		 consumed;	/* in holds a frame already returned */
 	uint8_t		*out;		/* encode buffer */
+	int		 version;	/* agreed through ALPN: 1 or 2 */
+	char		*hostport;	/* as given to tconn_open_v */
 };
 
 /* Describe the last OpenSSL error, or fallback, and clear the queue. */
@@ -119,11 +124,13 @@ read_until(struct tconn *t, size_t want, int64_t deadline, char **cause)
 	return (1);
 }
 
-/* Make the TLS 1.3 context and connection object for host. */
+/* Make the TLS 1.3 context and connection object for host, offering
+ * ALPN tryst/2 and tryst/1, or tryst/1 alone when max_version is 1. */
 static int
-tls_setup(struct tconn *t, const char *host, char **cause)
+tls_setup(struct tconn *t, const char *host, int max_version, char **cause)
 {
 	struct in6_addr	 a;
+	const char	*alpn = max_version >= 2 ? NET_ALPN_BOTH : NET_ALPN_V1;
 
 	ERR_clear_error();
 	if ((t->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
@@ -138,8 +145,8 @@ tls_setup(struct tconn *t, const char *host, char **cause)
 	if ((t->ssl = SSL_new(t->ctx)) == NULL)
 		goto fail;
 	/* SSL_set_alpn_protos returns 0 on success. */
-	if (SSL_set_alpn_protos(t->ssl, (const uint8_t *)NET_ALPN_WIRE,
-	    sizeof NET_ALPN_WIRE - 1) != 0)
+	if (SSL_set_alpn_protos(t->ssl, (const uint8_t *)alpn,
+	    (unsigned int)strlen(alpn)) != 0)
 		goto fail;
 	/* SNI is a host name, never an address (RFC 6066 §3). */
 	if (inet_pton(AF_INET, host, &a) != 1 &&
@@ -154,9 +161,11 @@ fail:
 	return (-1);
 }
 
-/* Run the handshake until deadline and check that ALPN was agreed. */
+/* Run the handshake until deadline and take the version from ALPN: one
+ * of those offered (up to max_version), or the connection is refused. */
 static int
-tls_handshake(struct tconn *t, int64_t deadline, char **cause)
+tls_handshake(struct tconn *t, int max_version, int64_t deadline,
+    char **cause)
 {
 	const uint8_t	*alpn;
 	unsigned int	 len;
@@ -176,9 +185,15 @@ tls_handshake(struct tconn *t, int64_t deadline, char **cause)
 		return (-1);
 	}
 	SSL_get0_alpn_selected(t->ssl, &alpn, &len);
-	if (len != sizeof NET_ALPN - 1 || memcmp(alpn, NET_ALPN, len) != 0) {
-		xasprintf(cause, "server did not agree to ALPN tryst/1 (is it "
-		    "a tryst server?)");
+	if (len == 7 && memcmp(alpn, "tryst/1", 7) == 0)
+		t->version = 1;
+	else if (len == 7 && memcmp(alpn, "tryst/2", 7) == 0 &&
+	    max_version >= 2)
+		t->version = 2;
+	else {
+		xasprintf(cause, "server did not agree to ALPN %s (is it a "
+		    "tryst server?)", max_version >= 2 ? "tryst/2 or tryst/1" :
+		    "tryst/1");
 		return (-1);
 	}
 	return (0);
@@ -265,8 +280,8 @@ ignore_sigpipe(void)
 
 /* Connect, handshake and read CHALLENGE; see client.h. */
 static int
-open_checked(struct tconn *t, const char *host, const uint8_t *expect_pk,
-    struct tconn_challenge *ch, char **cause)
+open_checked(struct tconn *t, const char *host, int max_version,
+    const uint8_t *expect_pk, struct tconn_challenge *ch, char **cause)
 {
 	int64_t		 deadline = sock_deadline(NET_HANDSHAKE_MS);
 	struct msg	 m;
@@ -274,8 +289,8 @@ open_checked(struct tconn *t, const char *host, const uint8_t *expect_pk,
 	char		*why = NULL;
 	int		 left, r;
 
-	if (tls_setup(t, host, cause) != 0 ||
-	    tls_handshake(t, deadline, cause) != 0 ||
+	if (tls_setup(t, host, max_version, cause) != 0 ||
+	    tls_handshake(t, max_version, deadline, cause) != 0 ||
 	    spki_hash(t, hash, cause) != 0)
 		return (-1);
 	left = (int)(deadline - tryst_now_ms());
@@ -300,12 +315,20 @@ struct tconn *
 tconn_open(const char *hostport, const uint8_t *expect_pk,
     struct tconn_challenge *ch, char **cause)
 {
-	return (tconn_open_port(hostport, expect_pk, ch, NULL, cause));
+	return (tconn_open_v(hostport, 2, expect_pk, ch, NULL, cause));
 }
 
 /* Open a checked connection to hostport from a shared local port. */
 struct tconn *
 tconn_open_port(const char *hostport, const uint8_t *expect_pk,
+    struct tconn_challenge *ch, uint16_t *lport, char **cause)
+{
+	return (tconn_open_v(hostport, 2, expect_pk, ch, lport, cause));
+}
+
+/* Open a checked connection offering versions up to max_version. */
+struct tconn *
+tconn_open_v(const char *hostport, int max_version, const uint8_t *expect_pk,
     struct tconn_challenge *ch, uint16_t *lport, char **cause)
 {
 	struct tconn	*t;
@@ -323,10 +346,12 @@ tconn_open_port(const char *hostport, const uint8_t *expect_pk,
 	t->fd = fd;
 	t->in = xmalloc(PROTO_MAX_FRAME);
 	t->out = xmalloc(PROTO_MAX_FRAME);
-	if (open_checked(t, host, expect_pk, ch, &why) != 0) {
+	t->hostport = xstrdup(hostport);
+	if (open_checked(t, host, max_version, expect_pk, ch, &why) != 0) {
 		tconn_close(t);
 		t = NULL;
-	}
+	} else
+		log_debug("%s: tryst/%d", hostport, t->version);
 out:
 	if (t == NULL)
 		xasprintf(cause, "%s: %s", hostport, why);
@@ -336,13 +361,16 @@ out:
 	return (t);
 }
 
-/* Encode and send one message. */
+/* Encode one message in the connection's version and send it. */
 int
 tconn_send(struct tconn *t, const struct msg *m, char **cause)
 {
-	size_t	 n;
+	struct msg	 v;
+	size_t		 n;
 
-	if ((n = proto_encode(m, t->out, PROTO_MAX_FRAME)) == 0) {
+	v = *m;
+	v.version = (uint8_t)t->version;
+	if ((n = proto_encode(&v, t->out, PROTO_MAX_FRAME)) == 0) {
 		xasprintf(cause, "cannot encode %s (a field is out of range)",
 		    proto_type_name(m->type));
 		return (-1);
@@ -415,7 +443,8 @@ tconn_recv(struct tconn *t, struct msg *m, int timeout_ms, char **cause)
 		t->fill = 0;	/* §2: unknown server messages are ignored */
 	}
 	memset(m, 0, sizeof *m);
-	if (proto_decode(type, t->in + PROTO_HDR + 1, len - 1, m) != 0) {
+	if (proto_decode_v(type, t->in + PROTO_HDR + 1, len - 1, t->version,
+	    m) != 0) {
 		xasprintf(cause, "server sent a malformed %s",
 		    proto_type_name(type));
 		return (-1);
@@ -443,7 +472,22 @@ tconn_close(struct tconn *t)
 	sodium_memzero(t->out, PROTO_MAX_FRAME);
 	free(t->in);
 	free(t->out);
+	free(t->hostport);
 	free(t);
+}
+
+/* The protocol version agreed on the connection: 1 or 2. */
+int
+tconn_version(const struct tconn *t)
+{
+	return (t->version);
+}
+
+/* The "HOST:PORT" the connection was opened to. */
+const char *
+tconn_hostport(const struct tconn *t)
+{
+	return (t->hostport);
 }
 
 /* The connection's socket, for poll(). */

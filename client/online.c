@@ -84,6 +84,12 @@ online_refused(struct online *o, const struct msg *m, char **cause)
 {
 	char	 text[256];
 
+	if (m->type == MSG_GOAWAY) {
+		o->goaway = m->u.goaway.reason;
+		xasprintf(cause, "the server is going away (reason %u) instead "
+		    "of answering HELLO", m->u.goaway.reason);
+		return;
+	}
 	if (m->type != MSG_ERROR) {
 		xasprintf(cause, "unexpected %s after HELLO",
 		    proto_type_name(m->type));
@@ -136,7 +142,8 @@ online_hello(struct online *o, const struct tconn_challenge *ch,
 	return (0);
 }
 
-/* Connect from P and go online. */
+/* Connect from P to one of the servers and go online; a server shutting
+ * down sends us to the next. */
 int
 online_open(struct online *o, struct tryst_ctx *c, uint16_t port,
     uint8_t flags, char **cause)
@@ -151,14 +158,50 @@ online_open(struct online *o, struct tryst_ctx *c, uint16_t port,
 		o->permanent = 1;
 		return (-1);
 	}
-	o->t = tconn_open_port(c->conf.server, c->sign_pk, &ch, &o->port,
-	    cause);
-	if (o->t == NULL)
-		return (-1);
-	if (online_hello(o, &ch, flags, cause) != 0)
-		return (-1);
+	servers_round(&c->srv);
+	for (;;) {
+		o->t = tryst_open(&c->srv, c->sign_pk, &ch, &o->port, cause);
+		if (o->t == NULL)
+			return (-1);
+		if (online_hello(o, &ch, flags, cause) == 0)
+			break;
+		if (o->goaway != GOAWAY_SHUTDOWN || !servers_failed(&c->srv))
+			return (-1);
+		warnx("%s: %s; trying %s", tconn_hostport(o->t), *cause,
+		    servers_current(&c->srv));
+		free(*cause);
+		tconn_close(o->t);
+		o->t = NULL;
+		o->goaway = -1;
+		o->port = port;
+	}
 	o->last_send = tryst_now_ms();
 	randombytes_buf(&o->nonce, sizeof o->nonce);
+	return (0);
+}
+
+/* Note where the relay of the call being handled is (tryst/2). */
+void
+online_relay(struct online *o, const struct vb *relay)
+{
+	size_t	 len = relay->len < sizeof o->relay - 1 ? relay->len :
+	    sizeof o->relay - 1;
+
+	memcpy(o->relay, relay->p, len);
+	o->relay[len] = '\0';
+}
+
+/* Where to join the relay of the call being handled. */
+int
+online_relay_at(const struct online *o, char *out, size_t outlen,
+    char **cause)
+{
+	const char	*given = tconn_version(o->t) >= 2 ? o->relay : NULL;
+
+	if (servers_relay_at(given, tconn_hostport(o->t), out, outlen,
+	    cause) != 0)
+		return (-1);
+	log_debug("relay at %s", out);
 	return (0);
 }
 

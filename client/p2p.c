@@ -436,11 +436,12 @@ caller_relay(struct race *r, const struct hsinfo *hi,
     const uint8_t token[16], struct session *s)
 {
 	struct slot	*sl = slot_new(r, SLOT_JOINING);
-	char		*cause = NULL;
+	char		*cause = NULL, at[PROTO_MAX_RELAY + 8];
 
 	if (sl == NULL)
 		fatalx("no slot for the relay");
-	if ((sl->t = path_relay_join(r->o, hi->session, token,
+	if (online_relay_at(r->o, at, sizeof at, &cause) != 0 ||
+	    (sl->t = path_relay_join(r->o, at, hi->session, token,
 	    &cause)) == NULL || caller_relay_wait(r, sl, &cause) != 0 ||
 	    session_start(s, &sl->path, hi, &cause) != 0) {
 		if (cause != NULL)
@@ -524,14 +525,15 @@ callee_relay(struct race *r, const struct hsinfo *hi,
     const uint8_t token[16], int *joined)
 {
 	struct slot	*sl;
-	char		*cause;
+	char		*cause, at[PROTO_MAX_RELAY + 8];
 
 	if (*joined || tryst_now_ms() < r->direct_end)
 		return;
 	*joined = 1;
 	if ((sl = slot_new(r, SLOT_JOINING)) == NULL)
 		return;
-	if ((sl->t = path_relay_join(r->o, hi->session, token,
+	if (online_relay_at(r->o, at, sizeof at, &cause) != 0 ||
+	    (sl->t = path_relay_join(r->o, at, hi->session, token,
 	    &cause)) == NULL) {
 		warnx("relay: %s", cause);
 		free(cause);

@@ -153,15 +153,15 @@ path_close(struct path *p)
 	p->fd = -1;
 }
 
-/* Open a new TLS connection to the server and send RELAY_JOIN. */
+/* Open a new TLS connection to the relay at and send RELAY_JOIN. */
 struct tconn *
-path_relay_join(struct online *o, uint64_t session, const uint8_t token[16],
-    char **cause)
+path_relay_join(struct online *o, const char *at, uint64_t session,
+    const uint8_t token[16], char **cause)
 {
 	struct tconn	*t;
 	struct msg	 m;
 
-	t = tconn_open(o->ctx->conf.server, o->ctx->sign_pk, NULL, cause);
+	t = tconn_open(at, o->ctx->sign_pk, NULL, cause);
 	if (t == NULL)
 		return (NULL);
 	memset(&m, 0, sizeof m);

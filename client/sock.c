@@ -20,9 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "client.h"
 
 #define SOCK_CONNECT_MS		10000	/* TCP connect, per address */
+#define SOCK_ADDRS_MAX		16	/* addresses of one name tried */
 
 /* Milliseconds on the monotonic clock. */
 int64_t
@@ -177,12 +180,23 @@ fail:
 	return (-1);
 }
 
-/* Resolve host and connect to the first address that answers. */
+/* The j-th address to try: the leading k of the first family from s
+ * round, then the rest in the resolver's order. */
+size_t
+sock_try_index(size_t j, size_t k, size_t s)
+{
+	return (j < k ? (s + j) % k : j);
+}
+
+/* Resolve host and connect to the first address that answers, starting
+ * at a random one of those of the resolver's preferred family, so that
+ * the clients of a name with several addresses spread over them. */
 int
 sock_connect(const char *host, const char *port, uint16_t *lport,
     char **cause)
 {
-	struct addrinfo	 hints, *res, *ai;
+	struct addrinfo	 hints, *res, *ai, *all[SOCK_ADDRS_MAX];
+	size_t		 n = 0, k = 0, s, j;
 	int		 fd = -1, error;
 
 	memset(&hints, 0, sizeof hints);
@@ -192,8 +206,15 @@ sock_connect(const char *host, const char *port, uint16_t *lport,
 		xasprintf(cause, "%s: %s", host, gai_strerror(error));
 		return (-1);
 	}
+	for (ai = res; ai != NULL && n < SOCK_ADDRS_MAX; ai = ai->ai_next) {
+		if (ai->ai_family == res->ai_family && k == n)
+			k++;
+		all[n++] = ai;
+	}
+	s = k > 1 ? randombytes_uniform((uint32_t)k) : 0;
 	error = EHOSTUNREACH;
-	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+	for (j = 0; j < n && fd == -1; j++) {
+		ai = all[sock_try_index(j, k, s)];
 		if ((fd = connect_one(ai, lport)) == -1)
 			error = errno;
 	}

@@ -186,6 +186,7 @@ talk_session(struct talk *tk, const struct msg *m)
 	int		 npeer, rc;
 
 	tk->o.session = m->u.answer.session;
+	online_relay(&tk->o, &m->u.answer.relay);
 	if (talk_check_callee(tk, m, &cr) != 0)
 		return (1);
 	npeer = talk_peer_cands(&m->u.answer.answer, tk->number[0], peer);

@@ -27,8 +27,8 @@ struct cmd {
 static int	cmd_init(int, char **);
 
 static const struct cmd cmds[] = {
-	{ "init", cmd_init, "--server HOST:PORT [--key BASE64] "
-	    "[--country CC]" },
+	{ "init", cmd_init, "--server HOST:PORT[,HOST:PORT...] "
+	    "[--key BASE64] [--country CC]" },
 	{ "register", account_register, "NUMBER" },
 	{ "verify", account_verify, "CODE" },
 	{ "whoami", account_whoami, "" },
@@ -123,6 +123,9 @@ tryst_ctx_load(struct tryst_ctx *c)
 	}
 	if (*c->conf.server == '\0')
 		errx(1, "%s/config: no server; run: tryst init", c->dir);
+	if (servers_parse(&c->srv, c->conf.server, randombytes_uniform,
+	    &cause) != 0)
+		errx(1, "%s/config: %s; run: tryst init", c->dir, cause);
 	if (state_conf_key(&c->conf, c->sign_pk, &cause) != 0)
 		errx(1, "%s/config: %s; run: tryst init", c->dir, cause);
 }
@@ -131,18 +134,45 @@ tryst_ctx_load(struct tryst_ctx *c)
 void
 tryst_ctx_free(struct tryst_ctx *c)
 {
+	servers_free(&c->srv);
 	state_conf_free(&c->conf);
 	free(c->dir);
 }
 
-/* Connect to the configured server with its pinned key, or exit. */
+/* Connect to an endpoint of sv, moving on after each failure. */
+struct tconn *
+tryst_open(struct servers *sv, const uint8_t *expect_pk,
+    struct tconn_challenge *ch, uint16_t *lport, char **cause)
+{
+	struct tconn	*t;
+	uint16_t	 want = lport != NULL ? *lport : 0;
+	char		*why;
+
+	for (;;) {
+		t = tconn_open_v(servers_current(sv), 2, expect_pk, ch, lport,
+		    &why);
+		if (t != NULL)
+			return (t);
+		if (!servers_failed(sv)) {
+			*cause = why;
+			return (NULL);
+		}
+		warnx("%s; trying %s", why, servers_current(sv));
+		free(why);
+		if (lport != NULL)
+			*lport = want;
+	}
+}
+
+/* Connect to the configured servers with the pinned key, or exit. */
 struct tconn *
 tryst_connect(struct tryst_ctx *c, struct tconn_challenge *ch)
 {
 	struct tconn	*t;
 	char		*cause;
 
-	if ((t = tconn_open(c->conf.server, c->sign_pk, ch, &cause)) == NULL)
+	servers_round(&c->srv);
+	if ((t = tryst_open(&c->srv, c->sign_pk, ch, NULL, &cause)) == NULL)
 		errx(1, "%s", cause);
 	return (t);
 }
@@ -346,11 +376,14 @@ cmd_init(int argc, char **argv)
 	struct client_conf	 oldconf, *old = NULL;
 	struct tconn_challenge	 ch;
 	struct tconn		*t;
+	struct servers		 sv;
 	uint8_t			 buf[32];
 	char			*dir, *cause, *key;
 	int			 made;
 
 	init_parse(argc, argv, &a);
+	if (servers_parse(&sv, a.server, randombytes_uniform, &cause) != 0)
+		errx(1, "--server: %s", cause);
 	if ((dir = state_dir(&cause)) == NULL)
 		errx(1, "%s", cause);
 	if (state_conf_load(dir, &oldconf, &cause) == 0)
@@ -359,10 +392,11 @@ cmd_init(int argc, char **argv)
 		errx(1, "%s", cause);
 	else
 		free(cause);
-	t = tconn_open(a.server, init_expect(&a, old, buf), &ch, &cause);
+	t = tryst_open(&sv, init_expect(&a, old, buf), &ch, NULL, &cause);
 	if (t == NULL)
 		errx(1, "%s", cause);
 	tconn_close(t);		/* nothing sent: the key is all we wanted */
+	servers_free(&sv);
 	init_check_old(dir, old, ch.sign_pk);
 	if (state_mkdir(dir, &cause) != 0 ||
 	    (made = state_identity_make(dir, &cause)) == -1)

@@ -10,7 +10,10 @@
 # confirmed, see a declined, an offline and an unanswered call explained,
 # meet a changed identity key and trust it, and delete an account.
 # Afterwards Redis holds only what PROTOCOL.md §7 allows and trystd's log
-# names no number and no ID.
+# names no number and no ID. A third person's list of two servers, the
+# first a dead port, still registers, looks up and chats (the client moves
+# to the live one); the clients speak tryst/2 and join the relay where
+# INCOMING and ANSWER say (trystd's relay_listen, a port of its own).
 #
 # Environment: TRYSTD, TRYSTCTL, TRYST (the binaries; meson sets them),
 # CLIENT_TEST_KEEP=1 keeps the temporary folder. Exits 77 (skipped)
@@ -25,6 +28,7 @@ top=$(cd "$here/.." && pwd)
 
 ALICE=+15550123401
 BOB=+15550123402
+CAROL=+15550123403
 NOBODY=+15550123499
 FILE_MIB=20
 
@@ -63,7 +67,8 @@ as() {
 }
 
 # ---- the server -----------------------------------------------------------
-read -r redis_port port <<<"$(free_ports tcp tcp)"
+# dead: a port nothing listens on, first in carol's list of servers.
+read -r redis_port port rport dead <<<"$(free_ports tcp tcp tcp tcp)"
 redis_up "$redis_port" || { fail "redis-server did not start"; exit 1; }
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
@@ -78,6 +83,8 @@ redis = 127.0.0.1:$redis_port
 verification = dev:$tmp/codes.txt
 call_timeout_s = 5
 idle_timeout_s = 30
+relay_listen = 127.0.0.1:$rport
+relay_endpoint = 127.0.0.1:$rport
 CONF
 # Start trystd (its log appended to trystd.log) and wait until it listens.
 trystd_up() {
@@ -93,10 +100,11 @@ trystd_up
 key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys)
 ctl() { "$TRYSTCTL" -c "$tmp/trystd.conf" "$@"; }
 
-# setup WHO NUMBER: init with the published key, register, verify.
+# setup WHO NUMBER [SERVERS]: init with the published key, register,
+# verify.
 setup() {
-	local who=$1 number=$2 code
-	as "$who" init --server "127.0.0.1:$port" --key "$key" \
+	local who=$1 number=$2 servers=${3:-127.0.0.1:$port} code
+	as "$who" init --server "$servers" --key "$key" \
 	    >>"$tmp/$who.setup" 2>&1 &&
 	    as "$who" register "$number" >>"$tmp/$who.setup" 2>&1 &&
 	    wait_for "$tmp/codes.txt" 50 "^\\$number " || return 1
@@ -167,6 +175,39 @@ else
 	show chat.err bob.listen.out bob.listen.err
 fi
 
+# ---- carol's list of servers: the first is dead, the client moves on -------
+# Each command starts at a server of the list at random: repeat until one
+# has met the dead one (the chance that 20 never do is 2^-20); each must
+# work either way.
+moved="127.0.0.1:$dead: connect: Connection refused; trying 127.0.0.1:$port"
+if setup carol "$CAROL" "127.0.0.1:$dead,127.0.0.1:$port"; then
+	ok "carol registered with the servers 127.0.0.1:$dead (dead)," \
+	    "127.0.0.1:$port"
+else
+	fail "carol's registration with a dead server first in her list"
+	show carol.setup
+fi
+for ((i = 0; i < 20; i++)); do
+	out=$(as carol lookup "$ALICE" 2>"$tmp/carol.lookup")
+	rc=$?
+	[ $rc = 0 ] && [ "$out" = "$ALICE has an account" ] || break
+	grep -qF "$moved" "$tmp/carol.lookup" && break
+done
+[ $i -lt 20 ] && [ $rc = 0 ] && [ "$out" = "$ALICE has an account" ] &&
+    ok "carol's lookup works, also when it starts at the dead server" ||
+    { fail "carol's lookup: exit $rc, try $i: $out"; show carol.lookup; }
+for ((i = 0; i < 20; i++)); do
+	printf 'carol here %d\n' $i | as carol chat "$BOB" >/dev/null \
+	    2>"$tmp/carol.chat"
+	rc=$?
+	[ $rc = 0 ] && wait_for "$tmp/bob.listen.out" 50 ": carol here $i\$" ||
+	    break
+	grep -qF "$moved" "$tmp/carol.chat" && break
+done
+[ $i -lt 20 ] && [ $rc = 0 ] &&
+    ok "carol's chat reached bob after moving from the dead server ($i)" ||
+    { fail "carol's chat: exit $rc, try $i"; show carol.chat; }
+
 as alice send "$BOB" "$tmp/payload.bin" >"$tmp/send1.out" 2>"$tmp/send1.err"
 rc=$?
 line=$(grep -E '^path: ' "$tmp/send1.err" | head -n 1)
@@ -186,7 +227,7 @@ grep -qE '^<7>\+?[0-9]+ offers 127\.0\.0\.1:[0-9]+$' "$tmp/bob.listen.err" &&
     fail "bob's listen logged no candidates of a direct call"
 before=$(wc -l <"$tmp/bob.listen.err")
 start=$(date +%s%N)
-printf 'through the relay\n' | as alice chat --relay-only "$BOB" \
+printf 'through the relay\n' | as alice -v chat --relay-only "$BOB" \
     >"$tmp/chat-r.out" 2>"$tmp/chat-r.err"
 rc=$?
 took=$((($(date +%s%N) - start) / 1000000))
@@ -202,6 +243,18 @@ if [ $rc = 0 ] && [ $got = 0 ] && grep -qx 'path: relay' "$tmp/chat-r.err" &&
 else
 	fail "relay-only chat: exit $rc, line $got, ${took} ms"
 	show chat-r.err relay-cands
+fi
+# tryst -v says each connection's version and where the relay was joined:
+# tryst/2 both, at relay_endpoint (not the control connection's port).
+if grep -qx "<7>127.0.0.1:$port: tryst/2" "$tmp/chat-r.err" &&
+    grep -qx "<7>relay at 127.0.0.1:$rport" "$tmp/chat-r.err" &&
+    grep -qx "<7>127.0.0.1:$rport: tryst/2" "$tmp/chat-r.err" &&
+    grep -qx "<7>relay at 127.0.0.1:$rport" "$tmp/relay-cands" &&
+    grep -qx "<7>127.0.0.1:$rport: tryst/2" "$tmp/relay-cands"; then
+	ok "that chat was tryst/2, both joined at relay_endpoint :$rport"
+else
+	fail "relay over tryst/2: $(grep -h '^<7>' "$tmp/chat-r.err" \
+	    "$tmp/relay-cands" | tr '\n' ' ')"
 fi
 
 # ---- the same file through the relay; the first copy stays ---------------
@@ -561,12 +614,13 @@ ids=$(TRYST_HOME="$tmp/alice" timeout 20 "$TRYST" whoami 2>/dev/null |
 kill "$trystd_pid"
 wait "$trystd_pid" 2>/dev/null
 leak=
-for s in "${ALICE#+}" "${BOB#+}" "$ids" "${ids:0:16}"; do
+for s in "${ALICE#+}" "${BOB#+}" "${CAROL#+}" "$ids" "${ids:0:16}"; do
 	[ -n "$s" ] && grep -qiF -- "$s" "$tmp/trystd.log" && leak="$leak $s"
 done
 # Its own listening address may appear; a client's address (another port
 # on 127.0.0.1) may not.
-grep -F 127.0.0.1 "$tmp/trystd.log" | grep -vqE "127\.0\.0\.1:($port|$redis_port)\b" &&
+grep -F 127.0.0.1 "$tmp/trystd.log" |
+    grep -vqE "127\.0\.0\.1:($port|$rport|$redis_port)\b" &&
     leak="$leak client-address"
 [ -z "$leak" ] && [ -s "$tmp/trystd.log" ] &&
     ok "trystd's log ($(wc -l <"$tmp/trystd.log") lines) names no number, ID or address" ||
