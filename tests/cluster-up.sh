@@ -55,8 +55,8 @@ node_start() {
 	    --cluster-node-timeout "$CLUSTER_NODE_TIMEOUT" \
 	    --cluster-replica-validity-factor 0 \
 	    --cluster-allow-replica-migration no \
-	    --daemonize yes --pidfile "$nd/redis.pid" --logfile "$nd/redis.log" \
-	    --dir "$nd" --save "" --appendonly no
+	    --daemonize yes --pidfile "$nd/redis.pid" \
+	    --logfile "$nd/redis.log" --dir "$nd" --save "" --appendonly no
 	if [ -n "$CLUSTER_PASSWORD" ]; then
 		set -- "$@" --requirepass "$CLUSTER_PASSWORD" \
 		    --masterauth "$CLUSTER_PASSWORD"
@@ -98,7 +98,10 @@ stop() {
 	local d=$1 f pid i pids=()
 	[ -d "$d" ] || return 0
 	if [ -f "$d/watcher.pid" ]; then
-		kill "$(cat "$d/watcher.pid")" 2>/dev/null
+		# The watcher runs this as its last command, which bash may
+		# exec in the watcher's own process: never kill ourselves.
+		pid=$(cat "$d/watcher.pid")
+		[ "$pid" != "$$" ] && kill "$pid" 2>/dev/null
 		rm -f "$d/watcher.pid"
 	fi
 	for f in "$d"/node-*/redis.pid; do
@@ -139,10 +142,13 @@ start() {
 	case $base in
 	''|*[!0-9]*) die "bad port $base" ;;
 	esac
-	[ "$base" -ge 1 ] && [ "$base" -le 65524 ] || die "bad port $base"
+	if [ "$base" -lt 1 ] || [ "$base" -gt 65524 ]; then
+		die "bad port $base"
+	fi
 	d=$(cd "$d" && pwd)
 	{
-		printf 'CLUSTER_NODE_TIMEOUT=%q\n' "${CLUSTER_NODE_TIMEOUT:-1000}"
+		printf 'CLUSTER_NODE_TIMEOUT=%q\n' \
+		    "${CLUSTER_NODE_TIMEOUT:-1000}"
 		printf 'CLUSTER_PASSWORD=%q\n' "${CLUSTER_PASSWORD:-}"
 	} >"$d/cluster.env"
 	# shellcheck source=/dev/null

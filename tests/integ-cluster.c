@@ -117,9 +117,18 @@ tick(evutil_socket_t fd, short ev, void *arg)
 {
 }
 
+static void	 setup_as(const char *, const char *);
+
 /* A loop, the settings of the cluster, cluster_ops open and up. */
 static void
 setup(void)
+{
+	setup_as("", pwfile);
+}
+
+/* The same as user (AUTH user password), password in file. */
+static void
+setup_as(const char *user, const char *file)
 {
 	static const struct timeval ten_ms = { 0, 10000 };
 	struct event	*t;
@@ -132,7 +141,9 @@ setup(void)
 	xasprintf(&srv.set.redis, "cluster:127.0.0.1:%d,127.0.0.1:%d",
 	    base + 5, base);
 	free(srv.set.redis_password_file);
-	srv.set.redis_password_file = xstrdup(pwfile);
+	srv.set.redis_password_file = xstrdup(file);
+	free(srv.set.redis_user);
+	srv.set.redis_user = xstrdup(user);
 	ck_assert_ptr_nonnull(srv.base = event_base_new());
 	t = event_new(srv.base, -1, EV_PERSIST, tick, NULL);
 	event_add(t, &ten_ms);
@@ -429,10 +440,28 @@ START_TEST(test_spread)
 }
 END_TEST
 
+/* SPUBLISH on the node at port itself until on_msg hears it (3 s). */
+static void
+heard_from(int port, const char *chan, const char *msg)
+{
+	redisReply	*r;
+	uint64_t	 end = ms_now() + 3000;
+
+	ngot = 0;
+	while (ngot == 0 && ms_now() < end) {
+		r = node_cmd(port, "SPUBLISH %s %s", chan, msg);
+		freeReplyObject(r);
+		LOOP_UNTIL(ngot > 0, 100);
+	}
+	ck_assert_msg(ngot > 0, "nothing heard on a channel");
+	ck_assert_str_eq(got_msg, msg);
+}
+
 START_TEST(test_moved)
 {
-	const char	*key = "moved:{mv1}", *chan = "tryst:id:{mv1}";
+	const char	*key = "moved:{mv1}", *chan = "tryst:id:{mv2}";
 	unsigned	 s = slot_of(key, strlen(key));
+	unsigned	 cs = slot_of(chan, strlen(chan));
 	unsigned long long redirects, refreshes;
 	int		 from, to;
 
@@ -441,15 +470,23 @@ START_TEST(test_moved)
 	cluster_ops.subscribe(cl, chan);
 	ck_assert_int_eq(publish_until_heard(chan, "one", 5000), 1);
 
+	/* The channel's slot moves: its node says "sunsubscribe", the
+	 * channel goes to the new owner with no command sent meanwhile. */
+	from = owner_of(cs);
+	to = other_primary(from);
+	slot_migrating(cs, from, to);
+	slot_moved(cs, from, to);
+	heard_from(to, chan, "two");
+	ck_assert_uint_eq(cluster_ops.subscriptions(cl), 1);
+
+	/* The key's slot moves. The map still says from: from answers
+	 * MOVED, the command goes on to to, and the map is read again. */
 	from = owner_of(s);
 	to = other_primary(from);
 	slot_migrating(s, from, to);
 	migrate(from, to, key);
 	slot_moved(s, from, to);
 	ck_assert_int_eq(owner_of(s), to);
-
-	/* The map still says from: from answers MOVED, the command goes
-	 * on to to, and the map is read again. */
 	redirects = srv.stats.redis_redirects;
 	refreshes = srv.stats.redis_refreshes;
 	get_is(key, "before");
@@ -459,9 +496,7 @@ START_TEST(test_moved)
 	ck_assert_uint_eq(srv.stats.redis_redirects, redirects + 1);
 	LOOP_UNTIL(srv.stats.redis_refreshes > refreshes, 3000);
 	ck_assert_uint_gt(srv.stats.redis_refreshes, refreshes);
-	/* The channel was placed on the new owner. */
-	ck_assert_int_eq(publish_until_heard(chan, "two", 5000), 1);
-	ck_assert_uint_eq(cluster_ops.subscriptions(cl), 1);
+	ck_assert_int_eq(publish_until_heard(chan, "three", 5000), 1);
 	cluster_ops.close(cl);
 }
 END_TEST
@@ -648,6 +683,30 @@ START_TEST(test_failover)
 }
 END_TEST
 
+START_TEST(test_user)
+{
+	const char	*chan = "tryst:node:{user}";
+	char		 file[160], *cause = NULL;
+	int		 p;
+
+	/* An ACL user of its own password on every node: the commands and
+	 * the subscriber AUTH as that user (the password alone would be
+	 * refused). */
+	for (p = base; p < base + 6; p++)
+		node_ok(p, "ACL SETUSER tryst-user on >user-password ~* &* "
+		    "+@all");
+	snprintf(file, sizeof file, "%s/user-password", dir);
+	ck_assert_int_eq(file_write_atomic(file, "user-password\n", 14, 0600,
+	    0, &cause), 0);
+	setup_as("tryst-user", file);
+	set_ok("user:{u1}", "v");
+	get_is("user:{u1}", "v");
+	cluster_ops.subscribe(cl, chan);
+	ck_assert_int_eq(publish_until_heard(chan, "hi", 5000), 1);
+	cluster_ops.close(cl);
+}
+END_TEST
+
 START_TEST(test_wrong_password)
 {
 	const char	*argv[] = { "GET", "x" };
@@ -772,6 +831,7 @@ main(void)
 	tcase_add_test(tc, test_moved);
 	tcase_add_test(tc, test_ask);
 	tcase_add_test(tc, test_reconnect);
+	tcase_add_test(tc, test_user);
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_test(tc, test_failover);
 	suite_add_tcase(s, tc);
