@@ -368,7 +368,8 @@ finish_counted(struct server *srv, const struct store_result *res, void *arg)
 		req_fail(r, ERR_BAD_CODE, 0, "wrong code");
 		return;
 	}
-	if (store_token_use(srv->store, r->nonce, finish_marked, r) != 0)
+	if (store_token_use(srv->store, r->id, r->nonce, finish_marked,
+	    r) != 0)
 		req_unavailable(r);
 }
 

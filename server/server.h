@@ -576,7 +576,8 @@ int	 store_code_attempt(struct store *, const uint8_t nonce[TOKEN_NONCE],
 	    int wrong, store_done, void *);
 /* Mark the token nonce used, keeping its expiry. v[0] 1 if it had been
  * used before. */
-int	 store_token_use(struct store *, const uint8_t nonce[TOKEN_NONCE],
+int	 store_token_use(struct store *, const uint8_t id[ID_LEN],
+	    const uint8_t nonce[TOKEN_NONCE],
 	    store_done, void *);
 /* The account of id. v[0] its created (0: no account), v[1] its seen. */
 int	 store_account_get(struct store *, const uint8_t id[ID_LEN],

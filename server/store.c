@@ -307,6 +307,19 @@ store_code_request(struct store *st, const uint8_t id[ID_LEN],
 	return (send_op(st, op_new(st, parse_pair, done, arg), req, 6, argv));
 }
 
+/* "vt:{HEXID}:HEXNONCE", a token's key: the ID's tag puts it in the slot
+ * of the ID's wrong-code count, which one script changes with it. */
+#define VT_KEY_LEN	(3 + 2 * ID_LEN + 3 + 2 * TOKEN_NONCE + 1)
+static void
+vt_key(char *buf, const uint8_t id[ID_LEN], const uint8_t nonce[TOKEN_NONCE])
+{
+	char	 hid[2 * ID_LEN + 1], hnonce[2 * TOKEN_NONCE + 1];
+
+	hex_encode(hid, id, ID_LEN);
+	hex_encode(hnonce, nonce, TOKEN_NONCE);
+	snprintf(buf, VT_KEY_LEN, "vt:{%s}:%s", hid, hnonce);
+}
+
 /* Count an attempt on a token, and a wrong code, in one script. */
 int
 store_code_attempt(struct store *st, const uint8_t nonce[TOKEN_NONCE],
@@ -314,13 +327,12 @@ store_code_attempt(struct store *st, const uint8_t nonce[TOKEN_NONCE],
     uint64_t day_end, long long max_attempts, long long max_failures,
     int wrong, store_done done, void *arg)
 {
-	char		 vt[2 * TOKEN_NONCE + 8], fail[2 * ID_LEN + 40];
+	char		 vt[VT_KEY_LEN], fail[2 * ID_LEN + 40];
 	char		 hex[2 * ID_LEN + 1], a1[24], a2[24], a3[24], a4[24];
 	const char	*argv[] = { "EVAL", attempt_lua, "2", vt, fail, a1, a2,
 			    a3, a4, wrong ? "1" : "0" };
 
-	memcpy(vt, "vt:", 3);
-	hex_encode(vt + 3, nonce, TOKEN_NONCE);
+	vt_key(vt, id, nonce);
 	hex_encode(hex, id, ID_LEN);
 	snprintf(fail, sizeof fail, "rl:codefail:{%s}:%llu", hex,
 	    (unsigned long long)day);
@@ -333,14 +345,13 @@ store_code_attempt(struct store *st, const uint8_t nonce[TOKEN_NONCE],
 
 /* Mark a token used, keeping its expiry; say whether it was. */
 int
-store_token_use(struct store *st, const uint8_t nonce[TOKEN_NONCE],
-    store_done done, void *arg)
+store_token_use(struct store *st, const uint8_t id[ID_LEN],
+    const uint8_t nonce[TOKEN_NONCE], store_done done, void *arg)
 {
-	char		 vt[2 * TOKEN_NONCE + 8], used[24];
+	char		 vt[VT_KEY_LEN], used[24];
 	const char	*argv[] = { "SET", vt, used, "KEEPTTL", "GET" };
 
-	memcpy(vt, "vt:", 3);
-	hex_encode(vt + 3, nonce, TOKEN_NONCE);
+	vt_key(vt, id, nonce);
 	snprintf(used, sizeof used, "%d", USED);
 	return (send_op(st, op_new(st, parse_token_use, done, arg), vt, 5,
 	    argv));

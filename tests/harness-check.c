@@ -72,7 +72,7 @@ h_check_redis_keys(void)
 
 	ck_assert_int_eq(regcomp(&acct, "^acct:\\{[0-9a-f]{64}\\}$",
 	    REG_EXTENDED | REG_NOSUB), 0);
-	ck_assert_int_eq(regcomp(&rl, "^(vt:[0-9a-f]{48}|"
+	ck_assert_int_eq(regcomp(&rl, "^(vt:\\{[0-9a-f]{64}\\}:[0-9a-f]{48}|"
 	    "rl:code:\\{[0-9a-f]{64}\\}:[0-9]+|"
 	    "rl:codefail:\\{[0-9a-f]{64}\\}:[0-9]+|"
 	    "rl:disc:\\{[0-9a-f]{64}\\})$", REG_EXTENDED | REG_NOSUB), 0);

@@ -90,8 +90,9 @@ attempt_keys(const uint8_t tok[TOKEN_LEN])
 {
 	char	 key[2 * TOKEN_NONCE + 8];
 
-	memcpy(key, "vt:", 3);
-	hex_encode(key + 3, tok, TOKEN_NONCE);
+	/* vt:{ID}:NONCE, whatever the ID. */
+	memcpy(key, "vt:*:", 5);
+	hex_encode(key + 5, tok, TOKEN_NONCE);
 	return (redis_keys(key));
 }
 

@@ -343,8 +343,8 @@ store_code_attempt(struct store *st, const uint8_t nonce[TOKEN_NONCE],
 
 /* Mark a token used (INCR on it then counts past every limit). */
 int
-store_token_use(struct store *st, const uint8_t nonce[TOKEN_NONCE],
-    store_done done, void *arg)
+store_token_use(struct store *st, const uint8_t id[ID_LEN],
+    const uint8_t nonce[TOKEN_NONCE], store_done done, void *arg)
 {
 	struct entry	*t;
 	struct op	*op;
