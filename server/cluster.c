@@ -695,29 +695,6 @@ probe_cb(evutil_socket_t fd, short ev, void *arg)
 	pubsub_probe(cl->ps);
 }
 
-/* Read the Redis password, if one is configured (as redis.c). */
-static int
-load_password(struct cluster *cl, char **cause)
-{
-	const struct settings *set = &cl->srv->set;
-	char		*file, *pw;
-	size_t		 len;
-
-	if (*set->redis_password_file == '\0')
-		return (0);
-	if ((file = settings_path(set, set->redis_password_file,
-	    cause)) == NULL)
-		return (-1);
-	pw = file_read_small(file, 1024, &len, cause);
-	free(file);
-	if (pw == NULL)
-		return (-1);
-	while (len > 0 && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
-		pw[--len] = '\0';
-	cl->password = pw;
-	return (0);
-}
-
 /* Free what c_open allocated (every context closed before). */
 static void
 free_fields(struct cluster *cl)
@@ -765,7 +742,7 @@ c_open(struct server *srv, redis_msg_cb msg_cb, void *msg_arg,
 		free_fields(cl);
 		return (NULL);
 	}
-	if (load_password(cl, cause) != 0) {
+	if (keyspace_password(&cl->srv->set, &cl->password, cause) != 0) {
 		free_fields(cl);
 		return (NULL);
 	}

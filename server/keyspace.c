@@ -29,6 +29,28 @@ keyspace_redis_parse(const char *s, char **host, int *port, char **path,
 	return (0);
 }
 
+/* Read the password of redis_password_file, its line ends dropped. */
+int
+keyspace_password(const struct settings *set, char **pw, char **cause)
+{
+	char	*file;
+	size_t	 len;
+
+	*pw = NULL;
+	if (*set->redis_password_file == '\0')
+		return (0);
+	if ((file = settings_path(set, set->redis_password_file,
+	    cause)) == NULL)
+		return (-1);
+	*pw = file_read_small(file, 1024, &len, cause);
+	free(file);
+	if (*pw == NULL)
+		return (-1);
+	while (len > 0 && ((*pw)[len - 1] == '\n' || (*pw)[len - 1] == '\r'))
+		(*pw)[--len] = '\0';
+	return (0);
+}
+
 /* Parse the redis setting, without a reason. */
 int
 keyspace_redis_addr(const char *s, char **host, int *port, char **path)

@@ -324,29 +324,6 @@ retry_cb(evutil_socket_t fd, short ev, void *arg)
 	connect_all(arg);
 }
 
-/* Read the Redis password, if one is configured. */
-static int
-load_password(struct redis *rd, char **cause)
-{
-	const struct settings *set = &rd->srv->set;
-	char		*file, *pw;
-	size_t		 len;
-
-	if (*set->redis_password_file == '\0')
-		return (0);
-	if ((file = settings_path(set, set->redis_password_file,
-	    cause)) == NULL)
-		return (-1);
-	pw = file_read_small(file, 1024, &len, cause);
-	free(file);
-	if (pw == NULL)
-		return (-1);
-	while (len > 0 && (pw[len - 1] == '\n' || pw[len - 1] == '\r'))
-		pw[--len] = '\0';
-	rd->password = pw;
-	return (0);
-}
-
 /* table_each: forget a kept channel. */
 static void
 free_channel(const uint8_t *key, void *value, void *arg)
@@ -390,7 +367,7 @@ r_open(struct server *srv, redis_msg_cb msg_cb, void *msg_arg, char **cause)
 		free_fields(rd);
 		return (NULL);
 	}
-	if (load_password(rd, cause) != 0) {
+	if (keyspace_password(&rd->srv->set, &rd->password, cause) != 0) {
 		free_fields(rd);
 		return (NULL);
 	}

@@ -19,6 +19,7 @@ struct conn;
 struct server;
 struct redisAsyncContext;
 struct redisReply;
+struct redisContext;
 struct metrics;
 
 /* ---- settings.c: the trystd.conf table -------------------------------- */
@@ -31,7 +32,7 @@ struct settings {
 	char		*tls_cert;
 	char		*tls_key;
 	char		*master_key;
-	char		*redis;			/* HOST:PORT or unix:/PATH */
+	char		*redis;			/* see settings.c */
 	char		*redis_user;
 	char		*redis_password_file;
 	char		*verification;		/* dev:FILE or exec:PROGRAM */
@@ -529,6 +530,11 @@ int		 keyspace_redis_parse(const char *, char **host, int *port,
 /* The same, without a reason. */
 int		 keyspace_redis_addr(const char *, char **host, int *port,
 		    char **path);
+/* The password in redis_password_file, without its line end: 0 and *pw
+ * (the caller zeroes and frees it; NULL when no file is set), or -1 and
+ * *cause. */
+int		 keyspace_password(const struct settings *, char **pw,
+		    char **cause);
 
 /* ---- store.c: the data layer's typed operations ----------------------- */
 
@@ -761,6 +767,50 @@ int		 slot_map_full(const struct slotmap *);
  * error names none: the node that answered), or -1. */
 int		 slot_redirect(const char *err, size_t len, int *ask,
 		    unsigned *slot, char **host, int *port);
+/* A node of the cluster, as CLUSTER NODES lists it. */
+struct slot_node {
+	char		*host;
+	int		 port;
+	int		 primary;	/* flag "master" */
+	int		 up;		/* no fail, fail?, handshake, noaddr */
+	int		 slots;		/* lists slots it serves */
+};
+/* The nodes of a CLUSTER NODES reply (text of len bytes), primaries and
+ * replicas in its order; asked: the node asked, for an empty address.
+ * 0 and *out (free with slot_nodes_free), or -1 and *why. */
+int		 slot_nodes_parse(const char *text, size_t len,
+		    const char *asked, struct slot_node **out, size_t *n,
+		    char **why);
+void		 slot_nodes_free(struct slot_node *, size_t n);
+
+/* ---- ctlredis.c: trystctl's synchronous Redis -------------------------- */
+
+struct ctlredis;
+
+/* A node for ctlredis_each: rc NULL (and why) when it cannot be reached.
+ * name: "HOST:PORT (primary)", "HOST:PORT (replica)" or the redis
+ * setting. Nonzero: this node failed (the walk goes on). */
+typedef int (*ctlredis_node_fn)(struct redisContext *rc, const char *name,
+		    const char *why, void *arg);
+
+/* Connect (and AUTH) to the redis setting's Redis, or to the first seed of
+ * a cluster that answers. NULL and *cause. */
+struct ctlredis	*ctlredis_open(const struct settings *, char **cause);
+void		 ctlredis_close(struct ctlredis *);
+/* "PUBLISH", or "SPUBLISH" on a cluster (keyspace_delete_lua's ARGV). */
+const char	*ctlredis_publish(const struct ctlredis *);
+/* A command whose keys share one slot, on a cluster sent where MOVED and
+ * ASK say (at most 5 redirects): its reply, an error reply included
+ * (caller frees), or NULL and *cause (connection lost, or redirected
+ * too often). */
+struct redisReply *ctlredis_vcommand(struct ctlredis *, char **cause,
+		    const char *fmt, va_list);
+/* fn for the standalone Redis, or for every primary of a cluster (with
+ * replicas: every node) that CLUSTER NODES lists, those down included
+ * (rc NULL) unless they failed and serve no slot. -1 and *cause if any
+ * fn failed or the nodes could not be read. */
+int		 ctlredis_each(struct ctlredis *, int replicas,
+		    ctlredis_node_fn fn, void *arg, char **cause);
 
 /* ---- deliver.c: handing codes to the verification transport ------------ */
 

@@ -463,7 +463,8 @@ const struct conf_entry settings_table[] = {
 	STRING(master_key, "/etc/tryst/master.key", 1, 0, 1, NULL,
 	    "Master key file (or credential:NAME); all keys come from it."),
 	STRING(redis, "127.0.0.1:6379", 1, 0, 1, check_redis,
-	    "Redis server: HOST:PORT or unix:/PATH."),
+	    "Redis: HOST:PORT, unix:/PATH, or "
+	    "cluster:HOST:PORT[,HOST:PORT...]."),
 	STRING(redis_user, "", 0, 0, 0, NULL,
 	    "Redis ACL user; empty: the default user."),
 	STRING(redis_password_file, "", 0, 0, 0, NULL,

@@ -342,16 +342,50 @@ fail:
 	return (-1);
 }
 
+/* Split h (len bytes) at its last ":" into *host (caller frees; an IPv6
+ * address comes without brackets, accepted with them too; empty allowed)
+ * and *port (1..65535): 0, or -1. */
+static int
+host_port(const char *h, size_t len, char **host, int *port)
+{
+	const char	*p, *end = h + len, *colon = NULL;
+	unsigned long	 v;
+	size_t		 hlen;
+
+	for (p = h; p < end; p++)
+		if (*p == ':')
+			colon = p;
+	if (colon == NULL || colon + 1 == end || end - colon > 6)
+		return (-1);
+	for (v = 0, p = colon + 1; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return (-1);
+		v = v * 10 + (unsigned long)(*p - '0');
+	}
+	if (v < 1 || v > 65535)
+		return (-1);
+	hlen = colon - h;
+	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
+		h++;
+		hlen -= 2;
+	}
+	if (memchr(h, '\0', hlen) != NULL || memchr(h, ' ', hlen) != NULL)
+		return (-1);
+	*port = (int)v;
+	*host = xmalloc(hlen + 1);
+	memcpy(*host, h, hlen);
+	(*host)[hlen] = '\0';
+	return (0);
+}
+
 /* Parse "MOVED 3999 127.0.0.1:6381" or "ASK ...": the host is what lies
- * before the last ":" (an IPv6 address comes without brackets; accepted
- * with them too), empty when the node that answered is meant. */
+ * before the last ":", empty when the node that answered is meant. */
 int
 slot_redirect(const char *err, size_t len, int *ask, unsigned *slot,
     char **host, int *port)
 {
-	const char	*p, *end = err + len, *colon, *h;
+	const char	*p, *end = err + len;
 	unsigned long	 v;
-	size_t		 hlen;
 
 	*host = NULL;
 	if (len > 6 && memcmp(err, "MOVED ", 6) == 0) {
@@ -367,29 +401,118 @@ slot_redirect(const char *err, size_t len, int *ask, unsigned *slot,
 	if (v >= SLOT_COUNT || p == end || *p != ' ' || p[-1] == ' ')
 		return (-1);
 	*slot = (unsigned)v;
-	h = ++p;
-	for (colon = NULL; p < end; p++)
-		if (*p == ':')
-			colon = p;
-	if (colon == NULL || colon + 1 == end || end - colon > 6)
-		return (-1);
-	for (v = 0, p = colon + 1; p < end; p++) {
-		if (*p < '0' || *p > '9')
+	p++;
+	return (host_port(p, (size_t)(end - p), host, port));
+}
+
+/* Free n nodes and their array. */
+void
+slot_nodes_free(struct slot_node *a, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		free(a[i].host);
+	free(a);
+}
+
+/* 1 if the comma-separated flags (len bytes) hold flag. */
+static int
+has_flag(const char *flags, size_t len, const char *flag)
+{
+	size_t	 fl = strlen(flag), i, j;
+
+	for (i = 0; i < len; i = j + 1) {
+		for (j = i; j < len && flags[j] != ','; j++)
+			;
+		if (j - i == fl && memcmp(flags + i, flag, fl) == 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* One line of CLUSTER NODES: "ID HOST:PORT@BUS[,NAME] FLAGS PRIMARY PING
+ * PONG EPOCH LINK [SLOT...]". */
+static int
+node_line(const char *line, size_t len, const char *asked,
+    struct slot_node *n, char **why)
+{
+	const char	*f[3], *end = line + len, *p = line, *at;
+	size_t		 fl[3];
+	int		 i;
+
+	for (i = 0; i < 3; i++) {
+		while (p < end && *p == ' ')
+			p++;
+		f[i] = p;
+		while (p < end && *p != ' ')
+			p++;
+		if ((fl[i] = (size_t)(p - f[i])) == 0) {
+			*why = xstrdup("a CLUSTER NODES line has fewer than "
+			    "3 fields");
 			return (-1);
-		v = v * 10 + (unsigned long)(*p - '0');
+		}
 	}
-	if (v < 1 || v > 65535)
-		return (-1);
-	*port = (int)v;
-	hlen = colon - h;
-	if (hlen >= 2 && h[0] == '[' && h[hlen - 1] == ']') {
-		h++;
-		hlen -= 2;
+	for (i = 3; p < end; i++) {	/* fields 9 on: the slots served */
+		while (p < end && *p == ' ')
+			p++;
+		if (p < end && i >= 8)
+			n->slots = 1;
+		while (p < end && *p != ' ')
+			p++;
 	}
-	if (memchr(h, '\0', hlen) != NULL || memchr(h, ' ', hlen) != NULL)
+	n->primary = has_flag(f[2], fl[2], "master");
+	n->up = !has_flag(f[2], fl[2], "fail") &&
+	    !has_flag(f[2], fl[2], "fail?") &&
+	    !has_flag(f[2], fl[2], "handshake") &&
+	    !has_flag(f[2], fl[2], "noaddr");
+	if (has_flag(f[2], fl[2], "noaddr")) {
+		n->host = xstrdup("");		/* ":0@0": no port to parse */
+		return (0);
+	}
+	at = memchr(f[1], '@', fl[1]);
+	if (host_port(f[1], at != NULL ? (size_t)(at - f[1]) : fl[1],
+	    &n->host, &n->port) != 0) {
+		*why = xstrdup("a CLUSTER NODES line has no HOST:PORT");
 		return (-1);
-	*host = xmalloc(hlen + 1);
-	memcpy(*host, h, hlen);
-	(*host)[hlen] = '\0';
+	}
+	if (*n->host == '\0') {
+		free(n->host);
+		n->host = xstrdup(asked);
+	}
+	return (0);
+}
+
+/* Every node of a CLUSTER NODES reply's text. */
+int
+slot_nodes_parse(const char *text, size_t len, const char *asked,
+    struct slot_node **out, size_t *np, char **why)
+{
+	struct slot_node	*a = NULL;
+	const char		*p = text, *end = text + len, *nl;
+	size_t			 n = 0;
+
+	*out = NULL;
+	*np = 0;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (nl == p || (nl - p == 1 && *p == '\r'))
+			continue;
+		a = xrealloc(a, (n + 1) * sizeof *a);
+		memset(&a[n], 0, sizeof a[n]);
+		if (node_line(p, (size_t)(nl - p) - (nl[-1] == '\r'), asked,
+		    &a[n], why) != 0) {
+			slot_nodes_free(a, n);
+			return (-1);
+		}
+		n++;
+	}
+	if (n == 0) {
+		*why = xstrdup("CLUSTER NODES lists no node");
+		return (-1);
+	}
+	*out = a;
+	*np = n;
 	return (0);
 }

@@ -72,56 +72,32 @@ load_keys(const struct settings *set)
 	return (keys);
 }
 
-/* Connect to the configured Redis, authenticated. */
-static redisContext *
+/* Connect to the configured Redis or cluster, authenticated. */
+static struct ctlredis *
 connect_redis(const struct settings *set)
 {
-	struct timeval	 tv = { 5, 0 };
-	redisContext	*rc;
-	redisReply	*r;
-	char		*host, *path, *pw, *cause;
-	int		 port;
+	struct ctlredis	*c;
+	char		*cause;
 
-
-	if (keyspace_redis_addr(set->redis, &host, &port, &path) != 0)
-		die("redis: cannot parse \"%s\"", set->redis);
-	rc = path != NULL ? redisConnectUnixWithTimeout(path, tv) :
-	    redisConnectWithTimeout(host, port, tv);
-	if (rc == NULL || rc->err)
-		die("redis %s: %s", set->redis, rc ? rc->errstr : "no memory");
-	free(host);
-	free(path);
-	if (*set->redis_password_file == '\0')
-		return (rc);
-	if ((path = settings_path(set, set->redis_password_file,
-	    &cause)) == NULL ||
-	    (pw = file_read_small(path, 1024, NULL, &cause)) == NULL)
+	if ((c = ctlredis_open(set, &cause)) == NULL)
 		die("%s", cause);
-	free(path);
-	pw[strcspn(pw, "\r\n")] = '\0';
-	r = *set->redis_user != '\0' ?
-	    redisCommand(rc, "AUTH %s %s", set->redis_user, pw) :
-	    redisCommand(rc, "AUTH %s", pw);
-	sodium_memzero(pw, strlen(pw));
-	free(pw);
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
-		die("redis: AUTH failed");
-	freeReplyObject(r);
-	return (rc);
+	return (c);
 }
 
-/* Run a command; exit on a lost connection or an error reply. */
+/* Run a command on one slot; exit on a lost connection or an error
+ * reply. */
 static redisReply *
-command(redisContext *rc, const char *fmt, ...)
+command(struct ctlredis *c, const char *fmt, ...)
 {
 	redisReply	*r;
 	va_list		 ap;
+	char		*cause;
 
 	va_start(ap, fmt);
-	r = redisvCommand(rc, fmt, ap);
+	r = ctlredis_vcommand(c, &cause, fmt, ap);
 	va_end(ap);
 	if (r == NULL)
-		die("redis: %s", rc->errstr);
+		die("%s", cause);
 	if (r->type == REDIS_REPLY_ERROR)
 		die("redis: %s", r->str);
 	return (r);
@@ -129,7 +105,7 @@ command(redisContext *rc, const char *fmt, ...)
 
 /* Read one number's account. */
 static void
-lookup_one(redisContext *rc, const struct keys *keys, struct found *f)
+lookup_one(struct ctlredis *rc, const struct keys *keys, struct found *f)
 {
 	redisReply	*r;
 	uint8_t		 id[ID_LEN];
@@ -222,7 +198,7 @@ static int
 cmd_lookup(const struct settings *set, int argc, char **argv)
 {
 	struct keys	*keys;
-	redisContext	*rc;
+	struct ctlredis	*rc;
 	struct found	 f;
 	int		 json = 0, i, bad = 0;
 
@@ -249,7 +225,7 @@ cmd_lookup(const struct settings *set, int argc, char **argv)
 	}
 	if (json)
 		printf("\n]\n");
-	redisFree(rc);
+	ctlredis_close(rc);
 	keys_free(keys);
 	return (bad ? 1 : 0);
 }
@@ -259,7 +235,7 @@ static int
 cmd_delete(const struct settings *set, int argc, char **argv)
 {
 	struct keys	*keys;
-	redisContext	*rc;
+	struct ctlredis	*rc;
 	struct found	 f = { .number = argv[0] };
 	redisReply	*r;
 	uint8_t		 id[ID_LEN];
@@ -275,7 +251,7 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 		die("%s: not a valid E.164 number", f.number);
 	if (!f.registered) {
 		printf("%s: no account\n", f.number);
-		redisFree(rc);
+		ctlredis_close(rc);
 		keys_free(keys);
 		return (1);
 	}
@@ -283,42 +259,66 @@ cmd_delete(const struct settings *set, int argc, char **argv)
 	keyspace_acct(key, id);
 	keyspace_channel(chan, id);
 	keyspace_revoke_msg(rv, f.created);
-	r = command(rc, "EVAL %s 1 %s %llu PUBLISH %s %s", keyspace_delete_lua,
-	    key, (unsigned long long)f.created, chan, rv);
+	r = command(rc, "EVAL %s 1 %s %llu %s %s %s", keyspace_delete_lua,
+	    key, (unsigned long long)f.created, ctlredis_publish(rc), chan,
+	    rv);
 	deleted = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
 	freeReplyObject(r);
 	if (!deleted) {
 		printf("%s: registered again meanwhile; nothing deleted, run "
 		    "delete again\n", f.number);
-		redisFree(rc);
+		ctlredis_close(rc);
 		keys_free(keys);
 		return (1);
 	}
 	printf("%s: account deleted\n", f.number);
-	redisFree(rc);
+	ctlredis_close(rc);
 	keys_free(keys);
 	return (0);
 }
 
-/* compact: ask Redis to rewrite its append-only file, so that deleted
- * accounts and old values leave the disk. */
+/* ctlredis_each: ask one node to rewrite its append-only file. */
+static int
+compact_node(redisContext *rc, const char *name, const char *why, void *arg)
+{
+	redisReply	*r;
+	int		 rv = 0;
+
+	if (rc == NULL) {
+		printf("%s: %s\n", name, why);
+		return (-1);
+	}
+	if ((r = redisCommand(rc, "BGREWRITEAOF")) == NULL) {
+		printf("%s: %s\n", name, rc->errstr);
+		return (-1);
+	}
+	/* A rewrite already under way does the same job: not an error. */
+	if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "in progress") ==
+	    NULL) {
+		printf("%s: %s\n", name, r->str);
+		rv = -1;
+	} else
+		printf("%s: %s\n", name, r->type == REDIS_REPLY_ERROR ?
+		    "a rewrite of the append-only file is already under way" :
+		    r->str != NULL ? r->str : "rewrite requested");
+	freeReplyObject(r);
+	return (rv);
+}
+
+/* compact: ask Redis (on a cluster every node, replicas too: each keeps
+ * an append-only file of its own) to rewrite its append-only file, so
+ * that deleted accounts and old values leave the disk. */
 static int
 cmd_compact(const struct settings *set)
 {
-	redisContext	*rc = connect_redis(set);
-	redisReply	*r;
+	struct ctlredis	*c = connect_redis(set);
+	char		*cause;
+	int		 rv;
 
-	if ((r = redisCommand(rc, "BGREWRITEAOF")) == NULL)
-		die("redis: %s", rc->errstr);
-	/* A rewrite already under way does the same job: not an error. */
-	if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "in progress") ==
-	    NULL)
-		die("redis: %s", r->str);
-	printf("redis: %s\n", r->type == REDIS_REPLY_ERROR ?
-	    "a rewrite of the append-only file is already under way" :
-	    r->str != NULL ? r->str : "rewrite requested");
-	freeReplyObject(r);
-	redisFree(rc);
+	rv = ctlredis_each(c, 1, compact_node, NULL, &cause);
+	ctlredis_close(c);
+	if (rv != 0)
+		die("%s", cause);
 	return (0);
 }
 
@@ -352,19 +352,25 @@ stats_add(struct acct_stats *st, const redisReply *r)
 	st->seen_30d += seen + 30 * DAY > st->today;
 }
 
-/* Walk acct:* with SCAN (never KEYS: it would stall Redis), reading the
- * timestamps of each batch in one pipeline. */
-static void
-stats_scan(redisContext *rc, struct acct_stats *st)
+/* ctlredis_each: walk one node's acct:* with SCAN (never KEYS: it would
+ * stall Redis), reading the timestamps of each batch in one pipeline. A
+ * node that cannot be read stops the count: a partial one would mislead. */
+static int
+stats_scan(redisContext *rc, const char *name, const char *why, void *arg)
 {
+	struct acct_stats *st = arg;
 	redisReply	*r, *h;
 	char		*cursor = xstrdup("0");
 	size_t		 i;
 
+	if (rc == NULL)
+		die("%s: %s", name, why);
 	do {
-		r = command(rc, "SCAN %s MATCH acct:* COUNT 1000", cursor);
+		if ((r = redisCommand(rc, "SCAN %s MATCH acct:* COUNT 1000",
+		    cursor)) == NULL)
+			die("%s: %s", name, rc->errstr);
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2)
-			die("redis: unexpected SCAN reply");
+			die("%s: unexpected SCAN reply", name);
 		free(cursor);
 		cursor = xstrdup(r->element[0]->str);
 		for (i = 0; i < r->element[1]->elements; i++)
@@ -379,6 +385,7 @@ stats_scan(redisContext *rc, struct acct_stats *st)
 		freeReplyObject(r);
 	} while (strcmp(cursor, "0") != 0);
 	free(cursor);
+	return (0);
 }
 
 /* stats [--json]: how many accounts, how many were created or seen
@@ -387,7 +394,8 @@ static int
 cmd_stats(const struct settings *set, int argc, char **argv)
 {
 	struct acct_stats	 st = { 0 };
-	redisContext	*rc;
+	struct ctlredis	*rc;
+	char		*cause;
 	int		 json = argc == 1 && strcmp(argv[0], "--json") == 0;
 
 	if (argc != json)
@@ -395,8 +403,9 @@ cmd_stats(const struct settings *set, int argc, char **argv)
 	rc = connect_redis(set);
 	st.now = (uint64_t)time(NULL);
 	st.today = st.now / DAY * DAY;
-	stats_scan(rc, &st);
-	redisFree(rc);
+	if (ctlredis_each(rc, 0, stats_scan, &st, &cause) != 0)
+		die("%s", cause);
+	ctlredis_close(rc);
 	if (json) {
 		printf("{\"accounts\": %llu, \"created_30d\": %llu, "
 		    "\"seen_today\": %llu, \"seen_7d\": %llu, "

@@ -8,7 +8,8 @@
  * primary killed with SIGKILL (commands in flight get NULL, the slot
  * works again after the replica's promotion, a channel of that slot
  * hears messages again, no ID in the log at the default level); and a
- * wrong password (never up, no crash).
+ * wrong password (never up, no crash). integ-ctl.c adds trystctl's tests
+ * on the same cluster.
  *
  * The cluster is shared by the tests, which run in this order, each in
  * a child of its own (Check's fork mode) with a cluster_ops of its own
@@ -36,13 +37,13 @@
 
 #include "server.h"
 #include "unit.h"
+#include "integ-cluster.h"
 
-#define PASSWORD	"cluster-test-password"
 #define NPORTS		12	/* 6 client ports, 6 bus ports */
 
-static char		 dir[64] = "/tmp/tryst-cluster.XXXXXX";
-static char		 pwfile[128];
-static int		 base;
+char			 dir[64] = "/tmp/tryst-cluster.XXXXXX";
+char			 pwfile[128];
+int			 base;
 
 static struct server	 srv;
 static void		*cl;
@@ -236,9 +237,10 @@ publish_until_heard(const char *chan, const char *msg, int ms)
 
 /* ---- the cluster as the tests see it (blocking hiredis) ---- */
 
-/* A reply of the node at port (fatal if it cannot answer). */
-static redisReply *
-node_vcmd(int port, const char *fmt, va_list ap)
+/* A connection to the node at port, authenticated (fatal if it cannot
+ * be made). */
+redisContext *
+node_connect(int port)
 {
 	redisContext	*c;
 	redisReply	*r;
@@ -249,6 +251,16 @@ node_vcmd(int port, const char *fmt, va_list ap)
 	r = redisCommand(c, "AUTH %s", PASSWORD);
 	ck_assert_ptr_nonnull(r);
 	freeReplyObject(r);
+	return (c);
+}
+
+/* A reply of the node at port (fatal if it cannot answer). */
+static redisReply *
+node_vcmd(int port, const char *fmt, va_list ap)
+{
+	redisContext	*c = node_connect(port);
+	redisReply	*r;
+
 	r = redisvCommand(c, fmt, ap);
 	ck_assert_ptr_nonnull(r);
 	redisFree(c);
@@ -256,7 +268,7 @@ node_vcmd(int port, const char *fmt, va_list ap)
 }
 
 /* A reply of the node at port. */
-static redisReply *
+redisReply *
 node_cmd(int port, const char *fmt, ...)
 {
 	redisReply	*r;
@@ -297,7 +309,7 @@ map_of(struct slotmap *m, int port)
 }
 
 /* The port of the primary of slot s. */
-static int
+int
 owner_of(unsigned s)
 {
 	static struct slotmap	 m;
@@ -833,7 +845,9 @@ main(void)
 	tcase_add_test(tc, test_reconnect);
 	tcase_add_test(tc, test_user);
 	tcase_add_test(tc, test_wrong_password);
+	ctl_tests(tc, 0);
 	tcase_add_test(tc, test_failover);
+	ctl_tests(tc, 1);
 	suite_add_tcase(s, tc);
 	failed = unit_run(s);
 

@@ -445,6 +445,78 @@ seeds_fail(const char *v, const char *why)
 	setting_is(v, why);
 }
 
+/* CLUSTER NODES of a real 3+3 cluster (Redis 7.0) 3 s after a SIGKILL of
+ * the primary on 21001, whose replica on 21005 took its slots; then a
+ * few lines of other shapes. */
+static const char nodes_text[] =
+    "07dae31d261c3533de45a4b97db4ae58063dac3a 127.0.0.1:21005@21011 master"
+    " - 0 1796459385544 7 connected 5461-10922\n"
+    "7e8daff4dd2a184deb18bc04c2e1d6108a03199a 127.0.0.1:21003@21009 slave"
+    " 14d114191be29c9d0d391b54225b1a6e57c22c3c 0 1796459385444 3 "
+    "connected\n"
+    "3503b71dfd533de027c85491c1dde05f613487cd 127.0.0.1:21000@21006 "
+    "myself,master - 0 1796459385000 1 connected 0-5460\n"
+    "4fe2fd744e9122542fa9ecffa1f68bb726d1ded0 127.0.0.1:21001@21007 "
+    "master,fail - 1796459383218 1796459382713 2 disconnected\r\n"
+    "\n"
+    "aa :6379@16379 myself,master - 0 0 0 connected 1 [2->-bb]\n"
+    "bb ::1:7001@17001,redis-b.example slave,fail? aa 0 0 0 connected\n"
+    "cc :0@0 master,noaddr - 0 0 0 disconnected 17\n"
+    "dd [::1]:7002@17002 handshake - 0 0 0 connected";
+
+START_TEST(test_nodes)
+{
+	static const struct {
+		const char	*host;
+		int		 port, primary, up, slots;
+	} want[] = {
+		{ "127.0.0.1", 21005, 1, 1, 1 },
+		{ "127.0.0.1", 21003, 0, 1, 0 },
+		{ "127.0.0.1", 21000, 1, 1, 1 },
+		{ "127.0.0.1", 21001, 1, 0, 0 },
+		{ "asked.example", 6379, 1, 1, 1 },
+		{ "::1", 7001, 0, 0, 0 },
+		{ "", 0, 1, 0, 1 },
+		{ "::1", 7002, 0, 0, 0 },
+	};
+	static const char *bad[] = { "", "\n\r\n", "id", "id 1.2.3.4:5",
+	    "id 1.2.3.4:5@6", "id h master", "id h:0 master",
+	    "id h:70000@1 master", "id a b:1 master", "id 1.2.3.4:x master" };
+	struct slot_node *n = NULL;
+	size_t		 count = 9, i;
+	char		*why = NULL;
+
+	ck_assert_int_eq(slot_nodes_parse(nodes_text, strlen(nodes_text),
+	    "asked.example", &n, &count, &why), 0);
+	ck_assert_uint_eq(count, nitems(want));
+	for (i = 0; i < count; i++) {
+		ck_assert_msg(strcmp(n[i].host, want[i].host) == 0, "%zu: %s",
+		    i, n[i].host);
+		ck_assert_int_eq(n[i].port, want[i].port);
+		ck_assert_int_eq(n[i].primary, want[i].primary);
+		ck_assert_int_eq(n[i].up, want[i].up);
+		ck_assert_int_eq(n[i].slots, want[i].slots);
+	}
+	slot_nodes_free(n, count);
+	for (i = 0; i < nitems(bad); i++) {
+		n = (struct slot_node *)&count;
+		ck_assert_msg(slot_nodes_parse(bad[i], strlen(bad[i]), "h", &n,
+		    &count, &why) == -1, "%s", bad[i]);
+		ck_assert_ptr_null(n);
+		ck_assert_uint_eq(count, 0);
+		ck_assert_ptr_nonnull(why);
+		free(why);
+		why = NULL;
+	}
+	/* Only len bytes are read: the first line, cut before its slots. */
+	ck_assert_int_eq(slot_nodes_parse(nodes_text, 100, "h", &n, &count,
+	    &why), 0);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_int_eq(n[0].slots, 0);
+	slot_nodes_free(n, count);
+}
+END_TEST
+
 START_TEST(test_seeds)
 {
 	char	 many[1024];
@@ -507,6 +579,7 @@ main(void)
 	tcase_add_test(tc, test_map_slots_cases);
 	tcase_add_test(tc, test_redirect);
 	tcase_add_test(tc, test_seeds);
+	tcase_add_test(tc, test_nodes);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
 }
