@@ -585,6 +585,35 @@ settings_node_default(const char *host, char **why)
 	return (NULL);
 }
 
+/* On a cluster, the relay endpoint must name this node: a client of
+ * another node told "[::]:4433" would join the relay of its own node,
+ * which knows nothing of the call (a client takes an unspecified address
+ * for its server's, which is right only for a single node). */
+static int
+endpoint_reachable(const struct settings *s, char **why)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t		 len;
+	char			*ignored = NULL, q[QUOTE];
+
+	if (!slot_is_cluster(s->redis) || settings_sockaddr(s->relay_endpoint,
+	    &ss, &len, &ignored) != 0) {
+		free(ignored);		/* a host name: fine */
+		return (0);
+	}
+	if ((ss.ss_family == AF_INET && sin->sin_addr.s_addr == INADDR_ANY) ||
+	    (ss.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr))) {
+		xasprintf(why, "relay_endpoint: \"%s\" is no address that the "
+		    "clients of other nodes can reach; on a cluster set it to "
+		    "this node's HOST:PORT", quoted(q, s->relay_endpoint));
+		return (-1);
+	}
+	return (0);
+}
+
 /* The defaults that depend on the host or on other keys: node_name (the
  * host name) and relay_endpoint (relay_listen, else listen). */
 static int
@@ -609,7 +638,7 @@ fill_defaults(struct settings *s, char **why)
 		s->relay_endpoint = xstrdup(*s->relay_listen != '\0' ?
 		    s->relay_listen : s->listen);
 	}
-	return (0);
+	return (endpoint_reachable(s, why));
 }
 
 /* Parse the listeners' addresses, which settings_check has passed. */

@@ -782,7 +782,42 @@ END_TEST
 
 START_TEST(test_relay_endpoint)
 {
-	char	 v[300];
+	struct settings	 s;
+	char		 v[300], want[300], *tail;
+	static const char *cl = "verification = dev:/tmp/c\n"
+	    "redis = cluster:127.0.0.1:7000\n";
+	static const char *unreachable = " is no address that the clients "
+	    "of other nodes can reach; on a cluster set it to this node's "
+	    "HOST:PORT";
+
+	/* On a cluster the endpoint must name this node, default or not. */
+	snprintf(v, sizeof v, "%slisten = [::]:4433\n", cl);
+	tail = load_text(&s, v);
+	snprintf(want, sizeof want, ": relay_endpoint: \"[::]:4433\"%s",
+	    unreachable);
+	ck_assert_str_eq(tail, want);
+	free(tail);
+	snprintf(v, sizeof v, "%slisten = 0.0.0.0:4433\nrelay_listen = "
+	    "0.0.0.0:4434\n", cl);
+	tail = load_text(&s, v);
+	ck_assert_ptr_nonnull(tail);
+	ck_assert_ptr_nonnull(strstr(tail, "\"0.0.0.0:4434\""));
+	ck_assert_ptr_nonnull(strstr(tail, unreachable));
+	free(tail);
+	snprintf(v, sizeof v, "%slisten = [::]:4433\nrelay_endpoint = "
+	    "a.example.org:4433\n", cl);
+	tail = load_text(&s, v);
+	ck_assert_msg(tail == NULL, "%s", tail);
+	settings_free(&s);
+	snprintf(v, sizeof v, "%slisten = 127.0.0.1:4433\n", cl);
+	tail = load_text(&s, v);
+	ck_assert_msg(tail == NULL, "%s", tail);
+	ck_assert_str_eq(s.relay_endpoint, "127.0.0.1:4433");
+	settings_free(&s);
+	/* One node on its own Redis: the client's server is the relay. */
+	tail = load_text(&s, "verification = dev:/tmp/c\nlisten = [::]:1\n");
+	ck_assert_msg(tail == NULL, "%s", tail);
+	settings_free(&s);
 
 	value_ok("relay_endpoint", "tryst.example.org:4433");
 	value_ok("relay_endpoint", "192.0.2.1:443");
