@@ -37,35 +37,8 @@ for t in redis-server redis-cli openssl cmp; do
 done
 
 # shellcheck source=lib.sh
-. "$here/lib.sh"
+. "$here/lib.sh"	# also show, wait_for, as, setup, listen, unlisten
 lib_begin client-test CLIENT_TEST_KEEP
-# Print the tail of the named files of tmp.
-show() {
-	local f
-	for f in "$@"; do
-		[ -s "$tmp/$f" ] || continue
-		echo "---- $f"
-		tail -n 15 "$tmp/$f"
-	done
-}
-
-# wait_for FILE TENTHS REGEX: until a line of FILE matches.
-wait_for() {
-	local i
-	for ((i = 0; i < $2; i++)); do
-		grep -Eq -- "$3" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-# as WHO ARGS...: run tryst with WHO's state folder, within a time limit.
-as() {
-	local who=$1
-	shift
-	TRYST_HOME="$tmp/$who" timeout 90 "$TRYST" "$@"
-}
-
 # ---- the server -----------------------------------------------------------
 # dead: a port nothing listens on, first in carol's list of servers.
 read -r redis_port port rport dead <<<"$(free_ports tcp tcp tcp tcp)"
@@ -99,40 +72,6 @@ trystd_up() {
 trystd_up
 key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys)
 ctl() { "$TRYSTCTL" -c "$tmp/trystd.conf" "$@"; }
-
-# setup WHO NUMBER [SERVERS]: init with the published key, register,
-# verify.
-setup() {
-	local who=$1 number=$2 servers=${3:-127.0.0.1:$port} code
-	as "$who" init --server "$servers" --key "$key" \
-	    >>"$tmp/$who.setup" 2>&1 &&
-	    as "$who" register "$number" >>"$tmp/$who.setup" 2>&1 &&
-	    wait_for "$tmp/codes.txt" 50 "^\\$number " || return 1
-	code=$(awk -v n="$number" '$1 == n { c = $2 } END { print c }' \
-	    "$tmp/codes.txt")
-	as "$who" verify "$code" >>"$tmp/$who.setup" 2>&1
-}
-
-# listen WHO [-v] ARGS...: start tryst [-v] listen for WHO into
-# $tmp/WHO.inbox and wait until it is online. Its pid in listen_pid.
-listen() {
-	local who=$1 v=()
-	shift
-	[ "${1:-}" = -v ] && { v=(-v); shift; }
-	mkdir -p "$tmp/$who.inbox"
-	: >"$tmp/$who.listen.out"
-	TRYST_HOME="$tmp/$who" "$TRYST" "${v[@]}" listen \
-	    --dir "$tmp/$who.inbox" "$@" \
-	    >"$tmp/$who.listen.out" 2>"$tmp/$who.listen.err" &
-	listen_pid=$!
-	pids+=($listen_pid)
-	wait_for "$tmp/$who.listen.out" 100 '^online$'
-}
-
-unlisten() {
-	kill "$listen_pid" 2>/dev/null
-	wait "$listen_pid" 2>/dev/null
-}
 
 if setup alice "$ALICE" && setup bob "$BOB"; then
 	ok "alice and bob registered through the dev: transport"

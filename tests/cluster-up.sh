@@ -25,7 +25,9 @@
 #
 # Environment: CLUSTER_NODE_TIMEOUT (ms, default 1000: failovers within
 # about 2 s), CLUSTER_PASSWORD (requirepass and masterauth on every node;
-# default none). Both are read by start and kept in DIR for node.
+# default none), CLUSTER_AOF (yes: the append-only file, fsync every
+# second, as deploy/redis-tryst.conf has it; default no). All are read by
+# start and kept in DIR for node.
 # Client port of node i (0..5) is PORT+i; which of them are primaries is
 # redis-cli's choice (in practice PORT..PORT+2): ask CLUSTER NODES.
 set -u
@@ -56,7 +58,8 @@ node_start() {
 	    --cluster-replica-validity-factor 0 \
 	    --cluster-allow-replica-migration no \
 	    --daemonize yes --pidfile "$nd/redis.pid" \
-	    --logfile "$nd/redis.log" --dir "$nd" --save "" --appendonly no
+	    --logfile "$nd/redis.log" --dir "$nd" --save "" \
+	    --appendonly "${CLUSTER_AOF:-no}" --appendfsync everysec
 	if [ -n "$CLUSTER_PASSWORD" ]; then
 		set -- "$@" --requirepass "$CLUSTER_PASSWORD" \
 		    --masterauth "$CLUSTER_PASSWORD"
@@ -139,6 +142,10 @@ fail() {
 start() {
 	local d=$1 base=$2 owner=${3:-} p hosts=() out
 	[ -d "$d" ] || die "no folder $d"
+	case ${CLUSTER_AOF:-no} in
+	yes|no) ;;
+	*) die "CLUSTER_AOF is yes or no" ;;
+	esac
 	case $base in
 	''|*[!0-9]*) die "bad port $base" ;;
 	esac
@@ -150,6 +157,7 @@ start() {
 		printf 'CLUSTER_NODE_TIMEOUT=%q\n' \
 		    "${CLUSTER_NODE_TIMEOUT:-1000}"
 		printf 'CLUSTER_PASSWORD=%q\n' "${CLUSTER_PASSWORD:-}"
+		printf 'CLUSTER_AOF=%q\n' "${CLUSTER_AOF:-no}"
 	} >"$d/cluster.env"
 	# shellcheck source=/dev/null
 	. "$d/cluster.env"
