@@ -26,7 +26,6 @@
 	"max_connections_per_account = 64\n" \
 	"max_connections_per_ip = 1000000\n" \
 	"code_requests_per_hour = 100\n" \
-	"codes_per_hour = 10000000\n" \
 	"handshake_timeout_s = 120\n" \
 	"anonymous_lifetime_s = 3600\n" \
 	"idle_timeout_s = 3600\n"

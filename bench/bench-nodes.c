@@ -1,0 +1,563 @@
+/*
+ * bench-nodes.c -- memory per idle connection across nodes. NODES trystd
+ * nodes on H's Redis (doc/protocol.md §9), each on its own port, hold N
+ * authenticated idle connections between them (HELLO with flags 0, then
+ * silence), connection i on node i % NODES. The load comes from generator
+ * processes forked from this one, since one process may hold only as many
+ * descriptors as the file limit allows: each holds at most that limit less
+ * SPARE_FDS, opens its connections one after another, and binds its own
+ * loopback source address (127.0.0.2, .3, ...) so the 4-tuples do not run
+ * out of ports. VmRSS and Pss of each node are read before the first
+ * connection and after the last; prints per node the connections held,
+ * the growth and the bytes per connection, the totals, how long setup
+ * took, the generators' own memory, and every connection that failed,
+ * counted by cause. Asserts nothing about size or speed.
+ *
+ * Accounts are registered on H's trystd (not one of the nodes), PER_ACCOUNT
+ * connections of an account on each node (max_connections_per_account is
+ * per node, at most 64). A generator's memory is most of all OpenSSL's
+ * per-connection state: about 19 kB per connection all told, with
+ * SSL_MODE_RELEASE_BUFFERS (100,000 over 8 nodes: 1.9 GB for the
+ * generators, 1.6 GB for the nodes).
+ *
+ * Run by hand, as root or with a hard file limit of at least N / NODES +
+ * 64 (minutes at full size; not part of --benchmark), from the source root:
+ *
+ *	B=build-bench; TRYSTD=$B/server/trystd TRYSTCTL=$B/server/trystctl \
+ *	    TRYST=$B/client/tryst $B/bench/bench-nodes [N] [NODES] [PER_ACCOUNT]
+ *
+ * N defaults to 100000, NODES to 8 (at most 8), PER_ACCOUNT to 64; a quick
+ * check: bench-nodes 8000 4.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <check.h>
+#include <sodium.h>
+
+#include "harness.h"
+#include "bench.h"
+
+#define MAX_NODES	8	/* trystds of one test (harness-proc.c) */
+#define MAX_GENS	200	/* source addresses 127.0.0.2 ... */
+#define MIN_GENS	4	/* handshakes in flight at once */
+#define SPARE_FDS	64	/* files besides the connections */
+#define MAX_CAUSES	8	/* distinct causes of failure told apart */
+#define IO_TIMEOUT_S	60	/* one read or write of a generator */
+#define REPORT_WAIT_MS	(30 * 60 * 1000)	/* all generators, at most */
+
+#define ALPN_BOTH	"\007tryst/2\007tryst/1"
+
+#define NODES_CONF \
+	"max_connections_per_ip = 1000000\n" \
+	"handshake_timeout_s = 120\n" \
+	"anonymous_lifetime_s = 3600\n" \
+	"idle_timeout_s = 3600\n"
+
+/* What one generator did, sent up its pipe in one write. */
+struct gen_report {
+	long		 ok[MAX_NODES];		/* WELCOMEs, per node */
+	long		 failed;
+	long		 cause_n[MAX_CAUSES];
+	char		 cause[MAX_CAUSES][96];	/* the last: all others */
+	long long	 rss;			/* its own, with all held */
+	double		 secs;
+};
+
+/* One held connection of a generator. */
+struct gconn {
+	int		 fd;
+	SSL		*ssl;
+};
+
+static long		 nconn = 100000;
+static int		 nnodes = 8, per_account = 64, ngens;
+static struct hproc	*nodes[MAX_NODES];
+static struct account	*accs;
+static long		 naccs;
+
+/* ---- a generator -------------------------------------------------------- */
+
+/* Count one failure of cause in r (the last slot takes the rest). */
+static void
+note(struct gen_report *r, const char *cause)
+{
+	int	 i;
+
+	r->failed++;
+	for (i = 0; i < MAX_CAUSES - 1 && r->cause[i][0] != '\0'; i++) {
+		if (strcmp(r->cause[i], cause) == 0)
+			break;
+	}
+	if (r->cause[i][0] == '\0')
+		snprintf(r->cause[i], sizeof r->cause[i], "%s",
+		    i == MAX_CAUSES - 1 ? "(other causes)" : cause);
+	r->cause_n[i]++;
+}
+
+/* The client context of a generator: TLS 1.3, no verification (the
+ * nodes are ours), no tickets, buffers freed while idle. */
+static SSL_CTX *
+gen_ctx(void)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return (NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	return (ctx);
+}
+
+/* A TCP connection from src to dst, with I/O timeouts; -1 and why. */
+static int
+gen_tcp(const struct sockaddr_in *src, const struct sockaddr_in *dst,
+    char *why, size_t whylen)
+{
+	struct timeval	 tv = { IO_TIMEOUT_S, 0 };
+	int		 fd, one = 1;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1) {
+		snprintf(why, whylen, "socket: %s", strerror(errno));
+		return (-1);
+	}
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	/* The port is chosen at connect(), per 4-tuple. */
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+	if (bind(fd, (const struct sockaddr *)src, sizeof *src) == -1 ||
+	    connect(fd, (const struct sockaddr *)dst, sizeof *dst) == -1) {
+		snprintf(why, whylen, "bind or connect: %s", strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	return (fd);
+}
+
+/* Read exactly len bytes; 0, or -1 (closed, timed out or failed). */
+static int
+ssl_read_full(SSL *ssl, uint8_t *p, size_t len)
+{
+	int	 n;
+
+	while (len > 0) {
+		if ((n = SSL_read(ssl, p, (int)len)) <= 0)
+			return (-1);
+		p += n;
+		len -= (size_t)n;
+	}
+	return (0);
+}
+
+/* The next known message into m (pointing into buf); 0, or -1 and why. */
+static int
+gen_recv(SSL *ssl, int version, uint8_t *buf, size_t buflen, struct msg *m,
+    char *why, size_t whylen)
+{
+	uint32_t	 len;
+
+	for (;;) {
+		if (ssl_read_full(ssl, buf, PROTO_HDR) == -1)
+			goto gone;
+		len = proto_frame_len(buf);
+		if (len < 1 || len > buflen) {
+			snprintf(why, whylen, "frame of %u bytes", len);
+			return (-1);
+		}
+		if (ssl_read_full(ssl, buf, len) == -1)
+			goto gone;
+		if (proto_known(buf[0]))
+			break;
+	}
+	memset(m, 0, sizeof *m);
+	if (proto_decode_v(buf[0], buf + 1, len - 1, version, m) != 0) {
+		snprintf(why, whylen, "malformed %s", proto_type_name(buf[0]));
+		return (-1);
+	}
+	m->type = buf[0];
+	return (0);
+gone:
+	snprintf(why, whylen, "closed or timed out (%s)",
+	    errno != 0 ? strerror(errno) : "no error");
+	return (-1);
+}
+
+/* The tryst protocol on c: CHALLENGE, HELLO as a, WELCOME; 0 or -1. */
+static int
+gen_hello(struct gconn *c, const struct account *a, char *why,
+    size_t whylen)
+{
+	struct msg	 m;
+	uint8_t		 buf[4096], nonce[32];
+	const uint8_t	*alpn;
+	unsigned int	 alen;
+	size_t		 n;
+	int		 version;
+
+	SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
+	version = alen == 7 && memcmp(alpn, "tryst/2", 7) == 0 ? 2 : 1;
+	if (gen_recv(c->ssl, version, buf, sizeof buf, &m, why, whylen) != 0)
+		return (-1);
+	if (m.type != MSG_CHALLENGE)
+		goto unexpected;
+	memcpy(nonce, m.u.challenge.nonce, sizeof nonce);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_HELLO;
+	m.version = (uint8_t)version;
+	m.u.hello.credential.p = a->cred;
+	m.u.hello.credential.len = CRED_LEN;
+	hello_sign(m.u.hello.signature, a->sk, nonce, a->cred);
+	if ((n = proto_encode(&m, buf, sizeof buf)) == 0 ||
+	    SSL_write(c->ssl, buf, (int)n) != (int)n) {
+		snprintf(why, whylen, "HELLO not sent");
+		return (-1);
+	}
+	if (gen_recv(c->ssl, version, buf, sizeof buf, &m, why, whylen) != 0)
+		return (-1);
+	if (m.type == MSG_WELCOME)
+		return (0);
+unexpected:
+	snprintf(why, whylen, "got %s %s", proto_type_name(m.type),
+	    m.type == MSG_ERROR ? proto_err_name(m.u.error.code) : "");
+	return (-1);
+}
+
+/* Open c from src to node dst and bring it online as a; 0, or -1. */
+static int
+gen_open(SSL_CTX *ctx, const struct sockaddr_in *src,
+    const struct sockaddr_in *dst, const struct account *a,
+    struct gconn *c, char *why, size_t whylen)
+{
+	errno = 0;
+	ERR_clear_error();
+	if ((c->fd = gen_tcp(src, dst, why, whylen)) == -1)
+		return (-1);
+	if ((c->ssl = SSL_new(ctx)) == NULL ||
+	    SSL_set_alpn_protos(c->ssl, (const uint8_t *)ALPN_BOTH,
+	    sizeof ALPN_BOTH - 1) != 0 || !SSL_set_fd(c->ssl, c->fd)) {
+		snprintf(why, whylen, "TLS setup failed");
+		goto fail;
+	}
+	if (SSL_connect(c->ssl) != 1) {
+		snprintf(why, whylen, "TLS handshake: %s",
+		    ERR_peek_last_error() != 0 ?
+		    ERR_reason_error_string(ERR_peek_last_error()) :
+		    errno != 0 ? strerror(errno) : "closed");
+		goto fail;
+	}
+	if (gen_hello(c, a, why, whylen) == 0)
+		return (0);
+fail:
+	SSL_free(c->ssl);
+	close(c->fd);
+	c->ssl = NULL;
+	return (-1);
+}
+
+/* Generator g: open every ngens-th connection from 127.0.0.(2 + g), send
+ * the report up wfd, then hold them all until killed. Never returns. */
+static void
+gen_run(int g, int wfd)
+{
+	struct gen_report	 r;
+	struct sockaddr_in	 src, dst;
+	struct bench_mem	 m;
+	struct gconn		*held;
+	SSL_CTX			*ctx;
+	char			 why[96];
+	long			 i, j, n = 0;
+	int			 node;
+	double			 t0 = bench_now();
+
+	/* Not the harness's handlers: they stop Redis and the nodes. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGABRT, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	memset(&r, 0, sizeof r);
+	held = xcalloc((size_t)(nconn / ngens + 1), sizeof *held);
+	memset(&src, 0, sizeof src);
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(0x7f000002 + (uint32_t)g);
+	memset(&dst, 0, sizeof dst);
+	dst.sin_family = AF_INET;
+	dst.sin_addr.s_addr = htonl(0x7f000001);
+	if ((ctx = gen_ctx()) == NULL)
+		_exit(1);
+	for (i = g; i < nconn; i += ngens) {
+		node = (int)(i % nnodes);
+		j = i / nnodes;		/* the connection's place on its node */
+		dst.sin_port = htons((uint16_t)nodes[node]->port);
+		if (gen_open(ctx, &src, &dst, &accs[j / per_account],
+		    &held[n], why, sizeof why) == 0) {
+			r.ok[node]++;
+			n++;
+		} else
+			note(&r, why);
+	}
+	r.secs = bench_now() - t0;
+	if (bench_mem(getpid(), &m) == 0)
+		r.rss = m.rss;
+	if (write(wfd, &r, sizeof r) != (ssize_t)sizeof r)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* ---- the parent ----------------------------------------------------- */
+
+/* Read generator g's report from fd into r, waiting until deadline. */
+static void
+read_report(int g, int fd, struct gen_report *r, int64_t deadline)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 left;
+
+	while (got < sizeof *r) {
+		left = (int)(deadline - h_mono_ms());
+		ck_assert_msg(left > 0, "generator %d: no report in time", g);
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		n = read(fd, (char *)r + got, sizeof *r - got);
+		ck_assert_msg(n > 0, "generator %d died (see above)", g);
+		got += (size_t)n;
+	}
+}
+
+/* Register the accounts on H's trystd. */
+static void
+register_accounts(void)
+{
+	char	 number[32];
+	long	 i;
+	double	 t0 = bench_now();
+
+	for (i = 0; i < naccs; i++) {
+		snprintf(number, sizeof number, "+1555020%04ld", i);
+		h_register(number, &accs[i]);
+	}
+	printf("nodes: %ld accounts registered in %.1f s\n", naccs,
+	    bench_now() - t0);
+}
+
+/* Memory and descriptors of every node, after two seconds of quiet. */
+static void
+nodes_mem(struct bench_mem *m, int *fds)
+{
+	int	 k;
+
+	h_msleep(2000);
+	for (k = 0; k < nnodes; k++) {
+		ck_assert_msg(bench_mem(nodes[k]->pid, &m[k]) == 0,
+		    "node %d is gone (see %s)", k + 1, nodes[k]->log);
+		fds[k] = h_nfds(nodes[k]->pid);
+	}
+}
+
+/* Print the growth of every node from m0 to m1 and the totals. */
+static void
+print_nodes(const long *held, const struct bench_mem *m0,
+    const struct bench_mem *m1, const int *fd0, const int *fd1)
+{
+	long long	 rss = 0, pss = 0, drss, dpss;
+	long		 total = 0;
+	int		 k;
+
+	for (k = 0; k < nnodes; k++) {
+		drss = m1[k].rss - m0[k].rss;
+		dpss = m1[k].pss - m0[k].pss;
+		printf("nodes: node %d: %ld connections held (%d descriptors "
+		    "more), VmRSS +%lld kB, Pss +%lld kB: %lld / %lld bytes "
+		    "per connection\n", k + 1, held[k], fd1[k] - fd0[k],
+		    drss / 1024, dpss / 1024, held[k] ? drss / held[k] : 0,
+		    held[k] ? dpss / held[k] : 0);
+		rss += drss;
+		pss += dpss;
+		total += held[k];
+	}
+	printf("nodes: total: %ld connections on %d nodes, VmRSS +%lld kB, "
+	    "Pss +%lld kB: %lld / %lld bytes per connection\n", total, nnodes,
+	    rss / 1024, pss / 1024, total ? rss / total : 0,
+	    total ? pss / total : 0);
+}
+
+/* Sum the reports; print the generators, the failures and the time. */
+static void
+print_reports(const struct gen_report *r, long *held, double secs)
+{
+	long long	 rss = 0;
+	long		 failed = 0, ok = 0;
+	double		 slowest = 0;
+	int		 g, k, i;
+
+	memset(held, 0, sizeof *held * MAX_NODES);
+	for (g = 0; g < ngens; g++) {
+		for (k = 0; k < nnodes; k++)
+			held[k] += r[g].ok[k];
+		failed += r[g].failed;
+		rss += r[g].rss;
+		if (r[g].secs > slowest)
+			slowest = r[g].secs;
+	}
+	for (k = 0; k < nnodes; k++)
+		ok += held[k];
+	printf("nodes: %ld of %ld connections online in %.1f s (%.0f per "
+	    "second; slowest generator %.1f s), %d generators\n", ok, nconn,
+	    secs, secs > 0 ? ok / secs : 0, slowest, ngens);
+	printf("nodes: generators' own VmRSS %lld kB: %lld bytes per "
+	    "connection\n", rss / 1024, ok ? rss / ok : 0);
+	printf("nodes: %ld connections failed\n", failed);
+	for (g = 0; g < ngens; g++) {
+		for (i = 0; i < MAX_CAUSES && r[g].cause[i][0] != '\0'; i++)
+			printf("nodes:   generator %d: %ld: %s\n", g,
+			    r[g].cause_n[i], r[g].cause[i]);
+	}
+}
+
+/* Fork the generators, wait for their reports, measure, end them. */
+static void
+body(void)
+{
+	struct gen_report	*r;
+	struct bench_mem	 m0[MAX_NODES], m1[MAX_NODES], red0, red1;
+	pid_t			*pid;
+	long			 held[MAX_NODES];
+	int			 fd0[MAX_NODES], fd1[MAX_NODES], p[2], *up;
+	int			 g, k;
+	char			 name[16], conf[256];
+	double			 t0;
+	int64_t			 deadline;
+
+	snprintf(conf, sizeof conf, "%smax_connections_per_account = %d\n",
+	    NODES_CONF, per_account);
+	t0 = bench_now();
+	for (k = 0; k < nnodes; k++) {
+		snprintf(name, sizeof name, "node%d", k + 1);
+		nodes[k] = h_proc_up(name, NULL, NULL, conf);
+	}
+	printf("nodes: %d nodes up in %.1f s\n", nnodes, bench_now() - t0);
+	register_accounts();
+	nodes_mem(m0, fd0);
+	ck_assert_int_eq(bench_mem(H.redis_pid, &red0), 0);
+	r = xcalloc((size_t)ngens, sizeof *r);
+	pid = xcalloc((size_t)ngens, sizeof *pid);
+	up = xcalloc((size_t)ngens, sizeof *up);
+	fflush(stdout);
+	t0 = bench_now();
+	for (g = 0; g < ngens; g++) {
+		ck_assert_int_eq(pipe(p), 0);
+		ck_assert_int_ne(pid[g] = fork(), -1);
+		if (pid[g] == 0) {
+			close(p[0]);
+			gen_run(g, p[1]);
+		}
+		close(p[1]);
+		up[g] = p[0];
+	}
+	deadline = h_mono_ms() + REPORT_WAIT_MS;
+	for (g = 0; g < ngens; g++)
+		read_report(g, up[g], &r[g], deadline);
+	print_reports(r, held, bench_now() - t0);
+	nodes_mem(m1, fd1);
+	ck_assert_int_eq(bench_mem(H.redis_pid, &red1), 0);
+	print_nodes(held, m0, m1, fd0, fd1);
+	printf("nodes: Redis VmRSS +%lld kB\n", (red1.rss - red0.rss) / 1024);
+	fflush(stdout);
+	for (g = 0; g < ngens; g++) {
+		kill(pid[g], SIGTERM);
+		waitpid(pid[g], NULL, 0);
+		close(up[g]);
+	}
+	for (k = 0; k < nnodes; k++)
+		ck_assert_msg(!h_proc_wait(nodes[k], 0), "node %d died", k + 1);
+	h_proc_stop_all();
+	for (k = 0; k < naccs; k++)
+		sodium_memzero(accs[k].sk, sizeof accs[k].sk);
+	free(r);
+	free(pid);
+	free(up);
+}
+
+/* A positive number from s within lo..hi, or exit with usage. */
+static long
+arg(const char *s, long lo, long hi)
+{
+	char	*end;
+	long	 v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "usage: bench-nodes [connections] [nodes, 1-8] "
+		    "[connections per account per node, 1-64]\n");
+		exit(2);
+	}
+	return (v);
+}
+
+/* Arguments, file limit, the harness; measure; stop. */
+int
+main(int argc, char *argv[])
+{
+	char	*cause = NULL;
+	long	 lim, per_node, per_gen;
+
+	if (argc > 1)
+		nconn = arg(argv[1], 1, 10000000);
+	if (argc > 2)
+		nnodes = (int)arg(argv[2], 1, MAX_NODES);
+	if (argc > 3)
+		per_account = (int)arg(argv[3], 1, 64);
+	/* The nodes and the generators inherit it. */
+	lim = bench_raise_nofile(1L << 20);
+	per_node = (nconn + nnodes - 1) / nnodes;
+	if (per_node + SPARE_FDS > lim) {
+		printf("nodes: open files limited to %ld: at most %ld "
+		    "connections per node, not %ld\n", lim, lim - SPARE_FDS,
+		    per_node);
+		return (1);
+	}
+	per_gen = lim - SPARE_FDS;
+	ngens = (int)((nconn + per_gen - 1) / per_gen);
+	if (ngens < MIN_GENS)
+		ngens = MIN_GENS;
+	if (ngens > MAX_GENS)
+		return (1);
+	naccs = (per_node + per_account - 1) / per_account;
+	accs = xcalloc((size_t)naccs, sizeof *accs);
+	printf("nodes: %ld connections over %d nodes, %d per account and "
+	    "node; %d generators; open files limit %ld\n", nconn, nnodes,
+	    per_account, ngens, lim);
+	if (h_start(NULL, &cause) == -1) {
+		fprintf(stderr, "bench-nodes: %s\n", cause);
+		return (1);
+	}
+	if (bench_run("nodes", body) != 0)
+		return (1);
+	h_stop();
+	h_remove_dir();
+	free(accs);
+	return (0);
+}
