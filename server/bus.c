@@ -14,6 +14,11 @@
  * A node that has calls with another sends it a heartbeat each second;
  * one not heard for BUS_DEAD_MS has its calls end here, as if its party
  * had left (the other party hears ENDED, or OFFLINE for a ringing call).
+ * The node also sends itself one on its own channel, the way the others'
+ * come: while it does not hear itself (Redis, or the primary of its
+ * channel's slot, is away: a failover takes seconds), the others'
+ * silence is its own deafness, so it waits up to BUS_DEAF_MS, and once it
+ * hears itself again gives every peer BUS_DEAD_MS afresh.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,8 @@
 #include "server.h"
 
 #define BUS_DEAD_MS	3500	/* silent this long: the node is gone */
+#define BUS_DEAF_MS	30000	/* not hearing itself: wait this long */
+#define BUS_ECHO_MS	2500	/* its own heartbeat unheard: deaf */
 #define BUS_SKEW_MS	60000	/* older or newer messages are dropped */
 
 /* A stand-in for a party on another node, in one call. */
@@ -50,6 +57,7 @@ TAILQ_HEAD(peers, peer);
 struct bus {
 	struct remotes	 remotes;
 	struct peers	 peers;
+	uint64_t	 echo_ms;	/* its own heartbeat last heard */
 	struct table	*by_session;	/* session -> remote */
 };
 
@@ -61,6 +69,7 @@ bus_init(struct server *srv)
 	TAILQ_INIT(&srv->bus->remotes);
 	TAILQ_INIT(&srv->bus->peers);
 	srv->bus->by_session = table_new(sizeof(uint64_t));
+	srv->bus->echo_ms = server_now_ms();
 }
 
 /* Free (the book has freed every call, so every remote). */
@@ -411,8 +420,23 @@ got_present(struct server *srv, const struct bus_msg *m)
 	}
 }
 
+/* This node's own heartbeat came back: after a deaf spell, every peer
+ * is given BUS_DEAD_MS from now (their messages could not reach us). */
+static void
+heard_self(struct server *srv, uint64_t now)
+{
+	struct peer	*p;
+
+	if (srv->bus->echo_ms + BUS_ECHO_MS < now) {
+		log_info("bus: this node's channel works again");
+		TAILQ_FOREACH(p, &srv->bus->peers, entry)
+			p->heard_ms = now;
+	}
+	srv->bus->echo_ms = now;
+}
+
 /* A sealed message from another node (or this one: its own ID channel
- * messages come back to it, and are dropped). */
+ * messages come back to it, and are dropped; its heartbeats are heard). */
 void
 bus_receive(struct server *srv, const uint8_t *in, size_t len)
 {
@@ -425,9 +449,13 @@ bus_receive(struct server *srv, const uint8_t *in, size_t len)
 		log_debug("bus: a message that does not open");
 		return;
 	}
-	if (strcmp(m.from, srv->set.node_name) == 0 ||
-	    m.time_ms + BUS_SKEW_MS < now || m.time_ms > now + BUS_SKEW_MS)
+	if (m.time_ms + BUS_SKEW_MS < now || m.time_ms > now + BUS_SKEW_MS)
 		goto out;
+	if (strcmp(m.from, srv->set.node_name) == 0) {
+		if (m.type == BUS_HEARTBEAT)
+			heard_self(srv, now);
+		goto out;
+	}
 	srv->stats.bus_received++;
 	TAILQ_FOREACH(p, &srv->bus->peers, entry) {
 		if (strcmp(p->name, m.from) == 0)
@@ -461,8 +489,9 @@ bus_present(struct server *srv, const uint8_t id[ID_LEN])
 	send_msg(srv, &m, id, NULL, NULL, NULL);
 }
 
-/* Once a second: a heartbeat to each node we share calls with; the
- * calls of one not heard from in BUS_DEAD_MS end. */
+/* Once a second: a heartbeat to each node we share calls with, and to
+ * this one; the calls of one not heard from in BUS_DEAD_MS end (in
+ * BUS_DEAF_MS while this node does not hear itself). */
 void
 bus_tick(struct server *srv)
 {
@@ -470,9 +499,17 @@ bus_tick(struct server *srv)
 	struct peer	*p, *pn;
 	struct remote	*r, *rn;
 	struct bus_msg	 m;
-	uint64_t	 now = server_now_ms();
+	uint64_t	 now = server_now_ms(), dead_ms = BUS_DEAD_MS;
 	int		 used;
 
+	if (TAILQ_EMPTY(&bus->peers))
+		bus->echo_ms = now;	/* nothing to hear: not deaf */
+	else {
+		msg_init(srv, &m, BUS_HEARTBEAT);
+		send_msg(srv, &m, NULL, srv->set.node_name, NULL, NULL);
+		if (bus->echo_ms + BUS_ECHO_MS < now)
+			dead_ms = BUS_DEAF_MS;
+	}
 	for (p = TAILQ_FIRST(&bus->peers); p != NULL; p = pn) {
 		pn = TAILQ_NEXT(p, entry);
 		used = 0;
@@ -483,7 +520,7 @@ bus_tick(struct server *srv)
 			free(p);
 			continue;
 		}
-		if (p->heard_ms + BUS_DEAD_MS < now) {
+		if (p->heard_ms + dead_ms < now) {
 			log_info("bus: node %s is silent: its calls end",
 			    p->name);
 			/* Each end frees its remote: walk from the start. */

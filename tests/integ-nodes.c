@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -264,6 +265,45 @@ START_TEST(test_nodes_death)
 }
 END_TEST
 
+/* Redis stopped for 6 s mid-call (as a failover of the primary of the
+ * nodes' channels stops them): neither node hears the other, nor itself,
+ * so neither takes the other for gone; once Redis is back, the call goes
+ * on and ends as usual. Before, both ended it after 3.5 s (ENDED 1). */
+START_TEST(test_nodes_deaf)
+{
+	struct account	 A, B;
+	struct hc	*a, *b;
+	struct hcall	 call;
+	int64_t		 t0;
+
+	nodes_up();
+	h_register_at(n1->hostport, N_NODES_A, &A);
+	h_register_at(n1->hostport, N_NODES_B, &B);
+	a = h_online_at(n1->hostport, &A, 0);
+	b = h_online_at(n2->hostport, &B, HELLO_PRESENCE);
+	h_ring(a, &A, b, &B, 1, "o", 1, &call);
+	h_accept(a, b, &B, "a", 1, &call);
+
+	ck_assert_int_eq(kill(H.redis_pid, SIGSTOP), 0);
+	sleep(6);
+	ck_assert_int_eq(kill(H.redis_pid, SIGCONT), 0);
+	t0 = h_mono_ms();
+	while ((h_proc_log_count(n1, "channel works again") == 0 ||
+	    h_proc_log_count(n2, "channel works again") == 0) &&
+	    h_mono_ms() - t0 < 20000)
+		usleep(100 * 1000);
+	ck_assert_int_eq(h_proc_log_count(n1, "is silent"), 0);
+	ck_assert_int_eq(h_proc_log_count(n2, "is silent"), 0);
+	/* Nothing came meanwhile: the next answers are these. */
+	h_ping(a, 7);
+	h_ping(b, 8);
+	ck_assert_int_gt(h_proc_log_count(n1, "channel works again"), 0);
+	ck_assert_int_gt(h_proc_log_count(n2, "channel works again"), 0);
+	send_session(b, MSG_END, call.session, 0);
+	h_expect_ended(a, call.session, 0);
+}
+END_TEST
+
 /* This file's tests: each starts two nodes of its own. */
 TCase *
 integ_nodes_tcase(void)
@@ -277,5 +317,6 @@ integ_nodes_tcase(void)
 	tcase_add_test(tc, test_nodes_v1);
 	tcase_add_test(tc, test_nodes_call);
 	tcase_add_test(tc, test_nodes_death);
+	tcase_add_test(tc, test_nodes_deaf);
 	return (tc);
 }
