@@ -63,6 +63,12 @@ keyspace_redis_addr(const char *s, char **host, int *port, char **path)
 	return (rc);
 }
 
+const char keyspace_put_lua[] =
+	"redis.call('HSET', KEYS[1], 'created', ARGV[1], 'seen', ARGV[2]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[3]) "
+	"redis.call(ARGV[4], ARGV[5], ARGV[6]) "
+	"return 1";
+
 const char keyspace_delete_lua[] =
 	"if redis.call('HGET', KEYS[1], 'created') ~= ARGV[1] then "
 	"  return 0 "

@@ -72,6 +72,7 @@ struct settings {
 	long long	 max_connections_per_ip;
 	long long	 max_connections_per_account;
 	long long	 shutdown_grace_s;
+	long long	 test_accounts;		/* trystctl mint allowed */
 
 	char		*confdir;	/* the config file's folder; not a key */
 	/* Not keys: listen, stun_listen and relay_listen parsed by
@@ -503,6 +504,11 @@ struct conn *presence_conns(struct server *, const uint8_t id[ID_LEN]);
 
 /* The account key "acct:{hex}" of an ID, into buf of 72 bytes. */
 void		 keyspace_acct(char *buf, const uint8_t id[ID_LEN]);
+/* A Lua script: KEYS[1] an account; ARGV created, seen, expiry, then the
+ * publish command (PUBLISH or SPUBLISH), the ID's channel and the
+ * revocation. Writes the account and revokes the ID's older connections
+ * on every node in one step; returns 1. */
+extern const char keyspace_put_lua[];
 /* A Lua script: KEYS[1] an account, ARGV its created, then the publish
  * command (PUBLISH or SPUBLISH), the ID's channel and the revocation.
  * Deletes the account and publishes the revocation only while the

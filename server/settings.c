@@ -541,6 +541,8 @@ const struct conf_entry settings_table[] = {
 	    "Online connections of one account."),
 	LIMIT(shutdown_grace_s, "5", 0, 300,
 	    "Seconds SIGTERM waits for connections to close after GOAWAY."),
+	LIMIT(test_accounts, "0", 0, 1,
+	    "1: a test node; trystctl mint makes accounts without codes."),
 
 	{ NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, NULL }
 };

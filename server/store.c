@@ -87,15 +87,6 @@ static const char request_lua[] =
 	"redis.call('EXPIREAT', KEYS[1], ARGV[1]) "
 	"return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}";
 
-/* KEYS[1] the account; ARGV created, seen, expiry, then the publish
- * command, the ID's channel and the revocation. Writes the account and
- * revokes the ID's older connections on every node in one step. */
-static const char put_lua[] =
-	"redis.call('HSET', KEYS[1], 'created', ARGV[1], 'seen', ARGV[2]) "
-	"redis.call('EXPIREAT', KEYS[1], ARGV[3]) "
-	"redis.call(ARGV[4], ARGV[5], ARGV[6]) "
-	"return 1";
-
 /* KEYS[1] the account; ARGV today, expiry. Writes seen only into an
  * account that still exists and has not been seen today, so that one
  * account is written at most once a day however many connections and
@@ -187,7 +178,7 @@ parse_account_get(const redisReply *r, struct op *op,
 	return (0);
 }
 
-/* put_lua: 1. */
+/* keyspace_put_lua: 1. */
 static int
 parse_account_put(const redisReply *r, struct op *op,
     struct store_result *res)
@@ -378,8 +369,8 @@ store_account_put(struct store *st, const uint8_t id[ID_LEN],
     void *arg)
 {
 	char		 key[72], chan[80], a1[24], a2[24], a3[24], rv[24];
-	const char	*argv[] = { "EVAL", put_lua, "1", key, a1, a2, a3,
-			    st->ops->publish, chan, rv };
+	const char	*argv[] = { "EVAL", keyspace_put_lua, "1", key, a1, a2,
+			    a3, st->ops->publish, chan, rv };
 
 	keyspace_acct(key, id);
 	keyspace_channel(chan, id);

@@ -1,8 +1,9 @@
 /*
  * trystctl.c -- the operator's tool: keygen, lookup (the answer to a legal
- * request), delete, pubkeys, compact, stats. It reads trystd's
- * configuration and speaks to Redis synchronously; it never runs inside
- * the daemon's loop.
+ * request), delete, pubkeys, compact, stats, and mint (on test nodes
+ * only). It reads trystd's configuration and speaks to Redis (or a Redis
+ * Cluster, through ctlredis.c) synchronously; it never runs inside the
+ * daemon's loop.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -35,7 +36,8 @@ usage(void)
 	    "       trystctl -c FILE delete NUMBER\n"
 	    "       trystctl -c FILE pubkeys\n"
 	    "       trystctl -c FILE compact\n"
-	    "       trystctl -c FILE stats [--json]\n");
+	    "       trystctl -c FILE stats [--json]\n"
+	    "       trystctl -c FILE mint COUNT [FIRST-NUMBER]\n");
 	exit(2);
 }
 
@@ -421,6 +423,70 @@ cmd_stats(const struct settings *set, int argc, char **argv)
 	return (0);
 }
 
+/* mint COUNT [FIRST]: on a test node (test_accounts = 1) alone, COUNT
+ * accounts for the numbers from FIRST up, written as a registration
+ * writes them but without a code; for each a line "NUMBER ID SEED CRED":
+ * the ID in hex, the identity key's Ed25519 seed and the credential in
+ * base64, what a load generator needs to go online (tryst-bench). */
+static int
+cmd_mint(const struct settings *set, int argc, char **argv)
+{
+	struct keys	*keys;
+	struct ctlredis	*rc;
+	redisReply	*r;
+	unsigned long long first = 155590000000ULL, count, i;
+	uint8_t		 id[ID_LEN], seed[32], pk[32], sk[64], cred[CRED_LEN];
+	char		 number[24], hex[2 * ID_LEN + 1], key[72], chan[80];
+	char		 rv[24], *b64s, *b64c, *end;
+	uint64_t	 now = (uint64_t)time(NULL), today = now / DAY * DAY;
+
+	if (argc < 1 || argc > 2)
+		usage();
+	if (!set->test_accounts)
+		die("mint: refused: this is not a test node's configuration "
+		    "(test_accounts = 1 marks one); minted accounts skip the "
+		    "code that proves a number is held");
+	count = strtoull(argv[0], &end, 10);
+	if (*argv[0] == '\0' || *end != '\0' || count < 1 || count > 10000000)
+		die("mint: COUNT is 1..10000000");
+	if (argc == 2 && (argv[1][0] != '+' || (first = strtoull(argv[1] + 1,
+	    &end, 10)) == 0 || *end != '\0'))
+		die("mint: FIRST-NUMBER is + and digits");
+	keys = load_keys(set);
+	rc = connect_redis(set);
+	for (i = 0; i < count; i++) {
+		snprintf(number, sizeof number, "+%llu", first + i);
+		if (!e164_valid(number, strlen(number)))
+			die("mint: %s is not an E.164 number", number);
+		if (keys_number_id(keys, number, id) != 0)
+			die("cannot compute the ID");
+		randombytes_buf(seed, sizeof seed);
+		crypto_sign_seed_keypair(pk, sk, seed);
+		cred_make(cred, keys, id, pk, now, now +
+		    (uint64_t)set->credential_days * DAY);
+		keyspace_acct(key, id);
+		keyspace_channel(chan, id);
+		keyspace_revoke_msg(rv, now - 1);
+		r = command(rc, "EVAL %s 1 %s %llu %llu %llu %s %s %s",
+		    keyspace_put_lua, key, (unsigned long long)now,
+		    (unsigned long long)today, (unsigned long long)(today +
+		    (uint64_t)set->account_ttl_days * DAY),
+		    ctlredis_publish(rc), chan, rv);
+		freeReplyObject(r);
+		hex_encode(hex, id, ID_LEN);
+		b64s = b64_encode(seed, sizeof seed);
+		b64c = b64_encode(cred, sizeof cred);
+		printf("%s %s %s %s\n", number, hex, b64s, b64c);
+		free(b64s);
+		free(b64c);
+	}
+	sodium_memzero(seed, sizeof seed);
+	sodium_memzero(sk, sizeof sk);
+	ctlredis_close(rc);
+	keys_free(keys);
+	return (fflush(stdout) == 0 ? 0 : 1);
+}
+
 /* pubkeys: the signing key clients trust. */
 static int
 cmd_pubkeys(const struct settings *set)
@@ -479,6 +545,8 @@ main(int argc, char **argv)
 		rv = cmd_compact(&set);
 	else if (strcmp(argv[0], "stats") == 0)
 		rv = cmd_stats(&set, argc - 1, argv + 1);
+	else if (strcmp(argv[0], "mint") == 0)
+		rv = cmd_mint(&set, argc - 1, argv + 1);
 	else
 		usage();
 	settings_free(&set);

@@ -400,6 +400,9 @@ main(int argc, char **argv)
 		return (0);
 	}
 	check_nofile(&srv->set);
+	if (srv->set.test_accounts)
+		log_warnx("test_accounts = 1: a test node, on which trystctl "
+		    "mint makes accounts without codes");
 	if ((srv->base = base_new()) == NULL)
 		fatalx("event_base_new failed");
 	if (clock_init(srv->base, &cause) != 0) {
