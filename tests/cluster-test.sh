@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # cluster-test.sh -- three trystd nodes over a Redis Cluster of 3 primaries
-# and 3 replicas (cluster-up.sh: append-only file, a password), all on
+# and 3 replicas (cluster-up.sh: append-only file, a password; the nodes
+# log in as the ACL user trystd of deploy/redis-tryst.conf), all on
 # loopback, and two people with the real tryst client on different nodes:
 # lookup both ways, a chat line, a 20 MiB file directly and through the
 # relay of the caller's node. A newer tryst listen on another node
@@ -53,7 +54,6 @@ for ((try = 0; try < 3; try++)); do
 	    "$here/cluster-up.sh" start "$tmp/cluster" "$base" $$ && break
 done
 [ $try -lt 3 ] || { fail "the cluster did not start"; exit 1; }
-printf '%s\n' "$CLUSTER_PASSWORD" >"$tmp/redis.pw"
 ok "a Redis Cluster of 3 primaries and 3 replicas on :$base..:$((base + 5))" \
     "(AOF, a password)"
 
@@ -63,6 +63,23 @@ rcli() {
 	shift
 	redis-cli -p "$p" "$@" 2>/dev/null
 }
+
+# acl PORT: the ACL user trystd of deploy/redis-tryst.conf, as shipped,
+# on the node at PORT, with the password in trystd.pw; the nodes go to
+# Redis as that user, so that the shipped rights are the ones tested.
+printf 'trystd-%s' $$ >"$tmp/trystd.pw"
+acl() {
+	local line rules
+	line=$(grep '^user trystd on #SHA256-OF-THE-PASSWORD ' \
+	    "$top/deploy/redis-tryst.conf") || return 1
+	read -r -a rules <<<"${line#user trystd on #SHA256-OF-THE-PASSWORD }"
+	[ "$(rcli "$1" acl setuser trystd reset on ">trystd-$$" \
+	    "${rules[@]}")" = OK ]
+}
+for ((p = base; p < base + 6; p++)); do
+	acl "$p" || { fail "ACL SETUSER trystd on :$p"; exit 1; }
+done
+ok "the shipped ACL user trystd on every node"
 
 # role PORT: master or slave, as CLUSTER NODES says of the node on PORT,
 # asked of the first node that answers.
@@ -116,7 +133,8 @@ for i in 0 1 2; do
 	tls_key = $tmp/key.pem
 	master_key = $tmp/master.key
 	redis = cluster:$seeds
-	redis_password_file = $tmp/redis.pw
+	redis_user = trystd
+	redis_password_file = $tmp/trystd.pw
 	verification = dev:$tmp/codes.txt
 	call_timeout_s = 5
 	idle_timeout_s = 30
@@ -329,6 +347,7 @@ rejoin() {
 	local i
 	# 8>&-: the daemon must not hold the chat's fifo open.
 	"$here/cluster-up.sh" node "$tmp/cluster" "$victim" >/dev/null 2>&1 8>&-
+	acl "$victim" || return 1
 	for ((i = 0; i < 100; i++)); do
 		[ "$(role "$victim")" = slave ] &&
 		    rcli "$victim" info replication |
