@@ -40,6 +40,7 @@ struct remote {
 	char		 node[NODE_NAME_MAX + 1];	/* "": not known yet */
 	uint8_t		 cred[CRED_LEN];
 	char		 relay[PROTO_MAX_RELAY + 1];	/* B: A's endpoint */
+	uint64_t	 rang_ms;	/* A: when the ring went out */
 	long long	 asked;		/* A: nodes the ring reached */
 	long long	 absent;	/* A: of which had no presence */
 	TAILQ_ENTRY(remote) entry;
@@ -273,6 +274,7 @@ ring(struct server *srv, struct call *call, struct remote *r,
 	struct bus_msg	 m;
 
 	remote_number(r, call->session);
+	r->rang_ms = server_now_ms();
 	msg_init(srv, &m, BUS_RING);
 	m.session = call->session;
 	memcpy(m.id, r->party.id, ID_LEN);
@@ -502,13 +504,22 @@ bus_tick(struct server *srv)
 	uint64_t	 now = server_now_ms(), dead_ms = BUS_DEAD_MS;
 	int		 used;
 
-	if (TAILQ_EMPTY(&bus->peers))
+	if (TAILQ_EMPTY(&bus->peers) && TAILQ_EMPTY(&bus->remotes))
 		bus->echo_ms = now;	/* nothing to hear: not deaf */
 	else {
 		msg_init(srv, &m, BUS_HEARTBEAT);
 		send_msg(srv, &m, NULL, srv->set.node_name, NULL, NULL);
 		if (bus->echo_ms + BUS_ECHO_MS < now)
 			dead_ms = BUS_DEAF_MS;
+	}
+	/* A ring no node has claimed (a node that rings says so at once):
+	 * the node that got it died before its RINGING went out. */
+	TAILQ_FOREACH(r, &bus->remotes, entry) {
+		if (r->node[0] == '\0' && r->rang_ms != 0 &&
+		    r->rang_ms + dead_ms < now) {
+			r->rang_ms = 0;
+			refuse_later(srv, r->session);
+		}
 	}
 	for (p = TAILQ_FIRST(&bus->peers); p != NULL; p = pn) {
 		pn = TAILQ_NEXT(p, entry);

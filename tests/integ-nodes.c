@@ -228,7 +228,8 @@ END_TEST
 
 /* A node killed mid-call: the party on the other node hears ENDED 1 in
  * seconds (heartbeats stop), far within call_timeout_s; it can be called
- * again at once from a node that lives. */
+ * again at once from a node that lives. A ringing call whose callee's
+ * node dies, or never says it rang: OFFLINE in seconds. */
 START_TEST(test_nodes_death)
 {
 	struct account	 A, B;
@@ -261,6 +262,20 @@ START_TEST(test_nodes_death)
 	ck_assert(h_proc_wait(n2, 5000));
 	expect_connect_error(a1, ERR_OFFLINE, 2);
 	ck_assert_int_lt(h_mono_ms() - t0, 10000);
+
+	/* A node that gets the ring and never says it rang (stopped, as
+	 * one killed before its RINGING left): OFFLINE in seconds, not
+	 * TIMEOUT after call_timeout_s. */
+	n2 = h_proc_up("node2c", NULL, NULL, "node_name = node-two\n");
+	h_close(b);
+	b = h_online_at(n2->hostport, &B, HELLO_PRESENCE);
+	h_ping(b, 3);
+	ck_assert_int_eq(kill(n2->pid, SIGSTOP), 0);
+	t0 = h_mono_ms();
+	h_connect(a1, 3, B.c.id, "o", 1);
+	expect_connect_error(a1, ERR_OFFLINE, 3);
+	ck_assert_int_lt(h_mono_ms() - t0, 10000);
+	kill(n2->pid, SIGCONT);
 	(void)a;
 }
 END_TEST
