@@ -31,13 +31,10 @@
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,13 +42,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <check.h>
 #include <sodium.h>
 
 #include "harness.h"
 #include "bench.h"
+#include "gen.h"
 
 #define MAX_NODES	8	/* trystds of one test (harness-proc.c) */
 #define MAX_GENS	200	/* source addresses 127.0.0.2 ... */
@@ -60,8 +57,6 @@
 #define MAX_CAUSES	8	/* distinct causes of failure told apart */
 #define IO_TIMEOUT_S	60	/* one read or write of a generator */
 #define REPORT_WAIT_MS	(30 * 60 * 1000)	/* all generators, at most */
-
-#define ALPN_BOTH	"\007tryst/2\007tryst/1"
 
 #define NODES_CONF \
 	"max_connections_per_ip = 1000000\n" \
@@ -77,12 +72,6 @@ struct gen_report {
 	char		 cause[MAX_CAUSES][96];	/* the last: all others */
 	long long	 rss;			/* its own, with all held */
 	double		 secs;
-};
-
-/* One held connection of a generator. */
-struct gconn {
-	int		 fd;
-	SSL		*ssl;
 };
 
 static long		 nconn = 100000;
@@ -108,171 +97,6 @@ note(struct gen_report *r, const char *cause)
 		snprintf(r->cause[i], sizeof r->cause[i], "%s",
 		    i == MAX_CAUSES - 1 ? "(other causes)" : cause);
 	r->cause_n[i]++;
-}
-
-/* The client context of a generator: TLS 1.3, no verification (the
- * nodes are ours), no tickets, buffers freed while idle. */
-static SSL_CTX *
-gen_ctx(void)
-{
-	SSL_CTX	*ctx;
-
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		return (NULL);
-	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	return (ctx);
-}
-
-/* A TCP connection from src to dst, with I/O timeouts; -1 and why. */
-static int
-gen_tcp(const struct sockaddr_in *src, const struct sockaddr_in *dst,
-    char *why, size_t whylen)
-{
-	struct timeval	 tv = { IO_TIMEOUT_S, 0 };
-	int		 fd, one = 1;
-
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) == -1) {
-		snprintf(why, whylen, "socket: %s", strerror(errno));
-		return (-1);
-	}
-#ifdef IP_BIND_ADDRESS_NO_PORT
-	/* The port is chosen at connect(), per 4-tuple. */
-	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
-#endif
-	if (bind(fd, (const struct sockaddr *)src, sizeof *src) == -1 ||
-	    connect(fd, (const struct sockaddr *)dst, sizeof *dst) == -1) {
-		snprintf(why, whylen, "bind or connect: %s", strerror(errno));
-		close(fd);
-		return (-1);
-	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	return (fd);
-}
-
-/* Read exactly len bytes; 0, or -1 (closed, timed out or failed). */
-static int
-ssl_read_full(SSL *ssl, uint8_t *p, size_t len)
-{
-	int	 n;
-
-	while (len > 0) {
-		if ((n = SSL_read(ssl, p, (int)len)) <= 0)
-			return (-1);
-		p += n;
-		len -= (size_t)n;
-	}
-	return (0);
-}
-
-/* The next known message into m (pointing into buf); 0, or -1 and why. */
-static int
-gen_recv(SSL *ssl, int version, uint8_t *buf, size_t buflen, struct msg *m,
-    char *why, size_t whylen)
-{
-	uint32_t	 len;
-
-	for (;;) {
-		if (ssl_read_full(ssl, buf, PROTO_HDR) == -1)
-			goto gone;
-		len = proto_frame_len(buf);
-		if (len < 1 || len > buflen) {
-			snprintf(why, whylen, "frame of %u bytes", len);
-			return (-1);
-		}
-		if (ssl_read_full(ssl, buf, len) == -1)
-			goto gone;
-		if (proto_known(buf[0]))
-			break;
-	}
-	memset(m, 0, sizeof *m);
-	if (proto_decode_v(buf[0], buf + 1, len - 1, version, m) != 0) {
-		snprintf(why, whylen, "malformed %s", proto_type_name(buf[0]));
-		return (-1);
-	}
-	m->type = buf[0];
-	return (0);
-gone:
-	snprintf(why, whylen, "closed or timed out (%s)",
-	    errno != 0 ? strerror(errno) : "no error");
-	return (-1);
-}
-
-/* The tryst protocol on c: CHALLENGE, HELLO as a, WELCOME; 0 or -1. */
-static int
-gen_hello(struct gconn *c, const struct account *a, char *why,
-    size_t whylen)
-{
-	struct msg	 m;
-	uint8_t		 buf[4096], nonce[32];
-	const uint8_t	*alpn;
-	unsigned int	 alen;
-	size_t		 n;
-	int		 version;
-
-	SSL_get0_alpn_selected(c->ssl, &alpn, &alen);
-	version = alen == 7 && memcmp(alpn, "tryst/2", 7) == 0 ? 2 : 1;
-	if (gen_recv(c->ssl, version, buf, sizeof buf, &m, why, whylen) != 0)
-		return (-1);
-	if (m.type != MSG_CHALLENGE)
-		goto unexpected;
-	memcpy(nonce, m.u.challenge.nonce, sizeof nonce);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_HELLO;
-	m.version = (uint8_t)version;
-	m.u.hello.credential.p = a->cred;
-	m.u.hello.credential.len = CRED_LEN;
-	hello_sign(m.u.hello.signature, a->sk, nonce, a->cred);
-	if ((n = proto_encode(&m, buf, sizeof buf)) == 0 ||
-	    SSL_write(c->ssl, buf, (int)n) != (int)n) {
-		snprintf(why, whylen, "HELLO not sent");
-		return (-1);
-	}
-	if (gen_recv(c->ssl, version, buf, sizeof buf, &m, why, whylen) != 0)
-		return (-1);
-	if (m.type == MSG_WELCOME)
-		return (0);
-unexpected:
-	snprintf(why, whylen, "got %s %s", proto_type_name(m.type),
-	    m.type == MSG_ERROR ? proto_err_name(m.u.error.code) : "");
-	return (-1);
-}
-
-/* Open c from src to node dst and bring it online as a; 0, or -1. */
-static int
-gen_open(SSL_CTX *ctx, const struct sockaddr_in *src,
-    const struct sockaddr_in *dst, const struct account *a,
-    struct gconn *c, char *why, size_t whylen)
-{
-	errno = 0;
-	ERR_clear_error();
-	if ((c->fd = gen_tcp(src, dst, why, whylen)) == -1)
-		return (-1);
-	if ((c->ssl = SSL_new(ctx)) == NULL ||
-	    SSL_set_alpn_protos(c->ssl, (const uint8_t *)ALPN_BOTH,
-	    sizeof ALPN_BOTH - 1) != 0 || !SSL_set_fd(c->ssl, c->fd)) {
-		snprintf(why, whylen, "TLS setup failed");
-		goto fail;
-	}
-	if (SSL_connect(c->ssl) != 1) {
-		snprintf(why, whylen, "TLS handshake: %s",
-		    ERR_peek_last_error() != 0 ?
-		    ERR_reason_error_string(ERR_peek_last_error()) :
-		    errno != 0 ? strerror(errno) : "closed");
-		goto fail;
-	}
-	if (gen_hello(c, a, why, whylen) == 0)
-		return (0);
-fail:
-	SSL_free(c->ssl);
-	close(c->fd);
-	c->ssl = NULL;
-	return (-1);
 }
 
 /* Generator g: open every ngens-th connection from 127.0.0.(2 + g), send
@@ -310,8 +134,8 @@ gen_run(int g, int wfd)
 		node = (int)(i % nnodes);
 		j = i / nnodes;		/* the connection's place on its node */
 		dst.sin_port = htons((uint16_t)nodes[node]->port);
-		if (gen_open(ctx, &src, &dst, &accs[j / per_account],
-		    &held[n], why, sizeof why) == 0) {
+		if (gen_open(ctx, &src, &dst, IO_TIMEOUT_S,
+		    &accs[j / per_account], &held[n], why, sizeof why) == 0) {
 			r.ok[node]++;
 			n++;
 		} else

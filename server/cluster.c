@@ -4,18 +4,18 @@
  *
  * The slot map (which primary serves each of the 16384 slots) is read
  * with CLUSTER SHARDS (CLUSTER SLOTS when a node refuses that) from a
- * node that answers, the seeds of the redis setting first. Each primary
- * gets one hiredis async context for commands, probed with PING as
- * redis.c does; a command goes to the primary of its key's slot. A MOVED
- * reply points that slot at the node named, sends the command there (a
- * copy of its argv is kept for that) and asks for a new map; an ASK
- * reply sends ASKING and the command to the node named, once, with no
- * change to the map; after 5 redirects, or on CLUSTERDOWN and TRYAGAIN,
- * the caller gets a NULL reply (UNAVAILABLE). The map is read again
- * every 10 s, at once when a primary's connection fails or a MOVED comes,
- * and then every 100 ms to 1 s (back-off) while a primary of the map
- * cannot be reached, so that a replica's promotion is seen within about
- * a second of its election.
+ * node that answers, the seeds of the redis setting first (clustermap.c
+ * does that). Each primary gets one hiredis async context for commands,
+ * probed with PING as redis.c does; a command goes to the primary of its
+ * key's slot. A MOVED reply points that slot at the node named, sends the
+ * command there (a copy of its argv is kept for that) and asks for a new
+ * map; an ASK reply sends ASKING and the command to the node named, once,
+ * with no change to the map; after 5 redirects, or on CLUSTERDOWN and
+ * TRYAGAIN, the caller gets a NULL reply (UNAVAILABLE). The map is read
+ * again every 10 s, at once when a primary's connection fails or a MOVED
+ * comes, and then every 100 ms to 1 s (back-off) while a primary of the
+ * map cannot be reached, so that a replica's promotion is seen within
+ * about a second of its election.
  *
  * up() means: the map gives every slot a primary and at least one
  * primary answers. A command for a slot whose primary has no connection
@@ -24,75 +24,24 @@
  * NULL reply, once, from hiredis.
  *
  * Channels are sharded (SSUBSCRIBE, SPUBLISH): pubsub.c places each on
- * the primary of its slot, asking this file who that is.
+ * the primary of its slot, asking clustermap.c who that is.
  */
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 #include <sodium.h>
 
 #include "server.h"
+#include "cluster.h"
 
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	2000
-#define DEGRADED_MAX_MS	1000	/* map reads while a primary is down */
-#define REFRESH_MS	10000	/* map reads otherwise */
 #define RETRY_AFTER_S	3	/* about a failover */
 #define PROBE_S		1
 #define ANSWER_TICKS	3	/* probes without an answer: reconnect */
 #define REDIRECTS_MAX	5
 #define NODES_MAX	256	/* distinct nodes a cluster may name */
-
-/* One node, primary or not; kept until close, so that late hiredis
- * callbacks always find it. */
-struct cnode {
-	TAILQ_ENTRY(cnode) entry;
-	struct cluster	*cl;
-	char		*host;
-	int		 port;
-	int		 primary;	/* serves slots in the map */
-	int		 warned;	/* this outage was logged */
-
-	redisAsyncContext *ac;		/* commands; NULL while down */
-	int		 ready;		/* ac answered its PING */
-	int		 asked;		/* probe ticks a PING waits */
-	uint64_t	 retry_at;	/* ms: no new ac before */
-	int		 backoff_ms;
-};
-TAILQ_HEAD(cnodes, cnode);
-
-struct cluster {
-	struct server	*srv;
-	const char	*user;
-	char		*password;
-	struct slot_addr *seeds;
-	size_t		 nseeds;
-	size_t		 seed_next;
-	struct cnodes	 nodes;
-	size_t		 nnodes;
-	struct cnode	*slot[SLOT_COUNT];	/* primaries, or NULL */
-	struct slotmap	 map;			/* the last one read */
-	int		 full;		/* every slot has a primary */
-	int		 up;
-	int		 warned;
-
-	int		 refreshing;	/* a map request in flight */
-	int		 asked_slots;	/* it is CLUSTER SLOTS */
-	int		 use_slots;	/* CLUSTER SHARDS was refused */
-	struct cnode	*asked;		/* the node it went to */
-	int		 fail_ms;	/* back-off of failed map reads */
-	int		 degraded_ms;	/* back-off while a primary is down */
-	uint64_t	 refresh_due;
-	struct event	*refresh;
-	struct event	*probe;
-	struct pubsub	*ps;		/* the channels */
-	int		 closing;
-};
 
 /* A command on its way, with its own copy of argv for resending. */
 struct creq {
@@ -105,28 +54,9 @@ struct creq {
 	size_t		*argvlen;
 };
 
-static void	 refresh_at(struct cluster *, int ms);
-
-/* Milliseconds of a monotonic clock. */
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ((uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
-
-/* Double a back-off, up to max. */
-static int
-doubled(int ms, int max)
-{
-	return (ms * 2 > max ? max : ms * 2);
-}
-
 /* The node host:port, made if new (NULL past NODES_MAX). */
-static struct cnode *
-node_get(struct cluster *cl, const char *host, int port)
+struct cnode *
+cluster_node_get(struct cluster *cl, const char *host, int port)
 {
 	struct cnode	*n;
 
@@ -147,8 +77,8 @@ node_get(struct cluster *cl, const char *host, int port)
 
 /* Log a failure of node n: a warning once an outage, then debug. Node
  * addresses only at debug. */
-static void
-node_warn(struct cnode *n, const char *why, const char *detail)
+void
+cluster_node_warn(struct cnode *n, const char *why, const char *detail)
 {
 	n->cl->srv->stats.redis_errors++;
 	log_debug("redis cluster: %s:%d: %s: %s", n->host, n->port, why,
@@ -160,8 +90,8 @@ node_warn(struct cnode *n, const char *why, const char *detail)
 
 /* Storage is up while the map gives every slot a primary and one of the
  * primaries answers. */
-static void
-update_up(struct cluster *cl)
+void
+cluster_update_up(struct cluster *cl)
 {
 	struct cnode	*n;
 	int		 up = 0;
@@ -198,8 +128,8 @@ node_failed(struct cnode *n)
 	if (n->cl->closing)
 		return;
 	if (n->primary)
-		refresh_at(n->cl, 0);
-	update_up(n->cl);
+		clustermap_refresh_at(n->cl, 0);
+	cluster_update_up(n->cl);
 }
 
 /* Give up on n's command context: what is in flight gets NULL replies. */
@@ -219,7 +149,7 @@ cmd_connected(const redisAsyncContext *ac, int status)
 	struct cnode	*n = ac->data;
 
 	if (status != REDIS_OK && n->ac == ac) {
-		node_warn(n, "cannot connect", ac->errstr);
+		cluster_node_warn(n, "cannot connect", ac->errstr);
 		node_failed(n);
 	}
 }
@@ -232,7 +162,7 @@ cmd_disconnected(const redisAsyncContext *ac, int status)
 
 	if (n->ac != ac)
 		return;
-	node_warn(n, "connection lost", status == REDIS_OK ? "closed" :
+	cluster_node_warn(n, "connection lost", status == REDIS_OK ? "closed" :
 	    ac->errstr);
 	node_failed(n);
 }
@@ -245,7 +175,7 @@ refused(struct cnode *n, redisAsyncContext *ac, redisReply *reply,
 	if (reply == NULL || reply->type != REDIS_REPLY_ERROR)
 		return (0);
 	if (n->ac == ac) {
-		node_warn(n, what, reply->str);
+		cluster_node_warn(n, what, reply->str);
 		node_drop(n);
 	}
 	return (1);
@@ -273,43 +203,32 @@ ping_reply(redisAsyncContext *ac, void *r, void *privdata)
 	n->ready = 1;
 	n->warned = 0;
 	n->backoff_ms = BACKOFF_MIN_MS;
-	update_up(n->cl);
+	cluster_update_up(n->cl);
 }
 
 /* n's command context, opened if it has none and its back-off is over;
  * NULL if it cannot have one now. */
-static redisAsyncContext *
-node_ac(struct cnode *n)
+redisAsyncContext *
+cluster_node_ac(struct cnode *n)
 {
+	static const struct redisconn_cbs cbs = { .connected = cmd_connected,
+		.disconnected = cmd_disconnected, .auth = auth_reply,
+		.ping = ping_reply };
 	struct cluster		*cl = n->cl;
-	redisAsyncContext	*ac;
+	struct redisconn	 to = { .host = n->host, .port = n->port,
+		.user = cl->user, .password = cl->password };
+	char			 err[128];
 
 	if (n->ac != NULL || cl->closing || now_ms() < n->retry_at)
 		return (n->ac);
-	if ((ac = redisAsyncConnect(n->host, n->port)) == NULL)
-		fatalx("redisAsyncConnect: out of memory");
-	if (ac->err) {
-		node_warn(n, "cannot connect", ac->errstr);
-		redisAsyncFree(ac);
+	n->ac = redisconn_async(cl->srv->base, &to, &cbs, n, err, sizeof err);
+	if (n->ac == NULL) {
+		cluster_node_warn(n, "cannot connect", err);
 		node_failed(n);
 		return (NULL);
 	}
-	/* As redis.c: a program trystd starts inherits no connection. */
-	if (fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal("fcntl FD_CLOEXEC");
-	ac->data = n;
-	redisLibeventAttach(ac, cl->srv->base);
-	redisAsyncSetConnectCallback(ac, cmd_connected);
-	redisAsyncSetDisconnectCallback(ac, cmd_disconnected);
-	if (cl->password != NULL && *cl->user != '\0')
-		redisAsyncCommand(ac, auth_reply, n, "AUTH %s %s", cl->user,
-		    cl->password);
-	else if (cl->password != NULL)
-		redisAsyncCommand(ac, auth_reply, n, "AUTH %s", cl->password);
-	redisAsyncCommand(ac, ping_reply, n, "PING");
-	n->ac = ac;
 	n->asked = 1;		/* a connect that hangs is dropped too */
-	return (ac);
+	return (n->ac);
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -363,7 +282,7 @@ req_send(struct cnode *n, struct creq *req, int asking)
 {
 	redisAsyncContext	*ac;
 
-	if ((ac = node_ac(n)) == NULL)
+	if ((ac = cluster_node_ac(n)) == NULL)
 		return (-1);
 	if (asking && redisAsyncCommand(ac, NULL, NULL, "ASKING") !=
 	    REDIS_OK)
@@ -399,10 +318,10 @@ follow(struct creq *req, redisAsyncContext *ac, const redisReply *reply)
 		if (!error_is(reply, "CLUSTERDOWN") &&
 		    !error_is(reply, "TRYAGAIN"))
 			return (0);
-		refresh_at(cl, 0);
+		clustermap_refresh_at(cl, 0);
 		return (-1);
 	}
-	to = node_get(cl, *host != '\0' ? host : from->host, port);
+	to = cluster_node_get(cl, *host != '\0' ? host : from->host, port);
 	log_debug("redis cluster: %s slot %u to %s:%d", ask ? "ASK" : "MOVED",
 	    slot, *host != '\0' ? host : from->host, port);
 	free(host);
@@ -413,7 +332,7 @@ follow(struct creq *req, redisAsyncContext *ac, const redisReply *reply)
 	}
 	if (!ask) {
 		cl->slot[slot] = to;
-		refresh_at(cl, 0);
+		clustermap_refresh_at(cl, 0);
 	}
 	return (req_send(to, req, ask) == 0 ? 1 : -1);
 }
@@ -438,237 +357,6 @@ req_reply(redisAsyncContext *ac, void *r, void *privdata)
 	req_done(req, reply);
 }
 
-/* ---- the slot map ------------------------------------------------------ */
-
-/* 1 while a primary of the map has no connection, or a slot none. */
-static int
-degraded(struct cluster *cl)
-{
-	struct cnode	*n;
-
-	if (!cl->full)
-		return (1);
-	TAILQ_FOREACH(n, &cl->nodes, entry)
-		if (n->primary && n->ac == NULL)
-			return (1);
-	return (0);
-}
-
-/* Make cl->map the routing: primaries connected, channels placed. */
-static void
-install(struct cluster *cl)
-{
-	struct cnode	*n, **idx;
-	size_t		 i;
-
-	idx = xcalloc(cl->map.nnodes + 1, sizeof *idx);
-	TAILQ_FOREACH(n, &cl->nodes, entry)
-		n->primary = 0;
-	for (i = 0; i < cl->map.nnodes; i++)
-		if ((idx[i] = node_get(cl, cl->map.nodes[i].host,
-		    cl->map.nodes[i].port)) != NULL)
-			idx[i]->primary = 1;
-	for (i = 0; i < SLOT_COUNT; i++)
-		cl->slot[i] = cl->map.owner[i] == SLOT_NONE ? NULL :
-		    idx[cl->map.owner[i]];
-	free(idx);
-	cl->full = 1;
-	for (i = 0; i < SLOT_COUNT && cl->full; i++)
-		cl->full = cl->slot[i] != NULL;
-	cl->srv->stats.redis_refreshes++;
-	log_debug("redis cluster: slot map of %zu primaries%s",
-	    cl->map.nnodes, cl->full ? "" : ", some slots without one");
-	TAILQ_FOREACH(n, &cl->nodes, entry)
-		if (n->primary)
-			node_ac(n);
-	pubsub_sync(cl->ps);
-	update_up(cl);
-}
-
-/* A map read ended: the next one after a back-off when it failed or a
- * primary is down, else after REFRESH_MS. */
-static void
-refresh_done(struct cluster *cl, int ok)
-{
-	cl->refreshing = 0;
-	if (cl->closing)
-		return;
-	if (!ok) {
-		refresh_at(cl, cl->fail_ms);
-		cl->fail_ms = doubled(cl->fail_ms, BACKOFF_MAX_MS);
-		return;
-	}
-	cl->fail_ms = BACKOFF_MIN_MS;
-	if (degraded(cl)) {
-		refresh_at(cl, cl->degraded_ms);
-		cl->degraded_ms = doubled(cl->degraded_ms, DEGRADED_MAX_MS);
-	} else {
-		cl->degraded_ms = BACKOFF_MIN_MS;
-		refresh_at(cl, REFRESH_MS);
-	}
-}
-
-static void	 map_reply(redisAsyncContext *, void *, void *);
-
-/* Ask n for the map: CLUSTER SHARDS, or SLOTS. 0, or -1. */
-static int
-map_ask(struct cluster *cl, struct cnode *n, int slots)
-{
-	redisAsyncContext	*ac;
-
-	if ((ac = node_ac(n)) == NULL || redisAsyncCommand(ac, map_reply, cl,
-	    slots ? "CLUSTER SLOTS" : "CLUSTER SHARDS") != REDIS_OK)
-		return (-1);
-	cl->refreshing = 1;
-	cl->asked = n;
-	cl->asked_slots = slots;
-	return (0);
-}
-
-/* The map came, or an error, or nothing (the node went away). */
-static void
-map_reply(redisAsyncContext *ac, void *r, void *privdata)
-{
-	struct cluster	*cl = privdata;
-	redisReply	*reply = r;
-	char		*why = NULL;
-	int		 rc;
-
-	if (cl->closing)
-		return;
-	cl->refreshing = 0;
-	if (reply == NULL) {
-		refresh_done(cl, 0);
-		return;
-	}
-	if (reply->type == REDIS_REPLY_ERROR) {
-		/* Before Redis 7 there is no CLUSTER SHARDS. */
-		if (cl->asked_slots || map_ask(cl, cl->asked, 1) != 0) {
-			node_warn(cl->asked, "cannot read the slot map",
-			    reply->str);
-			refresh_done(cl, 0);
-		}
-		return;
-	}
-	if (cl->asked_slots)
-		rc = slot_map_slots(&cl->map, reply, cl->asked->host, &why);
-	else
-		rc = slot_map_shards(&cl->map, reply, cl->asked->host, &why);
-	if (rc != 0) {
-		node_warn(cl->asked, "bad slot map", why);
-		free(why);
-		refresh_done(cl, 0);
-		return;
-	}
-	if (cl->asked_slots)
-		cl->use_slots = 1;
-	install(cl);
-	refresh_done(cl, 1);
-}
-
-/* The node to ask for the map: one that answers (the one after the last
- * asked, so that a node with a wrong view is not asked forever), else
- * the next seed, else any known node that can be connected. */
-static struct cnode *
-map_source(struct cluster *cl)
-{
-	struct cnode	*n, *start;
-	size_t		 i;
-
-	start = cl->asked != NULL ? TAILQ_NEXT(cl->asked, entry) : NULL;
-	if (start == NULL)
-		start = TAILQ_FIRST(&cl->nodes);
-	for (n = start; n != NULL; n = TAILQ_NEXT(n, entry))
-		if (n->ready)
-			return (n);
-	TAILQ_FOREACH(n, &cl->nodes, entry) {
-		if (n == start)
-			break;
-		if (n->ready)
-			return (n);
-	}
-	for (i = 0; i < cl->nseeds; i++) {
-		n = node_get(cl, cl->seeds[cl->seed_next].host,
-		    cl->seeds[cl->seed_next].port);
-		cl->seed_next = (cl->seed_next + 1) % cl->nseeds;
-		if (n != NULL && node_ac(n) != NULL)
-			return (n);
-	}
-	TAILQ_FOREACH(n, &cl->nodes, entry)
-		if (node_ac(n) != NULL)
-			return (n);
-	return (NULL);
-}
-
-/* Refresh timer: read the map unless a read is under way. */
-static void
-refresh_cb(evutil_socket_t fd, short ev, void *arg)
-{
-	struct cluster	*cl = arg;
-	struct cnode	*n;
-
-	if (cl->refreshing)
-		return;
-	if ((n = map_source(cl)) == NULL ||
-	    map_ask(cl, n, cl->use_slots) != 0)
-		refresh_done(cl, 0);
-}
-
-/* Read the map within ms, or sooner if that is already due. */
-static void
-refresh_at(struct cluster *cl, int ms)
-{
-	struct timeval	 tv;
-	uint64_t	 due = now_ms() + ms;
-
-	if (cl->closing || (evtimer_pending(cl->refresh, NULL) &&
-	    cl->refresh_due <= due))
-		return;
-	cl->refresh_due = due;
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(cl->refresh, &tv);
-}
-
-/* ---- what pubsub.c asks ------------------------------------------------ */
-
-/* The primary of slot. */
-static int
-ps_owner(void *arg, unsigned slot, const char **host, int *port)
-{
-	struct cnode	*n = ((struct cluster *)arg)->slot[slot];
-
-	if (n == NULL)
-		return (-1);
-	*host = n->host;
-	*port = n->port;
-	return (0);
-}
-
-/* A MOVED for an SSUBSCRIBE. */
-static void
-ps_moved(void *arg, unsigned slot, const char *host, int port)
-{
-	struct cluster	*cl = arg;
-	struct cnode	*n;
-
-	if ((n = node_get(cl, host, port)) != NULL)
-		cl->slot[slot] = n;
-}
-
-/* A link failed or a slot moved. */
-static void
-ps_refresh(void *arg)
-{
-	refresh_at(arg, 0);
-}
-
-static const struct pubsub_owner ps_owner_ops = {
-	.owner = ps_owner,
-	.moved = ps_moved,
-	.refresh = ps_refresh,
-};
-
 /* ---- the interface ----------------------------------------------------- */
 
 /* Every PROBE_S: nodes that stopped answering are dropped (their
@@ -682,7 +370,7 @@ probe_cb(evutil_socket_t fd, short ev, void *arg)
 
 	TAILQ_FOREACH(n, &cl->nodes, entry) {
 		if (n->ac != NULL && n->asked >= ANSWER_TICKS) {
-			node_warn(n, "no answer", "reconnecting");
+			cluster_node_warn(n, "no answer", "reconnecting");
 			node_drop(n);
 		} else if (n->ac != NULL && n->asked > 0)
 			n->asked++;
@@ -690,7 +378,7 @@ probe_cb(evutil_socket_t fd, short ev, void *arg)
 		    n, "PING") == REDIS_OK)
 			n->asked = 1;
 		else if (n->ac == NULL && n->primary)
-			node_ac(n);
+			cluster_node_ac(n);
 	}
 	pubsub_probe(cl->ps);
 }
@@ -747,12 +435,12 @@ c_open(struct server *srv, redis_msg_cb msg_cb, void *msg_arg,
 		return (NULL);
 	}
 	cl->ps = pubsub_new(srv, cl->user, cl->password, msg_cb, msg_arg,
-	    &ps_owner_ops, cl);
+	    &clustermap_owner_ops, cl);
 	cl->fail_ms = cl->degraded_ms = BACKOFF_MIN_MS;
-	cl->refresh = evtimer_new(srv->base, refresh_cb, cl);
+	cl->refresh = evtimer_new(srv->base, clustermap_refresh_cb, cl);
 	cl->probe = event_new(srv->base, -1, EV_PERSIST, probe_cb, cl);
 	event_add(cl->probe, &probe_tv);
-	refresh_cb(-1, 0, cl);
+	clustermap_refresh_cb(-1, 0, cl);
 	return (cl);
 }
 
@@ -802,7 +490,7 @@ c_cmd(void *arg, const char *key, redis_cb cb, void *cbarg, int argc,
 	if (!cl->up || argc < 1)
 		return (-1);
 	n = cl->slot[slot_of(key, strlen(key))];
-	if (n == NULL || node_ac(n) == NULL)
+	if (n == NULL || cluster_node_ac(n) == NULL)
 		return (-1);
 	req = req_new(cl, cb, cbarg, argc, argv, argvlen);
 	if (req_send(n, req, 0) != 0) {

@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,34 +339,28 @@ read_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Open l unless it is open or in its back-off: 0, or -1. AUTH first
- * when a password is set; close-on-exec, as redis.c's sockets. */
+ * when a password is set; close-on-exec (redisconn.c). */
 static int
 link_open(struct link *l)
 {
-	struct pubsub	*ps = l->ps;
-	redisContext	*c;
+	struct pubsub		*ps = l->ps;
+	struct redisconn	 to = { .host = l->host, .port = l->port,
+		.user = ps->user, .password = ps->password };
+	redisContext		*c;
 
 	if (l->c != NULL)
 		return (0);
 	if (now_ms() < l->retry_at)
 		return (-1);
-	if ((c = redisConnectNonBlock(l->host, l->port)) == NULL)
-		fatalx("redisConnectNonBlock: out of memory");
-	l->c = c;
+	l->c = c = redisconn_nonblock(&to);
 	if (c->err) {
 		link_failed(l, c->errstr);
 		return (-1);
 	}
-	if (fcntl(c->fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal("fcntl FD_CLOEXEC");
 	l->rev = event_new(ps->srv->base, c->fd, EV_READ | EV_PERSIST,
 	    read_cb, l);
 	l->wev = event_new(ps->srv->base, c->fd, EV_WRITE | EV_PERSIST,
 	    write_cb, l);
-	if (ps->password != NULL && *ps->user != '\0')
-		redisAppendCommand(c, "AUTH %s %s", ps->user, ps->password);
-	else if (ps->password != NULL)
-		redisAppendCommand(c, "AUTH %s", ps->password);
 	event_add(l->wev, NULL);
 	l->asked = 1;		/* a connect that hangs is dropped too */
 	return (0);

@@ -10,14 +10,12 @@
  * standalone backend of store.c: what the commands mean and what their
  * replies say is store.c's business.
  */
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 #include <sodium.h>
 
 #include "server.h"
@@ -271,37 +269,18 @@ sub_disconnected(const redisAsyncContext *ac, int status)
 /* Open one context and attach it to the loop; its AUTH (when a password
  * is set) and the PING that tells it is usable are queued at once. */
 static redisAsyncContext *
-open_context(struct redis *rd, redisConnectCallback *conn_cb,
-    redisDisconnectCallback *disc_cb, redisCallbackFn *ping_cb)
+open_context(struct redis *rd, const struct redisconn_cbs *cbs)
 {
+	struct redisconn	 to = { .host = rd->host, .port = rd->port,
+		.path = rd->path, .user = rd->user, .password = rd->password };
 	redisAsyncContext	*ac;
+	char			 err[128];
 
-	if (rd->path != NULL)
-		ac = redisAsyncConnectUnix(rd->path);
-	else
-		ac = redisAsyncConnect(rd->host, rd->port);
-	if (ac == NULL)
-		fatalx("redisAsyncConnect: out of memory");
-	if (ac->err) {
-		redis_warn(rd, "cannot connect", ac->errstr);
-		redisAsyncFree(ac);
+	ac = redisconn_async(rd->srv->base, &to, cbs, rd, err, sizeof err);
+	if (ac == NULL) {
+		redis_warn(rd, "cannot connect", err);
 		schedule_retry(rd);
-		return (NULL);
 	}
-	/* hiredis opens its sockets without SOCK_CLOEXEC: a program trystd
-	 * starts must not inherit an authenticated connection. */
-	if (fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC) == -1)
-		fatal("fcntl FD_CLOEXEC");
-	ac->data = rd;
-	redisLibeventAttach(ac, rd->srv->base);
-	redisAsyncSetConnectCallback(ac, conn_cb);
-	redisAsyncSetDisconnectCallback(ac, disc_cb);
-	if (rd->password != NULL && *rd->user != '\0')
-		redisAsyncCommand(ac, auth_reply, rd, "AUTH %s %s", rd->user,
-		    rd->password);
-	else if (rd->password != NULL)
-		redisAsyncCommand(ac, auth_reply, rd, "AUTH %s", rd->password);
-	redisAsyncCommand(ac, ping_cb, rd, "PING");
 	return (ac);
 }
 
@@ -309,12 +288,17 @@ open_context(struct redis *rd, redisConnectCallback *conn_cb,
 static void
 connect_all(struct redis *rd)
 {
-	if (rd->ac == NULL && (rd->ac = open_context(rd, cmd_connected,
-	    cmd_disconnected, ping_reply)) != NULL)
+	static const struct redisconn_cbs cmd = { .connected = cmd_connected,
+		.disconnected = cmd_disconnected, .auth = auth_reply,
+		.ping = ping_reply };
+	static const struct redisconn_cbs sub = { .connected = sub_connected,
+		.disconnected = sub_disconnected, .auth = auth_reply,
+		.ping = sub_ping_reply };
+
+	if (rd->ac == NULL && (rd->ac = open_context(rd, &cmd)) != NULL)
 		rd->asked = 1;
 	if (rd->sub == NULL)
-		rd->sub = open_context(rd, sub_connected, sub_disconnected,
-		    sub_ping_reply);
+		rd->sub = open_context(rd, &sub);
 }
 
 /* Reconnect timer. */

@@ -726,6 +726,36 @@ void		 pubsub_sync(struct pubsub *);
 /* Once a second: PING the links, close the silent ones. */
 void		 pubsub_probe(struct pubsub *);
 
+/* ---- redisconn.c: opening connections to Redis (the backends) --------- */
+
+/* Where a connection goes, and as whom. */
+struct redisconn {
+	const char	*host;		/* with port, unless path is set */
+	int		 port;
+	const char	*path;		/* a Unix socket, or NULL */
+	const char	*user;		/* "": AUTH with the password alone */
+	const char	*password;	/* NULL: no AUTH */
+};
+
+/* The callbacks of an async context; auth and ping get its data. */
+struct redisconn_cbs {
+	void	(*connected)(const struct redisAsyncContext *, int status);
+	void	(*disconnected)(const struct redisAsyncContext *, int status);
+	void	(*auth)(struct redisAsyncContext *, void *reply, void *data);
+	void	(*ping)(struct redisAsyncContext *, void *reply, void *data);
+};
+
+/* Start connecting an async context to to on base: its socket
+ * close-on-exec, data and cbs set, AUTH (when to has a password) and PING
+ * queued. NULL and err (errlen bytes) when hiredis failed at once. */
+struct redisAsyncContext *redisconn_async(struct event_base *base,
+		    const struct redisconn *to, const struct redisconn_cbs *,
+		    void *data, char *err, size_t errlen);
+/* Start connecting a non-blocking context to to's host:port (path is
+ * not used): close-on-exec, AUTH queued in its output buffer. When c->err
+ * is set nothing is queued. Caller frees with redisFree. */
+struct redisContext *redisconn_nonblock(const struct redisconn *to);
+
 /* ---- slot.c: Redis Cluster slots and replies, pure -------------------- */
 
 #define SLOT_COUNT	16384

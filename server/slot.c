@@ -223,41 +223,62 @@ map_range(struct slotmap *m, long long lo, long long hi, const redisReply *h,
 	return (0);
 }
 
-/* Fill m from a CLUSTER SLOTS reply: [[start, end, [host, port, ...],
- * replicas...], ...]; the first node of each range is its primary. */
+/* Maps one element of a slot map reply (deflt: the node asked): 0, or
+ * -1 and *why. */
+typedef int (*map_entry_fn)(struct slotmap *, const redisReply *,
+	    const char *deflt, char **why);
+
+/* Fill m with map_entry of each element of r, a reply to what; on
+ * failure m is left empty. 0, or -1 and *why. */
+static int
+map_fill(struct slotmap *m, const redisReply *r, const char *what,
+    map_entry_fn map_entry, const char *deflt, char **why)
+{
+	size_t	 i;
+
+	slot_map_clear(m);
+	if (r->type != REDIS_REPLY_ARRAY) {
+		xasprintf(why, "%s: not an array", what);
+		return (-1);
+	}
+	for (i = 0; i < r->elements; i++) {
+		if (map_entry(m, r->element[i], deflt, why) != 0) {
+			slot_map_clear(m);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* One range of CLUSTER SLOTS, [start, end, [host, port, ...],
+ * replicas...], to its primary, the first node. 0, or -1 and *why. */
+static int
+map_slots_range(struct slotmap *m, const redisReply *e, const char *deflt,
+    char **why)
+{
+	const redisReply	*n;
+	long long		 lo, hi, port;
+
+	if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+	    reply_int(e->element[0], &lo) != 0 ||
+	    reply_int(e->element[1], &hi) != 0)
+		goto bad;
+	n = e->element[2];
+	if (n->type != REDIS_REPLY_ARRAY || n->elements < 2 ||
+	    reply_int(n->element[1], &port) != 0)
+		goto bad;
+	return (map_range(m, lo, hi, n->element[0], port, deflt, why));
+bad:
+	*why = xstrdup("a range is not [start, end, [host, port ...] ...]");
+	return (-1);
+}
+
+/* Fill m from a CLUSTER SLOTS reply: [range, ...]. */
 int
 slot_map_slots(struct slotmap *m, const struct redisReply *r,
     const char *deflt, char **why)
 {
-	const redisReply	*e, *n;
-	long long		 lo, hi, port;
-	size_t			 i;
-
-	slot_map_clear(m);
-	if (r->type != REDIS_REPLY_ARRAY) {
-		*why = xstrdup("CLUSTER SLOTS: not an array");
-		return (-1);
-	}
-	for (i = 0; i < r->elements; i++) {
-		e = r->element[i];
-		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
-		    reply_int(e->element[0], &lo) != 0 ||
-		    reply_int(e->element[1], &hi) != 0)
-			goto bad;
-		n = e->element[2];
-		if (n->type != REDIS_REPLY_ARRAY || n->elements < 2 ||
-		    reply_int(n->element[1], &port) != 0)
-			goto bad;
-		if (map_range(m, lo, hi, n->element[0], port, deflt,
-		    why) != 0)
-			goto fail;
-	}
-	return (0);
-bad:
-	*why = xstrdup("a range is not [start, end, [host, port ...] ...]");
-fail:
-	slot_map_clear(m);
-	return (-1);
+	return (map_fill(m, r, "CLUSTER SLOTS", map_slots_range, deflt, why));
 }
 
 /* The value of key in a flat [key, value, ...] array, or NULL. */
@@ -297,49 +318,47 @@ shard_primary(const redisReply *nodes, long long *port)
 	return (NULL);
 }
 
-/* Fill m from a CLUSTER SHARDS reply (Redis 7): [[ "slots", [start, end,
- * ...], "nodes", [[ "id", ..., "port", P, "ip", ..., "endpoint", ...,
- * "role", "master" | "replica", ...], ...]], ...]. A shard without a
- * primary leaves its slots without one. */
-int
-slot_map_shards(struct slotmap *m, const struct redisReply *r,
-    const char *deflt, char **why)
+/* One shard of CLUSTER SHARDS, ["slots", [start, end, ...], "nodes",
+ * [...]], its ranges to its primary; a shard without a primary leaves
+ * its slots without one. 0, or -1 and *why. */
+static int
+map_shard(struct slotmap *m, const redisReply *e, const char *deflt,
+    char **why)
 {
-	const redisReply	*e, *slots, *nodes, *host;
+	const redisReply	*slots, *nodes, *host;
 	long long		 lo, hi, port;
-	size_t			 i, j;
+	size_t			 j;
 
-	slot_map_clear(m);
-	if (r->type != REDIS_REPLY_ARRAY) {
-		*why = xstrdup("CLUSTER SHARDS: not an array");
-		return (-1);
-	}
-	for (i = 0; i < r->elements; i++) {
-		e = r->element[i];
-		if (e->type != REDIS_REPLY_ARRAY ||
-		    (slots = field(e, "slots")) == NULL ||
-		    (nodes = field(e, "nodes")) == NULL ||
-		    slots->type != REDIS_REPLY_ARRAY ||
-		    slots->elements % 2 != 0 ||
-		    nodes->type != REDIS_REPLY_ARRAY)
+	if (e->type != REDIS_REPLY_ARRAY ||
+	    (slots = field(e, "slots")) == NULL ||
+	    (nodes = field(e, "nodes")) == NULL ||
+	    slots->type != REDIS_REPLY_ARRAY || slots->elements % 2 != 0 ||
+	    nodes->type != REDIS_REPLY_ARRAY)
+		goto bad;
+	if (slots->elements == 0 ||
+	    (host = shard_primary(nodes, &port)) == NULL)
+		return (0);
+	for (j = 0; j < slots->elements; j += 2) {
+		if (reply_int(slots->element[j], &lo) != 0 ||
+		    reply_int(slots->element[j + 1], &hi) != 0)
 			goto bad;
-		if (slots->elements == 0 ||
-		    (host = shard_primary(nodes, &port)) == NULL)
-			continue;
-		for (j = 0; j < slots->elements; j += 2) {
-			if (reply_int(slots->element[j], &lo) != 0 ||
-			    reply_int(slots->element[j + 1], &hi) != 0)
-				goto bad;
-			if (map_range(m, lo, hi, host, port, deflt, why) != 0)
-				goto fail;
-		}
+		if (map_range(m, lo, hi, host, port, deflt, why) != 0)
+			return (-1);
 	}
 	return (0);
 bad:
 	*why = xstrdup("a shard is not [\"slots\", [...], \"nodes\", [...]]");
-fail:
-	slot_map_clear(m);
 	return (-1);
+}
+
+/* Fill m from a CLUSTER SHARDS reply (Redis 7): [shard, ...], a node of
+ * a shard being [ "id", ..., "port", P, "ip", ..., "endpoint", ...,
+ * "role", "master" | "replica", ...]. */
+int
+slot_map_shards(struct slotmap *m, const struct redisReply *r,
+    const char *deflt, char **why)
+{
+	return (map_fill(m, r, "CLUSTER SHARDS", map_shard, deflt, why));
 }
 
 /* Split h (len bytes) at its last ":" into *host (caller frees; an IPv6

@@ -5,7 +5,6 @@
  * hand for the odd cases), MOVED and ASK errors, and the seed list of
  * the redis setting.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,61 +113,27 @@ END_TEST
 
 /* ---- replies built by hand ---- */
 
-static redisReply *
-r_new(int type)
-{
-	redisReply	*r = calloc(1, sizeof *r);
-
-	ck_assert_ptr_nonnull(r);
-	r->type = type;
-	return (r);
-}
-
-static redisReply *
-r_str(const char *s)
-{
-	redisReply	*r = r_new(REDIS_REPLY_STRING);
-
-	r->str = strdup(s);
-	r->len = strlen(s);
-	return (r);
-}
-
-static redisReply *
-r_int(long long v)
-{
-	redisReply	*r = r_new(REDIS_REPLY_INTEGER);
-
-	r->integer = v;
-	return (r);
-}
-
-/* An array of n replies. */
-static redisReply *
-r_arr(size_t n, ...)
-{
-	redisReply	*r = r_new(REDIS_REPLY_ARRAY);
-	va_list		 ap;
-	size_t		 i;
-
-	r->elements = n;
-	r->element = calloc(n + 1, sizeof *r->element);
-	va_start(ap, n);
-	for (i = 0; i < n; i++)
-		r->element[i] = va_arg(ap, redisReply *);
-	va_end(ap);
-	return (r);
-}
-
 /* A node of a CLUSTER SHARDS reply. */
 static redisReply *
 shard_node(const char *ip, const char *endpoint, long long port,
     const char *role, const char *health)
 {
-	return (r_arr(12, r_str("id"), r_str("0123"), r_str("port"),
-	    r_int(port), r_str("ip"), r_str(ip), r_str("endpoint"),
-	    r_str(endpoint), r_str("role"), r_str(role), r_str("health"),
-	    r_str(health)));
+	return (unit_reply_arr(12, unit_reply_str("id"),
+	    unit_reply_str("0123"), unit_reply_str("port"),
+	    unit_reply_int(port), unit_reply_str("ip"), unit_reply_str(ip),
+	    unit_reply_str("endpoint"), unit_reply_str(endpoint),
+	    unit_reply_str("role"), unit_reply_str(role),
+	    unit_reply_str("health"), unit_reply_str(health)));
+}
+
+/* A CLUSTER SHARDS reply of one shard: slots lo-hi, its primary "h". */
+static redisReply *
+one_shard(long long lo, long long hi, long long port)
+{
+	return (unit_reply_arr(1, unit_reply_arr(4, unit_reply_str("slots"),
+	    unit_reply_arr(2, unit_reply_int(lo), unit_reply_int(hi)),
+	    unit_reply_str("nodes"),
+	    unit_reply_arr(1, shard_node("h", "h", port, "master", "ok")))));
 }
 
 /* Parse a reply captured as RESP. */
@@ -240,18 +205,23 @@ START_TEST(test_map_shards_cases)
 	/* After a failover: the failed primary is a shard of no slots;
 	 * endpoints "?" (fall back to ip) and "" (the node asked); two
 	 * ranges in a shard; a shard of slots without a primary. */
-	r = r_arr(4,
-	    r_arr(4, r_str("slots"), r_arr(4, r_int(0), r_int(99),
-	    r_int(200), r_int(200)), r_str("nodes"), r_arr(2,
+	r = unit_reply_arr(4,
+	    unit_reply_arr(4, unit_reply_str("slots"),
+	    unit_reply_arr(4, unit_reply_int(0), unit_reply_int(99),
+	    unit_reply_int(200), unit_reply_int(200)),
+	    unit_reply_str("nodes"), unit_reply_arr(2,
 	    shard_node("10.0.0.2", "?", 7002, "replica", "online"),
 	    shard_node("10.0.0.1", "?", 7001, "master", "online"))),
-	    r_arr(4, r_str("nodes"), r_arr(1,
+	    unit_reply_arr(4, unit_reply_str("nodes"), unit_reply_arr(1,
 	    shard_node("10.0.0.3", "", 7003, "master", "online")),
-	    r_str("slots"), r_arr(2, r_int(100), r_int(199))),
-	    r_arr(4, r_str("slots"), r_arr(0), r_str("nodes"), r_arr(1,
+	    unit_reply_str("slots"),
+	    unit_reply_arr(2, unit_reply_int(100), unit_reply_int(199))),
+	    unit_reply_arr(4, unit_reply_str("slots"), unit_reply_arr(0),
+	    unit_reply_str("nodes"), unit_reply_arr(1,
 	    shard_node("10.0.0.9", "10.0.0.9", 7009, "master", "failed"))),
-	    r_arr(4, r_str("slots"), r_arr(2, r_int(201), r_int(16383)),
-	    r_str("nodes"), r_arr(1,
+	    unit_reply_arr(4, unit_reply_str("slots"),
+	    unit_reply_arr(2, unit_reply_int(201), unit_reply_int(16383)),
+	    unit_reply_str("nodes"), unit_reply_arr(1,
 	    shard_node("10.0.0.4", "h4", 7004, "replica", "online"))));
 	ck_assert_msg(slot_map_shards(&map, r, "asked", &why) == 0, "%s", why);
 	freeReplyObject(r);
@@ -266,30 +236,28 @@ START_TEST(test_map_shards_cases)
 	ck_assert(!slot_map_full(&map));
 
 	/* Bad replies: the map is left empty. */
-	r = r_arr(1, r_arr(4, r_str("slots"), r_arr(2, r_int(5), r_int(16384)),
-	    r_str("nodes"), r_arr(1, shard_node("h", "h", 1, "master", "ok"))));
+	r = one_shard(5, 16384, 1);
 	ck_assert_int_eq(slot_map_shards(&map, r, "x", &why), -1);
 	ck_assert_str_eq(why, "slot range 5-16384");
 	free(why);
 	ck_assert_uint_eq(map.nnodes, 0);
 	ck_assert_uint_eq(map.owner[0], SLOT_NONE);
 	freeReplyObject(r);
-	r = r_arr(1, r_arr(4, r_str("slots"), r_arr(2, r_int(9), r_int(8)),
-	    r_str("nodes"), r_arr(1, shard_node("h", "h", 1, "master", "ok"))));
+	r = one_shard(9, 8, 1);
 	ck_assert_int_eq(slot_map_shards(&map, r, "x", &why), -1);
 	free(why);
 	freeReplyObject(r);
-	r = r_arr(1, r_arr(4, r_str("slots"), r_arr(2, r_int(0), r_int(8)),
-	    r_str("nodes"), r_arr(1, shard_node("h", "h", 0, "master", "ok"))));
+	r = one_shard(0, 8, 0);
 	ck_assert_int_eq(slot_map_shards(&map, r, "x", &why), -1);
 	ck_assert_str_eq(why, "port 0");
 	free(why);
 	freeReplyObject(r);
-	r = r_arr(1, r_arr(2, r_str("slots"), r_arr(1, r_int(0))));
+	r = unit_reply_arr(1, unit_reply_arr(2, unit_reply_str("slots"),
+	    unit_reply_arr(1, unit_reply_int(0))));
 	ck_assert_int_eq(slot_map_shards(&map, r, "x", &why), -1);
 	free(why);
 	freeReplyObject(r);
-	r = r_int(3);
+	r = unit_reply_int(3);
 	ck_assert_int_eq(slot_map_shards(&map, r, "x", &why), -1);
 	free(why);
 	freeReplyObject(r);
@@ -303,13 +271,15 @@ START_TEST(test_map_slots_cases)
 
 	slot_map_clear(&map);
 	/* "" is the node asked, "?" an unknown endpoint. */
-	r = r_arr(3,
-	    r_arr(3, r_int(0), r_int(10), r_arr(3, r_str(""), r_int(7000),
-	    r_str("id"))),
-	    r_arr(4, r_int(11), r_int(20), r_arr(2, r_str("?"), r_int(7001)),
-	    r_arr(2, r_str("r"), r_int(7005))),
-	    r_arr(3, r_int(21), r_int(16383), r_arr(2, r_str("b"),
-	    r_int(7002))));
+	r = unit_reply_arr(3,
+	    unit_reply_arr(3, unit_reply_int(0), unit_reply_int(10),
+	    unit_reply_arr(3, unit_reply_str(""), unit_reply_int(7000),
+	    unit_reply_str("id"))),
+	    unit_reply_arr(4, unit_reply_int(11), unit_reply_int(20),
+	    unit_reply_arr(2, unit_reply_str("?"), unit_reply_int(7001)),
+	    unit_reply_arr(2, unit_reply_str("r"), unit_reply_int(7005))),
+	    unit_reply_arr(3, unit_reply_int(21), unit_reply_int(16383),
+	    unit_reply_arr(2, unit_reply_str("b"), unit_reply_int(7002))));
 	ck_assert_msg(slot_map_slots(&map, r, "asked", &why) == 0, "%s", why);
 	freeReplyObject(r);
 	ck_assert_uint_eq(map.nnodes, 2);
@@ -317,12 +287,14 @@ START_TEST(test_map_slots_cases)
 	ck_assert_uint_eq(map.owner[11], SLOT_NONE);
 	ck_assert_uint_eq(map.owner[20], SLOT_NONE);
 	owner_is(&map, 21, "b", 7002);
-	r = r_arr(1, r_arr(2, r_int(0), r_int(10)));
+	r = unit_reply_arr(1,
+	    unit_reply_arr(2, unit_reply_int(0), unit_reply_int(10)));
 	ck_assert_int_eq(slot_map_slots(&map, r, "x", &why), -1);
 	free(why);
 	freeReplyObject(r);
-	r = r_arr(1, r_arr(3, r_int(0), r_int(10), r_arr(2, r_int(1),
-	    r_int(7000))));
+	r = unit_reply_arr(1, unit_reply_arr(3, unit_reply_int(0),
+	    unit_reply_int(10),
+	    unit_reply_arr(2, unit_reply_int(1), unit_reply_int(7000))));
 	ck_assert_int_eq(slot_map_slots(&map, r, "x", &why), -1);
 	ck_assert_str_eq(why, "a node address is not a string");
 	free(why);

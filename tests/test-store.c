@@ -3,7 +3,6 @@
  * each one sends (PROTOCOL.md §7's keys, expiries and scripts), what it
  * makes of each reply, and that a callback never runs inside the call.
  */
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,54 +194,6 @@ done(struct server *sv, const struct store_result *res, void *arg)
 		memcpy(g->exists, res->exists, g->n);
 }
 
-/* An empty reply of a type, as hiredis would make it. */
-static redisReply *
-r_empty(int type)
-{
-	redisReply	*r = calloc(1, sizeof *r);
-
-	r->type = type;
-	return (r);
-}
-
-/* An integer reply. */
-static redisReply *
-r_int(long long v)
-{
-	redisReply	*r = r_empty(REDIS_REPLY_INTEGER);
-
-	r->integer = v;
-	return (r);
-}
-
-/* A string (or status, or error) reply. */
-static redisReply *
-r_str(int type, const char *s)
-{
-	redisReply	*r = r_empty(type);
-
-	r->str = strdup(s);
-	r->len = strlen(s);
-	return (r);
-}
-
-/* An array of n replies. */
-static redisReply *
-r_arr(size_t n, ...)
-{
-	redisReply	*r = r_empty(REDIS_REPLY_ARRAY);
-	va_list		 ap;
-	size_t		 i;
-
-	r->elements = n;
-	r->element = calloc(n + 1, sizeof *r->element);
-	va_start(ap, n);
-	for (i = 0; i < n; i++)
-		r->element[i] = va_arg(ap, redisReply *);
-	va_end(ap);
-	return (r);
-}
-
 /* Hand reply (NULL: Redis went away) to command i; free it. */
 static void
 answer(size_t i, redisReply *reply)
@@ -322,7 +273,7 @@ START_TEST(test_code_request)
 	expect(0, "EVAL LUA 2 rl:code:{%s}:480000 rl:codefail:{%s}:20000 "
 	    "1728003600", 1);
 	ck_assert_ptr_nonnull(strstr(sent[0].script, "EXPIREAT"));
-	answer(0, r_arr(2, r_int(4), r_int(7)));
+	answer(0, unit_reply_arr(2, unit_reply_int(4), unit_reply_int(7)));
 	ck_assert_int_eq(g.calls, 1);
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 4);
@@ -331,11 +282,11 @@ START_TEST(test_code_request)
 	/* An error reply is unavailable. */
 	memset(&g, 0, sizeof g);
 	ck_assert_int_eq(store_code_request(st, id, 1, 2, 3, done, &g), 0);
-	answer(1, r_arr(2, r_int(1), r_int(0)));
+	answer(1, unit_reply_arr(2, unit_reply_int(1), unit_reply_int(0)));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[1], 0);
 	ck_assert_int_eq(store_code_request(st, id, 1, 2, 3, done, &g), 0);
-	answer(2, r_str(REDIS_REPLY_ERROR, "CLUSTERDOWN"));
+	answer(2, unit_reply_text(REDIS_REPLY_ERROR, "CLUSTERDOWN"));
 	ck_assert_int_eq(g.calls, 2);
 	ck_assert_int_eq(g.res.ok, 0);
 }
@@ -362,7 +313,7 @@ START_TEST(test_code_attempt)
 	    slot_of(want, strlen(want)));
 	ck_assert_ptr_nonnull(strstr(sent[0].script,
 	    "redis.call('INCR', KEYS[2])"));
-	answer(0, r_arr(2, r_int(3), r_int(19)));
+	answer(0, unit_reply_arr(2, unit_reply_int(3), unit_reply_int(19)));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 3);
 	ck_assert_int_eq(g.res.v[1], 19);
@@ -370,7 +321,7 @@ START_TEST(test_code_attempt)
 	ck_assert_int_eq(store_code_attempt(st, nonce, 1, id, 2, 3, 5, 20, 0,
 	    done, &g), 0);
 	ck_assert_ptr_nonnull(strstr(sent[1].words, " 5 20 0"));
-	answer(1, r_str(REDIS_REPLY_ERROR, "NOSCRIPT"));
+	answer(1, unit_reply_text(REDIS_REPLY_ERROR, "NOSCRIPT"));
 	ck_assert_int_eq(g.calls, 2);
 	ck_assert_int_eq(g.res.ok, 0);
 }
@@ -385,19 +336,19 @@ START_TEST(test_token_use)
 	snprintf(want, sizeof want, "SET vt:{%s}:%s 1000000 KEEPTTL GET", hex,
 	    nhex);
 	ck_assert_str_eq(sent[0].words, want);
-	answer(0, r_str(REDIS_REPLY_STRING, "2"));
+	answer(0, unit_reply_str("2"));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 0);
 	ck_assert_int_eq(store_token_use(st, id, nonce, done, &g), 0);
-	answer(1, r_str(REDIS_REPLY_STRING, "1000000"));
+	answer(1, unit_reply_str("1000000"));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 1);
 	ck_assert_int_eq(store_token_use(st, id, nonce, done, &g), 0);
-	answer(2, r_empty(REDIS_REPLY_NIL));
+	answer(2, unit_reply(REDIS_REPLY_NIL));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 0);
 	ck_assert_int_eq(store_token_use(st, id, nonce, done, &g), 0);
-	answer(3, r_str(REDIS_REPLY_ERROR, "NOPERM"));
+	answer(3, unit_reply_text(REDIS_REPLY_ERROR, "NOPERM"));
 	ck_assert_int_eq(g.res.ok, 0);
 	ck_assert_int_eq(g.calls, 4);
 }
@@ -409,18 +360,19 @@ START_TEST(test_account_get)
 
 	ck_assert_int_eq(store_account_get(st, id, done, &g), 0);
 	expect(0, "HMGET acct:{%s} created seen", 1);
-	answer(0, r_arr(2, r_str(REDIS_REPLY_STRING, "1727999000"),
-	    r_str(REDIS_REPLY_STRING, "1727913600")));
+	answer(0, unit_reply_arr(2, unit_reply_str("1727999000"),
+	    unit_reply_str("1727913600")));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 1727999000);
 	ck_assert_int_eq(g.res.v[1], 1727913600);
 	ck_assert_int_eq(store_account_get(st, id, done, &g), 0);
-	answer(1, r_arr(2, r_empty(REDIS_REPLY_NIL), r_empty(REDIS_REPLY_NIL)));
+	answer(1, unit_reply_arr(2, unit_reply(REDIS_REPLY_NIL),
+	    unit_reply(REDIS_REPLY_NIL)));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 0);
 	ck_assert_int_eq(g.res.v[1], 0);
 	ck_assert_int_eq(store_account_get(st, id, done, &g), 0);
-	answer(2, r_str(REDIS_REPLY_ERROR, "LOADING"));
+	answer(2, unit_reply_text(REDIS_REPLY_ERROR, "LOADING"));
 	ck_assert_int_eq(g.res.ok, 0);
 }
 END_TEST
@@ -439,10 +391,10 @@ START_TEST(test_account_put)
 	    "PUBLISH tryst:id:{%s} R1727999999", 1);
 	ck_assert_ptr_nonnull(strstr(sent[0].script, "redis.call(ARGV[4], "
 	    "ARGV[5], ARGV[6])"));
-	answer(0, r_int(1));
+	answer(0, unit_reply_int(1));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(store_account_put(st, id, 2, 1, 3, done, &g), 0);
-	answer(1, r_empty(REDIS_REPLY_NIL));
+	answer(1, unit_reply(REDIS_REPLY_NIL));
 	ck_assert_int_eq(g.res.ok, 0);
 	ck_assert_int_eq(g.calls, 2);
 }
@@ -466,15 +418,15 @@ START_TEST(test_account_delete)
 	expect(0, "EVAL LUA 1 acct:{%s} 1728000000 PUBLISH tryst:id:{%s} "
 	    "R1728000000", 1);
 	ck_assert_str_eq(sent[0].script, keyspace_delete_lua);
-	answer(0, r_int(1));
+	answer(0, unit_reply_int(1));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 1);
 	ck_assert_int_eq(store_account_delete(st, id, 5, done, &g), 0);
-	answer(1, r_int(0));
+	answer(1, unit_reply_int(0));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 0);
 	ck_assert_int_eq(store_account_delete(st, id, 5, done, &g), 0);
-	answer(2, r_str(REDIS_REPLY_STRING, "1"));
+	answer(2, unit_reply_str("1"));
 	ck_assert_int_eq(g.res.ok, 0);
 }
 END_TEST
@@ -487,19 +439,19 @@ START_TEST(test_discovery_charge)
 	    done, &g), 0);
 	expect(0, "EVAL LUA 1 rl:disc:{%s} 1024 256 20000 16", 1);
 	ck_assert_ptr_nonnull(strstr(sent[0].script, "EXPIREAT"));
-	answer(0, r_arr(2, r_int(1), r_int(1008)));
+	answer(0, unit_reply_arr(2, unit_reply_int(1), unit_reply_int(1008)));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 1);
 	ck_assert_int_eq(g.res.v[1], 1008);
 	ck_assert_int_eq(store_discovery_charge(st, id, 1024, 256, 20000, 900,
 	    done, &g), 0);
-	answer(1, r_arr(2, r_int(0), r_int(7)));
+	answer(1, unit_reply_arr(2, unit_reply_int(0), unit_reply_int(7)));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 0);
 	ck_assert_int_eq(g.res.v[1], 7);
 	ck_assert_int_eq(store_discovery_charge(st, id, 1, 1, 1, 1, done, &g),
 	    0);
-	answer(2, r_arr(2, r_str(REDIS_REPLY_STRING, "1"), r_int(7)));
+	answer(2, unit_reply_arr(2, unit_reply_str("1"), unit_reply_int(7)));
 	ck_assert_int_eq(g.res.ok, 0);
 	ck_assert_int_eq(g.calls, 3);
 }
@@ -523,10 +475,10 @@ START_TEST(test_lookup)
 	expect(1, "EXISTS acct:{%s}", 1);
 	ck_assert_str_eq(sent[2].key, sent[2].words + 7);
 	ck_assert_str_ne(sent[2].key, sent[0].key);
-	answer(2, r_int(1));
-	answer(0, r_int(1));
+	answer(2, unit_reply_int(1));
+	answer(0, unit_reply_int(1));
 	ck_assert_int_eq(g.calls, 0);
-	answer(1, r_int(0));
+	answer(1, unit_reply_int(0));
 	ck_assert_int_eq(g.calls, 1);
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.exists[0], 1);
@@ -534,9 +486,9 @@ START_TEST(test_lookup)
 	ck_assert_int_eq(g.exists[2], 1);
 	/* One that cannot come fails the whole, once. */
 	ck_assert_int_eq(store_lookup(st, ids, 3, done, &g), 0);
-	answer(3, r_int(1));
+	answer(3, unit_reply_int(1));
 	answer(4, NULL);
-	answer(5, r_int(1));
+	answer(5, unit_reply_int(1));
 	ck_assert_int_eq(g.calls, 2);
 	ck_assert_int_eq(g.res.ok, 0);
 	ck_assert_ptr_null(g.res.exists);
@@ -646,7 +598,7 @@ START_TEST(test_channels)
 	ck_assert_str_eq(sent[1].words, "PUBLISH tryst:node:{n2} Sy");
 	ck_assert_str_eq(sent[1].key, "tryst:node:{n2}");
 	ck_assert_ptr_null(sent[1].cb);
-	answer(0, r_int(2));
+	answer(0, unit_reply_int(2));
 	ck_assert_int_eq(g.res.ok, 1);
 	ck_assert_int_eq(g.res.v[0], 2);
 

@@ -55,5 +55,72 @@ unit_written(const struct conf_entry *table, size_t *len)
 	return (buf);
 }
 
+/*
+ * Redis replies built by hand, as hiredis would make them (free with
+ * freeReplyObject), for the tests that include <hiredis/hiredis.h> before
+ * this file: the others need no hiredis.
+ */
+#ifdef REDIS_REPLY_STRING
+#include <stdarg.h>
+
+/* An empty reply of a type (NIL, or one to fill in). */
+static inline redisReply *
+unit_reply(int type)
+{
+	redisReply	*r = calloc(1, sizeof *r);
+
+	ck_assert_ptr_nonnull(r);
+	r->type = type;
+	return (r);
+}
+
+/* An integer reply. */
+static inline redisReply *
+unit_reply_int(long long v)
+{
+	redisReply	*r = unit_reply(REDIS_REPLY_INTEGER);
+
+	r->integer = v;
+	return (r);
+}
+
+/* A string, status or error reply. */
+static inline redisReply *
+unit_reply_text(int type, const char *s)
+{
+	redisReply	*r = unit_reply(type);
+
+	r->str = strdup(s);
+	ck_assert_ptr_nonnull(r->str);
+	r->len = strlen(s);
+	return (r);
+}
+
+/* A string reply. */
+static inline redisReply *
+unit_reply_str(const char *s)
+{
+	return (unit_reply_text(REDIS_REPLY_STRING, s));
+}
+
+/* An array of n replies, which it owns. */
+static inline redisReply *
+unit_reply_arr(size_t n, ...)
+{
+	redisReply	*r = unit_reply(REDIS_REPLY_ARRAY);
+	va_list		 ap;
+	size_t		 i;
+
+	r->elements = n;
+	r->element = calloc(n + 1, sizeof *r->element);
+	ck_assert_ptr_nonnull(r->element);
+	va_start(ap, n);
+	for (i = 0; i < n; i++)
+		r->element[i] = va_arg(ap, redisReply *);
+	va_end(ap);
+	return (r);
+}
+#endif /* REDIS_REPLY_STRING */
+
 
 #endif

@@ -1,0 +1,445 @@
+/*
+ * bench-setup.c -- connection setup against its anchor (issue 11): how
+ * many connections per second of wall time and per second of the
+ * server's CPU time
+ *	(a) bare-tls completes: TCP, the TLS 1.3 handshake, the server closes;
+ *	(b) trystd completes: the handshake and CHALLENGE;
+ *	(c) trystd completes: the handshake, CHALLENGE, HELLO and WELCOME;
+ * each for SECONDS, with a certificate of ECDSA P-256 and one of Ed25519
+ * on both servers, and the ratios b/a and c/a. The servers run on the
+ * first CPU this process may use, the generator processes (forked, each
+ * opening and closing connections one after another as fast as it can,
+ * from a loopback address of its own) and Redis on the others when there
+ * are others. Server CPU time is utime + stime from /proc/PID/stat, read
+ * before the generators start and after they stop; a server that used well
+ * under a whole core was waiting for the generators, and the output says
+ * so. HELLO costs Redis a read too: its CPU time is printed beside.
+ * Asserts nothing about speed.
+ *
+ * Usage: bench-setup [SECONDS, default 5] [GENERATORS, default: 4, or
+ * one per other CPU if more] (with BARE_TLS, TRYSTD, TRYSTCTL set, as
+ * meson's benchmark sets them)
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <dirent.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+#include <check.h>
+#include <sodium.h>
+
+#include "harness.h"
+#include "bench.h"
+#include "gen.h"
+
+#define MAX_GENS	64
+#define IO_TIMEOUT_S	5	/* one read or write of a generator */
+#define SETTLE_MS	300	/* for the server to see the last closes */
+#define BUSY_SHARE	0.9	/* of a core: below, the server waited */
+
+/* Nothing a generator does may hit a limit of the server. */
+#define SETUP_CONF \
+	"max_connections = 1000000\n" \
+	"max_connections_per_ip = 1000000\n" \
+	"max_connections_per_account = 64\n"
+
+enum mode { BARE, CHALLENGE, HELLO, NMODES };
+
+static const char *const mode_name[NMODES] = {
+	"bare TLS handshake",
+	"trystd handshake + CHALLENGE",
+	"trystd handshake + CHALLENGE + HELLO + WELCOME",
+};
+
+/* What one generator did, sent up its pipe in one write. */
+struct gen_report {
+	long		 ok;
+	long		 failed;
+	char		 why[96];	/* the last failure */
+};
+
+/* One mode's figures. */
+struct result {
+	long		 ok;
+	long		 failed;
+	double		 wall;		/* seconds */
+	double		 cpu;		/* the server's seconds */
+	double		 redis_cpu;
+};
+
+static double		 secs = 5;
+static int		 ngens, server_cpu;
+static cpu_set_t	 server_cpus, gen_cpus;
+static struct account	 accs[MAX_GENS];
+
+/* ---- CPUs ----------------------------------------------------------- */
+
+/* The first CPU we may use for the servers, the others for the rest
+ * (all of them for everything on a single CPU). */
+static int
+cpus_split(void)
+{
+	cpu_set_t	 all;
+	int		 i, first = -1, n = 0;
+
+	CPU_ZERO(&server_cpus);
+	CPU_ZERO(&gen_cpus);
+	if (sched_getaffinity(0, sizeof all, &all) == -1)
+		return (0);
+	for (i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &all))
+			continue;
+		if (first == -1) {
+			server_cpu = first = i;
+			CPU_SET(i, &server_cpus);
+		} else
+			CPU_SET(i, &gen_cpus);
+		n++;
+	}
+	if (n < 2)
+		gen_cpus = server_cpus = all;
+	return (n);
+}
+
+/* Pin every thread of pid to set. */
+static void
+pin(pid_t pid, const cpu_set_t *set)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	char		 path[64];
+
+	snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] != '.')
+			sched_setaffinity((pid_t)atol(d->d_name), sizeof *set,
+			    set);
+	}
+	closedir(dir);
+}
+
+/* ---- a generator ---------------------------------------------------- */
+
+/* One connection of mode to dst from src, as account a; 0, or -1. */
+static int
+one(enum mode mode, SSL_CTX *ctx, const struct sockaddr_in *src,
+    const struct sockaddr_in *dst, const struct account *a, char *why,
+    size_t whylen)
+{
+	struct gconn	 c;
+	uint8_t		 nonce[32];
+	int		 rv = 0, n;
+
+	if (gen_tls(ctx, src, dst, IO_TIMEOUT_S, &c, why, whylen) != 0)
+		return (-1);
+	switch (mode) {
+	case BARE:
+		/* Closed by the server once it has our Finished: no data,
+		 * no alert. */
+		n = SSL_read(c.ssl, nonce, sizeof nonce);
+		if (n > 0 || SSL_get_error(c.ssl, n) != SSL_ERROR_ZERO_RETURN) {
+			snprintf(why, whylen, "bare server: no clean close");
+			rv = -1;
+		}
+		break;
+	case CHALLENGE:
+		rv = gen_challenge(&c, nonce, why, whylen);
+		break;
+	default:
+		rv = gen_hello(&c, a, why, whylen);
+		break;
+	}
+	gen_close(&c);
+	return (rv);
+}
+
+/* Generator g: connections of mode to port until deadline, then the
+ * report up wfd. Never returns. */
+static void
+gen_run(enum mode mode, int g, int port, double deadline, int wfd)
+{
+	struct gen_report	 r;
+	struct sockaddr_in	 src, dst;
+	SSL_CTX			*ctx;
+
+	/* Not the harness's handlers: they stop Redis and trystd. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	signal(SIGABRT, SIG_DFL);
+	signal(SIGSEGV, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	sched_setaffinity(0, sizeof gen_cpus, &gen_cpus);
+	memset(&r, 0, sizeof r);
+	memset(&src, 0, sizeof src);
+	src.sin_family = AF_INET;
+	/* 127.0.M.(2 + g): 4-tuples of their own per mode and generator. */
+	src.sin_addr.s_addr = htonl(0x7f000002 | (uint32_t)(mode + 1) << 8 |
+	    (uint32_t)g);
+	memset(&dst, 0, sizeof dst);
+	dst.sin_family = AF_INET;
+	dst.sin_port = htons((uint16_t)port);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((ctx = gen_ctx()) == NULL)
+		_exit(1);
+	/* The bare server closes without close_notify. */
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	while (bench_now() < deadline) {
+		if (one(mode, ctx, &src, &dst, &accs[g], r.why,
+		    sizeof r.why) == 0)
+			r.ok++;
+		else {
+			r.failed++;
+			h_msleep(1);
+		}
+	}
+	if (write(wfd, &r, sizeof r) != (ssize_t)sizeof r)
+		_exit(1);
+	_exit(0);
+}
+
+/* ---- the parent ----------------------------------------------------- */
+
+/* Read generator g's report from fd into r, waiting until deadline. */
+static void
+read_report(int g, int fd, struct gen_report *r, int64_t deadline)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 left;
+
+	while (got < sizeof *r) {
+		left = (int)(deadline - h_mono_ms());
+		ck_assert_msg(left > 0, "generator %d: no report in time", g);
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		n = read(fd, (char *)r + got, sizeof *r - got);
+		ck_assert_msg(n > 0, "generator %d died", g);
+		got += (size_t)n;
+	}
+}
+
+/* Run mode against the server pid on port for secs; its figures. */
+static void
+run_mode(enum mode mode, pid_t pid, int port, struct result *res)
+{
+	struct gen_report	 r;
+	pid_t			 gpid[MAX_GENS];
+	int			 up[MAX_GENS], p[2], g;
+	long long		 cpu0, cpu1, red0, red1;
+	double			 t0, deadline;
+
+	memset(res, 0, sizeof *res);
+	fflush(stdout);
+	cpu0 = bench_cpu_ms(pid);
+	red0 = bench_cpu_ms(H.redis_pid);
+	t0 = bench_now();
+	deadline = t0 + secs;
+	for (g = 0; g < ngens; g++) {
+		ck_assert_int_eq(pipe(p), 0);
+		ck_assert_int_ne(gpid[g] = fork(), -1);
+		if (gpid[g] == 0) {
+			close(p[0]);
+			gen_run(mode, g, port, deadline, p[1]);
+		}
+		close(p[1]);
+		up[g] = p[0];
+	}
+	for (g = 0; g < ngens; g++) {
+		read_report(g, up[g], &r, h_mono_ms() +
+		    (int64_t)(secs + 2 * IO_TIMEOUT_S + 10) * 1000);
+		res->ok += r.ok;
+		res->failed += r.failed;
+		if (r.failed > 0)
+			printf("setup:   generator %d: %ld failed, the last: "
+			    "%s\n", g, r.failed, r.why);
+		waitpid(gpid[g], NULL, 0);
+		close(up[g]);
+	}
+	res->wall = bench_now() - t0;
+	h_msleep(SETTLE_MS);
+	cpu1 = bench_cpu_ms(pid);
+	red1 = bench_cpu_ms(H.redis_pid);
+	ck_assert_msg(cpu0 >= 0 && cpu1 >= 0, "the server is gone");
+	res->cpu = (double)(cpu1 - cpu0) / 1000;
+	res->redis_cpu = (double)(red1 - red0) / 1000;
+}
+
+/* Print one mode's figures. */
+static void
+print_mode(const char *cert, enum mode mode, const struct result *r)
+{
+	double	 share = r->wall > 0 ? r->cpu / r->wall : 0;
+
+	printf("setup: %s: %s: %ld in %.2f s: %.0f/s wall, server CPU "
+	    "%.2f s: %.0f per server CPU-second; %ld failed\n", cert,
+	    mode_name[mode], r->ok, r->wall, r->ok / r->wall, r->cpu,
+	    r->cpu > 0 ? r->ok / r->cpu : 0, r->failed);
+	if (mode == HELLO && r->ok > 0)
+		printf("setup: %s: %s: Redis CPU %.2f s (%.1f us each)\n",
+		    cert, mode_name[mode], r->redis_cpu,
+		    r->redis_cpu * 1e6 / r->ok);
+	if (share < BUSY_SHARE)
+		printf("setup: %s: %s: the generators were the bottleneck: "
+		    "the server used %.0f %% of one core\n", cert,
+		    mode_name[mode], share * 100);
+	fflush(stdout);
+}
+
+/* Wait until bare-tls on port completes a handshake (10 s at most). */
+static void
+bare_ready(pid_t pid, int port)
+{
+	struct account	 none;
+	struct sockaddr_in src, dst;
+	SSL_CTX		*ctx = gen_ctx();
+	char		 why[96] = "";
+	int		 i;
+
+	memset(&src, 0, sizeof src);
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst = src;
+	dst.sin_port = htons((uint16_t)port);
+	SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+	for (i = 0; i < 100; i++) {
+		ck_assert_msg(waitpid(pid, NULL, WNOHANG) == 0,
+		    "bare-tls exited (see %s/bare.log)", H.dir);
+		if (one(BARE, ctx, &src, &dst, &none, why, sizeof why) == 0)
+			break;
+		h_msleep(100);
+	}
+	SSL_CTX_free(ctx);
+	ck_assert_msg(i < 100, "bare-tls: %s", why);
+}
+
+/* The three modes with one certificate; the ratios. */
+static void
+run_cert(const char *name, const char *cert, const char *key)
+{
+	struct result	 r[NMODES];
+	struct hproc	*p;
+	char		 port[16], log[PATH_MAX + 16];
+	char		*argv[] = { getenv("BARE_TLS"), port, (char *)cert,
+			    (char *)key, NULL };
+	pid_t		 bare;
+	int		 bport = h_proc_port(SOCK_STREAM);
+
+	ck_assert_msg(argv[0] != NULL, "BARE_TLS is not set");
+	snprintf(port, sizeof port, "%d", bport);
+	snprintf(log, sizeof log, "%s/bare.log", H.dir);
+	ck_assert_int_gt(bare = h_spawn(argv, NULL, log), 0);
+	bare_ready(bare, bport);
+	p = h_proc_new(name);
+	h_proc_conf(p, NULL, cert, key, NULL, SETUP_CONF);
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+	pin(bare, &server_cpus);
+	pin(p->pid, &server_cpus);
+
+	run_mode(BARE, bare, bport, &r[BARE]);
+	print_mode(name, BARE, &r[BARE]);
+	run_mode(CHALLENGE, p->pid, p->port, &r[CHALLENGE]);
+	print_mode(name, CHALLENGE, &r[CHALLENGE]);
+	run_mode(HELLO, p->pid, p->port, &r[HELLO]);
+	print_mode(name, HELLO, &r[HELLO]);
+	ck_assert_msg(r[BARE].ok > 0 && r[BARE].cpu > 0, "no bare figure");
+	printf("setup: %s: per server CPU-second: b/a %.2f, c/a %.2f; "
+	    "per wall second: b/a %.2f, c/a %.2f\n", name,
+	    (r[CHALLENGE].ok / r[CHALLENGE].cpu) / (r[BARE].ok / r[BARE].cpu),
+	    (r[HELLO].ok / r[HELLO].cpu) / (r[BARE].ok / r[BARE].cpu),
+	    (double)r[CHALLENGE].ok / r[BARE].ok,
+	    (double)r[HELLO].ok / r[BARE].ok);
+	fflush(stdout);
+	kill(bare, SIGTERM);
+	waitpid(bare, NULL, 0);
+	ck_assert_msg(!h_proc_wait(p, 0), "trystd died (see %s)", p->log);
+	h_proc_stop_all();
+}
+
+/* Accounts, an Ed25519 certificate; both certificates. */
+static void
+body(void)
+{
+	char	 number[32], cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	int	 g;
+
+	for (g = 0; g < ngens; g++) {
+		snprintf(number, sizeof number, "+1555030%04d", g);
+		h_register(number, &accs[g]);
+	}
+	snprintf(cert, sizeof cert, "%s/ed25519-cert.pem", H.dir);
+	snprintf(key, sizeof key, "%s/ed25519-key.pem", H.dir);
+	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "
+	    "-nodes -keyout %s -out %s -days 2 -subj /CN=localhost "
+	    ">/dev/null 2>&1", key, cert), 0);
+	pin(H.redis_pid, &gen_cpus);
+	pin(H.trystd_pid, &gen_cpus);
+	run_cert("ed25519", cert, key);
+	/* The harness's own: P-256. */
+	snprintf(cert, sizeof cert, "%s/cert.pem", H.dir);
+	snprintf(key, sizeof key, "%s/key.pem", H.dir);
+	run_cert("ecdsa-p256", cert, key);
+	for (g = 0; g < ngens; g++)
+		sodium_memzero(accs[g].sk, sizeof accs[g].sk);
+}
+
+/* A number from s within lo..hi, or exit with usage. */
+static long
+arg(const char *s, long lo, long hi)
+{
+	char	*end;
+	long	 v = strtol(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "usage: bench-setup [seconds, 1-600] "
+		    "[generators, 1-%d]\n", MAX_GENS);
+		exit(2);
+	}
+	return (v);
+}
+
+/* Arguments, CPUs, the harness; measure; stop. */
+int
+main(int argc, char *argv[])
+{
+	char	*cause = NULL;
+	int	 ncpu = cpus_split();
+
+	ngens = ncpu - 1 > 4 ? ncpu - 1 : 4;
+	if (ngens > MAX_GENS)
+		ngens = MAX_GENS;
+	if (argc > 1)
+		secs = (double)arg(argv[1], 1, 600);
+	if (argc > 2)
+		ngens = (int)arg(argv[2], 1, MAX_GENS);
+	printf("setup: %d CPUs: servers on CPU %d%s; %d generators, %.0f s "
+	    "per run; %s, libevent %s\n", ncpu, server_cpu,
+	    ncpu > 1 ? ", generators and Redis "
+	    "on the others" : " with everything else", ngens, secs,
+	    OpenSSL_version(OPENSSL_VERSION), event_get_version());
+	if (h_start(NULL, &cause) == -1) {
+		fprintf(stderr, "bench-setup: %s\n", cause);
+		return (1);
+	}
+	if (bench_run("setup", body) != 0)
+		return (1);
+	h_stop();
+	h_remove_dir();
+	return (0);
+}
