@@ -7,7 +7,12 @@
  * connection is a bufferevent_openssl with the options trystd gives its
  * own. It takes no ALPN, which costs trystd next to nothing.
  *
- * Usage: bare-tls PORT CERT KEY (listens on 127.0.0.1:PORT)
+ * With --hold it keeps each connection open after the handshake, reading
+ * and dropping what comes, until the client closes it: the anchor of
+ * idle connections' memory.
+ *
+ * Usage: tryst-bench bare-tls [--hold] PORT CERT KEY (listens on
+ * 127.0.0.1:PORT)
  */
 #include <netinet/in.h>
 
@@ -16,11 +21,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "bench.h"
 
 /* The context of trystd's tls_ctx_new, with the certificate and key. */
 static SSL_CTX *
@@ -47,11 +55,24 @@ bare_ctx(const char *cert, const char *key)
 	return (ctx);
 }
 
-/* Handshake done, or failed: either way the connection goes. */
+static int	 hold;
+
+/* Handshake done: the connection goes unless held; EOF or an error:
+ * it goes. */
 static void
 bare_event(struct bufferevent *bev, short what, void *arg)
 {
+	if (hold && (what & BEV_EVENT_CONNECTED) != 0)
+		return;
 	bufferevent_free(bev);
+}
+
+/* A held connection's bytes: dropped. */
+static void
+bare_read(struct bufferevent *bev, void *arg)
+{
+	evbuffer_drain(bufferevent_get_input(bev),
+	    evbuffer_get_length(bufferevent_get_input(bev)));
 }
 
 /* A connection: start the handshake on it. */
@@ -75,13 +96,14 @@ bare_accept(struct evconnlistener *l, evutil_socket_t fd,
 		evutil_closesocket(fd);
 		return;
 	}
-	bufferevent_setcb(bev, NULL, NULL, bare_event, NULL);
+	bufferevent_setcb(bev, hold ? bare_read : NULL, NULL, bare_event,
+	    NULL);
 	bufferevent_enable(bev, EV_READ);
 }
 
 /* Listen on 127.0.0.1:PORT until killed. */
 int
-main(int argc, char *argv[])
+bench_bare_tls_main(int argc, char *argv[])
 {
 	struct sockaddr_in	 sin;
 	struct event_base	*base;
@@ -89,9 +111,15 @@ main(int argc, char *argv[])
 	SSL_CTX			*ctx;
 	long			 port;
 
+	if (argc > 1 && strcmp(argv[1], "--hold") == 0) {
+		hold = 1;
+		argc--;
+		argv++;
+	}
 	if (argc != 4 || (port = strtol(argv[1], NULL, 10)) < 1 ||
 	    port > 65535) {
-		fprintf(stderr, "usage: bare-tls PORT CERT KEY\n");
+		fprintf(stderr,
+		    "usage: tryst-bench bare-tls [--hold] PORT CERT KEY\n");
 		return (2);
 	}
 	signal(SIGPIPE, SIG_IGN);

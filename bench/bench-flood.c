@@ -225,7 +225,7 @@ body(void)
 
 /* Raise the file limit, start both trystds, measure, stop. */
 int
-main(int argc, char *argv[])
+bench_flood_main(int argc, char *argv[])
 {
 	char	*cause = NULL, *end, conf[256];
 	long	 lim;
@@ -233,7 +233,7 @@ main(int argc, char *argv[])
 	if ((argc > 1 && ((nconn = strtol(argv[1], &end, 10)) < 1 ||
 	    *end != '\0')) || (argc > 2 && ((maxconn = strtol(argv[2], &end,
 	    10)) < 1 || *end != '\0'))) {
-		fprintf(stderr, "usage: bench-flood [connections] "
+		fprintf(stderr, "usage: tryst-bench flood [connections] "
 		    "[max_connections]\n");
 		return (2);
 	}

@@ -168,14 +168,14 @@ body(void)
 
 /* Raise the file limit, start both trystds, measure, stop. */
 int
-main(int argc, char *argv[])
+bench_idle_main(int argc, char *argv[])
 {
 	char	*cause = NULL, *end;
 	long	 lim;
 
 	if (argc > 1 && ((nconn = strtol(argv[1], &end, 10)) < 1 ||
 	    *end != '\0')) {
-		fprintf(stderr, "usage: bench-idle [connections]\n");
+		fprintf(stderr, "usage: tryst-bench idle [connections]\n");
 		return (2);
 	}
 	/* trystd inherits the limit: both sides need nconn files. */

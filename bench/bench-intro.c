@@ -286,7 +286,7 @@ arg(const char *s, long lo, long hi)
 	long	 v = strtol(s, &end, 10);
 
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "usage: bench-intro [calls per second] "
+		fprintf(stderr, "usage: tryst-bench intro [calls per second] "
 		    "[seconds]\n");
 		exit(2);
 	}
@@ -295,7 +295,7 @@ arg(const char *s, long lo, long hi)
 
 /* Arguments, the harness; both modes; stop. */
 int
-main(int argc, char *argv[])
+bench_intro_main(int argc, char *argv[])
 {
 	char	*cause = NULL;
 

@@ -334,7 +334,7 @@ arg(const char *s, long lo, long hi)
 	long	 v = strtol(s, &end, 10);
 
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "usage: bench-nodes [connections] [nodes, 1-8] "
+		fprintf(stderr, "usage: tryst-bench nodes [connections] [nodes, 1-8] "
 		    "[connections per account per node, 1-64]\n");
 		exit(2);
 	}
@@ -343,7 +343,7 @@ arg(const char *s, long lo, long hi)
 
 /* Arguments, file limit, the harness; measure; stop. */
 int
-main(int argc, char *argv[])
+bench_nodes_main(int argc, char *argv[])
 {
 	char	*cause = NULL;
 	long	 lim, per_node, per_gen;

@@ -207,12 +207,12 @@ body(void)
 
 /* Start trystd, measure, stop. */
 int
-main(int argc, char *argv[])
+bench_oprf_main(int argc, char *argv[])
 {
 	char	*cause = NULL;
 
 	if (argc > 1 && (secs = atof(argv[1])) <= 0) {
-		fprintf(stderr, "usage: bench-oprf [seconds]\n");
+		fprintf(stderr, "usage: tryst-bench oprf [seconds]\n");
 		return (2);
 	}
 	if (h_start("discovery_bucket = 10000000\n", &cause) == -1) {

@@ -16,8 +16,8 @@
  * so. HELLO costs Redis a read too: its CPU time is printed beside.
  * Asserts nothing about speed.
  *
- * Usage: bench-setup [SECONDS, default 5] [GENERATORS, default: 4, or
- * one per other CPU if more] (with BARE_TLS, TRYSTD, TRYSTCTL set, as
+ * Usage: tryst-bench setup [SECONDS, default 5] [GENERATORS, default: 4, or
+ * one per other CPU if more] (with TRYSTD, TRYSTCTL set, as
  * meson's benchmark sets them)
  */
 #include <sys/prctl.h>
@@ -84,54 +84,6 @@ static double		 secs = 5;
 static int		 ngens, server_cpu;
 static cpu_set_t	 server_cpus, gen_cpus;
 static struct account	 accs[MAX_GENS];
-
-/* ---- CPUs ----------------------------------------------------------- */
-
-/* The first CPU we may use for the servers, the others for the rest
- * (all of them for everything on a single CPU). */
-static int
-cpus_split(void)
-{
-	cpu_set_t	 all;
-	int		 i, first = -1, n = 0;
-
-	CPU_ZERO(&server_cpus);
-	CPU_ZERO(&gen_cpus);
-	if (sched_getaffinity(0, sizeof all, &all) == -1)
-		return (0);
-	for (i = 0; i < CPU_SETSIZE; i++) {
-		if (!CPU_ISSET(i, &all))
-			continue;
-		if (first == -1) {
-			server_cpu = first = i;
-			CPU_SET(i, &server_cpus);
-		} else
-			CPU_SET(i, &gen_cpus);
-		n++;
-	}
-	if (n < 2)
-		gen_cpus = server_cpus = all;
-	return (n);
-}
-
-/* Pin every thread of pid to set. */
-static void
-pin(pid_t pid, const cpu_set_t *set)
-{
-	struct dirent	*d;
-	DIR		*dir;
-	char		 path[64];
-
-	snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
-	if ((dir = opendir(path)) == NULL)
-		return;
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] != '.')
-			sched_setaffinity((pid_t)atol(d->d_name), sizeof *set,
-			    set);
-	}
-	closedir(dir);
-}
 
 /* ---- a generator ---------------------------------------------------- */
 
@@ -335,12 +287,11 @@ run_cert(const char *name, const char *cert, const char *key)
 	struct result	 r[NMODES];
 	struct hproc	*p;
 	char		 port[16], log[PATH_MAX + 16];
-	char		*argv[] = { getenv("BARE_TLS"), port, (char *)cert,
-			    (char *)key, NULL };
+	char		*argv[] = { "/proc/self/exe", "bare-tls", port,
+			    (char *)cert, (char *)key, NULL };
 	pid_t		 bare;
 	int		 bport = h_proc_port(SOCK_STREAM);
 
-	ck_assert_msg(argv[0] != NULL, "BARE_TLS is not set");
 	snprintf(port, sizeof port, "%d", bport);
 	snprintf(log, sizeof log, "%s/bare.log", H.dir);
 	ck_assert_int_gt(bare = h_spawn(argv, NULL, log), 0);
@@ -349,8 +300,8 @@ run_cert(const char *name, const char *cert, const char *key)
 	h_proc_conf(p, NULL, cert, key, NULL, SETUP_CONF);
 	h_proc_start(p, NULL);
 	h_proc_ready(p);
-	pin(bare, &server_cpus);
-	pin(p->pid, &server_cpus);
+	bench_pin(bare, &server_cpus);
+	bench_pin(p->pid, &server_cpus);
 
 	run_mode(BARE, bare, bport, &r[BARE]);
 	print_mode(name, BARE, &r[BARE]);
@@ -388,8 +339,8 @@ body(void)
 	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "
 	    "-nodes -keyout %s -out %s -days 2 -subj /CN=localhost "
 	    ">/dev/null 2>&1", key, cert), 0);
-	pin(H.redis_pid, &gen_cpus);
-	pin(H.trystd_pid, &gen_cpus);
+	bench_pin(H.redis_pid, &gen_cpus);
+	bench_pin(H.trystd_pid, &gen_cpus);
 	run_cert("ed25519", cert, key);
 	/* The harness's own: P-256. */
 	snprintf(cert, sizeof cert, "%s/cert.pem", H.dir);
@@ -407,7 +358,7 @@ arg(const char *s, long lo, long hi)
 	long	 v = strtol(s, &end, 10);
 
 	if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "usage: bench-setup [seconds, 1-600] "
+		fprintf(stderr, "usage: tryst-bench setup [seconds, 1-600] "
 		    "[generators, 1-%d]\n", MAX_GENS);
 		exit(2);
 	}
@@ -416,10 +367,10 @@ arg(const char *s, long lo, long hi)
 
 /* Arguments, CPUs, the harness; measure; stop. */
 int
-main(int argc, char *argv[])
+bench_setup_main(int argc, char *argv[])
 {
 	char	*cause = NULL;
-	int	 ncpu = cpus_split();
+	int	 ncpu = bench_cpus(&server_cpus, &gen_cpus, &server_cpu);
 
 	ngens = ncpu - 1 > 4 ? ncpu - 1 : 4;
 	if (ngens > MAX_GENS)

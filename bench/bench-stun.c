@@ -318,26 +318,15 @@ median(double *v, int n)
 	return (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
-/* Pin every thread of pid (all of /proc/PID/task) to cpu. */
+/* Pin every thread of pid to cpu. */
 static void
 pin_threads(pid_t pid, int cpu)
 {
 	cpu_set_t	 set;
-	char		 path[64];
-	struct dirent	*e;
-	DIR		*d;
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
-	if ((d = opendir(path)) == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] != '.')
-			sched_setaffinity((pid_t)atol(e->d_name), sizeof set,
-			    &set);
-	}
-	closedir(d);
+	bench_pin(pid, &set);
 }
 
 /* Start turnserver as a plain STUN server on port; its pid, or -1. */
@@ -488,7 +477,7 @@ body(void)
 
 /* Start trystd with a STUN responder, measure, stop. */
 int
-main(int argc, char *argv[])
+bench_stun_main(int argc, char *argv[])
 {
 	char	*cause = NULL, conf[64];
 
@@ -496,7 +485,7 @@ main(int argc, char *argv[])
 	    (argc > 2 && (secs = atof(argv[2])) <= 0) ||
 	    (argc > 3 && ((rounds = atoi(argv[3])) < 1 ||
 	    rounds > MAX_ROUNDS))) {
-		fprintf(stderr, "usage: bench-stun [rate [seconds per round "
+		fprintf(stderr, "usage: tryst-bench stun [rate [seconds per round "
 		    "[rounds]]]\n");
 		return (2);
 	}

@@ -4,6 +4,8 @@
  */
 #include <sys/resource.h>
 
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +107,106 @@ bench_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
+/* The first CPU for the server, the others for the generators. */
+int
+bench_cpus(cpu_set_t *server, cpu_set_t *gens, int *first)
+{
+	cpu_set_t	 all;
+	int		 i, n = 0;
+
+	CPU_ZERO(server);
+	CPU_ZERO(gens);
+	*first = 0;
+	if (sched_getaffinity(0, sizeof all, &all) == -1)
+		return (1);
+	for (i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &all))
+			continue;
+		if (n++ == 0) {
+			*first = i;
+			CPU_SET(i, server);
+		} else
+			CPU_SET(i, gens);
+	}
+	if (n < 2)
+		*gens = *server = all;
+	return (n);
+}
+
+/* Every thread of pid to set. */
+void
+bench_pin(pid_t pid, const cpu_set_t *set)
+{
+	struct dirent	*d;
+	DIR		*dir;
+	char		 path[64];
+
+	snprintf(path, sizeof path, "/proc/%ld/task", (long)pid);
+	if ((dir = opendir(path)) == NULL)
+		return;
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] != '.')
+			sched_setaffinity((pid_t)atol(d->d_name), sizeof *set,
+			    set);
+	}
+	closedir(dir);
+}
+
+/* A field of a RESULT line: tabs and newlines become spaces. */
+static void
+result_field(const char *s)
+{
+	putchar('\t');
+	if (s == NULL || *s == '\0') {
+		putchar('-');
+		return;
+	}
+	for (; *s != '\0'; s++)
+		putchar(*s == '\t' || *s == '\n' ? ' ' : *s);
+}
+
+/* One RESULT line on standard output. */
+void
+bench_result(const struct bench_result *r)
+{
+	fputs("RESULT", stdout);
+	result_field(r->row);
+	result_field(r->measure);
+	printf("\t%.6g", r->value);
+	result_field(r->unit);
+	result_field(r->anchor);
+	if (r->anchor != NULL)
+		printf("\t%.6g", r->anchor_value);
+	else
+		fputs("\t-", stdout);
+	result_field(r->target);
+	result_field(r->note);
+	putchar('\n');
+	fflush(stdout);
+}
+
+/* $BENCH_OUT/name, opened for writing. */
+FILE *
+bench_data(const char *name)
+{
+	const char	*dir = getenv("BENCH_OUT");
+	char		 path[PATH_MAX];
+
+	if (dir == NULL || *dir == '\0' || strchr(name, '/') != NULL)
+		return (NULL);
+	if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >=
+	    sizeof path)
+		return (NULL);
+	return (fopen(path, "w"));
+}
+
+/* At least 90 % of one core. */
+int
+bench_busy(double cpu, double wall)
+{
+	return (wall > 0 && cpu / wall >= 0.9);
 }
 
 START_TEST(bench_test)

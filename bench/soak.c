@@ -190,7 +190,7 @@ main(int argc, char *argv[])
 
 	if (argc > 2 || (argc == 2 && ((duration = strtol(argv[1], &end,
 	    10)) < 1 || *end != '\0'))) {
-		fprintf(stderr, "usage: bench-soak [seconds]\n");
+		fprintf(stderr, "usage: tryst-bench soak [seconds]\n");
 		return (2);
 	}
 	/* Under ASan, a small quarantine, so trystd's RSS means something
