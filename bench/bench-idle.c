@@ -3,11 +3,20 @@
  * authenticated connections (HELLO with flags 0, then silence), a second,
  * fresh one holds N anonymous connections (CHALLENGE read, nothing sent);
  * VmRSS and Pss of each are read before the connections open and a second
- * after the last is idle. Prints bytes per connection; asserts nothing
- * about size.
+ * after the last is idle. The anchor, bare-tls --hold (a libevent +
+ * OpenSSL server with SSL_MODE_RELEASE_BUFFERS that keeps connections
+ * open after the handshake), holds N TLS connections with the same
+ * certificate. Prints bytes per connection; asserts nothing about size.
  *
- * Usage: bench-idle [N, default 2000]
+ * Usage: tryst-bench idle [N, default 19000 or what the file limit
+ * allows]
  */
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <netinet/in.h>
+
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +27,7 @@
 
 #include "harness.h"
 #include "bench.h"
+#include "gen.h"
 
 #define PER_ACCOUNT	64	/* max_connections_per_account at most */
 #define SPARE_FDS	64	/* files besides the connections */
@@ -30,8 +40,9 @@
 	"anonymous_lifetime_s = 3600\n" \
 	"idle_timeout_s = 3600\n"
 
-static long		 nconn = 2000;
+static long		 nconn = 19000;
 static struct tconn	**conns;
+static long long	 per_conn[3];	/* authenticated, anonymous, bare */
 
 /* Open one connection to hostport (CHALLENGE checked), into conns[i]. */
 static struct tconn *
@@ -88,8 +99,9 @@ mem_now(pid_t pid, struct bench_mem *m)
 	    (long)pid);
 }
 
-/* Print the growth from m0 to m1 over nconn connections. */
-static void
+/* Print the growth from m0 to m1 over nconn connections; the bytes per
+ * connection of VmRSS. */
+static long long
 report(const char *what, const struct bench_mem *m0,
     const struct bench_mem *m1, double secs)
 {
@@ -105,6 +117,7 @@ report(const char *what, const struct bench_mem *m0,
 	else
 		printf("idle-conns: %s: Pss not readable\n", what);
 	fflush(stdout);
+	return ((m1->rss - m0->rss) / nconn);
 }
 
 /* N connections online on the first trystd, PER_ACCOUNT per account. */
@@ -130,7 +143,7 @@ authenticated(void)
 		hello(open_one(H.hostport, i, &ch), &ch, &acc[i / PER_ACCOUNT]);
 	t0 = bench_now() - t0;
 	mem_now(H.trystd_pid, &m1);
-	report("authenticated", &m0, &m1, t0);
+	per_conn[0] = report("authenticated", &m0, &m1, t0);
 	for (i = 0; i < nacc; i++)
 		sodium_memzero(acc[i].sk, sizeof acc[i].sk);
 	free(acc);
@@ -150,7 +163,88 @@ anonymous(void)
 		open_one(H.hostport2, i, NULL);
 	t0 = bench_now() - t0;
 	mem_now(H.trystd2_pid, &m1);
-	report("anonymous", &m0, &m1, t0);
+	per_conn[1] = report("anonymous", &m0, &m1, t0);
+}
+
+/* N TLS connections held by bare-tls --hold with H's certificate. */
+static void
+bare(void)
+{
+	struct sockaddr_in	 src, dst;
+	struct bench_mem	 m0, m1;
+	struct gconn		*gc;
+	SSL_CTX			*ctx = gen_ctx();
+	char			 port[16], cert[PATH_MAX + 16];
+	char			 key[PATH_MAX + 16], log[PATH_MAX + 16];
+	char			 why[96] = "";
+	char			*argv[] = { "/proc/self/exe", "bare-tls",
+				    "--hold", port, cert, key, NULL };
+	pid_t			 pid;
+	long			 i;
+	double			 t0;
+	int			 bport = h_proc_port(SOCK_STREAM);
+
+	snprintf(port, sizeof port, "%d", bport);
+	snprintf(cert, sizeof cert, "%s/cert.pem", H.dir);
+	snprintf(key, sizeof key, "%s/key.pem", H.dir);
+	snprintf(log, sizeof log, "%s/bare.log", H.dir);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_gt(pid = h_spawn(argv, NULL, log), 0);
+	memset(&src, 0, sizeof src);
+	src.sin_family = AF_INET;
+	src.sin_addr.s_addr = htonl(0x7f000009);
+	dst = src;
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.sin_port = htons((uint16_t)bport);
+	gc = xcalloc((size_t)nconn, sizeof *gc);
+	/* Until it listens. */
+	for (i = 0; i < 100 && gen_tls(ctx, &src, &dst, 5, &gc[0], why,
+	    sizeof why) != 0; i++)
+		h_msleep(100);
+	ck_assert_msg(i < 100, "bare-tls: %s", why);
+	mem_now(pid, &m0);
+	t0 = bench_now();
+	for (i = 1; i < nconn; i++)
+		ck_assert_msg(gen_tls(ctx, &src, &dst, 5, &gc[i], why,
+		    sizeof why) == 0, "bare connection %ld: %s", i, why);
+	t0 = bench_now() - t0;
+	mem_now(pid, &m1);
+	/* One connection was open before m0: the growth is of nconn - 1. */
+	nconn--;
+	per_conn[2] = report("bare TLS server (anchor)", &m0, &m1, t0);
+	nconn++;
+	for (i = 0; i < nconn; i++)
+		gen_close(&gc[i]);
+	free(gc);
+	SSL_CTX_free(ctx);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+}
+
+/* The RESULT lines: bytes per connection against the bare server's. */
+static void
+results(void)
+{
+	struct bench_result	 b;
+	char			 measure[2][96];
+
+	memset(&b, 0, sizeof b);
+	b.row = "idle";
+	b.unit = "bytes per connection (RSS)";
+	b.anchor = "bare TLS server, SSL_MODE_RELEASE_BUFFERS";
+	b.anchor_value = (double)per_conn[2];
+	snprintf(measure[0], sizeof measure[0], "authenticated, %ld on one "
+	    "node", nconn);
+	snprintf(measure[1], sizeof measure[1], "anonymous (CHALLENGE read), "
+	    "%ld on one node", nconn);
+	b.measure = measure[0];
+	b.value = (double)per_conn[0];
+	b.target = "<= 13,400 bytes";
+	bench_result(&b);
+	b.measure = measure[1];
+	b.value = (double)per_conn[1];
+	b.target = NULL;
+	bench_result(&b);
 }
 
 /* Both measures, then a check that the connections are still open. */
@@ -164,6 +258,8 @@ body(void)
 	anonymous();
 	close_all();
 	free(conns);
+	bare();
+	results();
 }
 
 /* Raise the file limit, start both trystds, measure, stop. */

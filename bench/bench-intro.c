@@ -9,13 +9,17 @@
  * callee declines each INCOMING at once, so no limit fills. The first
  * WARMUP calls of each are not counted. Prints count, p50, p99, p99.9 and
  * max for both, the rate reached and the nodes' CPU time; asserts nothing
- * about speed.
+ * about speed. By default it sweeps the offered load (200, 500, 1000 and
+ * 2000 calls/s, 5 s each): the RESULT lines are those of the highest
+ * rate, the plot data (intro-latency.dat, intro-load.dat) the latency
+ * distribution at that rate and p50/p99 against offered load.
  *
  * connects_per_minute (at most 10000) is per account: the calls are spread
  * over enough caller accounts that none makes more than PER_CALLER_MINUTE
  * in a minute.
  *
- * Usage: bench-intro [RATE per second, default 200] [SECONDS, default 10]
+ * Usage: tryst-bench intro [RATE per second] [SECONDS, default 5] (a
+ * RATE: that rate alone)
  */
 #include <errno.h>
 #include <poll.h>
@@ -53,7 +57,18 @@ struct irun {
 	int		 error_code;	/* the last ERROR's */
 };
 
-static long		 rate = 200, seconds = 10;
+#define MAX_RATES	8
+
+/* What one mode at one rate measured. */
+struct figures {
+	double		 p50, p99, reached;	/* ms, ms, calls/s */
+	long		 rang;
+};
+
+static long		 rates[MAX_RATES] = { 200, 500, 1000, 2000 };
+static int		 nrates = 4;
+static long		 rate, seconds = 5;
+static FILE		*cdf;		/* intro-latency.dat, or NULL */
 static struct hproc	*n1, *n2;
 static struct account	 callee_acc, caller_acc[2][MAX_CALLERS];
 
@@ -168,9 +183,26 @@ quantile(const double *v, long n, double q)
 	return (v[i < 1 ? 0 : i > n ? n - 1 : i - 1]);
 }
 
-/* Print the latencies of r's counted calls and what else came. */
+/* The latency distribution of the n sorted values of lat as a series
+ * of cdf: at most 200 points. */
 static void
-print_run(struct irun *r, double secs, long long cpu1, long long cpu2)
+cdf_series(const char *name, const double *lat, long n)
+{
+	long	 i, step = n / 200 + 1;
+
+	fprintf(cdf, "# series: %s at %ld/s\n", name, rate);
+	for (i = 0; i < n; i += step)
+		fprintf(cdf, "%.4f %.4f\n", lat[i], (double)(i + 1) / n);
+	if (n > 0)
+		fprintf(cdf, "%.4f 1\n", lat[n - 1]);
+	fprintf(cdf, "\n\n");
+}
+
+/* Print the latencies of r's counted calls and what else came; f gets
+ * p50, p99 and the rate reached. */
+static void
+print_run(struct irun *r, double secs, long long cpu1, long long cpu2,
+    struct figures *f)
 {
 	double	*lat = xcalloc((size_t)r->ncalls, sizeof *lat);
 	long	 k, n = 0;
@@ -195,13 +227,19 @@ print_run(struct irun *r, double secs, long long cpu1, long long cpu2)
 	    r->errors ? proto_err_name((uint16_t)r->error_code) : "",
 	    r->other, cpu1, cpu2);
 	fflush(stdout);
+	f->rang = n;
+	f->reached = (double)n / secs;
+	f->p50 = n > 0 ? quantile(lat, n, 0.5) : 0;
+	f->p99 = n > 0 ? quantile(lat, n, 0.99) : 0;
+	if (cdf != NULL)
+		cdf_series(r->name, lat, n);
 	free(lat);
 }
 
 /* One mode: callers online on at, calls at the rate, then the drain. */
 static void
 run_mode(const char *name, struct hproc *at, struct account *acc,
-    int ncallers, struct hc *callee)
+    int ncallers, struct hc *callee, struct figures *f)
 {
 	struct irun	 r;
 	long long	 c1, c2;
@@ -233,23 +271,74 @@ run_mode(const char *name, struct hproc *at, struct account *acc,
 	t1 = bench_now();
 	pump(&r, t1 + DRAIN_MS / 1000.0);
 	print_run(&r, t1 - t0 + 1.0 / (double)rate,
-	    bench_cpu_ms(n1->pid) - c1, bench_cpu_ms(n2->pid) - c2);
+	    bench_cpu_ms(n1->pid) - c1, bench_cpu_ms(n2->pid) - c2, f);
 	for (i = 0; i < ncallers; i++)
 		h_close(r.callers[i]);
 	free(r.sent);
 	free(r.rang);
 }
 
-/* Two nodes, the callee, callers on either; both modes. */
+/* The RESULT lines of the last rate; p50 and p99 against offered load
+ * to intro-load.dat. */
+static void
+results(struct figures f[][2])
+{
+	static const char *const name[2] = { "same node", "across nodes" };
+	static const char *const target[2] = { "<= 2 ms", "<= 5 ms" };
+	struct bench_result	 b;
+	char			 measure[2][96];
+	FILE			*load;
+	int			 i, m;
+
+	memset(&b, 0, sizeof b);
+	b.row = "intro";
+	b.unit = "ms";
+	for (m = 0; m < 2; m++) {
+		snprintf(measure[0], sizeof measure[0], "CONNECT to INCOMING "
+		    "p50, %s, at %ld calls/s", name[m], rates[nrates - 1]);
+		snprintf(measure[1], sizeof measure[1], "CONNECT to INCOMING "
+		    "p99, %s, at %ld calls/s", name[m], rates[nrates - 1]);
+		b.measure = measure[0];
+		b.value = f[nrates - 1][m].p50;
+		b.target = NULL;
+		b.note = NULL;
+		bench_result(&b);
+		b.measure = measure[1];
+		b.value = f[nrates - 1][m].p99;
+		b.target = target[m];
+		if (f[nrates - 1][m].reached < 0.95 * (double)rates[nrates - 1])
+			b.note = "the offered rate was not reached";
+		bench_result(&b);
+	}
+	if ((load = bench_data("intro-load.dat")) == NULL)
+		return;
+	fprintf(load, "# title: CONNECT to INCOMING against offered load\n"
+	    "# xlabel: calls offered per second\n# ylabel: ms\n");
+	for (m = 0; m < 4; m++) {
+		fprintf(load, "# series: %s %s\n", m % 2 ? "p99" : "p50",
+		    name[m / 2]);
+		for (i = 0; i < nrates; i++)
+			fprintf(load, "%ld %.4f\n", rates[i], m % 2 ?
+			    f[i][m / 2].p99 : f[i][m / 2].p50);
+		fprintf(load, "\n\n");
+	}
+	fclose(load);
+}
+
+/* Two nodes, the callee, callers on either; both modes at each rate. */
 static void
 body(void)
 {
+	struct figures	 f[MAX_RATES][2];
 	struct hc	*callee;
 	char		 number[32];
+	long		 calls = 0;
 	int		 ncallers, i, j;
 
-	ncallers = (int)((rate * (seconds < 60 ? seconds : 60) + WARMUP +
-	    PER_CALLER_MINUTE - 1) / PER_CALLER_MINUTE);
+	/* Every rate's calls from the same callers, within a minute. */
+	for (i = 0; i < nrates; i++)
+		calls += rates[i] * seconds + WARMUP;
+	ncallers = (int)((calls + PER_CALLER_MINUTE - 1) / PER_CALLER_MINUTE);
 	ck_assert_msg(ncallers <= MAX_CALLERS, "rate too high for %d "
 	    "callers", MAX_CALLERS);
 	n1 = h_proc_up("node1", NULL, NULL, INTRO_CONF);
@@ -264,8 +353,21 @@ body(void)
 	}
 	callee = h_online_at(n1->hostport, &callee_acc, HELLO_PRESENCE);
 	ck_assert_int_eq(tconn_version(callee->tc), 2);
-	run_mode("same node", n1, caller_acc[0], ncallers, callee);
-	run_mode("cross node", n2, caller_acc[1], ncallers, callee);
+	for (i = 0; i < nrates; i++) {
+		rate = rates[i];
+		if (i == nrates - 1 && (cdf = bench_data("intro-latency.dat"))
+		    != NULL)
+			fprintf(cdf, "# title: CONNECT to INCOMING latency\n"
+			    "# xlabel: ms\n# ylabel: fraction of calls\n"
+			    "# log: x\n");
+		run_mode("same node", n1, caller_acc[0], ncallers, callee,
+		    &f[i][0]);
+		run_mode("cross node", n2, caller_acc[1], ncallers, callee,
+		    &f[i][1]);
+	}
+	if (cdf != NULL)
+		fclose(cdf);
+	results(f);
 	ck_assert_msg(!h_proc_wait(n1, 0) && !h_proc_wait(n2, 0),
 	    "a node died");
 	h_close(callee);
@@ -299,8 +401,10 @@ bench_intro_main(int argc, char *argv[])
 {
 	char	*cause = NULL;
 
-	if (argc > 1)
-		rate = arg(argv[1], 1, 100000);
+	if (argc > 1) {
+		rates[0] = arg(argv[1], 1, 100000);
+		nrates = 1;
+	}
 	if (argc > 2)
 		seconds = arg(argv[2], 1, 3600);
 	if (h_start(NULL, &cause) == -1) {

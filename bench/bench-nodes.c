@@ -20,14 +20,16 @@
  * SSL_MODE_RELEASE_BUFFERS (100,000 over 8 nodes: 1.9 GB for the
  * generators, 1.6 GB for the nodes).
  *
- * Run by hand, as root or with a hard file limit of at least N / NODES +
- * 64 (minutes at full size; not part of --benchmark), from the source root:
+ * Part of tryst-bench --all (bench/run) but not of meson's --benchmark:
+ * it takes minutes at full size. It needs a hard file limit of at least
+ * N / NODES + 64. By hand, from the source root:
  *
  *	B=build-bench; TRYSTD=$B/server/trystd TRYSTCTL=$B/server/trystctl \
- *	    TRYST=$B/client/tryst $B/bench/bench-nodes [N] [NODES] [PER_ACCOUNT]
+ *	    TRYST=$B/client/tryst $B/bench/tryst-bench nodes [N] [NODES] \
+ *	    [PER_ACCOUNT]
  *
  * N defaults to 100000, NODES to 8 (at most 8), PER_ACCOUNT to 64; a quick
- * check: bench-nodes 8000 4.
+ * check: tryst-bench nodes 8000 4.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -207,9 +209,11 @@ static void
 print_nodes(const long *held, const struct bench_mem *m0,
     const struct bench_mem *m1, const int *fd0, const int *fd1)
 {
-	long long	 rss = 0, pss = 0, drss, dpss;
-	long		 total = 0;
-	int		 k;
+	struct bench_result	 b;
+	long long		 rss = 0, pss = 0, drss, dpss;
+	long			 total = 0;
+	char			 measure[96];
+	int			 k;
 
 	for (k = 0; k < nnodes; k++) {
 		drss = m1[k].rss - m0[k].rss;
@@ -227,6 +231,21 @@ print_nodes(const long *held, const struct bench_mem *m0,
 	    "Pss +%lld kB: %lld / %lld bytes per connection\n", total, nnodes,
 	    rss / 1024, pss / 1024, total ? rss / total : 0,
 	    total ? pss / total : 0);
+	memset(&b, 0, sizeof b);
+	snprintf(measure, sizeof measure, "authenticated, %ld over %d nodes",
+	    total, nnodes);
+	b.row = "idle";
+	b.measure = measure;
+	b.unit = "bytes per connection (RSS)";
+	b.value = total ? (double)rss / total : 0;
+	b.target = "<= 13,400 bytes";
+	if (total < nconn)
+		b.note = "not every connection went online";
+	bench_result(&b);
+	b.unit = "bytes per connection (PSS)";
+	b.value = total ? (double)pss / total : 0;
+	b.target = NULL;
+	bench_result(&b);
 }
 
 /* Sum the reports; print the generators, the failures and the time. */

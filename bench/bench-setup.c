@@ -186,9 +186,27 @@ read_report(int g, int fd, struct gen_report *r, int64_t deadline)
 	}
 }
 
-/* Run mode against the server pid on port for secs; its figures. */
+/* The CPU time of the n processes of pids together, in ms; -1 if one
+ * is gone. */
+static long long
+cpu_ms(const pid_t *pids, int n)
+{
+	long long	 sum = 0, one;
+	int		 i;
+
+	for (i = 0; i < n; i++) {
+		if ((one = bench_cpu_ms(pids[i])) < 0)
+			return (-1);
+		sum += one;
+	}
+	return (sum);
+}
+
+/* Run mode against the npids server processes of pids sharing port for
+ * secs; their figures. */
 static void
-run_mode(enum mode mode, pid_t pid, int port, struct result *res)
+run_modes(enum mode mode, const pid_t *pids, int npids, int port,
+    struct result *res)
 {
 	struct gen_report	 r;
 	pid_t			 gpid[MAX_GENS];
@@ -198,7 +216,7 @@ run_mode(enum mode mode, pid_t pid, int port, struct result *res)
 
 	memset(res, 0, sizeof *res);
 	fflush(stdout);
-	cpu0 = bench_cpu_ms(pid);
+	cpu0 = cpu_ms(pids, npids);
 	red0 = bench_cpu_ms(H.redis_pid);
 	t0 = bench_now();
 	deadline = t0 + secs;
@@ -225,11 +243,18 @@ run_mode(enum mode mode, pid_t pid, int port, struct result *res)
 	}
 	res->wall = bench_now() - t0;
 	h_msleep(SETTLE_MS);
-	cpu1 = bench_cpu_ms(pid);
+	cpu1 = cpu_ms(pids, npids);
 	red1 = bench_cpu_ms(H.redis_pid);
 	ck_assert_msg(cpu0 >= 0 && cpu1 >= 0, "the server is gone");
 	res->cpu = (double)(cpu1 - cpu0) / 1000;
 	res->redis_cpu = (double)(red1 - red0) / 1000;
+}
+
+/* run_modes with one server. */
+static void
+run_mode(enum mode mode, pid_t pid, int port, struct result *res)
+{
+	run_modes(mode, &pid, 1, port, res);
 }
 
 /* Print one mode's figures. */
@@ -251,6 +276,42 @@ print_mode(const char *cert, enum mode mode, const struct result *r)
 		    "the server used %.0f %% of one core\n", cert,
 		    mode_name[mode], share * 100);
 	fflush(stdout);
+}
+
+/* The RESULT lines of one certificate: b and c per server CPU-second
+ * against a, and c per wall second. */
+static void
+results(const char *cert, const struct result r[NMODES])
+{
+	struct bench_result	 b;
+	char			 measure[128];
+	double			 bare = r[BARE].ok / r[BARE].cpu;
+	int			 busy;
+
+	busy = bench_busy(r[BARE].cpu, r[BARE].wall) &&
+	    bench_busy(r[CHALLENGE].cpu, r[CHALLENGE].wall) &&
+	    bench_busy(r[HELLO].cpu, r[HELLO].wall);
+	memset(&b, 0, sizeof b);
+	b.row = "setup";
+	b.unit = "per server CPU-s";
+	b.anchor = "bare libevent+OpenSSL TLS 1.3 handshake";
+	b.anchor_value = bare;
+	b.note = busy ? NULL : "generator-bound";
+	snprintf(measure, sizeof measure, "%s: handshake + CHALLENGE", cert);
+	b.measure = measure;
+	b.value = r[CHALLENGE].cpu > 0 ? r[CHALLENGE].ok / r[CHALLENGE].cpu :
+	    0;
+	bench_result(&b);
+	snprintf(measure, sizeof measure, "%s: handshake + CHALLENGE + HELLO "
+	    "+ WELCOME", cert);
+	b.value = r[HELLO].cpu > 0 ? r[HELLO].ok / r[HELLO].cpu : 0;
+	b.target = ">= 0.75x";
+	bench_result(&b);
+	b.unit = "/s wall";
+	b.anchor_value = r[BARE].ok / r[BARE].wall;
+	b.value = r[HELLO].ok / r[HELLO].wall;
+	b.target = NULL;
+	bench_result(&b);
 }
 
 /* Wait until bare-tls on port completes a handshake (10 s at most). */
@@ -316,7 +377,7 @@ run_cert(const char *name, const char *cert, const char *key)
 	    (r[HELLO].ok / r[HELLO].cpu) / (r[BARE].ok / r[BARE].cpu),
 	    (double)r[CHALLENGE].ok / r[BARE].ok,
 	    (double)r[HELLO].ok / r[BARE].ok);
-	fflush(stdout);
+	results(name, r);
 	kill(bare, SIGTERM);
 	waitpid(bare, NULL, 0);
 	ck_assert_msg(!h_proc_wait(p, 0), "trystd died (see %s)", p->log);
@@ -363,6 +424,161 @@ arg(const char *s, long lo, long hi)
 		exit(2);
 	}
 	return (v);
+}
+
+/* ---- several nodes on one port ------------------------------------ */
+
+#define MAX_NODES	32
+
+/*
+ * tryst-bench scale [NODES] [SECONDS]: HELLOs per wall second of one
+ * node on one CPU, then of NODES nodes sharing its port (SO_REUSEPORT),
+ * each on a CPU of its own, with the generators on the remaining CPUs;
+ * the ratio against NODES times one node's rate (the goal: 0.8). NODES
+ * defaults to a quarter of the CPUs; with fewer than 2 it says that the
+ * machine is too small and measures nothing.
+ */
+static int	 scale_cpu[MAX_NODES];
+static int	 scale_nodes;
+
+/* nodes trystds on one port, node k pinned to scale_cpu[k]; their
+ * HELLO figures. */
+static void
+scale_run(int nodes, const char *cert, const char *key, struct result *r)
+{
+	struct hproc	*p[MAX_NODES];
+	pid_t		 pids[MAX_NODES] = { 0 };
+	cpu_set_t	 one;
+	char		 name[32], listen[64];
+	int		 k, port = h_proc_port(SOCK_STREAM);
+
+	snprintf(listen, sizeof listen, "127.0.0.1:%d", port);
+	for (k = 0; k < nodes; k++) {
+		snprintf(name, sizeof name, "scale%d-%d", nodes, k);
+		p[k] = h_proc_new(name);
+		h_proc_conf(p[k], listen, cert, key, NULL, SETUP_CONF);
+		h_proc_start(p[k], NULL);
+	}
+	h_msleep(1500);
+	for (k = 0; k < nodes; k++) {
+		ck_assert_msg(!h_proc_wait(p[k], 0), "node %d died (see %s)",
+		    k, p[k]->log);
+		CPU_ZERO(&one);
+		CPU_SET(scale_cpu[k], &one);
+		bench_pin(p[k]->pid, &one);
+		pids[k] = p[k]->pid;
+	}
+	run_modes(HELLO, pids, nodes, port, r);
+	for (k = 0; k < nodes; k++)
+		printf("scale: %d nodes: node %d on CPU %d used %.2f s\n",
+		    nodes, k, scale_cpu[k],
+		    (double)bench_cpu_ms(pids[k]) / 1000);
+	h_proc_stop_all();
+}
+
+/* One node, then scale_nodes; the RESULT line. */
+static void
+scale_body(void)
+{
+	struct bench_result	 b;
+	struct result		 r1, rn;
+	char			 number[32], cert[PATH_MAX + 16];
+	char			 key[PATH_MAX + 16], measure[96], anchor[96];
+	int			 g;
+
+	for (g = 0; g < ngens; g++) {
+		snprintf(number, sizeof number, "+1555031%04d", g);
+		h_register(number, &accs[g]);
+	}
+	snprintf(cert, sizeof cert, "%s/ed25519-cert.pem", H.dir);
+	snprintf(key, sizeof key, "%s/ed25519-key.pem", H.dir);
+	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "
+	    "-nodes -keyout %s -out %s -days 2 -subj /CN=localhost "
+	    ">/dev/null 2>&1", key, cert), 0);
+	bench_pin(H.redis_pid, &gen_cpus);
+	bench_pin(H.trystd_pid, &gen_cpus);
+	scale_run(1, cert, key, &r1);
+	print_mode("1 node", HELLO, &r1);
+	scale_run(scale_nodes, cert, key, &rn);
+	snprintf(measure, sizeof measure, "%d nodes", scale_nodes);
+	print_mode(measure, HELLO, &rn);
+	memset(&b, 0, sizeof b);
+	snprintf(measure, sizeof measure, "ed25519: HELLOs of %d nodes on "
+	    "%d CPUs, one port", scale_nodes, scale_nodes);
+	snprintf(anchor, sizeof anchor, "%d x one node on one CPU",
+	    scale_nodes);
+	b.row = "scale";
+	b.measure = measure;
+	b.unit = "/s wall";
+	b.value = rn.ok / rn.wall;
+	b.anchor = anchor;
+	b.anchor_value = scale_nodes * r1.ok / r1.wall;
+	b.target = ">= 0.8x";
+	if (!bench_busy(rn.cpu / scale_nodes, rn.wall) ||
+	    !bench_busy(r1.cpu, r1.wall))
+		b.note = "generator-bound";
+	bench_result(&b);
+	for (g = 0; g < ngens; g++)
+		sodium_memzero(accs[g].sk, sizeof accs[g].sk);
+}
+
+/* Arguments, CPUs, the harness; measure; stop. */
+int
+bench_scale_main(int argc, char *argv[])
+{
+	struct bench_result	 b;
+	cpu_set_t		 all;
+	char			*cause = NULL, *end;
+	int			 i, n;
+
+	CPU_ZERO(&gen_cpus);
+	if (sched_getaffinity(0, sizeof all, &all) == -1)
+		return (1);
+	n = CPU_COUNT(&all);
+	scale_nodes = n / 4;
+	if (argc > 1 && ((scale_nodes = (int)strtol(argv[1], &end, 10)) < 1 ||
+	    *end != '\0' || scale_nodes > MAX_NODES || scale_nodes >= n)) {
+		fprintf(stderr, "usage: tryst-bench scale [nodes, fewer than "
+		    "the CPUs] [seconds]\n");
+		return (2);
+	}
+	if (argc > 2)
+		secs = (double)arg(argv[2], 1, 600);
+	if (scale_nodes < 2) {
+		printf("scale: %d CPUs: too few for nodes and generators on "
+		    "CPUs of their own (8 or more, or name the nodes)\n", n);
+		memset(&b, 0, sizeof b);
+		b.row = "scale";
+		b.measure = "HELLOs of N nodes on N CPUs, one port";
+		b.note = "not measured: too few CPUs";
+		bench_result(&b);
+		return (0);
+	}
+	/* The first scale_nodes CPUs for the nodes, the rest for the
+	 * generators. */
+	for (i = 0, n = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &all))
+			continue;
+		if (n < scale_nodes)
+			scale_cpu[n] = i;
+		else
+			CPU_SET(i, &gen_cpus);
+		n++;
+	}
+	ngens = n - scale_nodes > 4 ? n - scale_nodes : 4;
+	if (ngens > MAX_GENS)
+		ngens = MAX_GENS;
+	printf("scale: %d CPUs: %d nodes, %d generators, %.0f s per run\n",
+	    n, scale_nodes, ngens, secs);
+	if (h_start(NULL, &cause) == -1) {
+		fprintf(stderr, "tryst-bench scale: %s\n", cause);
+		return (1);
+	}
+	if (bench_run("scale", scale_body) != 0)
+		return (1);
+	h_stop();
+	h_remove_dir();
+	return (0);
 }
 
 /* Arguments, CPUs, the harness; measure; stop. */

@@ -8,7 +8,7 @@
  * reads the server's utime + stime before and after. Prints figures;
  * asserts nothing about speed.
  *
- * Usage: bench-stun [requests/s, 20000 [seconds per round, 3 [rounds, 5]]]
+ * Usage: tryst-bench stun [requests/s, 20000 [seconds per round, 3 [rounds, 5]]]
  */
 #include <sys/prctl.h>
 #include <sched.h>
@@ -437,6 +437,7 @@ body(void)
 	struct series	 ours = { .who = "trystd", .pid = H.trystd_pid,
 			    .port = trystd_port },
 			 theirs = { .who = "coturn", .pid = -1 };
+	struct bench_result	 res;
 	double		 a, b;
 	int		 i, coturn = have_coturn();
 
@@ -463,6 +464,11 @@ body(void)
 			round_on(&theirs, i);
 	}
 	a = summary(&ours);
+	memset(&res, 0, sizeof res);
+	res.row = "stun";
+	res.measure = "Binding answers, median of rounds";
+	res.unit = "per server CPU-s";
+	res.value = a;
 	if (coturn) {
 		coturn_stop(theirs.pid);
 		b = summary(&theirs);
@@ -471,7 +477,10 @@ body(void)
 			    "%.2f (medians), %.2f (overall)\n", a / b,
 			    ((double)ours.answers / ours.cpu_ms) /
 			    ((double)theirs.answers / theirs.cpu_ms));
+		res.anchor = "coturn (turnserver, STUN only)";
+		res.anchor_value = b;
 	}
+	bench_result(&res);
 	fflush(stdout);
 }
 

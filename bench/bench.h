@@ -70,6 +70,7 @@ int		 bench_busy(double cpu, double wall);
 /* The subcommands of tryst-bench (bench/tryst-bench.c): each is the main
  * of one benchmark, argv[0] its name. */
 int		 bench_setup_main(int, char **);
+int		 bench_scale_main(int, char **);
 int		 bench_idle_main(int, char **);
 int		 bench_intro_main(int, char **);
 int		 bench_oprf_main(int, char **);

@@ -31,6 +31,8 @@ struct sub {
 static const struct sub subs[] = {
 	{ "setup", bench_setup_main, 1,
 	    "connection setup against a bare TLS server, per CPU-second" },
+	{ "scale", bench_scale_main, 1,
+	    "nodes on one port, one CPU each, against one node's rate" },
 	{ "idle", bench_idle_main, 1,
 	    "memory per idle authenticated connection" },
 	{ "intro", bench_intro_main, 1,
@@ -41,7 +43,7 @@ static const struct sub subs[] = {
 	    "STUN answers per CPU-second against coturn" },
 	{ "flood", bench_flood_main, 0,
 	    "memory and service under a connection flood" },
-	{ "nodes", bench_nodes_main, 0,
+	{ "nodes", bench_nodes_main, 1,
 	    "100,000 idle connections over several nodes (minutes)" },
 	{ "bare-tls", bench_bare_tls_main, 0,
 	    "the anchor server of setup and idle (run by them)" },
