@@ -331,7 +331,6 @@ body(void)
 {
 	struct figures	 f[MAX_RATES][2];
 	struct hc	*callee;
-	char		 number[32];
 	long		 calls = 0;
 	int		 ncallers, i, j;
 
@@ -343,14 +342,9 @@ body(void)
 	    "callers", MAX_CALLERS);
 	n1 = h_proc_up("node1", NULL, NULL, INTRO_CONF);
 	n2 = h_proc_up("node2", NULL, NULL, INTRO_CONF);
-	h_register_at(n1->hostport, "+15550290000", &callee_acc);
-	for (i = 0; i < 2; i++) {
-		for (j = 0; j < ncallers; j++) {
-			snprintf(number, sizeof number, "+155502%d%04d",
-			    i + 1, j);
-			h_register_at(n1->hostport, number, &caller_acc[i][j]);
-		}
-	}
+	h_mint("+15550290000", 1, &callee_acc);
+	h_mint("+15550210000", ncallers, caller_acc[0]);
+	h_mint("+15550220000", ncallers, caller_acc[1]);
 	callee = h_online_at(n1->hostport, &callee_acc, HELLO_PRESENCE);
 	ck_assert_int_eq(tconn_version(callee->tc), 2);
 	for (i = 0; i < nrates; i++) {

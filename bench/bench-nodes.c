@@ -13,7 +13,7 @@
  * took, the generators' own memory, and every connection that failed,
  * counted by cause. Asserts nothing about size or speed.
  *
- * Accounts are registered on H's trystd (not one of the nodes), PER_ACCOUNT
+ * Accounts are minted into H's Redis (trystctl mint), PER_ACCOUNT
  * connections of an account on each node (max_connections_per_account is
  * per node, at most 64). A generator's memory is most of all OpenSSL's
  * per-connection state: about 19 kB per connection all told, with
@@ -174,19 +174,14 @@ read_report(int g, int fd, struct gen_report *r, int64_t deadline)
 	}
 }
 
-/* Register the accounts on H's trystd. */
+/* The accounts, minted into H's Redis (trystctl mint). */
 static void
-register_accounts(void)
+mint_accounts(void)
 {
-	char	 number[32];
-	long	 i;
 	double	 t0 = bench_now();
 
-	for (i = 0; i < naccs; i++) {
-		snprintf(number, sizeof number, "+1555020%04ld", i);
-		h_register(number, &accs[i]);
-	}
-	printf("nodes: %ld accounts registered in %.1f s\n", naccs,
+	h_mint("+15550200000", naccs, accs);
+	printf("nodes: %ld accounts minted in %.1f s\n", naccs,
 	    bench_now() - t0);
 }
 
@@ -303,7 +298,7 @@ body(void)
 		nodes[k] = h_proc_up(name, NULL, NULL, conf);
 	}
 	printf("nodes: %d nodes up in %.1f s\n", nnodes, bench_now() - t0);
-	register_accounts();
+	mint_accounts();
 	nodes_mem(m0, fd0);
 	ck_assert_int_eq(bench_mem(H.redis_pid, &red0), 0);
 	r = xcalloc((size_t)ngens, sizeof *r);

@@ -388,13 +388,10 @@ run_cert(const char *name, const char *cert, const char *key)
 static void
 body(void)
 {
-	char	 number[32], cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	char	 cert[PATH_MAX + 16], key[PATH_MAX + 16];
 	int	 g;
 
-	for (g = 0; g < ngens; g++) {
-		snprintf(number, sizeof number, "+1555030%04d", g);
-		h_register(number, &accs[g]);
-	}
+	h_mint("+15550300000", ngens, accs);
 	snprintf(cert, sizeof cert, "%s/ed25519-cert.pem", H.dir);
 	snprintf(key, sizeof key, "%s/ed25519-key.pem", H.dir);
 	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "
@@ -482,14 +479,11 @@ scale_body(void)
 {
 	struct bench_result	 b;
 	struct result		 r1, rn;
-	char			 number[32], cert[PATH_MAX + 16];
-	char			 key[PATH_MAX + 16], measure[96], anchor[96];
+	char			 cert[PATH_MAX + 16], key[PATH_MAX + 16];
+	char			 measure[96], anchor[96];
 	int			 g;
 
-	for (g = 0; g < ngens; g++) {
-		snprintf(number, sizeof number, "+1555031%04d", g);
-		h_register(number, &accs[g]);
-	}
+	h_mint("+15550310000", ngens, accs);
 	snprintf(cert, sizeof cert, "%s/ed25519-cert.pem", H.dir);
 	snprintf(key, sizeof key, "%s/ed25519-key.pem", H.dir);
 	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "

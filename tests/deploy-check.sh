@@ -63,6 +63,7 @@ meson_install() {
 meson_install
 sort >"$tmp/want" <<EOF
 $bindir/tryst
+$bindir/tryst-bench
 $sbindir/trystd
 $sbindir/trystctl
 $sbindir/trystd-deliver
@@ -86,6 +87,7 @@ $unitdir/trystctl-compact.timer
 $sysusersdir/tryst.conf
 $tmpfilesdir/tryst.conf
 $mandir/man1/tryst.1
+$mandir/man1/tryst-bench.1
 $mandir/man5/trystd.conf.5
 $mandir/man8/trystctl.8
 $mandir/man8/trystd.8

@@ -338,6 +338,69 @@ h_register_at(const char *hostport, const char *number, struct account *a)
 	h_close(c);
 }
 
+/* Parse line "NUMBER IDHEX SEED CRED" of trystctl mint into a, checked
+ * against number. */
+static void
+mint_line(char *line, const char *number, struct account *a)
+{
+	uint8_t	 seed[32], id[ID_LEN], want[ID_LEN];
+	char	*f[4], *p = line;
+	int	 i;
+
+	for (i = 0; i < 4; i++)
+		ck_assert_msg((f[i] = strsep(&p, " ")) != NULL, "mint: short "
+		    "line for %s", number);
+	ck_assert_msg(p == NULL, "mint: long line for %s", number);
+	ck_assert_str_eq(f[0], number);
+	memset(a, 0, sizeof *a);
+	snprintf(a->number, sizeof a->number, "%s", number);
+	ck_assert_int_eq(hex_decode(id, sizeof id, f[1]), 0);
+	ck_assert_int_eq(b64_decode(seed, sizeof seed, f[2]), 0);
+	crypto_sign_seed_keypair(a->pk, a->sk, seed);
+	sodium_memzero(seed, sizeof seed);
+	ck_assert_int_eq(b64_decode(a->cred, sizeof a->cred, f[3]), 0);
+	ck_assert_int_eq(cred_verify(a->cred, CRED_LEN, H.sign_pk, &a->c), 0);
+	ck_assert_int_eq(keys_number_id(H.keys, number, want), 0);
+	ck_assert_mem_eq(id, want, ID_LEN);
+	ck_assert_mem_eq(a->c.id, want, ID_LEN);
+	ck_assert_mem_eq(a->c.identity_pk, a->pk, 32);
+}
+
+/* trystctl mint n first on H.conf.mint (H.conf + test_accounts = 1). */
+void
+h_mint(const char *first, long n, struct account *accs)
+{
+	char		 conf[PATH_MAX + 8], number[PROTO_MAX_NUMBER + 1];
+	char		*text, *out = NULL, *line, *save = NULL;
+	size_t		 len;
+	unsigned long long base;
+	long		 i;
+	int		 st;
+
+	ck_assert_int_gt(n, 0);
+	ck_assert_msg(first[0] == '+', "mint: %s is not + and digits", first);
+	base = strtoull(first + 1, NULL, 10);
+	snprintf(conf, sizeof conf, "%s.mint", H.conf);
+	ck_assert_ptr_nonnull(text = file_read_small(H.conf, 1 << 16, &len,
+	    NULL));
+	text = xrealloc(text, len + 32);
+	len += (size_t)snprintf(text + len, 32, "\ntest_accounts = 1\n");
+	ck_assert_int_eq(file_write_atomic(conf, text, len, 0600, 0, NULL), 0);
+	free(text);
+	st = h_run(&out, "\"$TRYSTCTL\" -c %s mint %ld %s", conf, n, first);
+	ck_assert_msg(st == 0, "mint %ld %s: %d: %s", n, first, st, out);
+	for (i = 0, line = strtok_r(out, "\n", &save); i < n; i++,
+	    line = strtok_r(NULL, "\n", &save)) {
+		ck_assert_msg(line != NULL, "mint: %ld lines of %ld", i, n);
+		snprintf(number, sizeof number, "+%llu", base + (unsigned long
+		    long)i);
+		h_note_number(number);
+		mint_line(line, number, &accs[i]);
+	}
+	ck_assert_msg(line == NULL, "mint: more than %ld lines", n);
+	free(out);
+}
+
 /* HELLO with flags, signed for c's challenge; no wait for the answer. */
 void
 h_hello_send(struct hc *c, const uint8_t *cred, size_t credlen,

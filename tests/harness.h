@@ -116,6 +116,11 @@ void	 h_reg_finish(struct hc *, const uint8_t *token, size_t toklen,
 void	 h_register(const char *number, struct account *);
 void	 h_register_at(const char *hostport, const char *number,
 	    struct account *);
+/* n accounts numbered from first up, made by trystctl mint on a copy of
+ * H's configuration marked as a test node (test_accounts = 1): as
+ * h_register makes them, without a code. Fails the test unless each is
+ * as a registration's (credential, ID and key checked). */
+void	 h_mint(const char *first, long n, struct account *);
 /* HELLO with flags, not waiting for the answer. */
 void	 h_hello_send(struct hc *, const uint8_t *cred, size_t credlen,
 	    const uint8_t sk[64], uint8_t flags);
