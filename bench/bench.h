@@ -73,10 +73,11 @@ int		 bench_setup_main(int, char **);
 int		 bench_scale_main(int, char **);
 int		 bench_idle_main(int, char **);
 int		 bench_intro_main(int, char **);
-int		 bench_oprf_main(int, char **);
+int		 bench_discovery_main(int, char **);
 int		 bench_stun_main(int, char **);
 int		 bench_flood_main(int, char **);
 int		 bench_nodes_main(int, char **);
 int		 bench_bare_tls_main(int, char **);
+int		 bench_relay_main(int, char **);
 
 #endif

@@ -1,14 +1,16 @@
 /*
- * gen.c -- the generators' TLS client and the protocol up to WELCOME,
- * shared by bench-nodes and bench-setup.
+ * gen.c -- the generators' TLS client and the protocol up to WELCOME
+ * or RELAY_JOIN, shared by bench-nodes, bench-setup and bench-relay.
  */
 #include <sys/socket.h>
 #include <sys/time.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -63,6 +65,17 @@ gen_tcp(const struct sockaddr_in *src, const struct sockaddr_in *dst,
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 	return (fd);
+}
+
+/* An IPv4 address, loopback unless host is one. */
+void
+gen_addr(struct sockaddr_in *sin, const char *host, int port)
+{
+	memset(sin, 0, sizeof *sin);
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	if (host == NULL || inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 }
 
 /* TCP, then the TLS handshake; the version from the ALPN agreed. */
@@ -213,6 +226,90 @@ gen_open(SSL_CTX *ctx, const struct sockaddr_in *src,
 		return (0);
 	gen_close(c);
 	return (-1);
+}
+
+/* A relay data connection on c: CHALLENGE, RELAY_JOIN as the first
+ * frame. */
+int
+gen_relay_join(struct gconn *c, uint64_t session, const uint8_t token[16],
+    char *why, size_t whylen)
+{
+	struct msg	 m;
+	uint8_t		 buf[64], nonce[32];
+	size_t		 n;
+
+	if (gen_challenge(c, nonce, why, whylen) != 0)
+		return (-1);
+	memset(&m, 0, sizeof m);
+	m.type = MSG_RELAY_JOIN;
+	m.version = (uint8_t)c->version;
+	m.u.relay_join.session = session;
+	memcpy(m.u.relay_join.relay_token, token, 16);
+	if ((n = proto_encode(&m, buf, sizeof buf)) == 0 ||
+	    SSL_write(c->ssl, buf, (int)n) != (int)n) {
+		snprintf(why, whylen, "RELAY_JOIN not sent");
+		return (-1);
+	}
+	return (0);
+}
+
+/* RELAY_READY, once both parties have joined. */
+int
+gen_relay_ready(struct gconn *c, char *why, size_t whylen)
+{
+	struct msg	 m;
+	uint8_t		 buf[256];
+
+	if (gen_recv(c, buf, sizeof buf, &m, why, whylen) != 0)
+		return (-1);
+	if (m.type != MSG_RELAY_READY)
+		return (unexpected(&m, "RELAY_READY", why, whylen));
+	return (0);
+}
+
+/* A server context for generators that play the server. */
+SSL_CTX *
+gen_server_ctx(const char *cert, const char *key)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return (NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+		SSL_CTX_free(ctx);
+		return (NULL);
+	}
+	return (ctx);
+}
+
+/* Accept on lfd, then the server's side of the handshake. */
+int
+gen_accept(SSL_CTX *ctx, int lfd, int timeout_s, struct gconn *c,
+    char *why, size_t whylen)
+{
+	struct timeval	 tv = { timeout_s, 0 };
+	struct pollfd	 pfd = { lfd, POLLIN, 0 };
+
+	c->ssl = NULL;
+	c->version = 1;
+	if (poll(&pfd, 1, timeout_s * 1000) != 1 ||
+	    (c->fd = accept(lfd, NULL, NULL)) == -1) {
+		snprintf(why, whylen, "no connection to accept");
+		return (-1);
+	}
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	if ((c->ssl = SSL_new(ctx)) == NULL || !SSL_set_fd(c->ssl, c->fd) ||
+	    SSL_accept(c->ssl) != 1) {
+		snprintf(why, whylen, "TLS accept failed");
+		gen_close(c);
+		return (-1);
+	}
+	return (0);
 }
 
 /* Free c's TLS state and close its socket. */

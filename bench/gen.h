@@ -28,6 +28,8 @@ SSL_CTX	*gen_ctx(void);
 int	 gen_tcp(const struct sockaddr_in *src,
 	    const struct sockaddr_in *dst, int timeout_s, char *why,
 	    size_t whylen);
+/* sin for the IPv4 address host (NULL or not one: 127.0.0.1) and port. */
+void	 gen_addr(struct sockaddr_in *sin, const char *host, int port);
 /* TCP and the TLS handshake (offering tryst/2 and tryst/1) into c;
  * 0, or -1 and why with nothing left open. */
 int	 gen_tls(SSL_CTX *, const struct sockaddr_in *src,
@@ -47,6 +49,20 @@ int	 gen_open(SSL_CTX *, const struct sockaddr_in *src,
 	    const struct sockaddr_in *dst, int timeout_s,
 	    const struct account *a, struct gconn *c, char *why,
 	    size_t whylen);
+/* CHALLENGE, then RELAY_JOIN for session with token (doc/protocol.md
+ * §5.5), not waiting for RELAY_READY; 0, or -1 and why. */
+int	 gen_relay_join(struct gconn *, uint64_t session,
+	    const uint8_t token[16], char *why, size_t whylen);
+/* RELAY_READY next on c (after gen_relay_join); 0, or -1 and why. */
+int	 gen_relay_ready(struct gconn *, char *why, size_t whylen);
+/* A TLS 1.3 server context with the certificate chain and key of these
+ * PEM files, no tickets; NULL if OpenSSL fails. */
+SSL_CTX	*gen_server_ctx(const char *cert, const char *key);
+/* The next connection on the listening socket lfd (waiting up to
+ * timeout_s), its TLS handshake as the server into c; 0, or -1 and why
+ * with nothing left open. */
+int	 gen_accept(SSL_CTX *, int lfd, int timeout_s, struct gconn *c,
+	    char *why, size_t whylen);
 /* Free c's TLS state and close its socket (no close_notify). */
 void	 gen_close(struct gconn *);
 
