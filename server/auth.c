@@ -69,7 +69,7 @@ send_welcome(struct conn *c, const struct cred *cred)
 	uint64_t	 now = server_now();
 	uint64_t	 life = (uint64_t)srv->set.credential_days * DAY;
 
-	if (c->addr.ss_family == AF_INET) {
+	if (c->addr.sa.sa_family == AF_INET) {
 		m.u.welcome.family = 4;
 		m.u.welcome.port = ntohs(s4->sin_port);
 		memcpy(m.u.welcome.addr, &s4->sin_addr, 4);
@@ -151,7 +151,19 @@ hello_account(struct server *srv, const struct store_result *res, void *arg)
 	req_end(r);
 }
 
-/* HELLO: both signatures, then the account; a refusal closes. */
+/* Step 1 of HELLO: the credential's signature, from the cache of those
+ * that verified before when there is one (a reconnecting client's). */
+static int
+hello_credential(struct server *srv, const struct vb *cv, struct cred *cred)
+{
+	if (srv->credcache != NULL)
+		return (credcache_verify(srv->credcache, cv->p, cv->len,
+		    srv->keys->sign_pk, cred));
+	return (cred_verify(cv->p, cv->len, srv->keys->sign_pk, cred));
+}
+
+/* HELLO: both signatures, then the account; a refusal closes. The
+ * signature over this connection's nonce is checked every time. */
 void
 auth_hello(struct conn *c, const struct msg *m)
 {
@@ -160,7 +172,7 @@ auth_hello(struct conn *c, const struct msg *m)
 	struct authreq	*r;
 	struct cred	 cred;
 
-	if (cred_verify(cv->p, cv->len, srv->keys->sign_pk, &cred) != 0) {
+	if (hello_credential(srv, cv, &cred) != 0) {
 		hello_refuse(c, ERR_UNAUTHENTICATED,
 		    "credential does not verify");
 		return;

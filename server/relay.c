@@ -24,6 +24,25 @@
 /* How often relay_rate_bps adds tokens. */
 static const struct timeval refill_tick = { 0, 100000 };
 
+/*
+ * Read high mark of a relaying side, there only for its size. Without a
+ * mark libevent's OpenSSL bufferevent asks for 4 KiB per read and a 16 KiB
+ * record becomes input chains, and so output records, of about 8 KiB;
+ * with one it asks for up to 16 KiB (max_single_read), which halves the
+ * records written. The mark must never be reached: there libevent stops
+ * reading, and a record's tail already decrypted inside OpenSSL would
+ * wait for a socket event that may not come. It is not: one libevent
+ * read pass adds at most 16 KiB plus a record's tail; relay_read runs
+ * after each pass and leaves the input empty or turns reading off
+ * (back-pressure, relay_rate_bps), and when reading is turned on again,
+ * read_soon's deferred relay_read runs before the socket is read. So the
+ * input never holds more than it held at relay_start (below the frame
+ * reader's mark plus a record) and 32 KiB; the mark is far above both.
+ */
+#define RELAY_READ_MARK		(1 << 20)
+_Static_assert(RELAY_READ_MARK > PROTO_MAX_FRAME + 4 * 16384,
+    "RELAY_READ_MARK must stay out of the input's reach");
+
 /* The other data conn of c's session, or NULL. */
 static struct conn *
 other_side(struct conn *c)
@@ -174,7 +193,8 @@ relay_start(struct server *srv, struct call *call)
 		conn_send(side[i], &m);
 		bufferevent_setcb(side[i]->bev, relay_read, relay_write,
 		    relay_event, side[i]);
-		bufferevent_setwatermark(side[i]->bev, EV_READ, 0, 0);
+		bufferevent_setwatermark(side[i]->bev, EV_READ, 0,
+		    RELAY_READ_MARK);
 		bufferevent_setwatermark(side[i]->bev, EV_WRITE, half, 0);
 		bufferevent_enable(side[i]->bev, EV_READ | EV_WRITE);
 	}

@@ -7,6 +7,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+
 #include <event2/event.h>
 #include <event2/bufferevent.h>
 #include <event2/buffer.h>
@@ -263,6 +265,7 @@ struct server {
 	struct settings	 set;
 	const char	*conf_path;
 	struct keys	*keys;
+	struct credcache *credcache;	/* verified credentials (auth.c) */
 	struct event_base *base;
 
 	SSL_CTX		*ssl_ctx;
@@ -409,7 +412,11 @@ struct conn {
 	uint64_t	 seen_day;	/* day of the last seen write */
 	uint64_t	 created;	/* of the account, when online */
 
-	struct sockaddr_storage addr;
+	union {				/* the peer; 28 bytes, not 128 */
+		struct sockaddr		sa;
+		struct sockaddr_in	sin;
+		struct sockaddr_in6	sin6;
+	} addr;
 	uint8_t		 addrkey[16];	/* IPv4, or IPv6 /64 */
 	uint8_t		 nonce[32];
 	uint8_t		 id[ID_LEN];
@@ -488,6 +495,27 @@ void	 auth_revoke_local(struct server *, const uint8_t id[ID_LEN],
 	    uint64_t max_created);
 /* Write today's seen for an online conn (daily, long-lived conns). */
 void	 auth_touch_seen(struct conn *);
+
+/* ---- credcache.c: credentials whose signature verified, pure ---------- */
+
+#define CREDCACHE_SLOTS	4096	/* entries, a power of two: memory bound */
+
+struct credcache;
+/* An empty cache. Free with credcache_free. */
+struct credcache *credcache_new(void);
+void	 credcache_free(struct credcache *);
+/* Forget every credential. */
+void	 credcache_clear(struct credcache *);
+/* cred_verify (PROTOCOL.md §5.2, HELLO step 1) with a memory: 0 and *c
+ * (c may be NULL) when p, len bytes, is a credential signed with
+ * sign_pk, as checked now or at an earlier call with the same bytes and
+ * key; else -1. Only what verified is remembered; a call with another
+ * sign_pk forgets everything first. Does not look at the time. */
+int	 credcache_verify(struct credcache *, const uint8_t *p, size_t len,
+	    const uint8_t sign_pk[32], struct cred *c);
+/* Lookups answered from memory, and the others, since the cache began. */
+void	 credcache_counts(const struct credcache *, unsigned long long *hits,
+	    unsigned long long *misses);
 
 /* ---- presence.c: who is online ----------------------------------------- */
 

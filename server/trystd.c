@@ -81,6 +81,7 @@ load(struct server *srv, char **cause)
 		*cause = xstrdup("cannot derive keys");
 		return (-1);
 	}
+	srv->credcache = credcache_new();
 	srv->ssl_ctx = tls_ctx_load(&srv->set, srv->spki_hash, cause);
 	return (srv->ssl_ctx == NULL ? -1 : 0);
 }
@@ -208,6 +209,9 @@ on_hup(evutil_socket_t sig, short ev, void *arg)
 	SSL_CTX_free(srv->ssl_ctx);	/* live connections hold their own */
 	srv->ssl_ctx = ctx;
 	memcpy(srv->spki_hash, hash, sizeof hash);
+	/* The master key is read at start only, but a reload starts the
+	 * verified credentials afresh all the same. */
+	credcache_clear(srv->credcache);
 	log_set_level(srv->set.log_level);
 	log_notice("configuration and certificate reloaded");
 	notify_send(srv, "READY=1");
@@ -342,6 +346,7 @@ server_free(struct server *srv)
 		SSL_CTX_free(srv->ssl_ctx);
 	if (srv->keys != NULL)
 		keys_free(srv->keys);
+	credcache_free(srv->credcache);
 	settings_free(&srv->set);
 	free(srv);
 }

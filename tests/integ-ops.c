@@ -272,8 +272,9 @@ h_metrics_activity(struct hproc *p, int port, const struct account *a)
 	ck_assert_int_eq(h_metric_now(port, "tryst_relay_bytes_total"), 2000);
 }
 
-/* relay_rate_bps caps a session: 400 kB at 100 kB/s (a burst of at most
- * one second's worth) take at least 2 s, and arrive intact. */
+/* relay_rate_bps caps a session: 400 KiB at 100 kB/s (a burst of at most
+ * one second's worth) take at least 2 s, and arrive intact, the last full
+ * TLS record too; a short message after them is not left behind. */
 START_TEST(test_relay_rate)
 {
 	struct hproc	*p = h_proc_new("relay-rate");
@@ -282,7 +283,7 @@ START_TEST(test_relay_rate)
 	struct hcall	 call;
 	struct rconn	*ra, *rb;
 	uint8_t		*out, *in;
-	size_t		 len = 400000, sent = 0, got = 0, i, n;
+	size_t		 len = 25 * 16384, sent = 0, got = 0, i, n;
 	ssize_t		 r;
 	int64_t		 start, ms;
 
@@ -303,7 +304,8 @@ START_TEST(test_relay_rate)
 	start = h_mono_ms();
 	while (got < len) {
 		if (sent < len) {
-			n = len - sent < 8192 ? len - sent : 8192;
+			/* Whole 16 KiB TLS records, as bulk senders write. */
+			n = len - sent < 16384 ? len - sent : 16384;
 			ck_assert_int_ge(r = h_raw_write(ra, out + sent, n), 0);
 			sent += (size_t)r;
 		}
@@ -320,6 +322,13 @@ START_TEST(test_relay_rate)
 	    (long long)ms);
 	ck_assert_int_eq(memcmp(in, out, len), 0);
 	ck_assert_int_ge(ms, 2000);
+	/* The bucket is about empty: a short message each way still comes. */
+	h_raw_write_all(ra, "tail", 4);
+	read_exact(rb, in, 4);
+	ck_assert_mem_eq(in, "tail", 4);
+	h_raw_write_all(rb, "back", 4);
+	read_exact(ra, in, 4);
+	ck_assert_mem_eq(in, "back", 4);
 	h_ping(ca, 1);
 	free(out);
 	free(in);

@@ -21,6 +21,10 @@
 #define N_RB		"+15550100212"
 #define N_BPA		"+15550100213"
 #define N_BPB		"+15550100214"
+#define N_STA		"+15550100215"
+#define N_STB		"+15550100216"
+#define N_DXA		"+15550100217"
+#define N_DXB		"+15550100218"
 
 #define BUFFER_BYTES	262144		/* relay_buffer_bytes */
 #define BP_TOTAL	(64U << 20)	/* bytes pushed through the relay */
@@ -43,7 +47,7 @@
 #define RSS_CHECKED	1
 #endif
 
-static struct account	 RA, RB, BPA, BPB;
+static struct account	 RA, RB, BPA, BPB, STA, STB, DXA, DXB;
 
 /* The byte at offset off of the test stream. */
 static uint8_t
@@ -635,6 +639,134 @@ START_TEST(test_relay_backpressure)
 }
 END_TEST
 
+/* The reader reads nothing while the writer puts 512 KiB (twice
+ * relay_buffer_bytes) into the relay, is silent, writes a 100-byte
+ * message and is silent again; once the reader reads, every byte arrives
+ * in order. Then 512 KiB more with nothing after them. A byte left inside
+ * trystd's TLS reads would wait for input that never comes (see
+ * RELAY_READ_MARK in relay.c). */
+START_TEST(test_relay_stall_tail)
+{
+	struct hc	*a, *b;
+	struct hcall	 call;
+	struct rconn	*w, *r;
+	const size_t	 bulk = 2 * BUFFER_BYTES;
+	uint8_t		*buf = xmalloc(bulk);
+
+	h_account_once(N_STA, &STA);
+	h_account_once(N_STB, &STB);
+	session(&STA, &STB, &a, &b, &call);
+	h_relay_pair(H.hostport, &call, 65536, &w, &r);
+	pattern_fill(buf, bulk, 0);
+	h_raw_write_all(w, buf, bulk);
+	usleep(300000);
+	pattern_fill(buf, 100, bulk);
+	h_raw_write_all(w, buf, 100);
+	usleep(500000);
+	read_stream(r, bulk + 100, 0);
+	ck_assert_int_eq(h_raw_read(r, buf, 100, 200), -1);
+	/* The end of a stalled transfer comes with nothing after it. */
+	pattern_fill(buf, bulk, bulk + 100);
+	h_raw_write_all(w, buf, bulk);
+	usleep(500000);
+	read_stream(r, bulk, bulk + 100);
+	h_ping(a, 40);
+	h_ping(b, 41);
+	free(buf);
+}
+END_TEST
+
+/* One direction of test_relay_duplex. */
+struct dx {
+	struct rconn	*w, *r;
+	uint8_t		*src, *dst;
+	/* pend: the length of a write that would block, to repeat. */
+	size_t		 wrote, got, pend;
+};
+
+/* Move what the sockets take now; 1 if anything moved. */
+static int
+dx_step(struct dx *d, size_t len)
+{
+	ssize_t	 n;
+	int	 moved = 0;
+
+	if (d->wrote < len) {
+		if (d->pend == 0)
+			d->pend = 1 + randombytes_uniform(40000);
+		if (d->pend > len - d->wrote)
+			d->pend = len - d->wrote;
+		n = h_raw_write(d->w, d->src + d->wrote, d->pend);
+		ck_assert_msg(n >= 0, "writer closed");
+		if (n > 0) {
+			d->wrote += (size_t)n;
+			d->pend = 0;
+			moved = 1;
+		}
+	}
+	if (d->got < len) {
+		n = h_raw_read(d->r, d->dst + d->got, len - d->got, 0);
+		ck_assert_msg(n != 0, "reader closed after %zu bytes", d->got);
+		if (n > 0) {
+			d->got += (size_t)n;
+			moved = 1;
+		}
+	}
+	return (moved);
+}
+
+/* 4 MiB of random bytes each way at once, in writes of 1 to 40,000
+ * bytes: each side reads exactly what the other wrote (BLAKE2b). */
+START_TEST(test_relay_duplex)
+{
+	struct hc	*a, *b;
+	struct hcall	 call;
+	struct dx	 d[2];
+	struct pollfd	 pfd[2];
+	const size_t	 len = 4U << 20;
+	uint8_t		 hs[32], hd[32];
+	int64_t		 last;
+	int		 i, moved;
+
+	h_account_once(N_DXA, &DXA);
+	h_account_once(N_DXB, &DXB);
+	session(&DXA, &DXB, &a, &b, &call);
+	memset(d, 0, sizeof d);
+	h_relay_pair(H.hostport, &call, 0, &d[0].w, &d[1].w);
+	d[0].r = d[1].w;
+	d[1].r = d[0].w;
+	for (i = 0; i < 2; i++) {
+		d[i].src = xmalloc(len);
+		d[i].dst = xmalloc(len);
+		randombytes_buf(d[i].src, len);
+		pfd[i].fd = h_raw_fd(d[i].w);
+	}
+	last = h_mono_ms();
+	while (d[0].got < len || d[1].got < len) {
+		moved = dx_step(&d[0], len);
+		moved |= dx_step(&d[1], len);
+		if (moved)
+			last = h_mono_ms();
+		ck_assert_msg(h_mono_ms() - last < H_TIMEOUT_MS, "relay "
+		    "stalled: %zu and %zu bytes read", d[0].got, d[1].got);
+		for (i = 0; i < 2; i++)
+			pfd[i].events = POLLIN |
+			    (d[i].wrote < len ? POLLOUT : 0);
+		if (!moved)
+			poll(pfd, 2, 50);
+	}
+	for (i = 0; i < 2; i++) {
+		crypto_generichash(hs, sizeof hs, d[i].src, len, NULL, 0);
+		crypto_generichash(hd, sizeof hd, d[i].dst, len, NULL, 0);
+		ck_assert_mem_eq(hd, hs, sizeof hs);
+		free(d[i].src);
+		free(d[i].dst);
+	}
+	h_ping(a, 42);
+	h_ping(b, 43);
+}
+END_TEST
+
 /* RELAY_JOIN, bytes, refusals, closes, back-pressure. */
 TCase *
 integ_relay_tcase(void)
@@ -646,6 +778,8 @@ integ_relay_tcase(void)
 	tcase_add_test(tc, test_relay_refused);
 	tcase_add_test(tc, test_relay_leave);
 	tcase_add_test(tc, test_relay_backpressure);
+	tcase_add_test(tc, test_relay_stall_tail);
+	tcase_add_test(tc, test_relay_duplex);
 	tcase_add_test(tc, test_relay_rejoin);
 	tcase_add_test(tc, test_relay_rejoin_lone);
 	tcase_add_test(tc, test_relay_quota_lowered);

@@ -383,6 +383,72 @@ START_TEST(test_renewal)
 }
 END_TEST
 
+/* hello_welcome on a connection closed after: the account's connections
+ * stay under max_connections_per_account. */
+static int
+welcome_close(const struct account *a, const uint8_t *cred,
+    struct cred *renewed)
+{
+	struct hc	*c = h_open();
+	struct msg	 m;
+	int		 rv = 0;
+
+	h_hello_raw(c, cred, CRED_LEN, a->sk, 0, &m);
+	ck_assert_msg(m.type == MSG_WELCOME, "HELLO: %s %s",
+	    proto_type_name(m.type), m.type == MSG_ERROR ?
+	    proto_err_name(m.u.error.code) : "");
+	if (m.u.welcome.credential.len != 0) {
+		ck_assert_int_eq(cred_verify(m.u.welcome.credential.p,
+		    CRED_LEN, H.sign_pk, renewed), 0);
+		rv = 1;
+	}
+	h_close(c);
+	return (rv);
+}
+
+/* HELLO with a credential the server has already verified (its cache of
+ * verified credentials, server/credcache.c): every check of §5.2 still
+ * refuses what it refuses on a first HELLO. */
+START_TEST(test_hello_cached)
+{
+	static const size_t	 flip[] = { 0, 1, 40, 70, 80, 81, 144 };
+	struct account	 a, b;
+	struct cred	 r;
+	uint8_t		 cred[CRED_LEN], pk2[32], sk2[64];
+	uint64_t	 now = (uint64_t)time(NULL), life = 30 * 86400ULL;
+	size_t		 i;
+
+	h_register(N_AUTH, &a);
+	ck_assert_int_eq(welcome_close(&a, a.cred, &r), 0);
+	ck_assert_int_eq(welcome_close(&a, a.cred, &r), 0);
+	/* The HELLO signature is checked every time. */
+	crypto_sign_keypair(pk2, sk2);
+	hello_expect(h_open(), a.cred, CRED_LEN, sk2, ERR_UNAUTHENTICATED,
+	    "cached credential, HELLO signed by another key");
+	/* A changed byte anywhere is another credential, and a bad one. */
+	for (i = 0; i < nitems(flip); i++) {
+		memcpy(cred, a.cred, CRED_LEN);
+		cred[flip[i]] ^= 1;
+		hello_expect(h_open(), cred, CRED_LEN, a.sk,
+		    ERR_UNAUTHENTICATED, "cached credential, a byte changed");
+	}
+	ck_assert_int_eq(welcome_close(&a, a.cred, &r), 0);
+	/* Renewal is judged on each HELLO from the credential's own
+	 * expires, cached or not. */
+	cred_make(cred, H.keys, a.c.id, a.pk, a.c.created, now - 86400);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(welcome_close(&a, cred, &r), 1);
+		ck_assert_uint_ge(r.expires, now + life - 5);
+	}
+	/* The account is read on every HELLO: re-registered, the cached
+	 * credential is REVOKED. */
+	h_register(N_AUTH, &b);
+	hello_expect(h_open(), a.cred, CRED_LEN, a.sk, ERR_REVOKED,
+	    "cached credential of a re-registered account");
+	ck_assert_int_eq(welcome_close(&b, b.cred, &r), 0);
+}
+END_TEST
+
 START_TEST(test_online_errors)
 {
 	struct account	 a;
@@ -677,6 +743,7 @@ main(void)
 	    test_malformed, NULL };
 	const TTest *acct[] = { test_lookup_json,
 	    test_reregister, test_hello_errors, test_renewal,
+	    test_hello_cached,
 	    test_online_errors,
 	    test_presence,
 	    test_delete_account, test_trystctl_delete, test_trystctl_mint,
