@@ -378,26 +378,6 @@ gen_run(enum mode mode, int g, int port, int wfd, int gofd)
 
 /* ---- the parent --------------------------------------------------- */
 
-/* Read len bytes of generator g from fd, waiting until deadline (ms). */
-static void
-read_full(int g, int fd, void *buf, size_t len, int64_t deadline)
-{
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	size_t		 got = 0;
-	ssize_t		 n;
-	int		 left;
-
-	while (got < len) {
-		left = (int)(deadline - h_mono_ms());
-		ck_assert_msg(left > 0, "generator %d: no report in time", g);
-		if (poll(&pfd, 1, left) <= 0)
-			continue;
-		n = read(fd, (char *)buf + got, len - got);
-		ck_assert_msg(n > 0, "generator %d died", g);
-		got += (size_t)n;
-	}
-}
-
 /* Run mode against server (pid) on port: generators connect, then all
  * start at once; their figures into res. */
 static void
@@ -426,13 +406,13 @@ run_mode(enum mode mode, pid_t server, int port, struct result *res)
 	}
 	close(go[0]);
 	for (g = 0; g < ngens; g++)
-		read_full(g, up[g], &b, 1, h_mono_ms() + 60000);
+		bench_read_report(g, up[g], &b, 1, h_mono_ms() + 60000);
 	cpu0 = bench_cpu_ms(server);
 	red0 = bench_cpu_ms(H.redis_pid);
 	t0 = bench_now();
 	close(go[1]);
 	for (g = 0; g < ngens; g++) {
-		read_full(g, up[g], &r, sizeof r, h_mono_ms() +
+		bench_read_report(g, up[g], &r, sizeof r, h_mono_ms() +
 		    (int64_t)(secs + 2 * IO_TIMEOUT_S) * 1000);
 		res->items += r.items;
 		res->found += r.found;

@@ -154,26 +154,6 @@ gen_run(int g, int wfd)
 
 /* ---- the parent ----------------------------------------------------- */
 
-/* Read generator g's report from fd into r, waiting until deadline. */
-static void
-read_report(int g, int fd, struct gen_report *r, int64_t deadline)
-{
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	size_t		 got = 0;
-	ssize_t		 n;
-	int		 left;
-
-	while (got < sizeof *r) {
-		left = (int)(deadline - h_mono_ms());
-		ck_assert_msg(left > 0, "generator %d: no report in time", g);
-		if (poll(&pfd, 1, left) <= 0)
-			continue;
-		n = read(fd, (char *)r + got, sizeof *r - got);
-		ck_assert_msg(n > 0, "generator %d died (see above)", g);
-		got += (size_t)n;
-	}
-}
-
 /* The accounts, minted into H's Redis (trystctl mint). */
 static void
 mint_accounts(void)
@@ -318,7 +298,7 @@ body(void)
 	}
 	deadline = h_mono_ms() + REPORT_WAIT_MS;
 	for (g = 0; g < ngens; g++)
-		read_report(g, up[g], &r[g], deadline);
+		bench_read_report(g, up[g], &r[g], sizeof r[g], deadline);
 	print_reports(r, held, bench_now() - t0);
 	nodes_mem(m1, fd1);
 	ck_assert_int_eq(bench_mem(H.redis_pid, &red1), 0);

@@ -166,26 +166,6 @@ gen_run(enum mode mode, int g, int port, double deadline, int wfd)
 
 /* ---- the parent ----------------------------------------------------- */
 
-/* Read generator g's report from fd into r, waiting until deadline. */
-static void
-read_report(int g, int fd, struct gen_report *r, int64_t deadline)
-{
-	struct pollfd	 pfd = { fd, POLLIN, 0 };
-	size_t		 got = 0;
-	ssize_t		 n;
-	int		 left;
-
-	while (got < sizeof *r) {
-		left = (int)(deadline - h_mono_ms());
-		ck_assert_msg(left > 0, "generator %d: no report in time", g);
-		if (poll(&pfd, 1, left) <= 0)
-			continue;
-		n = read(fd, (char *)r + got, sizeof *r - got);
-		ck_assert_msg(n > 0, "generator %d died", g);
-		got += (size_t)n;
-	}
-}
-
 /* The CPU time of the n processes of pids together, in ms; -1 if one
  * is gone. */
 static long long
@@ -231,7 +211,7 @@ run_modes(enum mode mode, const pid_t *pids, int npids, int port,
 		up[g] = p[0];
 	}
 	for (g = 0; g < ngens; g++) {
-		read_report(g, up[g], &r, h_mono_ms() +
+		bench_read_report(g, up[g], &r, sizeof r, h_mono_ms() +
 		    (int64_t)(secs + 2 * IO_TIMEOUT_S + 10) * 1000);
 		res->ok += r.ok;
 		res->failed += r.failed;
@@ -384,6 +364,20 @@ run_cert(const char *name, const char *cert, const char *key)
 	h_proc_stop_all();
 }
 
+/* An Ed25519 certificate and key in H.dir (paths into cert and key, each
+ * PATH_MAX + 16 bytes); H's Redis and trystd off the server's CPU. */
+static void
+prepare(char *cert, char *key)
+{
+	snprintf(cert, PATH_MAX + 16, "%s/ed25519-cert.pem", H.dir);
+	snprintf(key, PATH_MAX + 16, "%s/ed25519-key.pem", H.dir);
+	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "
+	    "-nodes -keyout %s -out %s -days 2 -subj /CN=localhost "
+	    ">/dev/null 2>&1", key, cert), 0);
+	bench_pin(H.redis_pid, &gen_cpus);
+	bench_pin(H.trystd_pid, &gen_cpus);
+}
+
 /* Accounts, an Ed25519 certificate; both certificates. */
 static void
 body(void)
@@ -392,13 +386,7 @@ body(void)
 	int	 g;
 
 	h_mint("+15550300000", ngens, accs);
-	snprintf(cert, sizeof cert, "%s/ed25519-cert.pem", H.dir);
-	snprintf(key, sizeof key, "%s/ed25519-key.pem", H.dir);
-	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "
-	    "-nodes -keyout %s -out %s -days 2 -subj /CN=localhost "
-	    ">/dev/null 2>&1", key, cert), 0);
-	bench_pin(H.redis_pid, &gen_cpus);
-	bench_pin(H.trystd_pid, &gen_cpus);
+	prepare(cert, key);
 	run_cert("ed25519", cert, key);
 	/* The harness's own: P-256. */
 	snprintf(cert, sizeof cert, "%s/cert.pem", H.dir);
@@ -484,13 +472,7 @@ scale_body(void)
 	int			 g;
 
 	h_mint("+15550310000", ngens, accs);
-	snprintf(cert, sizeof cert, "%s/ed25519-cert.pem", H.dir);
-	snprintf(key, sizeof key, "%s/ed25519-key.pem", H.dir);
-	ck_assert_int_eq(h_run(NULL, "openssl req -x509 -newkey ed25519 "
-	    "-nodes -keyout %s -out %s -days 2 -subj /CN=localhost "
-	    ">/dev/null 2>&1", key, cert), 0);
-	bench_pin(H.redis_pid, &gen_cpus);
-	bench_pin(H.trystd_pid, &gen_cpus);
+	prepare(cert, key);
 	scale_run(1, cert, key, &r1);
 	print_mode("1 node", HELLO, &r1);
 	scale_run(scale_nodes, cert, key, &rn);

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include <check.h>
 
+#include "harness.h"
 #include "bench.h"
 
 static void	(*bench_body)(void);
@@ -200,6 +202,26 @@ bench_data(const char *name)
 	    sizeof path)
 		return (NULL);
 	return (fopen(path, "w"));
+}
+
+/* Until len bytes came or the deadline passed. */
+void
+bench_read_report(int g, int fd, void *buf, size_t len, int64_t deadline)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 left;
+
+	while (got < len) {
+		left = (int)(deadline - h_mono_ms());
+		ck_assert_msg(left > 0, "generator %d: no report in time", g);
+		if (poll(&pfd, 1, left) <= 0)
+			continue;
+		n = read(fd, (char *)buf + got, len - got);
+		ck_assert_msg(n > 0, "generator %d died", g);
+		got += (size_t)n;
+	}
 }
 
 /* At least 90 % of one core. */

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <sched.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Memory of a process, in bytes; pss is -1 when smaps_rollup is not
@@ -63,6 +64,10 @@ void		 bench_result(const struct bench_result *);
  * for bench/run to plot, or NULL (and nothing to write) when BENCH_OUT
  * is unset or the file cannot be made. */
 FILE		*bench_data(const char *name);
+/* Read len bytes of generator g's report from fd into buf, waiting
+ * until deadline (h_mono_ms); fails the test when it dies or is late. */
+void		 bench_read_report(int g, int fd, void *buf, size_t len,
+		    int64_t deadline);
 /* Whether the server, given cpu seconds over wall seconds, was busy: a
  * server that used under 90 % of a core waited for its generators. */
 int		 bench_busy(double cpu, double wall);
