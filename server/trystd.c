@@ -21,7 +21,11 @@
 
 /* The loop. Its clock is precise: libevent's default coarse monotonic
  * clock lags the wall clock by up to a tick (4 ms), and server_now_ms()
- * reads the loop's cached time (clock.c). */
+ * reads the loop's cached time (clock.c). With epoll, changes to what a
+ * descriptor waits for are gathered and made once per loop turn: a
+ * request that stops and restarts reading within a turn, or a write that
+ * drains at once, costs no epoll_ctl. (libevent warns that the change
+ * list mixes up descriptors made by dup(); trystd makes none.) */
 static struct event_base *
 base_new(void)
 {
@@ -31,6 +35,7 @@ base_new(void)
 	if ((cfg = event_config_new()) == NULL)
 		return (NULL);
 	event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER);
+	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
 	base = event_base_new_with_config(cfg);
 	event_config_free(cfg);
 	return (base);
