@@ -478,11 +478,38 @@ int	 session_send(struct session *, uint8_t kind, const void *a,
 int	 session_recv(struct session *, char **cause);
 void	 session_close(struct session *);
 
+/* ---- reach.c: which of a peer's candidates may be dialled ------------- */
+
+enum reach_scope {
+	REACH_SCOPE_NONE,	/* names no single host */
+	REACH_SCOPE_LOOPBACK,
+	REACH_SCOPE_LOCAL,	/* a range the Internet does not route */
+	REACH_SCOPE_GLOBAL,
+};
+
+enum reach_why {
+	REACH_OK,
+	REACH_NO_PORT,
+	REACH_NO_HOST,
+	REACH_LOOPBACK,		/* and the server is not on this host */
+	REACH_OTHER_NETWORK,	/* local, of a network we are not on */
+};
+
+/* The scope of a candidate's address. */
+enum reach_scope reach_scope(const struct cand *);
+/* May this device dial the peer's candidate? REACH_OK or why not. self:
+ * this device's own addresses (nself, either family); server_loopback:
+ * this device reaches the server over loopback. */
+enum reach_why reach_check(const struct cand *peer, const struct cand *self,
+	    int nself, int server_loopback);
+const char *reach_why_str(enum reach_why);
+
 /* ---- p2p.c: candidates and simultaneous open (§6.2) ------------------- */
 
 #define P2P_DIRECT_MS	3000
 #define P2P_RETRY_MS	100
 #define P2P_RELAY_MS	35000	/* the relay's wait for the other party */
+#define P2P_MAX_SELF	32	/* local addresses kept for reach_check */
 
 struct p2p {
 	int		 lfd;		/* listening on P, or -1 */
@@ -490,6 +517,9 @@ struct p2p {
 	uint16_t	 port;		/* P */
 	struct cand	 cands[OFFER_MAX_CANDS];
 	int		 ncands;
+	struct cand	 self[P2P_MAX_SELF];	/* every local address */
+	int		 nself;
+	int		 server_loopback;
 };
 
 /* With direct, gather our candidates and listen on P; without (relay

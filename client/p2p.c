@@ -83,9 +83,31 @@ add_cand(struct p2p *p, const struct cand *c)
 		p->cands[p->ncands++] = *c;
 }
 
-/* The host candidates: this machine's addresses of our family, port P. */
+/* A sockaddr's address as a candidate with port P; 0, or -1 for another
+ * family. */
+static int
+sa_cand(const struct sockaddr *sa, uint16_t port, struct cand *c)
+{
+	memset(c, 0, sizeof *c);
+	c->kind = CAND_HOST;
+	c->port = port;
+	if (sa->sa_family == AF_INET) {
+		c->family = 4;
+		memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		c->family = 6;
+		memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    16);
+	} else
+		return (-1);
+	return (0);
+}
+
+/* This machine's addresses: all of them in p->self (for reach_check),
+ * and the host candidates, those of our family with port P, in
+ * p->cands when offer is set. */
 static void
-host_cands(struct p2p *p, int loopback)
+host_cands(struct p2p *p, int offer)
 {
 	struct ifaddrs	*ifa, *i;
 	struct cand	 c;
@@ -93,24 +115,17 @@ host_cands(struct p2p *p, int loopback)
 	if (getifaddrs(&ifa) == -1)
 		return;
 	for (i = ifa; i != NULL; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || i->ifa_addr->sa_family !=
-		    p->family || !(i->ifa_flags & IFF_UP))
+		if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) ||
+		    sa_cand(i->ifa_addr, p->port, &c) == -1)
 			continue;
-		memset(&c, 0, sizeof c);
-		c.kind = CAND_HOST;
-		c.port = p->port;
-		if (p->family == AF_INET) {
-			c.family = 4;
-			memcpy(c.addr, &((struct sockaddr_in *)
-			    i->ifa_addr)->sin_addr, 4);
-		} else {
-			c.family = 6;
-			memcpy(c.addr, &((struct sockaddr_in6 *)
-			    i->ifa_addr)->sin6_addr, 16);
-			if (c.addr[0] == 0xfe && (c.addr[1] & 0xc0) == 0x80)
-				continue;	/* link-local needs a scope */
-		}
-		if (cand_loopback(&c) && !loopback)
+		if (p->nself < P2P_MAX_SELF)
+			p->self[p->nself++] = c;
+		if (!offer || i->ifa_addr->sa_family != p->family)
+			continue;
+		if (c.family == 6 && c.addr[0] == 0xfe &&
+		    (c.addr[1] & 0xc0) == 0x80)
+			continue;	/* link-local needs a scope */
+		if (cand_loopback(&c) && !p->server_loopback)
 			continue;
 		add_cand(p, &c);
 	}
@@ -133,12 +148,11 @@ p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 		return (-1);
 	}
 	p->family = ss.ss_family;
-	memset(&srv, 0, sizeof srv);
-	srv.family = p->family == AF_INET ? 4 : 6;
-	memcpy(srv.addr, p->family == AF_INET ?
-	    (void *)&((struct sockaddr_in *)&ss)->sin_addr :
-	    (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, srv.family ==
-	    4 ? 4 : 16);
+	if (sa_cand((struct sockaddr *)&ss, 0, &srv) == -1) {
+		xasprintf(cause, "the server connection is not TCP/IP");
+		return (-1);
+	}
+	p->server_loopback = cand_loopback(&srv);
 	if (!direct)
 		return (0);	/* relay only: no address leaves this device */
 	if ((p->lfd = path_socket(p->family, p->port)) == -1 ||
@@ -147,7 +161,7 @@ p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 		    strerror(errno));
 		return (-1);
 	}
-	host_cands(p, cand_loopback(&srv));
+	host_cands(p, 1);
 	if (o->srflx.family == srv.family)
 		add_cand(p, &o->srflx);
 	return (0);
@@ -232,8 +246,9 @@ race_connect_all(struct race *r, const struct cand *peer, int npeer)
 
 	for (i = 0; i < npeer; i++) {
 		if (peer[i].family != (r->p->family == AF_INET ? 4 : 6) ||
-		    peer[i].port == 0 || (sl = slot_new(r,
-		    SLOT_RETRY)) == NULL)
+		    reach_check(&peer[i], r->p->self, r->p->nself,
+		    r->p->server_loopback) != REACH_OK ||
+		    (sl = slot_new(r, SLOT_RETRY)) == NULL)
 			continue;
 		sl->c = peer[i];
 		slot_connect(r, sl);
