@@ -105,9 +105,9 @@ sa_cand(const struct sockaddr *sa, uint16_t port, struct cand *c)
 
 /* This machine's addresses: all of them in p->self (for reach_check),
  * and the host candidates, those of our family with port P, in
- * p->cands when offer is set. */
+ * p->cands. */
 static void
-host_cands(struct p2p *p, int offer)
+host_cands(struct p2p *p)
 {
 	struct ifaddrs	*ifa, *i;
 	struct cand	 c;
@@ -120,7 +120,7 @@ host_cands(struct p2p *p, int offer)
 			continue;
 		if (p->nself < P2P_MAX_SELF)
 			p->self[p->nself++] = c;
-		if (!offer || i->ifa_addr->sa_family != p->family)
+		if (i->ifa_addr->sa_family != p->family)
 			continue;
 		if (c.family == 6 && c.addr[0] == 0xfe &&
 		    (c.addr[1] & 0xc0) == 0x80)
@@ -161,7 +161,7 @@ p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 		    strerror(errno));
 		return (-1);
 	}
-	host_cands(p, 1);
+	host_cands(p);
 	if (o->srflx.family == srv.family)
 		add_cand(p, &o->srflx);
 	return (0);
