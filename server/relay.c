@@ -63,8 +63,33 @@ read_soon(struct conn *c)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* Move bytes from c to the other side, as far as its buffer allows. May
- * free c's call (the quota): the read callback only, nothing after it. */
+/* Bytes relay_node_rate_bps lets this node's relay move now, UINT64_MAX
+ * without a cap: the bucket gains what the time since its last refill
+ * is worth, up to a second's worth. */
+static uint64_t
+node_tokens(struct server *srv)
+{
+	uint64_t	 rate = (uint64_t)srv->set.relay_node_rate_bps;
+	uint64_t	 now = server_now_ms(), add;
+
+	if (rate == 0)
+		return (UINT64_MAX);
+	if (now - srv->relay_tokens_ms >= 1000 || now < srv->relay_tokens_ms)
+		add = rate;
+	else
+		add = (now - srv->relay_tokens_ms) * rate / 1000;
+	if (add > 0) {
+		srv->relay_tokens_ms = now;
+		srv->relay_tokens = srv->relay_tokens < rate &&
+		    add < rate - srv->relay_tokens ? srv->relay_tokens + add :
+		    rate;
+	}
+	return (srv->relay_tokens);
+}
+
+/* Move bytes from c to the other side, as far as its buffer, the
+ * session's and the node's rates allow. May free c's call (the quota):
+ * the read callback only, nothing after it. */
 static void
 relay_read(struct bufferevent *bev, void *arg)
 {
@@ -73,10 +98,11 @@ relay_read(struct bufferevent *bev, void *arg)
 	struct evbuffer	*in = bufferevent_get_input(bev), *out;
 	size_t		 room, n, limit = (size_t)srv->set.relay_buffer_bytes;
 	struct call	*call = c->call;
-	uint64_t	 quota = (uint64_t)srv->set.relay_session_bytes;
+	uint64_t	 quota = (uint64_t)srv->set.relay_session_bytes, node;
 
 	if (c->state != CONN_RELAY || o == NULL || o->state != CONN_RELAY)
 		return;
+	node = node_tokens(srv);
 	out = bufferevent_get_output(o->bev);
 	room = evbuffer_get_length(out) < limit ?
 	    limit - evbuffer_get_length(out) : 0;
@@ -88,14 +114,17 @@ relay_read(struct bufferevent *bev, void *arg)
 		n = 0;
 	else if (n > quota - call->relayed)
 		n = (size_t)(quota - call->relayed);
-	if (call->refill != NULL && n > call->tokens)
+	if (n > call->tokens)
 		n = (size_t)call->tokens;
+	if (n > node)
+		n = (size_t)node;
 	if (n > 0) {
 		evbuffer_remove_buffer(in, out, n);
 		call->relayed += n;
 		srv->stats.relay_bytes += n;
-		if (call->refill != NULL)
-			call->tokens -= n;
+		call->tokens -= n;
+		if (node != UINT64_MAX)
+			srv->relay_tokens -= n;
 	}
 	if (call->relayed >= quota) {
 		srv->stats.rate_limited[RL_RELAY_QUOTA]++;
@@ -105,7 +134,8 @@ relay_read(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(out) >= limit)
 		bufferevent_disable(bev, EV_READ);	/* until o drains */
-	else if (call->refill != NULL && call->tokens == 0) {
+	else if (call->tokens == 0 || (node != UINT64_MAX &&
+	    srv->relay_tokens == 0)) {
 		bufferevent_disable(bev, EV_READ);	/* until the refill */
 		if (!evtimer_pending(call->refill, NULL))
 			evtimer_add(call->refill, &refill_tick);
@@ -143,7 +173,8 @@ relay_event(struct bufferevent *bev, short what, void *arg)
 }
 
 /* relay_rate_bps: a tenth of a second's worth of tokens, up to a second's
- * worth, and both sides read again (unless their peer's output is full).
+ * worth (no cap: as many as can be), and both sides read again (unless
+ * their peer's output is full); relay_read looks at the node's bucket.
  * The relay's own bucket, not libevent's: a rate-limited TLS bufferevent
  * can leave a record's tail inside OpenSSL, unread until more arrives. */
 static void
@@ -181,10 +212,12 @@ relay_start(struct server *srv, struct call *call)
 
 	srv->stats.relay_sessions++;
 	call->relay_ran = 1;
-	if (srv->set.relay_rate_bps > 0) {
-		call->tokens = (uint64_t)srv->set.relay_rate_bps;
-		call->refill = evtimer_new(srv->base, refill_cb, call);
-	}
+	/* Every session has its refill timer, so that a cap turned on by
+	 * SIGHUP can pause it and read it again. */
+	call->tokens = srv->set.relay_rate_bps > 0 ?
+	    (uint64_t)srv->set.relay_rate_bps : UINT64_MAX;
+	if ((call->refill = evtimer_new(srv->base, refill_cb, call)) == NULL)
+		fatalx("evtimer_new");
 	/* Only the conns are looked at: they outlive this pass. */
 	for (i = 0; i < 2; i++) {
 		if (side[i]->state != CONN_RELAY)

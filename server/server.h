@@ -65,6 +65,7 @@ struct settings {
 	long long	 max_offer_bytes;
 	long long	 relay_session_bytes;
 	long long	 relay_rate_bps;
+	long long	 relay_node_rate_bps;
 	long long	 relay_buffer_bytes;
 	long long	 max_output_bytes;
 	long long	 handshake_timeout_s;
@@ -299,6 +300,8 @@ struct server {
 	struct callbook	*calls;
 	struct table	*connects;	/* ID -> struct rlwin, per minute */
 	struct bus	*bus;		/* calls with other nodes (bus.c) */
+	uint64_t	 relay_tokens;	/* relay_node_rate_bps's bucket */
+	uint64_t	 relay_tokens_ms;	/* its last refill */
 	uint64_t	 connects_minute;
 	struct event	*second;	/* once a second: call timeouts */
 	struct workers	*workers;
@@ -974,7 +977,7 @@ struct call {
 	uint64_t	 deadline;	/* ringing: when it times out (ms) */
 	uint8_t		 relay_token[2][16];	/* caller's, callee's */
 	void		*relay[2];	/* the data conns (relay.c) */
-	struct event	*refill;	/* relay_rate_bps: more tokens */
+	struct event	*refill;	/* the relay's rates: read again */
 	uint64_t	 tokens;	/* bytes the relay may move now */
 	uint64_t	 relayed;	/* bytes, both directions */
 	int		 relay_ran;	/* RELAY_READY went out: no rejoin */

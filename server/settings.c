@@ -523,6 +523,9 @@ const struct conf_entry settings_table[] = {
 	    "Bytes relayed per session, both directions together."),
 	LIMIT(relay_rate_bps, "0", 0, 10000000000LL,
 	    "Relayed bytes per second per session; 0: no cap."),
+	LIMIT(relay_node_rate_bps, "0", 0, 100000000000LL,
+	    "Relayed bytes per second of all sessions of this node together; "
+	    "0: no cap."),
 	LIMIT(relay_buffer_bytes, "262144", 16384, 16777216,
 	    "Unsent relay output before the other side is paused."),
 	LIMIT(max_output_bytes, "1048576", 65536, 1LL << 30,

@@ -335,6 +335,87 @@ START_TEST(test_relay_rate)
 }
 END_TEST
 
+/* relay_node_rate_bps: two sessions, each free of any cap of its own,
+ * share the node's 100,000 bytes a second. 2 x 256 KiB through them
+ * cannot take under about 4.2 s (the bucket starts a second full); one
+ * session alone would take milliseconds. Every byte arrives, in order,
+ * and the sessions still carry a message each way afterwards. */
+START_TEST(test_relay_node_rate)
+{
+	struct hproc	*p = h_proc_new("relay-node-rate");
+	struct account	 acc[4];
+	struct hc	*c[4];
+	struct hcall	 call[2];
+	struct rconn	*ra[2], *rb[2];
+	uint8_t		*out, *in[2];
+	size_t		 len = 16 * 16384, sent[2] = { 0 }, got[2] = { 0 }, i, n;
+	ssize_t		 r;
+	int64_t		 start, ms;
+	static const char *const number[4] = { "+15550100320",
+	    "+15550100321", "+15550100322", "+15550100323" };
+	int		 s;
+
+	h_proc_conf(p, NULL, NULL, NULL, NULL,
+	    "relay_node_rate_bps = 100000\n");
+	h_proc_start(p, NULL);
+	h_proc_ready(p);
+	for (i = 0; i < 4; i++)
+		h_register_at(p->hostport, number[i], &acc[i]);
+	for (s = 0; s < 2; s++) {
+		c[2 * s + 1] = h_online_at(p->hostport, &acc[2 * s + 1],
+		    HELLO_PRESENCE);
+		c[2 * s] = h_online_at(p->hostport, &acc[2 * s], 0);
+		h_ring(c[2 * s], &acc[2 * s], c[2 * s + 1], &acc[2 * s + 1],
+		    1, "offer", 5, &call[s]);
+		h_accept(c[2 * s], c[2 * s + 1], &acc[2 * s + 1], "answer", 6,
+		    &call[s]);
+		h_relay_pair(p->hostport, &call[s], 0, &ra[s], &rb[s]);
+		in[s] = xmalloc(len);
+	}
+	out = xmalloc(len);
+	for (i = 0; i < len; i++)
+		out[i] = (uint8_t)(i * 13 + i / 253);
+	start = h_mono_ms();
+	while (got[0] < len || got[1] < len) {
+		for (s = 0; s < 2; s++) {
+			if (sent[s] < len) {
+				n = len - sent[s] < 16384 ? len - sent[s] :
+				    16384;
+				ck_assert_int_ge(r = h_raw_write(ra[s],
+				    out + sent[s], n), 0);
+				sent[s] += (size_t)r;
+			}
+			if (got[s] == len)
+				continue;
+			r = h_raw_read(rb[s], in[s] + got[s], len - got[s],
+			    10);
+			ck_assert_msg(r != 0, "session %d closed after %zu",
+			    s, got[s]);
+			if (r > 0)
+				got[s] += (size_t)r;
+		}
+		ck_assert_msg(h_mono_ms() - start < 60000, "60 s for %zu, %zu",
+		    got[0], got[1]);
+	}
+	ms = h_mono_ms() - start;
+	printf("relay_node_rate_bps = 100000: 2 x %zu bytes in %lld ms\n",
+	    len, (long long)ms);
+	ck_assert_int_ge(ms, 3500);
+	for (s = 0; s < 2; s++) {
+		ck_assert_int_eq(memcmp(in[s], out, len), 0);
+		h_raw_write_all(ra[s], "tail", 4);
+		read_exact(rb[s], in[s], 4);
+		ck_assert_mem_eq(in[s], "tail", 4);
+		h_raw_write_all(rb[s], "back", 4);
+		read_exact(ra[s], in[s], 4);
+		ck_assert_mem_eq(in[s], "back", 4);
+		free(in[s]);
+	}
+	h_ping(c[0], 1);
+	free(out);
+}
+END_TEST
+
 START_TEST(test_metrics)
 {
 	struct hproc	*p = h_proc_new("metrics");
@@ -608,6 +689,7 @@ integ_ops_http_tcase(void)
 	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_healthz);
 	tcase_add_test(tc, test_relay_rate);
+	tcase_add_test(tc, test_relay_node_rate);
 	tcase_add_test(tc, test_nofile);
 	return (tc);
 }
