@@ -339,10 +339,14 @@ END_TEST
  * share the node's 100,000 bytes a second. 2 x 256 KiB through them
  * cannot take under about 4.2 s (the bucket starts a second full); one
  * session alone would take milliseconds. Every byte arrives, in order,
- * and the sessions still carry a message each way afterwards. */
-START_TEST(test_relay_node_rate)
+ * and the sessions still carry a message each way afterwards. With
+ * reload, the cap comes by SIGHUP once both sessions have relayed a
+ * first message, and holds them all the same. number: 4 people. */
+static void
+node_rate(int reload, const char *const number[4])
 {
-	struct hproc	*p = h_proc_new("relay-node-rate");
+	struct hproc	*p = h_proc_new(reload ? "relay-node-reload" :
+			    "relay-node-rate");
 	struct account	 acc[4];
 	struct hc	*c[4];
 	struct hcall	 call[2];
@@ -351,12 +355,10 @@ START_TEST(test_relay_node_rate)
 	size_t		 len = 16 * 16384, sent[2] = { 0 }, got[2] = { 0 }, i, n;
 	ssize_t		 r;
 	int64_t		 start, ms;
-	static const char *const number[4] = { "+15550100320",
-	    "+15550100321", "+15550100322", "+15550100323" };
 	int		 s;
+	const char	*cap = "relay_node_rate_bps = 100000\n";
 
-	h_proc_conf(p, NULL, NULL, NULL, NULL,
-	    "relay_node_rate_bps = 100000\n");
+	h_proc_conf(p, NULL, NULL, NULL, NULL, reload ? "" : cap);
 	h_proc_start(p, NULL);
 	h_proc_ready(p);
 	for (i = 0; i < 4; i++)
@@ -371,6 +373,19 @@ START_TEST(test_relay_node_rate)
 		    &call[s]);
 		h_relay_pair(p->hostport, &call[s], 0, &ra[s], &rb[s]);
 		in[s] = xmalloc(len);
+	}
+	if (reload) {
+		for (s = 0; s < 2; s++) {
+			h_raw_write_all(ra[s], "free", 4);
+			read_exact(rb[s], in[s], 4);
+			ck_assert_mem_eq(in[s], "free", 4);
+		}
+		h_proc_conf(p, NULL, NULL, NULL, NULL, cap);
+		ck_assert_int_eq(kill(p->pid, SIGHUP), 0);
+		for (i = 0; i < 100 && h_file_count(p->log, "reloaded") == 0;
+		    i++)
+			h_msleep(50);
+		ck_assert_int_eq(h_file_count(p->log, "reloaded"), 1);
 	}
 	out = xmalloc(len);
 	for (i = 0; i < len; i++)
@@ -398,8 +413,8 @@ START_TEST(test_relay_node_rate)
 		    got[0], got[1]);
 	}
 	ms = h_mono_ms() - start;
-	printf("relay_node_rate_bps = 100000: 2 x %zu bytes in %lld ms\n",
-	    len, (long long)ms);
+	printf("relay_node_rate_bps = 100000%s: 2 x %zu bytes in %lld ms\n",
+	    reload ? " (by SIGHUP)" : "", len, (long long)ms);
 	ck_assert_int_ge(ms, 3500);
 	for (s = 0; s < 2; s++) {
 		ck_assert_int_eq(memcmp(in[s], out, len), 0);
@@ -413,6 +428,25 @@ START_TEST(test_relay_node_rate)
 	}
 	h_ping(c[0], 1);
 	free(out);
+}
+
+START_TEST(test_relay_node_rate)
+{
+	static const char *const number[4] = { "+15550100320",
+	    "+15550100321", "+15550100322", "+15550100323" };
+
+	node_rate(0, number);
+}
+END_TEST
+
+/* The cap turned on by SIGHUP holds sessions already running: every
+ * session has the refill timer that reads it again. */
+START_TEST(test_relay_node_rate_reload)
+{
+	static const char *const number[4] = { "+15550100324",
+	    "+15550100325", "+15550100326", "+15550100327" };
+
+	node_rate(1, number);
 }
 END_TEST
 
@@ -690,6 +724,7 @@ integ_ops_http_tcase(void)
 	tcase_add_test(tc, test_healthz);
 	tcase_add_test(tc, test_relay_rate);
 	tcase_add_test(tc, test_relay_node_rate);
+	tcase_add_test(tc, test_relay_node_rate_reload);
 	tcase_add_test(tc, test_nofile);
 	return (tc);
 }
