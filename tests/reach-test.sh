@@ -27,7 +27,6 @@ SRV=192.0.2.1
 NUM=+15550100801
 
 skip() { echo "SKIP: $*"; exit 77; }
-fail() { echo "FAIL: $*"; show; exit 1; }
 
 if [ -z "${REACH_IN_NS:-}" ]; then
 	[ "$(id -u)" -eq 0 ] || skip "needs root for a network namespace"
@@ -40,51 +39,25 @@ if [ -z "${REACH_IN_NS:-}" ]; then
 	exec unshare -n env REACH_IN_NS=1 "$0" "$@"
 fi
 
-tmp=$(mktemp -d /tmp/tryst-reach.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	if [ "${REACH_KEEP:-0}" = 1 ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-
-show() {
-	local f
-	for f in trystd.log listen.out listen.err setup.log hostile.out; do
-		[ -s "$tmp/$f" ] || continue
-		echo "---- $f (last 20 lines)"
-		tail -n 20 "$tmp/$f"
-	done
-}
-
-# Wait up to $2 tenths of a second for file $1 to contain pattern $3.
-wait_for() {
-	local i
-	for ((i = 0; i < $2; i++)); do
-		grep -Eq "$3" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
+# shellcheck source=lib.sh
+. "$here/lib.sh"	# also show, wait_for, as, setup, listen
+lib_begin tryst-reach REACH_KEEP
+die() {
+	fail "$*"
+	show trystd.log callee.setup callee.listen.out callee.listen.err \
+	    hostile.out
+	exit 1
 }
 
 ip link set lo up && ip link add d0 type veth peer name d1 &&
     ip addr add "$SRV/24" dev d0 && ip link set d0 up && ip link set d1 up ||
-    fail "cannot set up the namespace's interfaces"
-
-redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no \
-    --dir "$tmp" >"$tmp/redis.log" 2>&1 &
-pids+=($!)
-for ((i = 0; i < 50; i++)); do
-	redis-cli -p 6379 ping >/dev/null 2>&1 && break
-	sleep 0.1
-done
+    die "cannot set up the namespace's interfaces"
+redis_up 6379 || die "redis-server did not start"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
     -subj /CN=tryst-reach-test 2>/dev/null &&
     "$TRYSTCTL" keygen "$tmp/master.key" >/dev/null ||
-    fail "cannot make the server's keys"
+    die "cannot make the server's keys"
 cat >"$tmp/trystd.conf" <<CONF
 listen = $SRV:4433
 tls_cert = $tmp/cert.pem
@@ -99,35 +72,25 @@ for ((i = 0; i < 50; i++)); do
 	(: 3<>"/dev/tcp/$SRV/4433") 2>/dev/null && break
 	sleep 0.1
 done
-key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys) || fail "trystctl pubkeys"
+key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys) || die "trystctl pubkeys"
 
 # The callee: a real client, registered, listening.
-export TRYST_HOME="$tmp/callee"
-{
-	"$TRYST" init --server "$SRV:4433" --key "$key" &&
-	"$TRYST" register "$NUM"
-} >>"$tmp/setup.log" 2>&1 || fail "callee: init or register"
-wait_for "$tmp/codes.txt" 50 "^\\$NUM " || fail "no code for the callee"
-code=$(awk -v n="$NUM" '$1 == n { c = $2 } END { print c }' "$tmp/codes.txt")
-"$TRYST" verify "$code" >>"$tmp/setup.log" 2>&1 || fail "callee: verify"
-id=$("$TRYST" whoami 2>>"$tmp/setup.log" | sed -n 's/^id: //p')
-[ ${#id} -eq 64 ] || fail "callee: no ID from whoami"
-mkdir -p "$tmp/inbox"
-"$TRYST" listen --dir "$tmp/inbox" >"$tmp/listen.out" 2>"$tmp/listen.err" &
-pids+=($!)
-wait_for "$tmp/listen.out" 100 '^online' || fail "tryst listen never said online"
+setup callee "$NUM" "$SRV:4433" || die "callee: init, register or verify"
+id=$(as callee whoami 2>>"$tmp/callee.setup" | sed -n 's/^id: //p')
+[ ${#id} -eq 64 ] || die "callee: no ID from whoami"
+listen callee || die "tryst listen never said online"
 
 # The hostile caller.
 lo=127.0.0.1:$((20000 + RANDOM % 20000))
-ok=$SRV:$((40000 + RANDOM % 20000))
+good=$SRV:$((40000 + RANDOM % 20000))
 TRYST_HOSTPORT="$SRV:4433" TRYST_SERVER_KEY="$key" \
     TRYST_CODES="$tmp/codes.txt" REACH_SRC="$SRV" \
-    timeout 60 python3 "$here/reach/hostile.py" "$id" "$lo" "$ok" \
-    >"$tmp/hostile.out" 2>&1 || fail "the hostile caller failed"
+    timeout 60 python3 "$here/reach/hostile.py" "$id" "$lo" "$good" \
+    >"$tmp/hostile.out" 2>&1 || die "the hostile caller failed"
 cat "$tmp/hostile.out"
 n_lo=$(awk -v c="$lo" '$1 == "dialled" && $2 == c { print $3 }' "$tmp/hostile.out")
-n_ok=$(awk -v c="$ok" '$1 == "dialled" && $2 == c { print $3 }' "$tmp/hostile.out")
-[ -n "$n_lo" ] && [ -n "$n_ok" ] || fail "the caller printed no counts"
-[ "$n_ok" -ge 1 ] || fail "the callee dialled no candidate at all ($ok: 0)"
-[ "$n_lo" -eq 0 ] || fail "the callee dialled the offered loopback $lo $n_lo times"
-echo "PASS: the callee dialled $ok ($n_ok times) and never the offered loopback $lo"
+n_ok=$(awk -v c="$good" '$1 == "dialled" && $2 == c { print $3 }' "$tmp/hostile.out")
+[ -n "$n_lo" ] && [ -n "$n_ok" ] || die "the caller printed no counts"
+[ "$n_ok" -ge 1 ] || die "the callee dialled no candidate at all ($good: 0)"
+[ "$n_lo" -eq 0 ] || die "the callee dialled the offered loopback $lo $n_lo times"
+echo "PASS: the callee dialled $good ($n_ok times) and never the offered loopback $lo"
