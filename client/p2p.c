@@ -56,16 +56,6 @@ struct race {
 	int64_t		 direct_end;
 };
 
-/* 1 if the address of c is loopback. */
-static int
-cand_loopback(const struct cand *c)
-{
-	static const uint8_t v6lo[16] = { [15] = 1 };
-
-	return (c->family == 4 ? c->addr[0] == 127 :
-	    memcmp(c->addr, v6lo, 16) == 0);
-}
-
 /* Add c unless it is there already or the list is full. */
 static void
 add_cand(struct p2p *p, const struct cand *c)
@@ -111,6 +101,7 @@ host_cands(struct p2p *p)
 {
 	struct ifaddrs	*ifa, *i;
 	struct cand	 c;
+	enum reach_scope sc;
 
 	if (getifaddrs(&ifa) == -1)
 		return;
@@ -122,10 +113,11 @@ host_cands(struct p2p *p)
 			p->self[p->nself++] = c;
 		if (i->ifa_addr->sa_family != p->family)
 			continue;
-		if (c.family == 6 && c.addr[0] == 0xfe &&
-		    (c.addr[1] & 0xc0) == 0x80)
-			continue;	/* link-local needs a scope */
-		if (cand_loopback(&c) && !p->server_loopback)
+		/* Only what a peer may dial (reach.c): no link-local, which
+		 * needs a scope, and loopback only for a server on it. */
+		sc = reach_scope(&c);
+		if (sc == REACH_SCOPE_NONE || (sc == REACH_SCOPE_LOOPBACK &&
+		    !p->server_loopback))
 			continue;
 		add_cand(p, &c);
 	}
@@ -152,7 +144,7 @@ p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 		xasprintf(cause, "the server connection is not TCP/IP");
 		return (-1);
 	}
-	p->server_loopback = cand_loopback(&srv);
+	p->server_loopback = reach_scope(&srv) == REACH_SCOPE_LOOPBACK;
 	if (!direct)
 		return (0);	/* relay only: no address leaves this device */
 	if ((p->lfd = path_socket(p->family, p->port)) == -1 ||
