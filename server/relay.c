@@ -63,28 +63,17 @@ read_soon(struct conn *c)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* Bytes relay_node_rate_bps lets this node's relay move now, UINT64_MAX
- * without a cap: the bucket gains what the time since its last refill
- * is worth, up to a second's worth. */
+/* Bytes relay_node_rate_bps lets this node's relay move now (a bucket
+ * of up to a second's worth), UINT64_MAX without a cap; in *r, the rate
+ * to take them at. */
 static uint64_t
-node_tokens(struct server *srv)
+node_tokens(struct server *srv, struct rlrate *r)
 {
-	uint64_t	 rate = (uint64_t)srv->set.relay_node_rate_bps;
-	uint64_t	 now = server_now_ms(), add;
-
-	if (rate == 0)
+	if (srv->set.relay_node_rate_bps == 0)
 		return (UINT64_MAX);
-	if (now - srv->relay_tokens_ms >= 1000 || now < srv->relay_tokens_ms)
-		add = rate;
-	else
-		add = (now - srv->relay_tokens_ms) * rate / 1000;
-	if (add > 0) {
-		srv->relay_tokens_ms = now;
-		srv->relay_tokens = srv->relay_tokens < rate &&
-		    add < rate - srv->relay_tokens ? srv->relay_tokens + add :
-		    rate;
-	}
-	return (srv->relay_tokens);
+	rl_rate_set(r, srv->set.relay_node_rate_bps, 1000,
+	    srv->set.relay_node_rate_bps);
+	return (rl_tokens(&srv->relay_bucket, r, server_now_ms()));
 }
 
 /* Move bytes from c to the other side, as far as its buffer, the
@@ -99,10 +88,11 @@ relay_read(struct bufferevent *bev, void *arg)
 	size_t		 room, n, limit = (size_t)srv->set.relay_buffer_bytes;
 	struct call	*call = c->call;
 	uint64_t	 quota = (uint64_t)srv->set.relay_session_bytes, node;
+	struct rlrate	 rate;
 
 	if (c->state != CONN_RELAY || o == NULL || o->state != CONN_RELAY)
 		return;
-	node = node_tokens(srv);
+	node = node_tokens(srv, &rate);
 	out = bufferevent_get_output(o->bev);
 	room = evbuffer_get_length(out) < limit ?
 	    limit - evbuffer_get_length(out) : 0;
@@ -124,7 +114,7 @@ relay_read(struct bufferevent *bev, void *arg)
 		srv->stats.relay_bytes += n;
 		call->tokens -= n;
 		if (node != UINT64_MAX)
-			srv->relay_tokens -= n;
+			rl_take(&srv->relay_bucket, &rate, server_now_ms(), n);
 	}
 	if (call->relayed >= quota) {
 		srv->stats.rate_limited[RL_RELAY_QUOTA]++;
@@ -134,8 +124,7 @@ relay_read(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(out) >= limit)
 		bufferevent_disable(bev, EV_READ);	/* until o drains */
-	else if (call->tokens == 0 || (node != UINT64_MAX &&
-	    srv->relay_tokens == 0)) {
+	else if (call->tokens == 0 || n == node) {	/* a bucket is dry */
 		bufferevent_disable(bev, EV_READ);	/* until the refill */
 		if (!evtimer_pending(call->refill, NULL))
 			evtimer_add(call->refill, &refill_tick);

@@ -300,8 +300,7 @@ struct server {
 	struct callbook	*calls;
 	struct table	*connects;	/* ID -> struct rlwin, per minute */
 	struct bus	*bus;		/* calls with other nodes (bus.c) */
-	uint64_t	 relay_tokens;	/* relay_node_rate_bps's bucket */
-	uint64_t	 relay_tokens_ms;	/* its last refill */
+	struct rlbucket	 relay_bucket;	/* relay_node_rate_bps */
 	uint64_t	 connects_minute;
 	struct event	*second;	/* once a second: call timeouts */
 	struct workers	*workers;
