@@ -35,6 +35,80 @@ int	 sock_connect(const char *host, const char *port, uint16_t *lport,
  * in order. Pure. */
 size_t	 sock_try_index(size_t j, size_t k, size_t s);
 
+/* ---- nconn.c: a TLS connection to trystd that never waits ------------ */
+
+#define NCONN_CONNECT_MS	10000	/* TCP connect, per address */
+#define NCONN_HANDSHAKE_MS	10000	/* TLS handshake and CHALLENGE */
+#define NCONN_WRITE_MS		30000	/* output that cannot move */
+#define NCONN_QUEUE_MAX		(256 * 1024)	/* output queued at most */
+#define NCONN_READ		1
+#define NCONN_WRITE		2
+
+enum nconn_state {
+	NCONN_CONNECT,		/* TCP connect to one address after another */
+	NCONN_HANDSHAKE,	/* TLS 1.3 with ALPN */
+	NCONN_CHALLENGE,	/* reading and checking CHALLENGE */
+	NCONN_OPEN,		/* frames both ways */
+	NCONN_DONE,		/* the server closed cleanly */
+	NCONN_FAILED,		/* nconn_error says why */
+};
+
+struct nconn;
+struct ssl_st;
+struct tconn_challenge;
+
+/*
+ * Start connecting to hostport ("host:port", "[v6]:port"): resolve it
+ * (getaddrinfo, which may wait for DNS; an address does not), then TCP
+ * to each address in turn (a random one of the first family first), from
+ * local port lport shared through SO_REUSEADDR and SO_REUSEPORT (§6.2;
+ * 0: any, -1: no binding), TLS 1.3 offering ALPN tryst/2 and tryst/1 (or
+ * tryst/1 alone when max_version is 1), and CHALLENGE checked against
+ * expect_pk (NULL: any key) and the certificate. Never NULL: a failure
+ * is the state NCONN_FAILED. Nothing is sent before the checks pass.
+ */
+struct nconn	*nconn_start(const char *hostport, int max_version,
+		    const uint8_t *expect_pk, int lport, int64_t now);
+/* The same over an SSL object the caller made (tests: memory BIOs), in
+ * NCONN_HANDSHAKE. c owns ssl. */
+struct nconn	*nconn_over(struct ssl_st *ssl, int max_version,
+		    const uint8_t *expect_pk, int64_t now);
+/* Make all the progress that can be made without waiting: the state. */
+enum nconn_state nconn_step(struct nconn *, int64_t now);
+/* What to wait for on nconn_fd (NCONN_READ, NCONN_WRITE; 0: nothing),
+ * and until when (ms clock; -1 none) before stepping anyway. */
+unsigned	 nconn_events(const struct nconn *);
+int64_t		 nconn_deadline(const struct nconn *);
+int		 nconn_fd(const struct nconn *);
+/* Take the next whole frame of a known server type, decoded into m (its
+ * vbytes point into c and stay valid until the next nconn_recv): 1, 2
+ * when none is there yet, 0 when the server closed cleanly, -1 when c
+ * failed. Unknown server types are skipped (§2). Call until it is not 1
+ * after every step: OpenSSL may hold bytes the socket no longer shows. */
+int		 nconn_recv(struct nconn *, struct msg *m);
+/* Queue one message, encoded in the version agreed (m->version is not
+ * looked at), or raw bytes (tests: malformed frames). -1 with errno
+ * EAGAIN when more than NCONN_QUEUE_MAX would be queued, EINVAL when m
+ * does not encode, EPIPE when c is closed or failed. The steps write it;
+ * output that cannot move for NCONN_WRITE_MS fails c. */
+int		 nconn_send(struct nconn *, const struct msg *m);
+int		 nconn_send_raw(struct nconn *, const void *, size_t);
+/* Read relay bytes: the count, 0 closed, -1 failed, -2 none yet. */
+long		 nconn_read_raw(struct nconn *, void *, size_t);
+size_t		 nconn_queued(const struct nconn *);
+enum nconn_state nconn_state(const struct nconn *);
+const char	*nconn_state_name(enum nconn_state);
+/* Why c failed, starting with its "HOST:PORT". */
+const char	*nconn_error(const struct nconn *);
+/* The version agreed (1 or 2), and CHALLENGE's content once open. */
+int		 nconn_version(const struct nconn *);
+const struct tconn_challenge *nconn_challenge(const struct nconn *);
+const char	*nconn_hostport(const struct nconn *);
+/* The local port bound (with lport not -1), once connected. */
+uint16_t	 nconn_local_port(const struct nconn *);
+/* Close (close_notify when open) and free. */
+void		 nconn_free(struct nconn *);
+
 /* ---- net.c: a blocking TLS connection to trystd ----------------------- */
 
 struct tconn;
