@@ -16,175 +16,65 @@
 
 #include "client.h"
 
-#define REGISTER_MS	60000	/* code delivery may run a slow program */
-
-/* Keep a REGISTER_CHALLENGE for tryst verify. */
-static void
-register_save(const struct tryst_ctx *c, const char *number,
-    const struct msg *m)
-{
-	struct client_pending	 pd;
-	char			*cause;
-
-	pd.number = (char *)number;
-	pd.token = xmalloc(2 * (size_t)m->u.reg_challenge.token.len + 1);
-	hex_encode(pd.token, m->u.reg_challenge.token.p,
-	    m->u.reg_challenge.token.len);
-	pd.code_digits = m->u.reg_challenge.code_digits;
-	pd.expires = (long long)time(NULL) + m->u.reg_challenge.expires_in_s;
-	if (state_pending_save(c->dir, &pd, &cause) != 0)
-		errx(1, "%s", cause);
-	free(pd.token);
-}
-
 /* tryst register NUMBER: ask the server to send a code to NUMBER. */
 int
 account_register(int argc, char **argv)
 {
 	struct tryst_ctx	 c;
-	struct tconn	*t;
-	struct msg	 out, in;
-	char		 number[PROTO_MAX_NUMBER + 1];
-	int		 rc = 1;
+	struct cli_result	 r;
+	tryst_error		*e = NULL;
+	tryst_t			*t;
+	char			 number[TRYST_NUMBER_MAX];
+	int			 rc;
 
 	if (argc != 2)
 		tryst_usage();
 	tryst_ctx_load(&c);
-	if (e164_normalise(argv[1], c.conf.country, number,
-	    sizeof number) != 0)
-		errx(1, "%s: not a phone number; write + and the country "
-		    "code, or set a default with tryst init --country CC",
-		    argv[1]);
-	t = tryst_connect(&c, NULL);
-	memset(&out, 0, sizeof out);
-	out.type = MSG_REGISTER_BEGIN;
-	out.u.reg_begin.number.p = (const uint8_t *)number;
-	out.u.reg_begin.number.len = (uint16_t)strlen(number);
-	if (tryst_request(t, &out, &in, REGISTER_MS) != 0)
-		goto out;
-	if (in.type != MSG_REGISTER_CHALLENGE ||
-	    in.u.reg_challenge.token.len == 0 ||
-	    in.u.reg_challenge.code_digits > TOKEN_CODE) {
-		rc = tryst_unexpected(&in);
-		goto out;
-	}
-	register_save(&c, number, &in);
-	printf("code sent to %s; run: tryst verify CODE\n", number);
-	rc = 0;
-out:
-	tconn_close(t);
+	tryst_number(&c, argv[1], number);
 	tryst_ctx_free(&c);
+	t = cli_lib();
+	memset(&r, 0, sizeof r);
+	if (tryst_register(t, number, cli_done, &r, &e) != 0)
+		errx(1, "%s", tryst_error_message(e));
+	if ((rc = cli_wait(t, &r)) == 0)
+		printf("code sent to %s; run: tryst verify CODE\n", number);
+	free(r.message);
+	tryst_destroy(t);
 	return (rc);
 }
 
-/* Store what REGISTERED brought, after checking it is ours. */
-static int
-verify_finish(struct tryst_ctx *c, const char *number, const struct msg *m,
-    const uint8_t identity_pk[32])
-{
-	struct cred	 cr;
-	char		*cause;
-
-	if (cred_verify(m->u.registered.credential.p,
-	    m->u.registered.credential.len, c->sign_pk, &cr) != 0 ||
-	    memcmp(cr.identity_pk, identity_pk, 32) != 0) {
-		warnx("the server sent a credential that does not verify");
-		return (1);
-	}
-	free(c->conf.number);
-	c->conf.number = xstrdup(number);
-	if (state_cred_save(c->dir, m->u.registered.credential.p,
-	    &cause) != 0 || state_conf_save(c->dir, &c->conf, &cause) != 0 ||
-	    state_remove(c->dir, "pending", &cause) != 0)
-		errx(1, "%s", cause);
-	printf("registered %s\n", number);
-	return (0);
-}
-
-/* What verify says to an ERROR: BAD_CODE keeps pending, EXPIRED not. */
-static int
-verify_error(struct tryst_ctx *c, const struct msg *m)
-{
-	char	*cause;
-
-	tryst_print_error(m);
-	if (m->u.error.code == ERR_BAD_CODE)
-		fprintf(stderr, "tryst: wrong code; try again: tryst verify "
-		    "CODE\n");
-	else if (m->u.error.code == ERR_EXPIRED) {
-		if (state_remove(c->dir, "pending", &cause) != 0)
-			errx(1, "%s", cause);
-		fprintf(stderr, "tryst: the code expired or was used up; "
-		    "start again: tryst register NUMBER\n");
-	}
-	return (1);
-}
-
-/* Load the pending registration and check code against it, or exit. */
-static void
-verify_load(struct tryst_ctx *c, const char *code, struct client_pending *pd)
-{
-	char	*cause;
-	size_t	 n = strlen(code);
-
-	if (state_pending_load(c->dir, pd, &cause) != 0) {
-		if (errno == ENOENT)
-			errx(1, "no registration is waiting for a code; run: "
-			    "tryst register NUMBER");
-		errx(1, "%s", cause);
-	}
-	/* A code of the wrong shape would cost one of the attempts. */
-	if (strspn(code, "0123456789") != n || n == 0 || n > TOKEN_CODE ||
-	    (pd->code_digits != 0 && n != (size_t)pd->code_digits))
-		errx(1, "%s: the code is %lld digits", code, pd->code_digits);
-}
-
-/* tryst verify CODE: finish the pending registration. */
+/* tryst verify CODE: finish the pending registration. A wrong code
+ * keeps it waiting; an expired one ends it. */
 int
 account_verify(int argc, char **argv)
 {
-	struct tryst_ctx		 c;
-	struct client_pending	 pd;
-	struct tconn		*t;
-	struct msg		 out, in;
-	uint8_t			*sk, *token;
-	size_t			 toklen;
-	char			*cause;
-	int			 rc = 1;
+	struct tryst_ctx	 c;
+	struct cli_result	 r;
+	tryst_error		*e = NULL;
+	tryst_t			*t;
+	char			*number;
+	int			 rc;
 
 	if (argc != 2)
 		tryst_usage();
 	tryst_ctx_load(&c);
-	verify_load(&c, argv[1], &pd);
-	toklen = strlen(pd.token) / 2;
-	token = xmalloc(toklen);
-	if (toklen > UINT16_MAX || hex_decode(token, toklen, pd.token) != 0)
-		errx(1, "%s/pending: the token is not hex", c.dir);
-	t = tryst_connect(&c, NULL);
-	if ((sk = state_identity_load(c.dir, &cause)) == NULL) {
-		tconn_close(t);
-		errx(1, "%s", cause);
-	}
-	memset(&out, 0, sizeof out);
-	out.type = MSG_REGISTER_FINISH;
-	out.u.reg_finish.token.p = token;
-	out.u.reg_finish.token.len = (uint16_t)toklen;
-	out.u.reg_finish.code.p = (const uint8_t *)argv[1];
-	out.u.reg_finish.code.len = (uint16_t)strlen(argv[1]);
-	memcpy(out.u.reg_finish.identity_pk, sk + 32, 32);
-	if (tryst_request(t, &out, &in, TRYST_REQUEST_MS) == 0) {
-		if (in.type == MSG_REGISTERED)
-			rc = verify_finish(&c, pd.number, &in, sk + 32);
-		else if (in.type == MSG_ERROR)
-			rc = verify_error(&c, &in);
-		else
-			rc = tryst_unexpected(&in);
-	}
-	sodium_free(sk);
-	tconn_close(t);
-	free(token);
-	state_pending_free(&pd);
 	tryst_ctx_free(&c);
+	t = cli_lib();
+	memset(&r, 0, sizeof r);
+	if (tryst_verify(t, argv[1], cli_done, &r, &e) != 0)
+		errx(1, "%s", tryst_error_message(e));
+	if ((rc = cli_wait(t, &r)) == 0) {
+		number = tryst_account_number(t);
+		printf("registered %s\n", number);
+		tryst_free(number);
+	} else if (r.server_code == ERR_BAD_CODE)
+		fprintf(stderr, "tryst: wrong code; try again: tryst verify "
+		    "CODE\n");
+	else if (r.server_code == ERR_EXPIRED)
+		fprintf(stderr, "tryst: the code expired or was used up; "
+		    "start again: tryst register NUMBER\n");
+	free(r.message);
+	tryst_destroy(t);
 	return (rc);
 }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "common.h"
+#include "tryst.h"
 
 /* ---- sock.c: plain sockets, clock, waits ------------------------------ */
 
@@ -98,8 +99,10 @@ long		 nconn_read_raw(struct nconn *, void *, size_t);
 size_t		 nconn_queued(const struct nconn *);
 enum nconn_state nconn_state(const struct nconn *);
 const char	*nconn_state_name(enum nconn_state);
-/* Why c failed, starting with its "HOST:PORT". */
+/* Why c failed, starting with its "HOST:PORT"; whether it failed
+ * because the server's signing key is not the pinned one. */
 const char	*nconn_error(const struct nconn *);
+int		 nconn_key_changed(const struct nconn *);
 /* The version agreed (1 or 2), and CHALLENGE's content once open. */
 int		 nconn_version(const struct nconn *);
 const struct tconn_challenge *nconn_challenge(const struct nconn *);
@@ -322,6 +325,21 @@ int	 tryst_request(struct tconn *, const struct msg *out, struct msg *in,
 /* Normalise a typed number with the configured country code, or exit 1. */
 void	 tryst_number(const struct tryst_ctx *, const char *typed,
 	    char out[TRYST_NUMBER_MAX]);
+/* What a library request came to (cli_done keeps it). */
+struct cli_result {
+	int		 done;
+	int		 code;		/* 0, or TRYST_E* */
+	int		 server_code;	/* ERR_* with TRYST_ESERVER */
+	long		 retry_after_s;
+	char		*message;	/* with code; caller frees */
+};
+/* libtryst on the CLI's state directory (tryst_state_dir NULL), or
+ * exit 1. */
+tryst_t	*cli_lib(void);
+/* A tryst_done_fn keeping the outcome in user, a struct cli_result. */
+void	 cli_done(tryst_t *, const tryst_error *, void *user);
+/* Run the library until r is done: 0, or 1 after printing the error. */
+int	 cli_wait(tryst_t *, struct cli_result *r);
 /* Copy peer text for a terminal into out (NUL terminated, truncated):
  * UTF-8 stays, control characters become '?'. */
 void	 tryst_clean_text(char *out, size_t outlen, const uint8_t *p,

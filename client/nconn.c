@@ -54,6 +54,7 @@ struct nconn {
 	int		 version;	/* agreed through ALPN: 1 or 2 */
 	uint8_t		 expect_pk[32];
 	int		 check_pk;
+	int		 key_changed;	/* failed for the pinned key */
 	struct tconn_challenge ch;
 	uint8_t		 spki[32];	/* SHA-256 of the certificate SPKI */
 	char		*hostport;
@@ -498,6 +499,7 @@ check_challenge(struct nconn *c, const struct msg *m)
 		    c->hostport, m->u.challenge.version));
 	if (c->check_pk && sodium_memcmp(c->expect_pk,
 	    m->u.challenge.sign_pk, 32) != 0) {
+		c->key_changed = 1;
 		want = b64_encode(c->expect_pk, 32);
 		got = b64_encode(m->u.challenge.sign_pk, 32);
 		r = fail(c, "%s: server signing key changed: expected %s, got "
@@ -823,6 +825,12 @@ uint16_t
 nconn_local_port(const struct nconn *c)
 {
 	return (c->lport > 0 ? (uint16_t)c->lport : 0);
+}
+
+int
+nconn_key_changed(const struct nconn *c)
+{
+	return (c->key_changed);
 }
 
 size_t

@@ -1,7 +1,7 @@
 /*
  * tryst.c -- the command line client: the table of subcommands, what they
- * share (the state, one request and its reply, printing a server ERROR),
- * and tryst init.
+ * share (the state, one request and its reply, printing a server ERROR,
+ * the library on the CLI's state), and tryst init.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -237,36 +237,59 @@ tryst_clean_text(char *out, size_t outlen, const uint8_t *p, size_t len)
 	out[o] = '\0';
 }
 
-/* 1 if s is a plain config value: printable, no spaces, no '#'. */
-static int
-plain_value(const char *s)
+/* The library on the state directory of the CLI, or exit 1. */
+tryst_t *
+cli_lib(void)
 {
-	for (; *s != '\0'; s++) {
-		if (*s <= ' ' || *s >= 0x7f || *s == '#')
-			return (0);
-	}
-	return (1);
+	tryst_error	*e = NULL;
+	tryst_t		*t;
+
+	if ((t = tryst_new(&e)) == NULL || tryst_state_dir(t, NULL, &e) != 0)
+		errx(1, "%s", tryst_error_message(e));
+	return (t);
 }
 
-/* Check a country code: 1 to 3 digits, the first not 0; "+" dropped. */
-static const char *
-country_code(const char *s)
+/* A request's done callback: keep the outcome for cli_wait. */
+void
+cli_done(tryst_t *t, const tryst_error *e, void *user)
 {
-	size_t	 n;
+	struct cli_result	*r = user;
 
-	if (*s == '+')
-		s++;
-	n = strlen(s);
-	if (n < 1 || n > 3 || strspn(s, "0123456789") != n || *s == '0')
-		return (NULL);
-	return (s);
+	(void)t;
+	r->done = 1;
+	r->code = tryst_error_code(e);
+	r->server_code = tryst_error_server_code(e);
+	if (e != NULL) {
+		free(r->message);
+		r->message = xstrdup(tryst_error_message(e));
+		r->retry_after_s = tryst_error_retry_after_s(e);
+	}
+}
+
+/* Run t until r is done: 0, or 1 after printing why it failed (with
+ * when to try again, when the server said). */
+int
+cli_wait(tryst_t *t, struct cli_result *r)
+{
+	char	 when[32];
+
+	while (!r->done && tryst_run(t, 1000, NULL) == 0)
+		;
+	if (r->code == 0)
+		return (0);
+	fprintf(stderr, "tryst: %s", r->message);
+	if (r->retry_after_s > 0)
+		fprintf(stderr, " (retry in %ld s, after %s)",
+		    r->retry_after_s, tryst_iso_time((uint64_t)time(NULL) +
+		    (uint64_t)r->retry_after_s, when, sizeof when));
+	fputc('\n', stderr);
+	return (1);
 }
 
 struct init_args {
 	const char	*server;
+	const char	*key;
 	const char	*country;
-	int		 have_key;
-	uint8_t		 key[32];
 };
 
 /* Parse init's options, or print usage and exit 2. */
@@ -290,17 +313,10 @@ init_parse(int argc, char **argv, struct init_args *a)
 			a->server = optarg;
 			break;
 		case 'k':
-			if (b64_decode(a->key, 32, optarg) != 0) {
-				warnx("--key: not 32 bytes of base64");
-				tryst_usage();
-			}
-			a->have_key = 1;
+			a->key = optarg;
 			break;
 		case 'c':
-			if ((a->country = country_code(optarg)) == NULL) {
-				warnx("--country: not a country code");
-				tryst_usage();
-			}
+			a->country = optarg;
 			break;
 		default:
 			warnx("init: %s: unknown option or missing value",
@@ -308,111 +324,50 @@ init_parse(int argc, char **argv, struct init_args *a)
 			tryst_usage();
 		}
 	}
-	if (optind != argc || a->server == NULL || !plain_value(a->server) ||
-	    *a->server == '\0')
+	if (optind != argc || a->server == NULL)
 		tryst_usage();
 }
 
-/* The key init expects: --key, else the one pinned for this server. */
-static const uint8_t *
-init_expect(const struct init_args *a, const struct client_conf *old,
-    uint8_t buf[32])
-{
-	char	*cause;
-
-	if (a->have_key)
-		return (a->key);
-	if (old == NULL || strcmp(old->server, a->server) != 0)
-		return (NULL);
-	if (state_conf_key(old, buf, &cause) != 0) {
-		free(cause);
-		return (NULL);
-	}
-	return (buf);
-}
-
-/* Refuse to move a registered device to another server key. */
-static void
-init_check_old(const char *dir, const struct client_conf *old,
-    const uint8_t pk[32])
-{
-	uint8_t	 oldpk[32];
-	char	*cause;
-
-	if (old == NULL || *old->number == '\0')
-		return;
-	if (state_conf_key(old, oldpk, &cause) == 0 &&
-	    sodium_memcmp(oldpk, pk, 32) == 0)
-		return;
-	errx(1, "%s is registered as %s with a server whose key was %s; "
-	    "move it away to start afresh", dir, old->number, old->key);
-}
-
-/* Write the new config, keeping what still holds from the old one. */
-static void
-init_save(const char *dir, const struct init_args *a,
-    const struct client_conf *old, const uint8_t pk[32])
-{
-	struct client_conf	 cf;
-	char			*key, *cause;
-
-	key = b64_encode(pk, 32);
-	cf.server = (char *)a->server;
-	cf.key = key;
-	cf.country = (char *)(a->country != NULL ? a->country :
-	    old != NULL ? old->country : "");
-	cf.number = old != NULL && strcmp(old->key, key) == 0 ?
-	    old->number : "";
-	if (state_conf_save(dir, &cf, &cause) != 0)
-		errx(1, "%s", cause);
-	free(key);
-}
-
-/* tryst init: pin the server's key, write the config, make an identity. */
+/* tryst init: pin the server's key, write the config, make an identity
+ * (tryst_setup), and say what was done. */
 static int
 cmd_init(int argc, char **argv)
 {
 	struct init_args	 a;
-	struct client_conf	 oldconf, *old = NULL;
-	struct tconn_challenge	 ch;
-	struct tconn		*t;
-	struct servers		 sv;
-	uint8_t			 buf[32];
-	char			*dir, *cause, *key;
-	int			 made;
+	struct cli_result	 r;
+	tryst_error		*e = NULL;
+	tryst_t			*t;
+	char			*old, *ident, *key, *dir, *why = NULL;
+	int			 checked, rc;
 
 	init_parse(argc, argv, &a);
-	if (servers_parse(&sv, a.server, randombytes_uniform, &cause) != 0)
-		errx(1, "--server: %s", cause);
-	if ((dir = state_dir(&cause)) == NULL)
-		errx(1, "%s", cause);
-	if (state_conf_load(dir, &oldconf, &cause) == 0)
-		old = &oldconf;
-	else if (errno != ENOENT)
-		errx(1, "%s", cause);
-	else
-		free(cause);
-	t = tryst_open(&sv, init_expect(&a, old, buf), &ch, NULL, &cause);
-	if (t == NULL)
-		errx(1, "%s", cause);
-	tconn_close(t);		/* nothing sent: the key is all we wanted */
-	servers_free(&sv);
-	init_check_old(dir, old, ch.sign_pk);
-	if (state_mkdir(dir, &cause) != 0 ||
-	    (made = state_identity_make(dir, &cause)) == -1)
-		errx(1, "%s", cause);
-	init_save(dir, &a, old, ch.sign_pk);
-	key = b64_encode(ch.sign_pk, 32);
-	printf("server %s\nsigning key %s%s\n", a.server, key,
-	    init_expect(&a, old, buf) != NULL ? " (checked)" : " (first "
-	    "use: remembered; compare it with the one the operator "
-	    "publishes)");
-	printf("identity key %s in %s\n", made ? "created" : "kept", dir);
-	free(key);
-	if (old != NULL)
-		state_conf_free(old);
-	free(dir);
-	return (0);
+	t = cli_lib();
+	old = tryst_account_servers(t);
+	checked = a.key != NULL || (old != NULL && strcmp(old, a.server) == 0);
+	ident = tryst_identity_key(t);
+	memset(&r, 0, sizeof r);
+	if (tryst_setup(t, a.server, a.key, a.country, cli_done, &r,
+	    &e) != 0) {
+		warnx("init: %s", tryst_error_message(e));
+		tryst_usage();
+	}
+	if ((rc = cli_wait(t, &r)) == 0) {
+		key = tryst_account_server_key(t);
+		printf("server %s\nsigning key %s%s\n", a.server, key,
+		    checked ? " (checked)" : " (first use: remembered; compare "
+		    "it with the one the operator publishes)");
+		dir = state_dir(&why);
+		printf("identity key %s in %s\n", ident == NULL ? "created" :
+		    "kept", dir != NULL ? dir : why);
+		tryst_free(key);
+		free(dir);
+		free(why);
+	}
+	free(r.message);
+	tryst_free(old);
+	tryst_free(ident);
+	tryst_destroy(t);
+	return (rc);
 }
 
 int

@@ -48,6 +48,13 @@ recorddir=$("$meson" introspect "$build" --buildoptions 2>/dev/null |
     python3 -c 'import json, os, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 print(os.path.join(o["prefix"], o["localstatedir"]))' 2>/dev/null)/lib/tryst/conf-dist
+# libtryst: $libdir and $includedir, from the build's options.
+dirs=$("$meson" introspect "$build" --buildoptions |
+    python3 -c 'import json, os, sys
+o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
+print(os.path.join(o["prefix"], o["libdir"]),
+      os.path.join(o["prefix"], o["includedir"]))')
+libdir=${dirs% *} includedir=${dirs#* }
 root=$tmp/root
 # meson_install: install into $root; the installed files in $tmp/got.
 meson_install() {
@@ -91,6 +98,12 @@ $mandir/man1/tryst-bench.1
 $mandir/man5/trystd.conf.5
 $mandir/man8/trystctl.8
 $mandir/man8/trystd.8
+$libdir/libtryst.so
+$libdir/libtryst.so.0
+$libdir/libtryst.so.0.1.0
+$libdir/libtryst.a
+$libdir/pkgconfig/tryst.pc
+$includedir/tryst.h
 EOF
 if diff -u "$tmp/want" "$tmp/got"; then
 	ok "meson install puts exactly $(wc -l <"$tmp/want") files in place"

@@ -82,7 +82,7 @@ END_TEST
 
 /* Run tryst with TRYST_HOME=H.dir/home; output (with stderr) in *out. */
 static int
-tryst_run(char **out, const char *home, const char *args)
+cli_run(char **out, const char *home, const char *args)
 {
 	return (h_run(out, "TRYST_HOME='%s/%s' \"$TRYST\" %s 2>&1", H.dir,
 	    home, args));
@@ -97,22 +97,22 @@ START_TEST(test_cli)
 	b64 = b64_encode(H.sign_pk, 32);
 	hex_encode(hex, H.sign_pk, 32);
 	snprintf(args, sizeof args, "init --server %s", H.hostport);
-	st = tryst_run(&out, "home1", args);
+	st = cli_run(&out, "home1", args);
 	ck_assert_msg(st == 0, "tryst init: %d: %s", st, out);
 	free(out);
 	ck_assert_msg(h_run(NULL, "grep -rqF -e '%s' -e '%s' '%s/home1'", b64,
 	    hex, H.dir) == 0, "the server key is not kept in TRYST_HOME");
 
 	before = h_code_count(N_CLI);
-	st = tryst_run(&out, "home1", "register " N_CLI);
+	st = cli_run(&out, "home1", "register " N_CLI);
 	ck_assert_msg(st == 0, "tryst register: %d: %s", st, out);
 	free(out);
 	h_code_wait(N_CLI, before, code, sizeof code);
 	snprintf(args, sizeof args, "verify %s", code);
-	st = tryst_run(&out, "home1", args);
+	st = cli_run(&out, "home1", args);
 	ck_assert_msg(st == 0, "tryst verify: %d: %s", st, out);
 	free(out);
-	st = tryst_run(&out, "home1", "whoami");
+	st = cli_run(&out, "home1", "whoami");
 	ck_assert_msg(st == 0, "tryst whoami: %d: %s", st, out);
 	ck_assert_msg(strstr(out, N_CLI) != NULL && strstr(out, "online") !=
 	    NULL, "whoami: %s", out);
@@ -121,7 +121,7 @@ START_TEST(test_cli)
 	/* The right key given explicitly works; another one is refused. */
 	snprintf(args, sizeof args, "init --server %s --key %s", H.hostport,
 	    b64);
-	st = tryst_run(&out, "home2", args);
+	st = cli_run(&out, "home2", args);
 	ck_assert_msg(st == 0, "tryst init --key (right): %d: %s", st, out);
 	free(out);
 	free(b64);
@@ -130,7 +130,7 @@ START_TEST(test_cli)
 	snprintf(args, sizeof args, "init --server %s --key %s", H.hostport,
 	    b64);
 	free(b64);
-	st = tryst_run(&out, "home3", args);
+	st = cli_run(&out, "home3", args);
 	ck_assert_msg(st != 0, "tryst init with a wrong key succeeded: %s",
 	    out);
 	ck_assert_msg(strcasestr(out, "key") != NULL, "refusal does not "

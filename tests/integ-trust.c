@@ -36,7 +36,7 @@
 
 /* Run tryst with umask 0 and TRYST_HOME=H.dir/home; output in *out. */
 static int
-tryst_run(char **out, const char *home, const char *fmt, ...)
+cli_run(char **out, const char *home, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*args;
@@ -97,19 +97,19 @@ START_TEST(test_identity_mode)
 	char		 code[16], *out = NULL;
 	int		 st, before = h_code_count(N_MODE);
 
-	st = tryst_run(&out, "mode", "init --server %s", H.hostport);
+	st = cli_run(&out, "mode", "init --server %s", H.hostport);
 	ck_assert_msg(st == 0, "tryst init: %d: %s", st, out);
 	free(out);
 	mode_is("mode", "", 0700);
 	mode_is("mode", "identity", 0600);
 	mode_is("mode", "config", 0600);
-	st = tryst_run(&out, "mode", "register %s", N_MODE);
+	st = cli_run(&out, "mode", "register %s", N_MODE);
 	ck_assert_msg(st == 0, "tryst register: %d: %s", st, out);
 	free(out);
 	mode_is("mode", "identity", 0600);
 	mode_is("mode", "pending", 0600);
 	h_code_wait(N_MODE, before, code, sizeof code);
-	st = tryst_run(&out, "mode", "verify %s", code);
+	st = cli_run(&out, "mode", "verify %s", code);
 	ck_assert_msg(st == 0, "tryst verify: %d: %s", st, out);
 	free(out);
 	mode_is("mode", "identity", 0600);
@@ -286,7 +286,7 @@ fake_tryst(enum fake_mode mode, char **out, const char *home,
 	}
 	ck_assert_int_gt(pid, 0);
 	close(p[1]);
-	st = tryst_run(out, home, "%s", args);
+	st = cli_run(out, home, "%s", args);
 	pfd.fd = p[0];
 	pfd.events = POLLIN;
 	n = poll(&pfd, 1, 10000) == 1 ? read(p[0], got, 2 * sizeof got[0]) :
@@ -385,7 +385,7 @@ START_TEST(test_wrong_key)
 	randombytes_buf(other, sizeof other);
 	okey = b64_encode(other, sizeof other);
 	hkey = b64_encode(H.sign_pk, 32);
-	st = tryst_run(&out, "wrongkey", "init --server %s --key %s",
+	st = cli_run(&out, "wrongkey", "init --server %s --key %s",
 	    H.hostport, okey);
 	ck_assert_int_ne(st, 0);
 	snprintf(want, sizeof want, "server signing key changed: expected %s, "
@@ -419,7 +419,7 @@ START_TEST(test_key_changes)
 	keys_free(k);
 
 	/* First use remembers the first trystd's key. */
-	st = tryst_run(&out, "pin", "init --server %s", H.hostport);
+	st = cli_run(&out, "pin", "init --server %s", H.hostport);
 	ck_assert_msg(st == 0, "tryst init: %d: %s", st, out);
 	said(out, "first use");
 	free(out);
@@ -433,11 +433,11 @@ START_TEST(test_key_changes)
 	before = home_config("pin");
 	snprintf(want, sizeof want, "server signing key changed: expected %s, "
 	    "got %s", hkey, okey);
-	st = tryst_run(&out, "pin", "register +15550100512");
+	st = cli_run(&out, "pin", "register +15550100512");
 	ck_assert_int_ne(st, 0);
 	said(out, want);
 	free(out);
-	st = tryst_run(&out, "pin", "init --server %s", p->hostport);
+	st = cli_run(&out, "pin", "init --server %s", p->hostport);
 	ck_assert_int_ne(st, 0);
 	said(out, want);
 	free(out);

@@ -1,0 +1,217 @@
+"""tryst.py -- libtryst for Python, through ctypes (standard library only).
+
+A thin layer over include/tryst.h: one Tryst object per tryst_t, methods
+named after the C functions without their prefix, errors raised as
+TrystError, and callbacks as Python callables. The app's loop drives it:
+fds() and timeout_ms() say what to wait for, process() does the work;
+run() is a loop for scripts.
+
+    t = Tryst()
+    t.state_dir("/home/me/.local/share/tryst")
+    t.go_online(lambda status, err: print(status, err))
+    t.run(10000)
+"""
+import ctypes
+import ctypes.util
+import os
+
+READ, WRITE = 1, 2
+OFFLINE, CONNECTING, ONLINE, STOPPED = 0, 1, 2, 3
+EINVAL, ESTATE, EIO, ENET, ESERVER, EKEY, EBUSY, EREVOKED, ECANCELED = (
+    -1, -2, -3, -4, -5, -6, -7, -8, -9)
+
+_DONE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.c_void_p)
+_STATUS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
+                           ctypes.c_void_p, ctypes.c_void_p)
+
+
+def _load(path=None):
+    path = path or os.environ.get("LIBTRYST") or \
+        ctypes.util.find_library("tryst") or "libtryst.so.0"
+    lib = ctypes.CDLL(path)
+    p, i, s, v = ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, None
+    perr = ctypes.POINTER(ctypes.c_void_p)
+    sigs = {
+        "tryst_version": (s, []),
+        "tryst_new": (p, [perr]),
+        "tryst_destroy": (v, [p]),
+        "tryst_free": (v, [p]),
+        "tryst_error_code": (i, [p]),
+        "tryst_error_message": (s, [p]),
+        "tryst_error_server_code": (i, [p]),
+        "tryst_error_retry_after_s": (ctypes.c_long, [p]),
+        "tryst_error_free": (v, [p]),
+        "tryst_state_dir": (i, [p, s, perr]),
+        "tryst_setup": (i, [p, s, s, s, _DONE, p, perr]),
+        "tryst_register": (i, [p, s, _DONE, p, perr]),
+        "tryst_verify": (i, [p, s, _DONE, p, perr]),
+        "tryst_account_number": (p, [p]),
+        "tryst_account_id": (p, [p]),
+        "tryst_account_servers": (p, [p]),
+        "tryst_account_server_key": (p, [p]),
+        "tryst_identity_key": (p, [p]),
+        "tryst_go_online": (i, [p, _STATUS, p, perr]),
+        "tryst_go_offline": (v, [p]),
+        "tryst_status": (i, [p]),
+        "tryst_fd_count": (i, [p]),
+        "tryst_fd_get": (i, [p, i, ctypes.POINTER(i),
+                             ctypes.POINTER(ctypes.c_uint)]),
+        "tryst_timeout_ms": (ctypes.c_long, [p]),
+        "tryst_process": (i, [p, i, ctypes.c_uint, perr]),
+        "tryst_run": (i, [p, ctypes.c_long, perr]),
+        "tryst_stop": (v, [p]),
+    }
+    for name, (res, args) in sigs.items():
+        f = getattr(lib, name)
+        f.restype, f.argtypes = res, args
+    return lib
+
+
+class TrystError(Exception):
+    """A libtryst error: code (a TRYST_E* value), the server's protocol
+    error code when the server refused, and its retry_after."""
+
+    def __init__(self, code, message, server_code=0, retry_after_s=0):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.server_code = server_code
+        self.retry_after_s = retry_after_s
+
+    @classmethod
+    def _from(cls, lib, e):
+        return cls(lib.tryst_error_code(e),
+                   lib.tryst_error_message(e).decode(),
+                   lib.tryst_error_server_code(e),
+                   lib.tryst_error_retry_after_s(e))
+
+
+def _b(s):
+    return None if s is None else s.encode()
+
+
+class Tryst:
+    """One tryst_t: an account on this device."""
+
+    def __init__(self, lib=None):
+        self._lib = lib if lib is not None else _load()
+        self._keep = []         # callbacks C still holds
+        self._spent = []        # callbacks that have run
+        err = ctypes.c_void_p()
+        self._t = self._lib.tryst_new(ctypes.byref(err))
+        if not self._t:
+            self._raise(err)
+
+    def close(self):
+        if self._t:
+            self._lib.tryst_destroy(self._t)
+            self._t = None
+
+    def __del__(self):
+        self.close()
+
+    def _raise(self, err):
+        e = TrystError._from(self._lib, err)
+        self._lib.tryst_error_free(err)
+        raise e
+
+    def _call(self, fn, *args):
+        err = ctypes.c_void_p()
+        if fn(self._t, *args, ctypes.byref(err)) != 0:
+            self._raise(err)
+
+    def _string(self, fn):
+        p = fn(self._t)
+        if not p:
+            return None
+        s = ctypes.string_at(p).decode()
+        self._lib.tryst_free(p)
+        return s
+
+    def _done(self, done):
+        """A C done callback that calls done(error or None) once."""
+        def cb(t, err, user):
+            # Freed after the C call that runs it has returned, never
+            # while it runs.
+            self._spent.append(c)
+            done(TrystError._from(self._lib, err) if err else None)
+        c = _DONE(cb)
+        self._keep.append(c)
+        return c
+
+    @staticmethod
+    def version():
+        return _load().tryst_version().decode()
+
+    def state_dir(self, path=None):
+        self._call(self._lib.tryst_state_dir, _b(path))
+
+    def setup(self, servers, done, key=None, country=None):
+        self._call(self._lib.tryst_setup, _b(servers), _b(key),
+                   _b(country), self._done(done), None)
+
+    def register(self, number, done):
+        self._call(self._lib.tryst_register, _b(number), self._done(done),
+                   None)
+
+    def verify(self, code, done):
+        self._call(self._lib.tryst_verify, _b(code), self._done(done), None)
+
+    def account_number(self):
+        return self._string(self._lib.tryst_account_number)
+
+    def account_id(self):
+        return self._string(self._lib.tryst_account_id)
+
+    def account_servers(self):
+        return self._string(self._lib.tryst_account_servers)
+
+    def account_server_key(self):
+        return self._string(self._lib.tryst_account_server_key)
+
+    def identity_key(self):
+        return self._string(self._lib.tryst_identity_key)
+
+    def go_online(self, on_status):
+        def cb(t, status, err, user):
+            on_status(status, TrystError._from(self._lib, err)
+                      if err else None)
+        c = _STATUS(cb)
+        self._status_cb = c     # held while online
+        self._call(self._lib.tryst_go_online, c, None)
+
+    def go_offline(self):
+        self._lib.tryst_go_offline(self._t)
+
+    def status(self):
+        return self._lib.tryst_status(self._t)
+
+    def fds(self):
+        """[(fd, events)] to watch now."""
+        out = []
+        for i in range(self._lib.tryst_fd_count(self._t)):
+            fd, ev = ctypes.c_int(), ctypes.c_uint()
+            if self._lib.tryst_fd_get(self._t, i, ctypes.byref(fd),
+                                      ctypes.byref(ev)) == 0:
+                out.append((fd.value, ev.value))
+        return out
+
+    def timeout_ms(self):
+        return self._lib.tryst_timeout_ms(self._t)
+
+    def _reap(self):
+        for c in self._spent:
+            self._keep.remove(c)
+        self._spent = []
+
+    def process(self, fd=-1, revents=0):
+        self._call(self._lib.tryst_process, fd, revents)
+        self._reap()
+
+    def run(self, ms=-1):
+        self._call(self._lib.tryst_run, ms)
+        self._reap()
+
+    def stop(self):
+        self._lib.tryst_stop(self._t)

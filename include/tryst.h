@@ -1,0 +1,176 @@
+/*
+ * tryst.h -- libtryst, the tryst client as a library an app embeds.
+ *
+ * The contract (doc/libtryst.md says it at length):
+ * - Every call takes a tryst_t; there is no global state, nothing is
+ *   printed, no signal handler is installed, nothing exits.
+ * - Nothing waits: the app's own loop watches the descriptors that
+ *   tryst_fd_get lists, and calls tryst_process when one is ready or
+ *   tryst_timeout_ms has passed. tryst_run is such a loop, for programs
+ *   that have none of their own.
+ * - A function that can fail returns 0 or a negative TRYST_E* code and,
+ *   when err is not NULL, sets *err to an error the app frees with
+ *   tryst_error_free. An error given to a callback belongs to the library
+ *   and lives until the callback returns.
+ * - Strings are UTF-8 and NUL-terminated; those passed in are copied.
+ *   Every string returned by a function is the caller's: free it with
+ *   tryst_free.
+ * - One tryst_t is used from one thread at a time; callbacks run inside
+ *   tryst_process (or a call that starts work never calls them: they
+ *   always come later, from tryst_process). A callback may start new
+ *   work but must not call tryst_destroy.
+ */
+#ifndef TRYST_H
+#define TRYST_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRYST_API	__attribute__((visibility("default")))
+
+/* Error codes: 0 is success, each of these is negative. */
+#define TRYST_EINVAL	(-1)	/* an argument is not valid */
+#define TRYST_ESTATE	(-2)	/* not set up, not registered, ... */
+#define TRYST_EIO	(-3)	/* the state could not be read or written */
+#define TRYST_ENET	(-4)	/* no server could be reached */
+#define TRYST_ESERVER	(-5)	/* the server refused (server code set) */
+#define TRYST_EKEY	(-6)	/* the server's key is not the pinned one */
+#define TRYST_EBUSY	(-7)	/* a request of that kind is under way */
+#define TRYST_EREVOKED	(-8)	/* registered again elsewhere, or deleted */
+#define TRYST_ECANCELED	(-9)	/* given up: tryst_destroy, offline */
+
+/* What to watch a descriptor for, and what it was ready for. */
+#define TRYST_READ	1
+#define TRYST_WRITE	2
+
+/* Where the device stands with its servers (tryst_on_status). */
+#define TRYST_OFFLINE		0	/* not asked to be online */
+#define TRYST_CONNECTING	1	/* connecting, or waiting to retry */
+#define TRYST_ONLINE		2	/* WELCOME: reachable for calls */
+#define TRYST_STOPPED		3	/* cannot go on: see the error */
+
+typedef struct tryst tryst_t;
+typedef struct tryst_error tryst_error;
+
+/* A request finished: err is NULL on success. */
+typedef void (*tryst_done_fn)(tryst_t *t, const tryst_error *err,
+    void *user);
+/* The status changed; err says why when it is not TRYST_ONLINE. */
+typedef void (*tryst_status_fn)(tryst_t *t, int status,
+    const tryst_error *err, void *user);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+TRYST_API const char *tryst_version(void);
+
+/* A context with no state yet. NULL only when memory ran out. */
+TRYST_API tryst_t *tryst_new(tryst_error **err);
+/* Close every connection, drop pending work (no callbacks) and free. */
+TRYST_API void	 tryst_destroy(tryst_t *t);
+/* Free a string or buffer the library returned. */
+TRYST_API void	 tryst_free(void *p);
+
+/* ---- Errors ---------------------------------------------------------- */
+
+TRYST_API int	 tryst_error_code(const tryst_error *e);
+/* A sentence the app can show, in English. */
+TRYST_API const char *tryst_error_message(const tryst_error *e);
+/* The server's protocol error code (doc/protocol.md §8) with
+ * TRYST_ESERVER, else 0. */
+TRYST_API int	 tryst_error_server_code(const tryst_error *e);
+/* Seconds the server asked to wait before trying again, or 0. */
+TRYST_API long	 tryst_error_retry_after_s(const tryst_error *e);
+TRYST_API void	 tryst_error_free(tryst_error *e);
+
+/* ---- State ----------------------------------------------------------- */
+
+/*
+ * Keep state in dir (made 0700 by tryst_setup when missing; the
+ * identity key in it is 0600). NULL: the tryst CLI's own, $TRYST_HOME, else
+ * $XDG_DATA_HOME/tryst, else ~/.local/share/tryst. The files are the
+ * CLI's, so an app and the CLI can share a device. Existing
+ * configuration is loaded; a directory without any is fine (tryst_setup
+ * makes it).
+ */
+TRYST_API int	 tryst_state_dir(tryst_t *t, const char *dir,
+		    tryst_error **err);
+
+/* ---- Account ----------------------------------------------------------- */
+
+/*
+ * Set up the device for a deployment: servers is "HOST:PORT" or a
+ * comma-separated list of them; key_b64 is the server's signing key as
+ * the operator publishes it, or NULL to take the one the server shows
+ * (trust on first use; kept for every later connection). country is the
+ * default country code for numbers typed without one ("1", "44"), or
+ * NULL. Connects once to check the key, then writes the configuration
+ * and makes the identity key if there is none. A device registered with
+ * another server key is refused (TRYST_ESTATE).
+ */
+TRYST_API int	 tryst_setup(tryst_t *t, const char *servers,
+		    const char *key_b64, const char *country,
+		    tryst_done_fn done, void *user, tryst_error **err);
+/* Ask the server to send a code to number (E.164, or national with the
+ * default country). done comes when the code is on its way. */
+TRYST_API int	 tryst_register(tryst_t *t, const char *number,
+		    tryst_done_fn done, void *user, tryst_error **err);
+/* Finish the registration with the code: the device is then registered
+ * (TRYST_ESERVER with the server code 5, BAD_CODE, keeps the
+ * registration waiting for another try). */
+TRYST_API int	 tryst_verify(tryst_t *t, const char *code,
+		    tryst_done_fn done, void *user, tryst_error **err);
+/* The registered number, the account ID (64 hex digits), the servers and
+ * the pinned server key (base64), or NULL when there is none. Caller
+ * frees with tryst_free. */
+TRYST_API char	*tryst_account_number(const tryst_t *t);
+TRYST_API char	*tryst_account_id(const tryst_t *t);
+TRYST_API char	*tryst_account_servers(const tryst_t *t);
+TRYST_API char	*tryst_account_server_key(const tryst_t *t);
+/* This device's public identity key (base64), made by tryst_setup; NULL
+ * before. Caller frees with tryst_free. */
+TRYST_API char	*tryst_identity_key(const tryst_t *t);
+
+/* ---- Staying online ---------------------------------------------------- */
+
+/*
+ * Keep a connection to one of the servers, saying HELLO, so that the
+ * account can be called, and keep it: PING before the server's idle
+ * timeout, and after a lost connection or a server going away, connect
+ * again (the next server; waits that double from 1 s to about a minute,
+ * or what the server asked). fn hears every change of status.
+ */
+TRYST_API int	 tryst_go_online(tryst_t *t, tryst_status_fn fn, void *user,
+		    tryst_error **err);
+/* Close the connection and stop trying: TRYST_OFFLINE. */
+TRYST_API void	 tryst_go_offline(tryst_t *t);
+TRYST_API int	 tryst_status(const tryst_t *t);
+
+/* ---- The app's loop ---------------------------------------------------- */
+
+/* How many descriptors to watch now, and the i-th of them with what to
+ * watch it for (TRYST_READ, TRYST_WRITE). The set changes only inside
+ * tryst_process and the calls that start work: ask again after them. */
+TRYST_API int	 tryst_fd_count(const tryst_t *t);
+TRYST_API int	 tryst_fd_get(const tryst_t *t, int i, int *fd,
+		    unsigned *events);
+/* Milliseconds until tryst_process must be called even if no descriptor
+ * is ready; -1 when nothing is timed. */
+TRYST_API long	 tryst_timeout_ms(const tryst_t *t);
+/* Do what can be done now: fd and revents say what was ready (fd -1:
+ * a timeout). Callbacks run from here. 0, or a negative code only for a
+ * broken context. */
+TRYST_API int	 tryst_process(tryst_t *t, int fd, unsigned revents,
+		    tryst_error **err);
+/* A loop for programs without one: poll and process until ms have passed
+ * (-1: until tryst_stop), or until there is nothing left to wait for. */
+TRYST_API int	 tryst_run(tryst_t *t, long ms, tryst_error **err);
+/* Make tryst_run return after the current pass (from a callback). */
+TRYST_API void	 tryst_stop(tryst_t *t);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,430 @@
+/*
+ * presence.c -- staying online as a task: connect to one of the servers
+ * from a shared local port (§6.2), say HELLO with PRESENCE, keep the
+ * connection with PING before the server's idle timeout, and after a
+ * loss or a GOAWAY connect again, as tryst listen does: the next server
+ * after a failure, a doubling wait after a failed round (servers.c), what
+ * GOAWAY asked for (with jitter), at once elsewhere when a server shuts
+ * down. A revoked registration or another device taking over stops it.
+ */
+#include <sys/types.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "lib.h"
+
+#define PRESENCE_PING_DIV	3	/* PING after a third of idle */
+#define PRESENCE_HELLO_MS	30000
+
+enum phase {
+	PHASE_CONNECT,		/* nconn under way */
+	PHASE_HELLO,		/* HELLO sent, WELCOME awaited */
+	PHASE_ONLINE,
+	PHASE_WAIT,		/* until the task's timer, then connect */
+};
+
+struct presence {
+	struct tryst	*t;
+	struct task	*k;
+	tryst_status_fn	 fn;
+	void		*user;
+	int		 status;
+	enum phase	 phase;
+	struct servers	 sv;
+	uint8_t		 cred[CRED_LEN];
+	struct cred	 cr;
+	uint8_t		*sk;		/* identity, sodium_malloc'd */
+	uint16_t	 idle_s;
+	int64_t		 last_send;
+	uint64_t	 nonce;
+};
+
+/* Tell the app where we stand, when that changed or an error came. */
+static void
+say(struct presence *p, int status, struct tryst_error *e)
+{
+	if (status != p->status || e != NULL) {
+		p->status = status;
+		if (p->fn != NULL)
+			p->fn(p->t, status, e, p->user);
+	}
+	tryst_error_free(e);
+}
+
+/* Start a connection to the current server. */
+static void
+connect_now(struct presence *p, int64_t now)
+{
+	nconn_free(p->k->c);
+	p->k->c = nconn_start(servers_current(&p->sv), 2, p->t->sign_pk, 0,
+	    now);
+	p->k->timer = -1;
+	p->phase = PHASE_CONNECT;
+	nconn_step(p->k->c, now);
+}
+
+/* Close the connection and wait ms before connecting again (a new
+ * round of the servers). */
+static void
+wait_then_connect(struct presence *p, int64_t now, uint32_t ms,
+    struct tryst_error *e)
+{
+	nconn_free(p->k->c);
+	p->k->c = NULL;
+	p->phase = PHASE_WAIT;
+	p->k->timer = now + ms;
+	say(p, TRYST_CONNECTING, e);
+}
+
+/* Stop for good: the app hears why. Returns 1 (the task is over). */
+static int
+stopped(struct presence *p, struct tryst_error *e)
+{
+	nconn_free(p->k->c);
+	p->k->c = NULL;
+	p->t->presence = NULL;
+	p->t->status_after = TRYST_STOPPED;
+	say(p, TRYST_STOPPED, e);
+	return (1);
+}
+
+/* A connection that failed or was lost: the next server of the round,
+ * or a back-off before the next round. */
+static void
+failed(struct presence *p, int64_t now, struct tryst_error *e)
+{
+	if (servers_failed(&p->sv)) {
+		tryst_error_free(e);
+		connect_now(p, now);
+		return;
+	}
+	wait_then_connect(p, now, servers_backoff_ms(&p->sv), e);
+}
+
+/* Send a message, noting when: a failure is left to the next step. */
+static void
+send_msg(struct presence *p, const struct msg *m, int64_t now)
+{
+	if (nconn_send(p->k->c, m) == 0)
+		p->last_send = now;
+	nconn_step(p->k->c, now);
+}
+
+/* Keep what WELCOME says: the idle timeout, a renewed credential. */
+static void
+welcome(struct presence *p, const struct msg *m)
+{
+	const struct vb	*v = &m->u.welcome.credential;
+	struct cred	 cr;
+	char		*cause;
+
+	p->idle_s = m->u.welcome.idle_timeout_s;
+	if (v->len == 0 || cred_verify(v->p, v->len, p->t->sign_pk,
+	    &cr) != 0 || memcmp(cr.id, p->cr.id, ID_LEN) != 0 ||
+	    memcmp(cr.identity_pk, p->cr.identity_pk, 32) != 0)
+		return;		/* a renewal that does not verify is ignored */
+	memcpy(p->cred, v->p, CRED_LEN);
+	p->cr = cr;
+	if (state_cred_save(p->t->dir, p->cred, &cause) != 0)
+		free(cause);	/* the old one stays good until it expires */
+}
+
+/* The connection is open: say HELLO. */
+static void
+hello(struct presence *p, int64_t now)
+{
+	struct msg	 m;
+
+	memset(&m, 0, sizeof m);
+	m.type = MSG_HELLO;
+	m.u.hello.credential.p = p->cred;
+	m.u.hello.credential.len = CRED_LEN;
+	m.u.hello.flags = HELLO_PRESENCE;
+	hello_sign(m.u.hello.signature, p->sk,
+	    nconn_challenge(p->k->c)->nonce, p->cred);
+	send_msg(p, &m, now);
+	p->phase = PHASE_HELLO;
+	p->k->timer = now + PRESENCE_HELLO_MS;
+}
+
+/* GOAWAY: stop, move, or wait as it asks. 1 when presence is over. */
+static int
+goaway(struct presence *p, const struct msg *m, int64_t now)
+{
+	uint64_t	 ms = (uint64_t)m->u.goaway.reconnect_after_s * 1000;
+
+	switch (m->u.goaway.reason) {
+	case GOAWAY_REPLACED:
+		return (stopped(p, lib_err(TRYST_ECANCELED, "the server "
+		    "replaced this connection with a newer one of this "
+		    "account")));
+	case GOAWAY_REVOKED:
+		return (stopped(p, lib_err(TRYST_EREVOKED, "the server revoked "
+		    "this registration")));
+	case GOAWAY_SHUTDOWN:
+		if (p->sv.n > 1) {
+			servers_move(&p->sv);
+			servers_round(&p->sv);
+			connect_now(p, now);
+			say(p, TRYST_CONNECTING, lib_err(TRYST_ENET, "the "
+			    "server is shutting down; moving to %s",
+			    servers_current(&p->sv)));
+			return (0);
+		}
+		break;
+	}
+	ms += ms > 0 ? randombytes_uniform((uint32_t)ms + 1) : 0;
+	wait_then_connect(p, now, (uint32_t)ms, lib_err(TRYST_ENET, "the "
+	    "server is going away (reason %u)", m->u.goaway.reason));
+	return (0);
+}
+
+/* An answer to HELLO: WELCOME, or why not. 1 when presence is over. */
+static int
+hello_answer(struct presence *p, const struct msg *m, int64_t now)
+{
+	if (m->type == MSG_WELCOME) {
+		welcome(p, m);
+		servers_backoff_reset(&p->sv);
+		p->phase = PHASE_ONLINE;
+		p->last_send = now;
+		say(p, TRYST_ONLINE, NULL);
+		return (0);
+	}
+	if (m->type == MSG_GOAWAY && m->u.goaway.reason == GOAWAY_SHUTDOWN) {
+		failed(p, now, lib_err(TRYST_ENET, "the server is shutting "
+		    "down"));
+		return (0);
+	}
+	if (m->type == MSG_GOAWAY)
+		return (goaway(p, m, now));
+	if (m->type == MSG_ERROR && (m->u.error.code == ERR_REVOKED ||
+	    m->u.error.code == ERR_UNAUTHENTICATED))
+		return (stopped(p, lib_err_server(m)));
+	if (m->type == MSG_ERROR) {
+		wait_then_connect(p, now, servers_backoff_ms(&p->sv),
+		    lib_err_server(m));
+		return (0);
+	}
+	return (0);		/* anything else before WELCOME: ignored */
+}
+
+/* A message while online. 1 when presence is over. */
+static int
+online_msg(struct presence *p, const struct msg *m, int64_t now)
+{
+	struct msg	 out;
+
+	switch (m->type) {
+	case MSG_GOAWAY:
+		return (goaway(p, m, now));
+	case MSG_INCOMING:
+		/* No call handling yet: busy, so the caller hears at once. */
+		memset(&out, 0, sizeof out);
+		out.type = MSG_DECLINE;
+		out.u.decline.session = m->u.incoming.session;
+		out.u.decline.reason = 1;
+		send_msg(p, &out, now);
+		return (0);
+	default:
+		return (0);
+	}
+}
+
+/* PING when the connection has been quiet for a third of idle. */
+static void
+tick(struct presence *p, int64_t now)
+{
+	int64_t		 every = (p->idle_s > 0 ? p->idle_s : 30) * 1000 /
+			    PRESENCE_PING_DIV;
+	struct msg	 m;
+
+	if (now - p->last_send >= every) {
+		memset(&m, 0, sizeof m);
+		m.type = MSG_PING;
+		m.u.ping.nonce = p->nonce++;
+		send_msg(p, &m, now);
+	}
+	p->k->timer = p->last_send + every;
+}
+
+/* Take what the connection has: 1 when presence is over. */
+static int
+drain(struct presence *p, int64_t now)
+{
+	struct msg	 m;
+	int		 r;
+
+	while (p->phase == PHASE_HELLO || p->phase == PHASE_ONLINE) {
+		if ((r = nconn_recv(p->k->c, &m)) == 2)
+			break;
+		if (r != 1) {
+			failed(p, now, lib_err(TRYST_ENET, "%s", r == 0 ?
+			    "lost the connection to the server" :
+			    nconn_error(p->k->c)));
+			return (0);
+		}
+		if ((p->phase == PHASE_HELLO ? hello_answer(p, &m, now) :
+		    online_msg(p, &m, now)) != 0)
+			return (1);
+	}
+	return (0);
+}
+
+/* One pass. */
+static int
+presence_step(struct tryst *t, struct task *k, int64_t now)
+{
+	struct presence	*p = k->data;
+
+	(void)t;
+	switch (p->phase) {
+	case PHASE_WAIT:
+		if (now >= k->timer) {
+			servers_round(&p->sv);
+			connect_now(p, now);
+		}
+		return (0);
+	case PHASE_CONNECT:
+		if (nconn_state(k->c) == NCONN_FAILED) {
+			if (nconn_key_changed(k->c))
+				return (stopped(p, lib_err(TRYST_EKEY, "%s",
+				    nconn_error(k->c))));
+			failed(p, now, lib_err(TRYST_ENET, "%s",
+			    nconn_error(k->c)));
+		} else if (nconn_state(k->c) == NCONN_OPEN)
+			hello(p, now);
+		if (p->phase != PHASE_HELLO)
+			return (0);
+		break;
+	case PHASE_HELLO:
+		if (now >= k->timer) {
+			failed(p, now, lib_err(TRYST_ENET, "no WELCOME in "
+			    "%d s", PRESENCE_HELLO_MS / 1000));
+			return (0);
+		}
+		break;
+	case PHASE_ONLINE:
+		break;
+	}
+	if (drain(p, now))
+		return (1);
+	if (p->phase == PHASE_ONLINE)
+		tick(p, now);
+	return (0);
+}
+
+/* Free the presence with its task. */
+static void
+presence_free(struct task *k)
+{
+	struct presence	*p = k->data;
+
+	if (p->t->presence == p)
+		p->t->presence = NULL;
+	servers_free(&p->sv);
+	if (p->sk != NULL)
+		sodium_free(p->sk);
+	sodium_memzero(p->cred, sizeof p->cred);
+	free(p);
+}
+
+/* Load the credential and identity key, checking they belong together. */
+static struct tryst_error *
+load(struct tryst *t, struct presence *p)
+{
+	struct tryst_error	*e;
+	char			*cause;
+
+	if (!t->have_conf || *t->conf.number == '\0')
+		return (lib_err(TRYST_ESTATE, "not registered"));
+	if (state_cred_load(t->dir, t->sign_pk, p->cred, &p->cr,
+	    &cause) != 0 || (p->sk = state_identity_load(t->dir,
+	    &cause)) == NULL) {
+		e = lib_err(TRYST_ESTATE, "%s; register again", cause);
+		free(cause);
+		return (e);
+	}
+	if (memcmp(p->sk + 32, p->cr.identity_pk, 32) != 0)
+		return (lib_err(TRYST_ESTATE, "the credential belongs to "
+		    "another identity key; register again"));
+	if (servers_parse(&p->sv, t->conf.server, randombytes_uniform,
+	    &cause) != 0) {
+		e = lib_err(TRYST_ESTATE, "%s", cause);
+		free(cause);
+		return (e);
+	}
+	return (NULL);
+}
+
+/* Go online; see tryst.h. */
+int
+presence_start(struct tryst *t, tryst_status_fn fn, void *user,
+    struct tryst_error **err)
+{
+	struct presence		*p;
+	struct tryst_error	*e;
+
+	if (t->presence != NULL)
+		return (lib_err_give(lib_err(TRYST_EBUSY, "already online or "
+		    "going online"), err));
+	p = xcalloc(1, sizeof *p);
+	p->t = t;
+	if ((e = load(t, p)) != NULL) {
+		if (p->sk != NULL)
+			sodium_free(p->sk);
+		free(p);
+		return (lib_err_give(e, err));
+	}
+	p->fn = fn;
+	p->user = user;
+	p->status = TRYST_CONNECTING;
+	randombytes_buf(&p->nonce, sizeof p->nonce);
+	p->k = lib_task_add(t, presence_step, p, presence_free);
+	t->presence = p;
+	servers_round(&p->sv);
+	connect_now(p, t->now());
+	return (0);
+}
+
+/* Go offline: the task ends on the next pass. */
+void
+presence_stop(struct tryst *t)
+{
+	struct presence	*p = t->presence;
+
+	if (p == NULL)
+		return;
+	p->k->done = 1;
+	p->status = TRYST_OFFLINE;
+	t->presence = NULL;
+	t->status_after = TRYST_OFFLINE;
+}
+
+int
+presence_status(const struct tryst *t)
+{
+	return (t->presence != NULL ? t->presence->status : t->status_after);
+}
+
+int
+tryst_go_online(tryst_t *t, tryst_status_fn fn, void *user,
+    tryst_error **err)
+{
+	return (presence_start(t, fn, user, err));
+}
+
+void
+tryst_go_offline(tryst_t *t)
+{
+	presence_stop(t);
+}
+
+int
+tryst_status(const tryst_t *t)
+{
+	return (presence_status(t));
+}

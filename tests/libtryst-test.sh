@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# libtryst-test.sh -- libtryst from Python: the ctypes binding
+# (bindings/python/tryst.py) sets a device up, registers, verifies, and
+# stays online from its own selectors loop, across a trystd that is
+# killed and started again (tests/libtryst/binding.py says what it checks).
+#
+# Needs redis-server, openssl and python3; exits 77 (skipped) without
+# them. Environment: TRYSTD, TRYSTCTL, TRYST, LIBTRYST (meson sets them),
+# LIBTRYST_KEEP=1 keeps the temporary folder.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+NUM=+15550100340
+
+skip() { echo "SKIP: $*"; exit 77; }
+for t in python3 redis-server redis-cli openssl; do
+	command -v "$t" >/dev/null 2>&1 || skip "no $t"
+done
+
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+lib_begin tryst-libtryst LIBTRYST_KEEP
+trap 'kill "$(cat "$tmp/trystd.pid" 2>/dev/null)" 2>/dev/null; lib_cleanup' EXIT
+
+read -r rport port < <(free_ports tcp tcp)
+redis_up "$rport" || { fail "redis-server did not start"; exit 1; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$tmp/key.pem" -out "$tmp/cert.pem" -days 2 \
+    -subj /CN=tryst-libtryst-test 2>/dev/null &&
+    "$TRYSTCTL" keygen "$tmp/master.key" >/dev/null ||
+    { fail "cannot make the server's keys"; exit 1; }
+cat >"$tmp/trystd.conf" <<CONF
+listen = 127.0.0.1:$port
+tls_cert = $tmp/cert.pem
+tls_key = $tmp/key.pem
+master_key = $tmp/master.key
+redis = 127.0.0.1:$rport
+verification = dev:$tmp/codes.txt
+idle_timeout_s = 30
+CONF
+# Started again by the test after it kills it: its pid in a file.
+cat >"$tmp/start-trystd" <<START
+#!/usr/bin/env bash
+"$TRYSTD" -c "$tmp/trystd.conf" >>"$tmp/trystd.log" 2>&1 &
+echo \$! >"$tmp/trystd.pid"
+for i in \$(seq 50); do
+	(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && exit 0
+	sleep 0.1
+done
+exit 1
+START
+chmod +x "$tmp/start-trystd"
+"$tmp/start-trystd" || { fail "trystd did not start"; exit 1; }
+key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys) ||
+    { fail "trystctl pubkeys"; exit 1; }
+
+# Under ASan the library needs the runtime loaded first; Python's own
+# allocations are not ours to report.
+preload=
+if ldd "$LIBTRYST" | grep -q libasan; then
+	preload=$(gcc -print-file-name=libasan.so)
+fi
+TRYST_HOSTPORT=127.0.0.1:$port TRYST_SERVER_KEY=$key \
+    TRYST_CODES=$tmp/codes.txt TRYST_STATE=$tmp/alice TRYST_NUMBER=$NUM \
+    TRYSTD_PIDFILE=$tmp/trystd.pid TRYSTD_RESTART=$tmp/start-trystd \
+    LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 \
+    python3 "$here/libtryst/binding.py"
+rc=$?
+kill "$(cat "$tmp/trystd.pid")" 2>/dev/null
+[ $rc -eq 0 ] || { show trystd.log; fails=$((fails + 1)); }
+redis_check "$rport"
+[ $fails -eq 0 ]

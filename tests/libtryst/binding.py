@@ -1,0 +1,209 @@
+"""binding.py -- libtryst from another language: the Python ctypes
+binding (bindings/python/tryst.py) against a real trystd. Run by
+tests/libtryst-test.sh, which starts Redis and trystd and passes:
+TRYST_HOSTPORT, TRYST_SERVER_KEY, TRYST_CODES (the dev: transport's
+file), TRYST_STATE (a folder), TRYST_NUMBER, TRYSTD_PIDFILE and
+TRYSTD_RESTART (a command that starts trystd again).
+
+The app's own loop (selectors) drives the library through fds(),
+timeout_ms() and process(), as an app's event loop would.
+"""
+import os
+import selectors
+import signal
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..",
+                                "bindings", "python"))
+import tryst  # noqa: E402
+
+fails = 0
+
+
+def ok(what):
+    print("ok:", what, flush=True)
+
+
+def fail(what):
+    global fails
+    fails += 1
+    print("FAIL:", what, flush=True)
+
+
+def loop(t, until, seconds):
+    """Drive t with a selectors loop until until() or seconds pass."""
+    end = time.monotonic() + seconds
+    sel = selectors.DefaultSelector()
+    while not until() and time.monotonic() < end:
+        for key in list(sel.get_map().values()):
+            sel.unregister(key.fileobj)
+        for fd, ev in t.fds():
+            sel.register(fd, (selectors.EVENT_READ if ev & tryst.READ
+                              else 0) |
+                         (selectors.EVENT_WRITE if ev & tryst.WRITE
+                          else 0))
+        wait = t.timeout_ms()
+        left = end - time.monotonic()
+        wait = left if wait < 0 else min(wait / 1000, left)
+        ready = sel.select(max(wait, 0)) if sel.get_map() else \
+            time.sleep(max(wait, 0)) or []
+        if not ready:
+            t.process()
+        for key, ev in ready:
+            t.process(key.fd, (tryst.READ if ev & selectors.EVENT_READ
+                               else 0) |
+                      (tryst.WRITE if ev & selectors.EVENT_WRITE else 0))
+    sel.close()
+    return until()
+
+
+def request(t, start, *args):
+    """Start a request and run until its done callback: its error."""
+    got = []
+    start(*args, lambda err: got.append(err))
+    if not loop(t, lambda: got, 60):
+        fail("%s: no answer in 60 s" % start.__name__)
+        return "timeout"
+    return got[0]
+
+
+def code_of(number):
+    code = None
+    for _ in range(100):
+        try:
+            with open(os.environ["TRYST_CODES"]) as f:
+                for line in f:
+                    n, c = line.split()[:2]
+                    if n == number:
+                        code = c
+        except FileNotFoundError:
+            pass
+        if code:
+            return code
+        time.sleep(0.1)
+    return None
+
+
+def main():
+    hostport = os.environ["TRYST_HOSTPORT"]
+    key = os.environ["TRYST_SERVER_KEY"]
+    number = os.environ["TRYST_NUMBER"]
+    state = os.environ["TRYST_STATE"]
+
+    print("libtryst", tryst.Tryst.version())
+    t = tryst.Tryst()
+
+    # Errors are values: wrong input, wrong order.
+    try:
+        t.register(number, lambda e: None)
+        fail("register before a state folder was accepted")
+    except tryst.TrystError as e:
+        if e.code == tryst.ESTATE:
+            ok("register before set-up: ESTATE, %s" % e.message)
+        else:
+            fail("register before set-up: code %d" % e.code)
+    t.state_dir(state)
+    try:
+        t.setup(hostport, lambda e: None, key="not base64!")
+        fail("a malformed key was accepted")
+    except tryst.TrystError as e:
+        (ok if e.code == tryst.EINVAL else fail)(
+            "setup with a malformed key: %d %s" % (e.code, e.message))
+
+    # A wrong pinned key is refused by the server check, asynchronously.
+    wrong = "A" * 43 + "="
+    err = request(t, t.setup, hostport)
+    if err is not None:
+        fail("setup (first use): %s" % err)
+    t3 = tryst.Tryst()
+    t3.state_dir(state + ".wrong")
+    got = []
+    t3.setup(hostport, lambda e: got.append(e), key=wrong)
+    loop(t3, lambda: got, 30)
+    if got and got[0] is not None and got[0].code == tryst.EKEY:
+        ok("setup with another key than the server's: EKEY (%s)" %
+           got[0].message[:60])
+    else:
+        fail("setup with a wrong key: %r" % (got and got[0]))
+    t3.close()
+
+    if t.account_server_key() == key:
+        ok("setup pinned the server's key on first use")
+    else:
+        fail("pinned %r, server has %r" % (t.account_server_key(), key))
+    ident = os.path.join(state, "identity")
+    mode = stat.S_IMODE(os.stat(ident).st_mode)
+    (ok if mode == 0o600 and t.identity_key() else fail)(
+        "identity key made, file mode %o" % mode)
+
+    err = request(t, t.register, number)
+    (ok if err is None else fail)("register %s: %s" % (number, err))
+    code = code_of(number)
+    if code is None:
+        fail("no code in the dev: transport's file")
+        return
+    wrong_code = "%0*d" % (len(code), (int(code) + 1) % 10 ** len(code))
+    err = request(t, t.verify, wrong_code)
+    if err is not None and err.code == tryst.ESERVER and \
+            err.server_code == 5:
+        ok("a wrong code: ESERVER with the server's BAD_CODE (5)")
+    else:
+        fail("wrong code: %r" % err)
+    err = request(t, t.verify, code)
+    (ok if err is None else fail)("verify: %s" % err)
+    n, i = t.account_number(), t.account_id()
+    if n == number and i and len(i) == 64:
+        ok("registered: number %s, ID %s..." % (n, i[:16]))
+    else:
+        fail("after verify: number %r id %r" % (n, i))
+
+    # The CLI reads the same state folder.
+    env = dict(os.environ, TRYST_HOME=state)
+    who = subprocess.run([os.environ["TRYST"], "whoami"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    if who.returncode == 0 and "id: " + i in who.stdout:
+        ok("tryst whoami agrees with the library on the ID")
+    else:
+        fail("tryst whoami: %d %s %s" % (who.returncode, who.stdout,
+                                         who.stderr))
+
+    # Online from the app's loop, and back after trystd dies.
+    seen = []
+    t.go_online(lambda s, e: seen.append((s, e and e.message)))
+    if loop(t, lambda: t.status() == tryst.ONLINE, 30):
+        ok("online (statuses %s)" % [s for s, _ in seen])
+    else:
+        fail("not online after 30 s: %s" % seen)
+    with open(os.environ["TRYSTD_PIDFILE"]) as f:
+        os.kill(int(f.read()), signal.SIGKILL)
+    if loop(t, lambda: t.status() == tryst.CONNECTING, 30):
+        ok("trystd killed: CONNECTING (%s)" % seen[-1][1])
+    else:
+        fail("no CONNECTING after trystd died: %s" % seen)
+    subprocess.run(os.environ["TRYSTD_RESTART"], shell=True, check=True)
+    seen.clear()
+    if loop(t, lambda: t.status() == tryst.ONLINE, 90):
+        ok("online again after trystd came back (%d changes)" % len(seen))
+    else:
+        fail("not online again in 90 s: %s" % seen)
+    # Staying online: trystd closes a connection silent for
+    # idle_timeout_s (30 s here), so 35 s online take PINGs from the
+    # library's timer.
+    seen.clear()
+    loop(t, lambda: False, 35)
+    (ok if t.status() == tryst.ONLINE and not seen else fail)(
+        "stayed online for 35 s, idle_timeout_s = 30 (changes: %s)" % seen)
+    t.go_offline()
+    (ok if t.status() == tryst.OFFLINE else fail)("offline on request")
+    t.process()
+    (ok if not t.fds() else fail)("no descriptor left after going offline")
+    t.close()
+
+
+if __name__ == "__main__":
+    main()
+    print("%d failed" % fails)
+    sys.exit(1 if fails else 0)
