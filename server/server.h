@@ -201,6 +201,35 @@ long long rl_bucket_now(long long tokens, uint64_t day, uint64_t now,
 /* §5.3's retry_after_s for a batch of count refused with tokens now. */
 uint64_t rl_bucket_retry(long long count, long long tokens, uint64_t now,
 	    long long refill);
+/* Seconds from now (Unix time) to the next 00:00 UTC, 1 to 86400: the
+ * retry_after_s of a budget of the UTC day. */
+uint64_t rl_day_left_s(uint64_t now);
+
+/* What one relay session knows of a party's relay_account_daily_bytes
+ * (relay.c): its account's count in Redis, rl:relay:{HEXID}:DAY, and the
+ * bytes not yet added to it. Zeroed: nothing known. */
+struct rlspend {
+	uint64_t	 day;		/* of known (Unix time div 86400) */
+	uint64_t	 known;		/* the count Redis last gave */
+	uint64_t	 flushing;	/* in an INCRBY not answered yet */
+	uint64_t	 unflushed;	/* sent by the party, not yet counted */
+};
+
+/* Redis gave total as the count of day. */
+void	 rl_spend_seen(struct rlspend *, uint64_t day, uint64_t total);
+/* Bytes the party may still send on day under budget (0: spent). */
+uint64_t rl_spend_left(const struct rlspend *, uint64_t day,
+	    uint64_t budget);
+/* The party sent n bytes. */
+void	 rl_spend_add(struct rlspend *, uint64_t n);
+/* Bytes to INCRBY now, counted as in flight (0: none): at the session's
+ * end (last) all, else a batch of at least batch bytes when no INCRBY is
+ * in flight. */
+uint64_t rl_spend_flush(struct rlspend *, uint64_t batch, int last);
+/* An INCRBY of n answered total for day (ok), or failed (the bytes are
+ * unflushed again). */
+void	 rl_spend_settle(struct rlspend *, uint64_t n, int ok, uint64_t day,
+	    uint64_t total);
 
 /* ---- trystd.c: the process ------------------------------------------- */
 
