@@ -66,6 +66,7 @@ struct settings {
 	long long	 relay_session_bytes;
 	long long	 relay_rate_bps;
 	long long	 relay_node_rate_bps;
+	long long	 relay_account_daily_bytes;
 	long long	 relay_buffer_bytes;
 	long long	 max_output_bytes;
 	long long	 handshake_timeout_s;
@@ -248,6 +249,7 @@ enum rl_kind {
 	RL_CONNECTIONS,		/* max_connections */
 	RL_CONNECTIONS_IP,	/* max_connections_per_ip */
 	RL_RELAY_QUOTA,		/* relay_session_bytes */
+	RL_RELAY_BUDGET,	/* relay_account_daily_bytes */
 	RL_STUN,		/* a STUN source's bucket */
 	RL_LOOKUPS,		/* lookups_per_minute */
 	RL_NKINDS
@@ -675,6 +677,13 @@ int	 store_account_delete(struct store *, const uint8_t id[ID_LEN],
 int	 store_discovery_charge(struct store *, const uint8_t id[ID_LEN],
 	    long long full, long long refill, uint64_t today, long long count,
 	    store_done, void *);
+/* The bytes id sent through relays on UTC day (v[0]; 0 if none). */
+int	 store_relay_spent(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t day, store_done, void *);
+/* Add n to them, the key expiring at the day's end; v[0] the new count.
+ * done NULL: no answer wanted. */
+int	 store_relay_charge(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t day, uint64_t n, store_done, void *);
 /* Which of n IDs (n * ID_LEN bytes) have accounts: exists[i] 0 or 1. */
 int	 store_lookup(struct store *, const uint8_t *ids, size_t n,
 	    store_done, void *);
@@ -1008,6 +1017,8 @@ struct call {
 	struct event	*refill;	/* the relay's rates: read again */
 	uint64_t	 tokens;	/* bytes the relay may move now */
 	uint64_t	 relayed;	/* bytes, both directions */
+	struct rlspend	 spend[2];	/* the parties' daily budgets */
+	int		 over_budget;	/* ended by a daily budget */
 	int		 relay_ran;	/* RELAY_READY went out: no rejoin */
 	int		 probing;	/* no node has rung the callee yet */
 	LIST_ENTRY(call) out_entry;
