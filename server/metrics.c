@@ -25,6 +25,7 @@ static const char *rl_names[RL_NKINDS] = {
 	[RL_CONNECTIONS] = "connections",
 	[RL_CONNECTIONS_IP] = "connections_per_ip",
 	[RL_RELAY_QUOTA] = "relay_session_bytes",
+	[RL_RELAY_BUDGET] = "relay_account_daily_bytes",
 	[RL_STUN] = "stun",
 	[RL_LOOKUPS] = "lookups",
 };

@@ -198,3 +198,74 @@ rl_prefix_key(const struct sockaddr *sa, uint8_t key[16])
 		key[15] = 4;		/* keep the /24 */
 	key[11] = 0xff;
 }
+
+/* Seconds from now until the next 00:00 UTC: 1 to 86400. */
+uint64_t
+rl_day_left_s(uint64_t now)
+{
+	return (DAY - now % DAY);
+}
+
+/* Redis said the account's count of day is total (RELAY_JOIN's read, or
+ * an INCRBY's answer). */
+void
+rl_spend_seen(struct rlspend *s, uint64_t day, uint64_t total)
+{
+	s->day = day;
+	s->known = total;
+}
+
+/* Bytes the party may still send on day within budget: the count Redis
+ * last gave for that day (none yet: 0), plus what is on its way there
+ * and what is not sent yet, taken from the budget. An INCRBY in flight
+ * across midnight counts against the new day too: at most a batch too
+ * strict, for a moment. */
+uint64_t
+rl_spend_left(const struct rlspend *s, uint64_t day, uint64_t budget)
+{
+	uint64_t	 used = s->flushing;
+
+	if (s->day == day)
+		used += s->known;
+	if (used >= budget || s->unflushed >= budget - used)
+		return (0);
+	return (budget - used - s->unflushed);
+}
+
+/* The party sent n bytes more. */
+void
+rl_spend_add(struct rlspend *s, uint64_t n)
+{
+	s->unflushed += n;
+}
+
+/* The bytes to send to Redis now, counted as on their way (0: none):
+ * everything not sent yet when the session ends (last), else a batch
+ * once batch bytes are waiting and no earlier INCRBY is unanswered, so
+ * that a session has at most one in flight until its end. */
+uint64_t
+rl_spend_flush(struct rlspend *s, uint64_t batch, int last)
+{
+	uint64_t	 n = s->unflushed;
+
+	if (n == 0 || (!last && (n < batch || s->flushing > 0)))
+		return (0);
+	s->unflushed = 0;
+	s->flushing += n;
+	return (n);
+}
+
+/* The INCRBY of n bytes on day answered total (ok), or failed: then the
+ * bytes wait for the next flush. */
+void
+rl_spend_settle(struct rlspend *s, uint64_t n, int ok, uint64_t day,
+    uint64_t total)
+{
+	if (n > s->flushing)
+		n = s->flushing;
+	s->flushing -= n;
+	if (ok)
+		rl_spend_seen(s, day, total);
+	else
+		s->unflushed += n;
+}

@@ -8,6 +8,12 @@
  * A session's relay runs once: after RELAY_READY went out, a RELAY_JOIN
  * for the session is refused, so its quota cannot be started over.
  *
+ * relay_account_daily_bytes: each party's account is charged what the
+ * party sends, in a Redis counter of the UTC day (store_relay_*). A join
+ * reads the count first and is refused when it is spent; a session adds
+ * to it a batch (FLUSH_BYTES) at a time and what is left at its end, and
+ * ends, as the quota ends it, when a party's budget is spent.
+ *
  * Lifetime: relay_read may reach the quota, which frees the call and
  * kills both data conns (freed on a later loop pass). So relay_read runs
  * only as a bufferevent read callback, never from a loop or another
@@ -20,6 +26,31 @@
 #include <sodium.h>
 
 #include "server.h"
+
+#define DAY		86400ULL
+
+/* Bytes of a party that a session adds to its daily count in one INCRBY
+ * (but the last): a MiB, or an eighth of a smaller budget's. Redis hears
+ * from a busy session about once per batch a party sends, never once per
+ * read. Another session of the same account counts them late, so an
+ * account may pass its budget by about a batch per session it has. */
+#define FLUSH_BYTES	(1 << 20)
+#define FLUSH_PARTS	8
+
+/* An INCRBY of a party's bytes, waiting for the new count. */
+struct charge {
+	uint64_t	 session;
+	uint64_t	 day;
+	uint64_t	 n;
+	int		 side;
+};
+
+/* A RELAY_JOIN waiting for its party's count of the day. */
+struct joinreq {
+	struct conn	*c;
+	uint64_t	 session;
+	uint8_t		 token[16];
+};
 
 /* How often relay_rate_bps adds tokens. */
 static const struct timeval refill_tick = { 0, 100000 };
@@ -76,9 +107,92 @@ node_tokens(struct server *srv, struct rlrate *r)
 	return (rl_tokens(&srv->relay_bucket, r, server_now_ms()));
 }
 
+/* The account of side i of call. */
+static const uint8_t *
+side_id(const struct call *call, int i)
+{
+	return (i == 0 ? call->caller->id : call->callee->id);
+}
+
+/* Today's UTC day number. */
+static uint64_t
+today(void)
+{
+	return (server_now() / DAY);
+}
+
+/* A party's budget is spent: the session ends as the quota ends it.
+ * Frees call. */
+static void
+over_budget(struct server *srv, struct call *call)
+{
+	srv->stats.rate_limited[RL_RELAY_BUDGET]++;
+	call->over_budget = 1;
+	calls_quota(srv->calls, call);
+}
+
+/* Redis counted a batch of a party (or could not): the session learns
+ * the account's count, which other sessions may have spent. Ends the
+ * session when it is spent, unless it ended already. Runs also after
+ * the book is gone (store_free at exit). */
+static void
+charged(struct server *srv, const struct store_result *res, void *arg)
+{
+	struct charge	*r = arg;
+	struct call	*call = NULL;
+	uint64_t	 budget = (uint64_t)srv->set.relay_account_daily_bytes;
+
+	if (srv->calls != NULL)
+		call = calls_find(srv->calls, r->session);
+
+	if (call != NULL && call->relay_ran) {
+		rl_spend_settle(&call->spend[r->side], r->n, res->ok, r->day,
+		    res->ok ? (uint64_t)res->v[0] : 0);
+		/* A session whose relay closed goes on without it. */
+		if (budget > 0 && call->relay[0] != NULL &&
+		    rl_spend_left(&call->spend[r->side], today(), budget) == 0)
+			over_budget(srv, call);	/* frees call */
+	}
+	free(r);
+}
+
+/* Add what side of call sent to its account's count: a batch, or at the
+ * session's end (last) all that is left, then without an answer. */
+static void
+charge(struct server *srv, struct call *call, int side, int last)
+{
+	struct rlspend	*sp = &call->spend[side];
+	uint64_t	 batch, n, day = today();
+	struct charge	*r;
+
+	batch = (uint64_t)srv->set.relay_account_daily_bytes / FLUSH_PARTS;
+	if (batch > FLUSH_BYTES)
+		batch = FLUSH_BYTES;
+	n = rl_spend_flush(sp, batch, last);	/* batch 0: at once */
+
+	if (n == 0)
+		return;
+	if (last) {
+		(void)store_relay_charge(srv->store, side_id(call, side), day,
+		    n, NULL, NULL);
+		return;
+	}
+	r = xmalloc(sizeof *r);
+	r->session = call->session;
+	r->day = day;
+	r->n = n;
+	r->side = side;
+	if (store_relay_charge(srv->store, side_id(call, side), day, n,
+	    charged, r) != 0) {
+		rl_spend_settle(sp, n, 0, day, 0);
+		free(r);
+	}
+}
+
 /* Move bytes from c to the other side, as far as its buffer, the
- * session's and the node's rates allow. May free c's call (the quota):
- * the read callback only, nothing after it. */
+ * session's and the node's rates and c's party's daily budget allow.
+ * May free c's call (the quota, the budget): the read callback only,
+ * nothing after it. */
 static void
 relay_read(struct bufferevent *bev, void *arg)
 {
@@ -88,10 +202,16 @@ relay_read(struct bufferevent *bev, void *arg)
 	size_t		 room, n, limit = (size_t)srv->set.relay_buffer_bytes;
 	struct call	*call = c->call;
 	uint64_t	 quota = (uint64_t)srv->set.relay_session_bytes, node;
+	uint64_t	 budget = (uint64_t)srv->set.relay_account_daily_bytes;
+	uint64_t	 left = UINT64_MAX;
+	struct rlspend	*sp;
 	struct rlrate	 rate;
 
 	if (c->state != CONN_RELAY || o == NULL || o->state != CONN_RELAY)
 		return;
+	sp = &call->spend[c->relay_side];
+	if (budget > 0)
+		left = rl_spend_left(sp, today(), budget);
 	node = node_tokens(srv, &rate);
 	out = bufferevent_get_output(o->bev);
 	room = evbuffer_get_length(out) < limit ?
@@ -108,6 +228,8 @@ relay_read(struct bufferevent *bev, void *arg)
 		n = (size_t)call->tokens;
 	if (n > node)
 		n = (size_t)node;
+	if (n > left)
+		n = (size_t)left;
 	if (n > 0) {
 		evbuffer_remove_buffer(in, out, n);
 		call->relayed += n;
@@ -115,6 +237,10 @@ relay_read(struct bufferevent *bev, void *arg)
 		call->tokens -= n;
 		if (node != UINT64_MAX)
 			rl_take(&srv->relay_bucket, &rate, server_now_ms(), n);
+		if (budget > 0) {
+			rl_spend_add(sp, n);
+			left -= n;
+		}
 	}
 	if (call->relayed >= quota) {
 		srv->stats.rate_limited[RL_RELAY_QUOTA]++;
@@ -122,6 +248,11 @@ relay_read(struct bufferevent *bev, void *arg)
 		calls_quota(srv->calls, call);
 		return;
 	}
+	if (left == 0) {
+		over_budget(srv, call);		/* the same */
+		return;
+	}
+	charge(srv, call, c->relay_side, 0);
 	if (evbuffer_get_length(out) >= limit)
 		bufferevent_disable(bev, EV_READ);	/* until o drains */
 	else if (call->tokens == 0 || n == node) {	/* a bucket is dry */
@@ -240,28 +371,41 @@ join_refusal(const struct conn *c, const struct call *call, int side)
 	return (NULL);
 }
 
-/* RELAY_JOIN, the first frame of a fresh connection. */
-void
-relay_join(struct conn *c, const struct msg *m)
+/* The call of session, in *callp, and the side whose token this is, or
+ * -1 if none. */
+static int
+find_side(struct server *srv, uint64_t session, const uint8_t token[16],
+    struct call **callp)
 {
-	struct server	*srv = c->srv;
-	struct call	*call = calls_find(srv->calls, m->u.relay_join.session);
-	const char	*why;
-	int		 side;
+	struct call	*call = calls_find(srv->calls, session);
 
+	*callp = call;
 	/* A call whose caller is on another node is a mirror: its relay is
 	 * on the caller's node (bus.c). */
-	side = call == NULL || call->caller->remote ? -1 :
-	    sodium_memcmp(m->u.relay_join.relay_token, call->relay_token[0],
-	    16) == 0 ? 0 :
-	    sodium_memcmp(m->u.relay_join.relay_token, call->relay_token[1],
-	    16) == 0 ? 1 : -1;
-	if ((why = join_refusal(c, call, side)) != NULL) {
-		conn_error(c, m->type, m->u.relay_join.session, ERR_NO_SESSION,
-		    0, why);
-		conn_kill(c, "relay join refused");
-		return;
-	}
+	if (call == NULL || call->caller->remote)
+		return (-1);
+	if (sodium_memcmp(token, call->relay_token[0], 16) == 0)
+		return (0);
+	if (sodium_memcmp(token, call->relay_token[1], 16) == 0)
+		return (1);
+	return (-1);
+}
+
+/* Refuse c's RELAY_JOIN for session and close c. */
+static void
+refuse(struct conn *c, uint64_t session, uint16_t code, uint32_t retry_s,
+    const char *why)
+{
+	conn_error(c, MSG_RELAY_JOIN, session, code, retry_s, why);
+	conn_kill(c, "relay join refused");
+}
+
+/* c joins call as side: it waits for the other, or the relay starts. */
+static void
+enter(struct conn *c, struct call *call, int side)
+{
+	struct server	*srv = c->srv;
+
 	conn_set_state(c, CONN_RELAY);
 	c->call = call;
 	c->relay_side = (unsigned)side;
@@ -275,6 +419,87 @@ relay_join(struct conn *c, const struct msg *m)
 	relay_start(srv, call);
 }
 
+/* The party's count of today came (or did not): join, unless it is
+ * spent, or c or the call went meanwhile. c was held: no frame was read
+ * since, and the bytes after RELAY_JOIN wait for the relay. */
+static void
+join_counted(struct server *srv, const struct store_result *res, void *arg)
+{
+	struct joinreq	*r = arg;
+	struct conn	*c = r->c;
+	struct call	*call;
+	const char	*why;
+	uint64_t	 budget = (uint64_t)srv->set.relay_account_daily_bytes;
+	uint64_t	 now = server_now();
+	int		 side;
+
+	c->busy = 0;
+	side = find_side(srv, r->session, r->token, &call);
+	if (c->state == CONN_DEAD)
+		goto out;
+	if (!res->ok)
+		refuse(c, r->session, ERR_UNAVAILABLE,
+		    store_retry_after(srv->store), "storage unavailable");
+	else if ((why = join_refusal(c, call, side)) != NULL)
+		refuse(c, r->session, ERR_NO_SESSION, 0, why);
+	else if (budget > 0 && (uint64_t)res->v[0] >= budget) {
+		srv->stats.rate_limited[RL_RELAY_BUDGET]++;
+		refuse(c, r->session, ERR_RATE_LIMITED,
+		    (uint32_t)rl_day_left_s(now), "the daily relay budget of "
+		    "this account is spent");
+	} else {
+		rl_spend_seen(&call->spend[side], now / DAY,
+		    (uint64_t)res->v[0]);
+		enter(c, call, side);
+	}
+out:
+	sodium_memzero(r, sizeof *r);
+	free(r);
+	conn_unref(c);		/* may free c */
+}
+
+/* RELAY_JOIN, the first frame of a fresh connection. With
+ * relay_account_daily_bytes, the party's count of the day is read
+ * first; c reads nothing meanwhile. */
+void
+relay_join(struct conn *c, const struct msg *m)
+{
+	struct server	*srv = c->srv;
+	uint64_t	 session = m->u.relay_join.session;
+	struct call	*call;
+	struct joinreq	*r;
+	const char	*why;
+	int		 side;
+
+	side = find_side(srv, session, m->u.relay_join.relay_token, &call);
+	if ((why = join_refusal(c, call, side)) != NULL) {
+		refuse(c, session, ERR_NO_SESSION, 0, why);
+		return;
+	}
+	if (srv->set.relay_account_daily_bytes == 0) {
+		enter(c, call, side);
+		return;
+	}
+	if (!store_up(srv->store)) {
+		refuse(c, session, ERR_UNAVAILABLE,
+		    store_retry_after(srv->store), "storage unavailable");
+		return;
+	}
+	r = conn_req_new(c, sizeof *r);
+	r->c = c;
+	r->session = session;
+	memcpy(r->token, m->u.relay_join.relay_token, 16);
+	if (store_relay_spent(srv->store, side_id(call, side), today(),
+	    join_counted, r) != 0) {
+		c->busy = 0;
+		refuse(c, session, ERR_UNAVAILABLE,
+		    store_retry_after(srv->store), "storage unavailable");
+		sodium_memzero(r, sizeof *r);
+		free(r);
+		conn_unref(c);
+	}
+}
+
 /* Close both data conns of a call; their output drains first. */
 void
 relay_close(struct server *srv, struct call *call)
@@ -282,6 +507,9 @@ relay_close(struct server *srv, struct call *call)
 	struct conn	*c;
 	int		 i;
 
+	/* What the parties sent and Redis has not counted yet. */
+	for (i = 0; i < 2; i++)
+		charge(srv, call, i, 1);
 	for (i = 0; i < 2; i++) {
 		if ((c = call->relay[i]) == NULL)
 			continue;

@@ -105,7 +105,8 @@ notify(void *arg, struct call *call, struct party *to, enum call_note note,
 			srv->stats.intro_offline++;
 		if (detail == ERR_QUOTA)
 			conn_error(c, MSG_RELAY_JOIN, call->session, ERR_QUOTA, 0,
-			    "relay quota of this session reached");
+			    call->over_budget ? "daily relay budget of a party "
+			    "spent" : "relay quota of this session reached");
 		else
 			conn_error(c, MSG_CONNECT, call->tag, (uint16_t)detail,
 			    0, detail == ERR_TIMEOUT ? "no answer in time" :
@@ -147,6 +148,7 @@ rendezvous_free(struct server *srv)
 	table_each(srv->connects, free_window, srv->connects);
 	table_free(srv->connects);
 	calls_free(srv->calls);
+	srv->calls = NULL;	/* relay.c's charges may still be answered */
 	bus_free(srv);
 }
 

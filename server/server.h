@@ -66,6 +66,7 @@ struct settings {
 	long long	 relay_session_bytes;
 	long long	 relay_rate_bps;
 	long long	 relay_node_rate_bps;
+	long long	 relay_account_daily_bytes;
 	long long	 relay_buffer_bytes;
 	long long	 max_output_bytes;
 	long long	 handshake_timeout_s;
@@ -201,6 +202,35 @@ long long rl_bucket_now(long long tokens, uint64_t day, uint64_t now,
 /* §5.3's retry_after_s for a batch of count refused with tokens now. */
 uint64_t rl_bucket_retry(long long count, long long tokens, uint64_t now,
 	    long long refill);
+/* Seconds from now (Unix time) to the next 00:00 UTC, 1 to 86400: the
+ * retry_after_s of a budget of the UTC day. */
+uint64_t rl_day_left_s(uint64_t now);
+
+/* What one relay session knows of a party's relay_account_daily_bytes
+ * (relay.c): its account's count in Redis, rl:relay:{HEXID}:DAY, and the
+ * bytes not yet added to it. Zeroed: nothing known. */
+struct rlspend {
+	uint64_t	 day;		/* of known (Unix time div 86400) */
+	uint64_t	 known;		/* the count Redis last gave */
+	uint64_t	 flushing;	/* in an INCRBY not answered yet */
+	uint64_t	 unflushed;	/* sent by the party, not yet counted */
+};
+
+/* Redis gave total as the count of day. */
+void	 rl_spend_seen(struct rlspend *, uint64_t day, uint64_t total);
+/* Bytes the party may still send on day under budget (0: spent). */
+uint64_t rl_spend_left(const struct rlspend *, uint64_t day,
+	    uint64_t budget);
+/* The party sent n bytes. */
+void	 rl_spend_add(struct rlspend *, uint64_t n);
+/* Bytes to INCRBY now, counted as in flight (0: none): at the session's
+ * end (last) all, else a batch of at least batch bytes when no INCRBY is
+ * in flight. */
+uint64_t rl_spend_flush(struct rlspend *, uint64_t batch, int last);
+/* An INCRBY of n answered total for day (ok), or failed (the bytes are
+ * unflushed again). */
+void	 rl_spend_settle(struct rlspend *, uint64_t n, int ok, uint64_t day,
+	    uint64_t total);
 
 /* ---- trystd.c: the process ------------------------------------------- */
 
@@ -219,6 +249,7 @@ enum rl_kind {
 	RL_CONNECTIONS,		/* max_connections */
 	RL_CONNECTIONS_IP,	/* max_connections_per_ip */
 	RL_RELAY_QUOTA,		/* relay_session_bytes */
+	RL_RELAY_BUDGET,	/* relay_account_daily_bytes */
 	RL_STUN,		/* a STUN source's bucket */
 	RL_LOOKUPS,		/* lookups_per_minute */
 	RL_NKINDS
@@ -646,6 +677,13 @@ int	 store_account_delete(struct store *, const uint8_t id[ID_LEN],
 int	 store_discovery_charge(struct store *, const uint8_t id[ID_LEN],
 	    long long full, long long refill, uint64_t today, long long count,
 	    store_done, void *);
+/* The bytes id sent through relays on UTC day (v[0]; 0 if none). */
+int	 store_relay_spent(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t day, store_done, void *);
+/* Add n to them, the key expiring at the day's end; v[0] the new count.
+ * done NULL: no answer wanted. */
+int	 store_relay_charge(struct store *, const uint8_t id[ID_LEN],
+	    uint64_t day, uint64_t n, store_done, void *);
 /* Which of n IDs (n * ID_LEN bytes) have accounts: exists[i] 0 or 1. */
 int	 store_lookup(struct store *, const uint8_t *ids, size_t n,
 	    store_done, void *);
@@ -979,6 +1017,8 @@ struct call {
 	struct event	*refill;	/* the relay's rates: read again */
 	uint64_t	 tokens;	/* bytes the relay may move now */
 	uint64_t	 relayed;	/* bytes, both directions */
+	struct rlspend	 spend[2];	/* the parties' daily budgets */
+	int		 over_budget;	/* ended by a daily budget */
 	int		 relay_ran;	/* RELAY_READY went out: no rejoin */
 	int		 probing;	/* no node has rung the callee yet */
 	LIST_ENTRY(call) out_entry;

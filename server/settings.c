@@ -526,6 +526,9 @@ const struct conf_entry settings_table[] = {
 	LIMIT(relay_node_rate_bps, "0", 0, 100000000000LL,
 	    "Relayed bytes per second of all sessions of this node together; "
 	    "0: no cap."),
+	LIMIT(relay_account_daily_bytes, "0", 0, 1LL << 50,
+	    "Bytes an account may send through the relay per UTC day; 0: no "
+	    "budget."),
 	LIMIT(relay_buffer_bytes, "262144", 16384, 16777216,
 	    "Unsent relay output before the other side is paused."),
 	LIMIT(max_output_bytes, "1048576", 65536, 1LL << 30,

@@ -119,6 +119,13 @@ static const char bucket_lua[] =
 	"  (today + math.ceil((full - tokens) / refill)) * 86400) "
 	"return {1, tokens}";
 
+/* KEYS[1] an account's relayed bytes of a UTC day; ARGV bytes, the end
+ * of that day. Returns the count with them. */
+static const char relay_lua[] =
+	"local n = redis.call('INCRBY', KEYS[1], ARGV[1]) "
+	"redis.call('EXPIREAT', KEYS[1], ARGV[2]) "
+	"return n";
+
 /* ---- replies ---------------------------------------------------------- */
 
 /* The integer value of a reply (a string or integer; nil is 0), or -1. */
@@ -204,6 +211,15 @@ parse_account_delete(const redisReply *r, struct op *op,
 	if (r->type != REDIS_REPLY_INTEGER)
 		return (-1);
 	res->v[0] = r->integer;
+	return (0);
+}
+
+/* GET or relay_lua: a count (nil: 0). */
+static int
+parse_count(const redisReply *r, struct op *op, struct store_result *res)
+{
+	if ((res->v[0] = reply_int(r)) < 0)
+		return (-1);
 	return (0);
 }
 
@@ -433,6 +449,49 @@ store_discovery_charge(struct store *st, const uint8_t id[ID_LEN],
 	snprintf(a4, sizeof a4, "%lld", count);
 	return (send_op(st, op_new(st, parse_discovery, done, arg), key, 8,
 	    argv));
+}
+
+/* "rl:relay:{HEXID}:DAY", the bytes id sent through relays on a UTC
+ * day. */
+static void
+relay_key(char *buf, size_t len, const uint8_t id[ID_LEN], uint64_t day)
+{
+	char	 hex[2 * ID_LEN + 1];
+
+	hex_encode(hex, id, ID_LEN);
+	snprintf(buf, len, "rl:relay:{%s}:%llu", hex, (unsigned long long)day);
+}
+
+/* Read the bytes id sent through relays on day. */
+int
+store_relay_spent(struct store *st, const uint8_t id[ID_LEN], uint64_t day,
+    store_done done, void *arg)
+{
+	char		 key[2 * ID_LEN + 40];
+	const char	*argv[] = { "GET", key };
+
+	relay_key(key, sizeof key, id, day);
+	return (send_op(st, op_new(st, parse_count, done, arg), key, 2, argv));
+}
+
+/* Add n bytes to what id sent through relays on day, which expires at
+ * the day's end; done (NULL: none) gets the new count. */
+int
+store_relay_charge(struct store *st, const uint8_t id[ID_LEN], uint64_t day,
+    uint64_t n, store_done done, void *arg)
+{
+	char		 key[2 * ID_LEN + 40], a1[24], a2[24];
+	const char	*argv[] = { "EVAL", relay_lua, "1", key, a1, a2 };
+	struct op	*op;
+
+	relay_key(key, sizeof key, id, day);
+	snprintf(a1, sizeof a1, "%llu", (unsigned long long)n);
+	snprintf(a2, sizeof a2, "%llu", (unsigned long long)(day + 1) * 86400);
+	if (done == NULL)
+		return (st->ops->cmd(st->rd, key, NULL, NULL, 6, argv, NULL));
+	op = op_new(st, parse_count, done, arg);
+	return (op_sent(op, st->ops->cmd(st->rd, key, op_reply, op, 6, argv,
+	    NULL)));
 }
 
 /* One reply fewer to wait for; after the last, hand the answers on. */

@@ -475,6 +475,7 @@ if command -v redis-server >/dev/null 2>&1 &&
 	is 0 spublish 'tryst:node:{n1}' x
 	is 2 hset 'rl:disc:{ab}' tokens 5 day 1
 	is 5 eval "return redis.call('HMGET', KEYS[1], 'tokens')[1]" 1 'rl:disc:{ab}'
+	is 4096 eval "return redis.call('INCRBY', KEYS[1], ARGV[1])" 1 'rl:relay:{ab}:1' 4096
 	has "rewriting" bgrewriteaof
 	is 1 del 'acct:{ab}'
 	# trystctl itself, as the trystd user: stats, lookup, compact.

@@ -75,7 +75,9 @@ h_check_redis_keys(void)
 	ck_assert_int_eq(regcomp(&rl, "^(vt:\\{[0-9a-f]{64}\\}:[0-9a-f]{48}|"
 	    "rl:code:\\{[0-9a-f]{64}\\}:[0-9]+|"
 	    "rl:codefail:\\{[0-9a-f]{64}\\}:[0-9]+|"
-	    "rl:disc:\\{[0-9a-f]{64}\\})$", REG_EXTENDED | REG_NOSUB), 0);
+	    "rl:disc:\\{[0-9a-f]{64}\\}|"
+	    "rl:relay:\\{[0-9a-f]{64}\\}:[0-9]+)$", REG_EXTENDED | REG_NOSUB),
+	    0);
 	rc = redisConnect("127.0.0.1", H.redis_port);
 	ck_assert_msg(rc != NULL && rc->err == 0, "redis connect");
 	r = redisCommand(rc, "KEYS *");
@@ -85,10 +87,15 @@ h_check_redis_keys(void)
 
 		if (regexec(&acct, key, 0, NULL, 0) == 0)
 			check_account(rc, key);
-		else if (regexec(&rl, key, 0, NULL, 0) == 0)
+		else if (regexec(&rl, key, 0, NULL, 0) == 0) {
 			ck_assert_msg(h_reply_int(rc, "TTL", key) > 0,
 			    "%s has no TTL", key);
-		else
+			/* A relay budget's day ends with it. */
+			if (strncmp(key, "rl:relay:", 9) == 0)
+				ck_assert_int_eq(h_reply_int(rc, "EXPIRETIME",
+				    key), (atoll(strrchr(key, ':') + 1) + 1) *
+				    86400);
+		} else
 			ck_abort_msg("unexpected Redis key %s", key);
 	}
 	n = r->elements;

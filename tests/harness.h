@@ -350,6 +350,10 @@ TCase	*integ_ops_http_tcase(void);
  * and its back-off when out of descriptors. */
 TCase	*integ_metrics_tcase(void);
 
+/* ---- integ-budget.c: relay_account_daily_bytes ----------------------- */
+
+TCase	*integ_budget_tcase(void);
+
 /* ---- integ-deliver.c: verification = exec:PROGRAM ------------------- */
 
 TCase	*integ_deliver_tcase(void);

@@ -62,7 +62,10 @@ start_with_password(struct hproc *p, int port, const char *user,
 	ck_assert_int_eq(file_write_atomic(pw, text, strlen(text), 0600, 0,
 	    NULL), 0);
 	free(text);
+	/* A relay budget, so that a relayed call also reads and adds to the
+	 * relay counts (the shipped ACL must allow it). */
 	snprintf(extra, sizeof extra, "metrics_listen = %d\n"
+	    "relay_account_daily_bytes = 4096\n"
 	    "redis_password_file = %s\n%s%s%s", port, pw,
 	    user != NULL ? "redis_user = " : "", user != NULL ? user : "",
 	    user != NULL ? "\n" : "");

@@ -141,7 +141,7 @@ redis_check() {
 			    [ "$(redis_read "$1" expiretime "$k")" -eq \
 			    $((seen + 120 * 86400)) ] ||
 			    bad="$bad $k(seen $seen, expiry)"
-		elif [[ $k =~ ^(vt:\{$hex\}:[0-9a-f]{48}|rl:code:\{$hex\}:[0-9]+|rl:codefail:\{$hex\}:[0-9]+|rl:disc:\{$hex\})$ ]]; then
+		elif [[ $k =~ ^(vt:\{$hex\}:[0-9a-f]{48}|rl:code:\{$hex\}:[0-9]+|rl:codefail:\{$hex\}:[0-9]+|rl:disc:\{$hex\}|rl:relay:\{$hex\}:[0-9]+)$ ]]; then
 			[ "$(redis_read "$1" ttl "$k")" -gt 0 ] ||
 			    bad="$bad $k(no TTL)"
 		else

@@ -558,6 +558,7 @@ main(void)
 	suite_add_tcase(s, integ_tls_tcase());
 	suite_add_tcase(s, integ_nodes_ops_tcase());
 	suite_add_tcase(s, integ_nodes_tcase());
+	suite_add_tcase(s, integ_budget_tcase());
 	tc = tcase_create("left-behind");
 	tcase_add_test(tc, test_left_behind);
 	suite_add_tcase(s, tc);

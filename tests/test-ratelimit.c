@@ -1,7 +1,9 @@
 /*
  * test-ratelimit.c -- windows, token buckets (refill, cap, a clock that
  * goes back, huge gaps, overflow), address and prefix keys, the discovery
- * bucket of §5.3, and the hash table behind presence and the counters.
+ * bucket of §5.3, the relay's daily budget (the seconds to the next UTC
+ * day, and when a session charges Redis), and the hash table behind
+ * presence and the counters.
  */
 #include <sys/socket.h>
 
@@ -292,6 +294,145 @@ START_TEST(test_table)
 }
 END_TEST
 
+/* Every second of two days and their edges: 1 to 86400 seconds, to the
+ * next midnight exactly. */
+START_TEST(test_day_left)
+{
+	uint64_t	 day0 = 20000, t, left, bad = 0;
+
+	/* One assertion for all: Check records a point at each. */
+	for (t = day0 * DAY; t < (day0 + 2) * DAY; t++) {
+		left = rl_day_left_s(t);
+		if (left < 1 || left > DAY || (t + left) % DAY != 0 ||
+		    (t + left) / DAY != t / DAY + 1)
+			bad++;
+	}
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_eq(rl_day_left_s(0), DAY);
+	ck_assert_uint_eq(rl_day_left_s(day0 * DAY - 1), 1);
+	ck_assert_uint_eq(rl_day_left_s(day0 * DAY + 3600), DAY - 3600);
+}
+END_TEST
+
+/* One session's view of a party's budget, step by step: what Redis said
+ * at the join, a batch in flight, its answer, a failure, the end. */
+START_TEST(test_spend_steps)
+{
+	struct rlspend	 s;
+	const uint64_t	 day = 20000, budget = 10000, batch = 1000;
+
+	memset(&s, 0, sizeof s);
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), budget);
+	rl_spend_seen(&s, day, 4000);		/* the join's GET */
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 6000);
+	rl_spend_add(&s, 999);
+	ck_assert_uint_eq(rl_spend_flush(&s, batch, 0), 0);	/* < batch */
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 5001);
+	rl_spend_add(&s, 1);
+	ck_assert_uint_eq(rl_spend_flush(&s, batch, 0), 1000);
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 5000);
+	rl_spend_add(&s, 1500);
+	/* One INCRBY in flight at a time. */
+	ck_assert_uint_eq(rl_spend_flush(&s, batch, 0), 0);
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 3500);
+	/* Another session of the account added 2000 meanwhile. */
+	rl_spend_settle(&s, 1000, 1, day, 7000);
+	ck_assert_uint_eq(s.flushing, 0);
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 1500);
+	ck_assert_uint_eq(rl_spend_flush(&s, batch, 0), 1500);
+	rl_spend_settle(&s, 1500, 0, day, 0);	/* Redis failed */
+	ck_assert_uint_eq(s.unflushed, 1500);
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 1500);
+	rl_spend_add(&s, 1500);
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 0);
+	rl_spend_add(&s, 7);			/* never below 0 */
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 0);
+	/* The end sends everything, even with an INCRBY in flight. */
+	ck_assert_uint_eq(rl_spend_flush(&s, batch, 0), 3007);
+	rl_spend_add(&s, 5);
+	ck_assert_uint_eq(rl_spend_flush(&s, batch, 1), 5);
+	ck_assert_uint_eq(rl_spend_flush(&s, batch, 1), 0);
+	ck_assert_uint_eq(s.flushing, 3012);
+	/* Over the budget in Redis: nothing left. */
+	rl_spend_settle(&s, 3012, 1, day, 12000);
+	ck_assert_uint_eq(rl_spend_left(&s, day, budget), 0);
+}
+END_TEST
+
+/* A new UTC day: the old day's count no longer counts, what was not yet
+ * sent does (it goes to the new day's key); a budget of a byte. */
+START_TEST(test_spend_midnight)
+{
+	struct rlspend	 s;
+
+	memset(&s, 0, sizeof s);
+	rl_spend_seen(&s, 20000, 10000);
+	ck_assert_uint_eq(rl_spend_left(&s, 20000, 10000), 0);
+	ck_assert_uint_eq(rl_spend_left(&s, 20001, 10000), 10000);
+	rl_spend_add(&s, 300);
+	ck_assert_uint_eq(rl_spend_left(&s, 20001, 10000), 9700);
+	ck_assert_uint_eq(rl_spend_flush(&s, 100, 0), 300);
+	ck_assert_uint_eq(rl_spend_left(&s, 20001, 10000), 9700);
+	rl_spend_settle(&s, 300, 1, 20001, 300);
+	ck_assert_uint_eq(rl_spend_left(&s, 20001, 10000), 9700);
+	memset(&s, 0, sizeof s);
+	ck_assert_uint_eq(rl_spend_left(&s, 1, 1), 1);
+	rl_spend_add(&s, 1);
+	ck_assert_uint_eq(rl_spend_left(&s, 1, 1), 0);
+}
+END_TEST
+
+/*
+ * Every session of four sends of 0 to 5 bytes, budgets 1 to 12, batches
+ * 1 to 4, with Redis answering each INCRBY at once or one send later:
+ * the party never sends more than left allows, left is exactly what the
+ * budget minus the bytes sent is, at most one INCRBY is in flight before
+ * the end, and at the end Redis holds every byte sent.
+ */
+START_TEST(test_spend_all)
+{
+	uint64_t	 budget, batch, seq, x, n, sent, redis, left;
+	uint64_t	 inflight, bad = 0, sessions = 0;
+	struct rlspend	 s;
+	int		 lag, i;
+
+	/* Failures are counted, not asserted one by one: Check records a
+	 * point at each assertion, which would take seconds here. */
+
+	for (budget = 1; budget <= 12; budget++)
+	for (batch = 1; batch <= 4; batch++)
+	for (lag = 0; lag <= 1; lag++)
+	for (seq = 0; seq < 6 * 6 * 6 * 6; seq++) {
+		memset(&s, 0, sizeof s);
+		rl_spend_seen(&s, 7, 0);
+		sent = redis = inflight = 0;
+		sessions++;
+		for (x = seq, i = 0; i < 4; i++, x /= 6) {
+			left = rl_spend_left(&s, 7, budget);
+			bad += left != (budget > sent ? budget - sent : 0);
+			n = x % 6 < left ? x % 6 : left;
+			rl_spend_add(&s, n);
+			sent += n;
+			/* With lag, the answer to the last step's INCRBY
+			 * comes after this step's flush. */
+			if ((n = rl_spend_flush(&s, batch, 0)) > 0)
+				bad += inflight != 0 || n < batch;
+			if (!lag)
+				inflight = n;
+			if (inflight > 0) {
+				redis += inflight;
+				rl_spend_settle(&s, inflight, 1, 7, redis);
+			}
+			inflight = lag ? n : 0;
+		}
+		redis += inflight + rl_spend_flush(&s, batch, 1);
+		bad += sent > budget || redis != sent || s.unflushed != 0;
+	}
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_eq(sessions, 12 * 4 * 2 * 6 * 6 * 6 * 6);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -308,6 +449,10 @@ main(void)
 	tcase_add_test(tc, test_token_overflow);
 	tcase_add_test(tc, test_code_burst);
 	tcase_add_test(tc, test_prefix_key);
+	tcase_add_test(tc, test_day_left);
+	tcase_add_test(tc, test_spend_steps);
+	tcase_add_test(tc, test_spend_midnight);
+	tcase_add_test(tc, test_spend_all);
 	tcase_add_test(tc, test_table);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));

@@ -48,6 +48,7 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(s.max_batch, 1024);
 	ck_assert_int_eq(s.relay_session_bytes, 268435456);
 	ck_assert_int_eq(s.relay_rate_bps, 0);
+	ck_assert_int_eq(s.relay_account_daily_bytes, 0);
 	ck_assert_int_eq(s.idle_timeout_s, 300);
 	ck_assert_int_eq(s.max_connections, 100000);
 	ck_assert_int_eq(s.max_connections_per_account, 4);
@@ -78,9 +79,9 @@ START_TEST(test_table_covers_settings)
 		}
 		ck_assert_uint_le(strlen(e->help), 76);
 	}
-	/* 13 strings, log_level, 32 limits of doc/protocol.md §8 and
+	/* 13 strings, log_level, 33 limits of doc/protocol.md §8 and
 	 * test_accounts. */
-	ck_assert_uint_eq(n, 47);
+	ck_assert_uint_eq(n, 48);
 }
 END_TEST
 

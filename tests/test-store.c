@@ -457,6 +457,43 @@ START_TEST(test_discovery_charge)
 }
 END_TEST
 
+/* The relay's daily count: a GET at RELAY_JOIN (nil is 0), an INCRBY
+ * with the day's end as expiry, and one sent without an answer. */
+START_TEST(test_relay_budget)
+{
+	struct got	 g = { 0 };
+
+	ck_assert_int_eq(store_relay_spent(st, id, 20000, done, &g), 0);
+	expect(0, "GET rl:relay:{%s}:20000", 1);
+	answer(0, unit_reply(REDIS_REPLY_NIL));
+	ck_assert_int_eq(g.res.ok, 1);
+	ck_assert_int_eq(g.res.v[0], 0);
+	ck_assert_int_eq(store_relay_spent(st, id, 20000, done, &g), 0);
+	answer(1, unit_reply_str("3145728"));
+	ck_assert_int_eq(g.res.ok, 1);
+	ck_assert_int_eq(g.res.v[0], 3145728);
+	ck_assert_int_eq(store_relay_spent(st, id, 20000, done, &g), 0);
+	answer(2, unit_reply_text(REDIS_REPLY_ERROR, "NOPERM"));
+	ck_assert_int_eq(g.res.ok, 0);
+	ck_assert_int_eq(store_relay_charge(st, id, 20000, 1048576, done, &g),
+	    0);
+	/* 20001 x 86400: the end of day 20000. */
+	expect(3, "EVAL LUA 1 rl:relay:{%s}:20000 1048576 1728086400", 1);
+	ck_assert_ptr_nonnull(strstr(sent[3].script, "INCRBY"));
+	ck_assert_ptr_nonnull(strstr(sent[3].script, "EXPIREAT"));
+	answer(3, unit_reply_int(4194304));
+	ck_assert_int_eq(g.res.ok, 1);
+	ck_assert_int_eq(g.res.v[0], 4194304);
+	ck_assert_int_eq(store_relay_charge(st, id, 20000, 5, NULL, NULL), 0);
+	expect(4, "EVAL LUA 1 rl:relay:{%s}:20000 5 1728086400", 0);
+	ck_assert_int_eq(g.calls, 4);
+	up = 0;
+	ck_assert_int_eq(store_relay_spent(st, id, 20000, done, &g), -1);
+	ck_assert_int_eq(store_relay_charge(st, id, 20000, 5, NULL, NULL), -1);
+	ck_assert_int_eq(g.calls, 4);
+}
+END_TEST
+
 START_TEST(test_lookup)
 {
 	struct got	 g = { 0 };
@@ -627,6 +664,7 @@ main(void)
 	tcase_add_test(tc, test_account_seen);
 	tcase_add_test(tc, test_account_delete);
 	tcase_add_test(tc, test_discovery_charge);
+	tcase_add_test(tc, test_relay_budget);
 	tcase_add_test(tc, test_lookup);
 	tcase_add_test(tc, test_down);
 	tcase_add_test(tc, test_gone);

@@ -145,6 +145,9 @@ low_limits(struct settings *s)
 	s->max_sessions = 2;
 	s->call_timeout_s = 5;
 	s->relay_session_bytes = 512;
+	/* Below the quota: sessions end on it and later joins are refused;
+	 * every join waits for the store. */
+	s->relay_account_daily_bytes = 384;
 	s->relay_buffer_bytes = 256;
 	s->max_output_bytes = 2048;
 	s->max_offer_bytes = 256;

@@ -394,6 +394,9 @@ op_set(void)
 		break;
 	case 3:
 		s->relay_session_bytes = 64 + (long long)v * 8;
+		/* The daily budget off (joins at once), or low. */
+		s->relay_account_daily_bytes = v % 2 ? 0 :
+		    256 + (long long)v * 8;
 		break;
 	case 4:
 		s->relay_rate_bps = v % 2 ? 0 : 64 + (long long)v * 4;

@@ -1,8 +1,9 @@
 /*
  * store-mem.c -- the data layer of server.h ("store.c: the data layer's
  * typed operations") answered from memory, for the whole-server fuzz
- * target: accounts, counters that expire by the server's clock, the
- * discovery bucket, and revocation messages, with the semantics store.c
+ * target: accounts, counters that expire by the server's clock (the
+ * relay's daily budget among them), the discovery bucket, and revocation
+ * messages, with the semantics store.c
  * gets from Redis and its scripts.
  *
  * Each operation takes effect when it is called, as Redis runs a command
@@ -33,6 +34,7 @@ enum {
 	E_FAILS,	/* rl:codefail: wrong codes of a number in a day */
 	E_TOKEN,	/* vt: attempts on a token, USED once used */
 	E_DISC,		/* rl:disc: v[0] tokens, v[1] day */
+	E_RELAY,	/* rl:relay: bytes an account relayed in a day */
 };
 
 /* One key and its value. */
@@ -479,6 +481,42 @@ store_discovery_charge(struct store *st, const uint8_t id[ID_LEN],
 	b->v[1] = (long long)today;
 	b->expires = (today + (uint64_t)((full - tokens + refill - 1) /
 	    refill)) * 86400;
+	return (0);
+}
+
+/* Read the bytes id relayed on day. */
+int
+store_relay_spent(struct store *st, const uint8_t id[ID_LEN], uint64_t day,
+    store_done done, void *arg)
+{
+	struct entry	*e;
+	struct op	*op;
+
+	if (st->down)
+		return (-1);
+	e = entry_of(st, E_RELAY, id, ID_LEN, day, 0);
+	op = op_queue(st, done, arg);
+	op->res.v[0] = e != NULL ? e->v[0] : 0;
+	return (0);
+}
+
+/* Add n to them; the count expires at the day's end. */
+int
+store_relay_charge(struct store *st, const uint8_t id[ID_LEN], uint64_t day,
+    uint64_t n, store_done done, void *arg)
+{
+	struct entry	*e;
+	struct op	*op;
+
+	if (st->down)
+		return (-1);
+	e = entry_of(st, E_RELAY, id, ID_LEN, day, 1);
+	e->v[0] += (long long)n;
+	e->expires = (day + 1) * 86400;
+	if (done != NULL) {
+		op = op_queue(st, done, arg);
+		op->res.v[0] = e->v[0];
+	}
 	return (0);
 }
 
