@@ -557,10 +557,13 @@ void	 p2p_unmap(struct p2p *, struct portmap *pm);
  * at outside port want for life_s seconds, within budget_ms: 0 with the
  * router's outside address and the port it gave in *ext (family 4) and
  * the lifetime granted in *granted_s (0: until deleted), or -1. Asked
- * again with want = the port given, it renews. unmap deletes it.
+ * again with want = the port given, it renews. unmap deletes it. start,
+ * when set, begins a search before any protocol is asked, so that the
+ * waits overlap (map then waits for what is left of budget_ms).
  */
 struct portmap_proto {
 	const char	*name;
+	void		(*start)(void *, int budget_ms);
 	int		(*map)(void *, uint16_t port, uint16_t want,
 			    uint32_t life_s, int budget_ms, struct cand *ext,
 			    uint32_t *granted_s);

@@ -6,8 +6,9 @@
  * listens: that address is offered as a server-reflexive candidate.
  *
  * NAT-PMP/PCP (libnatpmp) is asked first, then UPnP IGD (libminiupnpc),
- * each within PORTMAP_BUDGET_MS, so that a network without either costs
- * about that much per call. The mapping is renewed at half its lifetime
+ * each within PORTMAP_BUDGET_MS; the UPnP search is sent before NAT-PMP
+ * is asked, so that a network without either costs about one budget per
+ * call. The mapping is renewed at half its lifetime
  * while the call lives (portmap_tick from the session loop) and deleted
  * when the call ends.
  *
@@ -162,6 +163,10 @@ portmap_open(struct portmap *pm, uint16_t port)
 
 	pm->port = port;
 	for (i = 0; i < pm->nproto; i++) {
+		if (pm->proto[i].start != NULL)
+			pm->proto[i].start(pm->proto[i].arg, PORTMAP_BUDGET_MS);
+	}
+	for (i = 0; i < pm->nproto; i++) {
 		if (try_proto(pm, &pm->proto[i]) == 0)
 			return (0);
 	}
@@ -306,55 +311,74 @@ struct upnp {
 	struct IGDdatas	 data;
 	char		 lan[64];	/* our address, as the IGD is reached */
 	int		 found;
+	int		 fd;		/* the SSDP search, or -1 */
+	int64_t		 end;		/* when the search is over */
 };
 
-/* Search the LAN for an IGD until end: its description URL into out.
- * libminiupnpc's own discovery waits at least a second (MX 1), so the
- * search is made here; an IGD that spreads its answers over MX is
- * missed when it answers late. */
-static int
-ssdp_search(char *out, size_t outlen, int64_t end)
+/* Search the LAN for an IGD: send the SSDP M-SEARCH now and take
+ * answers until budget_ms from now (ssdp_take). libminiupnpc's own
+ * discovery waits at least a second (MX 1), so the search is made here;
+ * an IGD that spreads its answers over MX is missed when it answers
+ * late. Sent before NAT-PMP is asked, so that the two waits overlap. */
+static void
+upnp_start(void *arg, int budget_ms)
 {
 	static const char	 req[] = "M-SEARCH * HTTP/1.1\r\n"
 	    "HOST: " SSDP_ADDR ":1900\r\n"
 	    "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
 	    "MAN: \"ssdp:discover\"\r\nMX: 1\r\n\r\n";
+	struct upnp		*st = arg;
 	struct sockaddr_in	 sin;
-	struct pollfd		 pfd;
-	char			 buf[1500];
-	int64_t			 left;
-	ssize_t			 n;
-	int			 fd, ttl = 2, rc = -1;
+	int			 ttl = 2;
 
-	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) == -1)
-		return (-1);
-	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+	st->end = tryst_now_ms() + budget_ms;
+	if (st->fd != -1 || (st->fd = socket(AF_INET, SOCK_DGRAM |
+	    SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+		return;
+	setsockopt(st->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons(SSDP_PORT);
 	inet_pton(AF_INET, SSDP_ADDR, &sin.sin_addr);
-	if (sendto(fd, req, sizeof req - 1, 0, (struct sockaddr *)&sin,
-	    sizeof sin) == -1)
-		goto out;
-	pfd.fd = fd;
+	if (sendto(st->fd, req, sizeof req - 1, 0, (struct sockaddr *)&sin,
+	    sizeof sin) == -1) {
+		close(st->fd);
+		st->fd = -1;
+	}
+}
+
+/* The first answer to the search until its end: the IGD's description
+ * URL into out. */
+static int
+ssdp_take(struct upnp *st, char *out, size_t outlen)
+{
+	struct pollfd	 pfd;
+	char		 buf[1500];
+	int64_t		 left;
+	ssize_t		 n;
+	int		 rc = -1;
+
+	if (st->fd == -1)
+		return (-1);
+	pfd.fd = st->fd;
 	pfd.events = POLLIN;
-	while (rc == -1 && (left = end - tryst_now_ms()) > 0 &&
+	while (rc == -1 && (left = st->end - tryst_now_ms()) >= 0 &&
 	    poll(&pfd, 1, (int)left) > 0) {
-		if ((n = recv(fd, buf, sizeof buf, 0)) > 0)
+		if ((n = recv(st->fd, buf, sizeof buf, 0)) > 0)
 			rc = portmap_ssdp_location(buf, (size_t)n, out, outlen);
 	}
-out:
-	close(fd);
+	close(st->fd);
+	st->fd = -1;
 	return (rc);
 }
 
 /* Find the IGD and read its description. */
 static int
-upnp_find(struct upnp *st, int64_t end)
+upnp_find(struct upnp *st)
 {
 	char	 url[512];
 
-	if (ssdp_search(url, sizeof url, end) != 0)
+	if (ssdp_take(st, url, sizeof url) != 0)
 		return (-1);
 	if (!UPNP_GetIGDFromUrl(url, &st->urls, &st->data, st->lan,
 	    sizeof st->lan))
@@ -403,7 +427,9 @@ upnp_map(void *arg, uint16_t port, uint16_t want, uint32_t life_s,
 	char		 ip[40], life[12];
 	int		 rc, permanent = 0, any = 0;
 
-	if (!st->found && upnp_find(st, tryst_now_ms() + budget_ms) != 0)
+	if (!st->found && st->fd == -1)
+		upnp_start(st, budget_ms);
+	if (!st->found && upnp_find(st) != 0)
 		return (-1);
 	if (UPNP_GetExternalIPAddress(st->urls.controlURL,
 	    st->data.first.servicetype, ip) != 0 ||
@@ -452,6 +478,8 @@ upnp_free(void *arg)
 
 	if (st != NULL && st->found)
 		FreeUPNPUrls(&st->urls);
+	if (st != NULL && st->fd != -1)
+		close(st->fd);
 	free(st);
 }
 
@@ -459,13 +487,17 @@ upnp_free(void *arg)
 void
 portmap_init(struct portmap *pm)
 {
+	struct upnp	*up;
+
 	memset(pm, 0, sizeof *pm);
 	pm->now = tryst_now_ms;
 	pm->proto[0] = (struct portmap_proto){ .name = "NAT-PMP",
 	    .map = pmp_map, .unmap = pmp_unmap, .free = pmp_free,
 	    .arg = xcalloc(1, sizeof (struct pmp)) };
+	up = xcalloc(1, sizeof *up);
+	up->fd = -1;
 	pm->proto[1] = (struct portmap_proto){ .name = "UPnP IGD",
-	    .map = upnp_map, .unmap = upnp_unmap, .free = upnp_free,
-	    .arg = xcalloc(1, sizeof (struct upnp)) };
+	    .start = upnp_start, .map = upnp_map, .unmap = upnp_unmap,
+	    .free = upnp_free, .arg = up };
 	pm->nproto = 2;
 }
