@@ -309,7 +309,7 @@ pmp_free(void *arg)
 struct upnp {
 	struct UPNPUrls	 urls;
 	struct IGDdatas	 data;
-	char		 lan[64];	/* our address, as the IGD is reached */
+	char		 lan[64];	/* our address, as the IGD sees it */
 	int		 found;
 	int		 fd;		/* the SSDP search, or -1 */
 	int64_t		 end;		/* when the search is over */

@@ -131,9 +131,10 @@ pm_leftovers() {
 
 # Did each client ask its NAT: h1 by NAT-PMP, h2 by UPnP?
 pm_used() {
-	local d=$1 ok=0
-	grep -Eq 'NAT-PMP port mapping request : [0-9]+->198\.18\.1\.2:[0-9]+ tcp lifetime=[1-9]' \
-	    "$d/miniupnpd-nat1.log" && ok=$((ok + 1))
+	local d=$1 ok=0 pmp
+	pmp='NAT-PMP port mapping request : [0-9]+->198\.18\.1\.2:[0-9]+ tcp'
+	grep -Eq "$pmp lifetime=[1-9]" "$d/miniupnpd-nat1.log" &&
+	    ok=$((ok + 1))
 	grep -Eq 'AddPortMapping: ext port [0-9]+ to 198\.18\.2\.2:' \
 	    "$d/miniupnpd-nat2.log" && ok=$((ok + 1))
 	info "mappings asked for: $ok of 2 (h1 NAT-PMP, h2 UPnP IGD)"
