@@ -630,6 +630,86 @@ int	 p2p_call(struct p2p *, struct online *, const struct hsinfo *,
 int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
 	    const struct cand *peer, int npeer, const uint8_t token[16],
 	    struct session *s);
+struct portmap;
+/* With direct paths over IPv4: ask the router for a mapping of P
+ * (portmap.c) and offer it too. pm is made here; p2p_unmap it. */
+void	 p2p_map(struct p2p *, struct portmap *pm);
+/* The call is over: stop offering the mapping and delete it. */
+void	 p2p_unmap(struct p2p *, struct portmap *pm);
+
+/* ---- portmap.c: a mapping of P on the router (NAT-PMP/PCP, UPnP) ----- */
+
+#define PORTMAP_BUDGET_MS	250	/* per protocol, to find and ask it */
+#define PORTMAP_LIFETIME_S	3600	/* asked for */
+#define PORTMAP_RETRY_MS	1000	/* least wait before a renewal */
+#define PORTMAP_PROTOS		2
+
+/*
+ * One way of asking the router. map asks for a mapping of TCP port (P)
+ * at outside port want for life_s seconds, within budget_ms: 0 with the
+ * router's outside address and the port it gave in *ext (family 4) and
+ * the lifetime granted in *granted_s (0: until deleted), or -1. Asked
+ * again with want = the port given, it renews. unmap deletes it. start,
+ * when set, begins a search before any protocol is asked, so that the
+ * waits overlap (map then waits for what is left of budget_ms).
+ */
+struct portmap_proto {
+	const char	*name;
+	void		(*start)(void *, int budget_ms);
+	int		(*map)(void *, uint16_t port, uint16_t want,
+			    uint32_t life_s, int budget_ms, struct cand *ext,
+			    uint32_t *granted_s);
+	void		(*unmap)(void *, uint16_t port, uint16_t ext_port,
+			    int budget_ms);
+	void		(*free)(void *);
+	void		*arg;
+};
+
+/* A call's mapping. All zero: none, nothing to free. */
+struct portmap {
+	struct portmap_proto	 proto[PORTMAP_PROTOS];
+	int			 nproto;
+	struct portmap_proto	*held;		/* holds the mapping, or NULL */
+	uint16_t		 port;		/* P */
+	struct cand		 ext;		/* the mapping, kind srflx */
+	int64_t			 expires;	/* ms clock; 0 never */
+	int64_t			 renew_at;	/* ms clock; 0 never */
+	int			 offered;	/* ext joined the offer (p2p.c) */
+	int64_t			(*now)(void);	/* tryst_now_ms */
+};
+
+/* Ready pm with the real protocols, NAT-PMP/PCP then UPnP IGD. */
+void	 portmap_init(struct portmap *);
+/* Ask each protocol in turn for a mapping of port: 0 with it in pm->ext
+ * (a global address), or -1 with none held. */
+int	 portmap_open(struct portmap *, uint16_t port);
+/* Renew the mapping when it is due (half its lifetime); one that could
+ * not be renewed before it lapsed is dropped. */
+void	 portmap_tick(struct portmap *);
+/* Delete the mapping and free the protocols' state; pm is then all
+ * zero but for ext and port. */
+void	 portmap_close(struct portmap *);
+/* When to renew, on the ms clock, a mapping that lapses at expires: at
+ * half the time left, at least PORTMAP_RETRY_MS from now; 0 (never) when
+ * expires is 0. Pure. */
+int64_t	 portmap_renew_at(int64_t now, int64_t expires);
+/* 1 if a mapping's outside address is worth offering: a global IPv4
+ * address and a port. A private one means another NAT above the router,
+ * where the mapping reaches no one. Pure. */
+int	 portmap_ext_usable(const struct cand *);
+
+enum portmap_upnp_next {
+	PORTMAP_UPNP_GIVE_UP,
+	PORTMAP_UPNP_PERMANENT,	/* 725: the IGD takes only lease 0 */
+	PORTMAP_UPNP_ANY_PORT,	/* 718: the port is taken; let it pick */
+};
+/* What to try after AddPortMapping answered rc, with a permanent lease
+ * or any port tried already or not. Pure. */
+enum portmap_upnp_next portmap_upnp_next(int rc, int permanent, int any);
+/* The LOCATION header of an SSDP answer, an http:// URL, into out
+ * (NUL-terminated). 0, or -1 without one that fits. Pure. */
+int	 portmap_ssdp_location(const char *buf, size_t len, char *out,
+	    size_t outlen);
 
 /* ---- inbox.c: names of received files --------------------------------- */
 
@@ -696,6 +776,7 @@ struct run {
 	char		**files;	/* to send, then close */
 	int		 nfiles;
 	int		 caller;	/* ends the call with END */
+	struct portmap	*pm;		/* renewed while it runs, or NULL */
 };
 
 /*

@@ -155,7 +155,7 @@ typed_drain(struct listen_args *a)
 /* Run the session that is up on s; with --chat, stdin goes to the peer. */
 static void
 run_answered(struct online *o, struct session *s, const char *name,
-    struct listen_args *a)
+    struct listen_args *a, struct portmap *pm)
 {
 	struct run	 r;
 
@@ -168,6 +168,7 @@ run_answered(struct online *o, struct session *s, const char *name,
 	r.dir = a->dir;
 	r.chat = a->stdin_open;
 	r.chat_stays = 1;
+	r.pm = pm;
 	run_session(&r);
 	if (r.stdin_eof)
 		a->stdin_open = 0;
@@ -183,6 +184,7 @@ serve_session(struct online *o, struct p2p *p, const struct msg *m,
 	struct hsinfo	 hi;
 	struct cand	 peer[OFFER_MAX_CANDS];
 	struct session	 s;
+	struct portmap	 pm;
 	int		 npeer, rc;
 
 	npeer = talk_peer_cands(&m->u.incoming.offer, name, peer);
@@ -197,15 +199,16 @@ serve_session(struct online *o, struct p2p *p, const struct msg *m,
 	o->session = hi.session;
 	o->ended = 0;
 	online_relay(o, &m->u.incoming.relay);
+	p2p_map(p, &pm);
 	accept_call(o, p, hi.session);
 	rc = p2p_answer(p, o, &hi, peer, npeer, m->u.incoming.relay_token,
 	    &s);
 	sodium_memzero(&hi, sizeof hi);
-	if (rc != 0) {
+	if (rc != 0)
 		warnx("the call from %s did not get through", name);
-		return;
-	}
-	run_answered(o, &s, name, a);
+	else
+		run_answered(o, &s, name, a, &pm);
+	p2p_unmap(p, &pm);
 }
 
 /* INCOMING: check the caller, then decline, ignore or answer. */

@@ -607,3 +607,38 @@ p2p_answer(struct p2p *p, struct online *o, const struct hsinfo *hi,
 	free(r);
 	return (rc);
 }
+
+/* Ask the router for a mapping of P and offer it as well (only with
+ * direct paths, and over IPv4, which NAT-PMP and UPnP IGD map). */
+void
+p2p_map(struct p2p *p, struct portmap *pm)
+{
+	int	 n = p->ncands;
+
+	memset(pm, 0, sizeof *pm);
+	if (p->lfd == -1 || p->family != AF_INET)
+		return;
+	portmap_init(pm);
+	if (portmap_open(pm, p->port) != 0)
+		return;
+	add_cand(p, &pm->ext);
+	pm->offered = p->ncands > n;
+}
+
+/* Stop offering the mapping and delete it. */
+void
+p2p_unmap(struct p2p *p, struct portmap *pm)
+{
+	int	 i;
+
+	for (i = 0; pm->offered && i < p->ncands; i++) {
+		if (memcmp(&p->cands[i], &pm->ext, sizeof pm->ext) == 0) {
+			memmove(&p->cands[i], &p->cands[i + 1],
+			    (size_t)(p->ncands - i - 1) * sizeof p->cands[0]);
+			p->ncands--;
+			break;
+		}
+	}
+	pm->offered = 0;
+	portmap_close(pm);
+}

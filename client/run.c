@@ -324,6 +324,8 @@ check_state(struct run_loop *l)
 		if (o->gone)
 			online_say_gone(o);
 	}
+	if (l->r->pm != NULL)
+		portmap_tick(l->r->pm);
 	if ((o->gone || o->ended) && l->lost_at == 0)
 		l->lost_at = now;
 	if (l->lost_at != 0 && !l->done &&

@@ -25,6 +25,7 @@ struct talk {
 	struct tryst_ctx c;
 	struct online	 o;
 	struct p2p	 p;
+	struct portmap	 pm;		/* P on the router, while we call */
 	const char	*typed;
 	char		 number[1][TRYST_NUMBER_MAX];
 	uint8_t		 id[1][ID_LEN];
@@ -217,6 +218,7 @@ talk_session(struct talk *tk, const struct msg *m)
 	r.files = tk->files;
 	r.nfiles = tk->nfiles;
 	r.caller = 1;
+	r.pm = &tk->pm;
 	files_rx_on_signal();	/* the peer may send files too */
 	rc = run_session(&r);
 	session_close(&s);
@@ -259,6 +261,7 @@ talk(struct talk *tk)
 		free(cause);
 		goto out;
 	}
+	p2p_map(&tk->p, &tk->pm);
 	if (talk_connect(tk) != 0) {
 		online_say_gone(&tk->o);
 		goto out;
@@ -267,6 +270,7 @@ talk(struct talk *tk)
 		rc = talk_session(tk, &m);
 	talk_end(tk);
 out:
+	p2p_unmap(&tk->p, &tk->pm);
 	p2p_close(&tk->p);
 	online_close(&tk->o);
 	tryst_ctx_free(&tk->c);

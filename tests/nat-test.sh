@@ -15,6 +15,9 @@
 #   masquerade         the NATs keep source ports: expect "path: direct"
 #   masquerade random  the NATs pick a random port per connection: expect
 #                      "path: relay"
+#   port mapping       as masquerade random, but the NATs run miniupnpd
+#                      and the clients map their port: expect "path:
+#                      direct" and no mapping left (tests/nat/portmap.sh)
 #
 # In each, a small probe (tests/nat/probe.c, built with cc) first checks the
 # topology itself: TCP simultaneous open between the two reflexive addresses
@@ -23,8 +26,10 @@
 # intact.
 #
 # Needs root, iproute2, nftables, redis-server, openssl; exits 77 (skipped)
-# without them. Environment: TRYSTD, TRYSTCTL, TRYST (the binaries; meson
-# sets them), NAT_TEST_KEEP=1 keeps the temporary folder.
+# without them. The port mapping scenario also needs miniupnpd (Debian's
+# miniupnpd-nftables) and coturn's turnserver, and is skipped without.
+# Environment: TRYSTD, TRYSTCTL, TRYST (the binaries; meson sets them),
+# NAT_TEST_KEEP=1 keeps the temporary folder.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -189,6 +194,8 @@ wait_for() {
 . "$here/nat/probe.sh"
 # shellcheck source=nat/tryst.sh
 . "$here/nat/tryst.sh"
+# shellcheck source=nat/portmap.sh
+. "$here/nat/portmap.sh"
 
 # One scenario: $1 is "" or "random", $2 what to expect, "direct" or
 # "relay". Adds a PASS or FAIL line to result.
@@ -226,6 +233,7 @@ probe_build "$tmp" || exit 1
 result=()
 scenario "" direct
 scenario random relay
+pm_scenario
 say "results"
 printf '%s\n' "${result[@]}"
 printf 'nat: %d passed, %d failed, %d skipped\n' \

@@ -1,7 +1,8 @@
 /*
- * stub-online.c -- the control connection of run.c (online.c's calls),
- * for programs that drive run_handle without one: test-session and
- * fuzz-session. Only run_session uses these; reaching one is a bug.
+ * stub-online.c -- the control connection of run.c (online.c's calls)
+ * and the renewal of its port mapping (portmap.c), for programs that drive
+ * run_handle without either: test-session and fuzz-session. Only
+ * run_session uses these; reaching one is a bug.
  */
 #include <stdlib.h>
 
@@ -36,5 +37,13 @@ int
 online_send(struct online *o, const struct msg *m)
 {
 	(void)o, (void)m;
+	abort();
+}
+
+/* Stub: see online_pump. */
+void
+portmap_tick(struct portmap *pm)
+{
+	(void)pm;
 	abort();
 }

@@ -1,0 +1,176 @@
+# shellcheck shell=bash
+# portmap.sh -- sourced by nat-test.sh: the "port mapping" scenario. Both
+# NATs pick a random port per connection (as in "masquerade random", which
+# gives path: relay) but run miniupnpd (Debian's miniupnpd-nftables), so
+# the clients can ask them for a mapping of their shared port P: nat1
+# answers NAT-PMP/PCP only, nat2 UPnP IGD only, so that each protocol is
+# used by one side. Expect "path: direct", the file intact, and no mapping
+# left on either NAT after the call.
+#
+# miniupnpd refuses a reserved outside address such as 203.0.113.x unless
+# a STUN test says the NAT is full-cone; that test asks for a change of
+# address (RFC 5780), so coturn runs on its own namespace "stun" with two
+# addresses. Uses topo_up, mkns, plug, nsx, nsbg, info, wait_for, pids,
+# scenario's result array and tryst_run from the files around it.
+
+PM_STUN1=203.0.113.3
+PM_STUN2=203.0.113.4
+
+# Can this machine run the scenario? Says why not.
+pm_ready() {
+	local t
+	for t in miniupnpd turnserver; do
+		command -v "$t" >/dev/null || {
+			info "$t is not installed"
+			return 1
+		}
+	done
+}
+
+# coturn answering STUN on two addresses of namespace stun.
+pm_stun_up() {
+	local d=$1 i
+	mkns stun && plug stun "$PM_STUN1" &&
+	    ip -n "tn-stun-$sfx" addr add "$PM_STUN2/24" dev out || return 1
+	# -c /dev/null: Debian's /etc/turnserver.conf says no-rfc5780.
+	nsbg stun "$d/turnserver.log" turnserver -c /dev/null --stun-only \
+	    --no-cli -L "$PM_STUN1" -L "$PM_STUN2" -p 3478 --no-tls --no-dtls \
+	    --log-file stdout --simple-log --pidfile "$d/turnserver.pid" \
+	    --userdb "$d/turnserver.db"
+	for ((i = 0; i < 50; i++)); do
+		nsx stun ss -Hlun "sport = :3479" | grep -q "$PM_STUN2" &&
+		    return 0
+		sleep 0.1
+	done
+	info "turnserver did not start (see $d/turnserver.log)"
+	return 1
+}
+
+# Make namespace $1 (LAN 198.18.$2.0/24) a port-randomising NAT with the
+# chains miniupnpd writes into; its own traffic is not masqueraded, so
+# that the STUN test sees its real address.
+pm_natify() {
+	nsx "$1" nft flush ruleset &&
+	nsx "$1" nft -f - <<-EOF
+	table inet nat {
+		chain prerouting {
+			type nat hook prerouting priority dstnat
+			policy accept
+			jump prerouting_miniupnpd
+		}
+		chain postrouting {
+			type nat hook postrouting priority srcnat
+			policy accept
+			jump postrouting_miniupnpd
+			ip saddr 198.18.$2.0/24 oifname "out" masquerade random
+		}
+		chain prerouting_miniupnpd {
+		}
+		chain postrouting_miniupnpd {
+		}
+	}
+	table inet filter {
+		chain forward {
+			type filter hook forward priority filter
+			policy drop
+			ct state established,related accept
+			ct status dnat accept
+			iifname "in" accept
+			jump miniupnpd
+		}
+		chain miniupnpd {
+		}
+		chain input {
+			type filter hook input priority filter
+			policy drop
+			ct state established,related accept
+			iifname { "lo", "in" } accept
+			udp sport { 3478, 3479 } accept
+		}
+	}
+	EOF
+}
+
+# miniupnpd on NAT $1 (LAN 198.18.$2.0/24), NAT-PMP ($3 yes or no) and
+# UPnP ($4), configuration and log in folder $5.
+pm_upnpd_up() {
+	local n=$1 i=$2 d=$5
+	cat >"$d/miniupnpd-$n.conf" <<-CONF
+	ext_ifname=out
+	listening_ip=in
+	port=5000
+	enable_natpmp=$3
+	enable_upnp=$4
+	ext_perform_stun=yes
+	ext_stun_host=$PM_STUN1
+	ext_stun_port=3478
+	upnp_table_name=filter
+	upnp_nat_table_name=nat
+	upnp_forward_chain=miniupnpd
+	upnp_nat_chain=prerouting_miniupnpd
+	upnp_nat_postrouting_chain=postrouting_miniupnpd
+	secure_mode=yes
+	system_uptime=yes
+	uuid=3ad1b9ac-7c3e-4b5a-9d2e-0000000000$(printf %02d "$i")
+	allow 1024-65535 198.18.$i.0/24 1024-65535
+	deny 0-65535 0.0.0.0/0 0-65535
+	CONF
+	nsbg "$n" "$d/miniupnpd-$n.log" miniupnpd -d -f "$d/miniupnpd-$n.conf" \
+	    -P "$d/miniupnpd-$n.pid"
+	wait_for "$d/miniupnpd-$n.log" 100 'Port forwarding is now enabled' ||
+	    { info "miniupnpd on $n did not start (see miniupnpd-$n.log)"
+	      return 1; }
+	info "miniupnpd is up on $n (NAT-PMP $3, UPnP $4)"
+}
+
+# The dnat rules miniupnpd left on NAT $1 (none once the calls are over).
+pm_leftovers() {
+	nsx "$1" nft list chain inet nat prerouting_miniupnpd |
+	    grep -c dnat
+}
+
+# Did each client ask its NAT: h1 by NAT-PMP, h2 by UPnP?
+pm_used() {
+	local d=$1 ok=0 pmp
+	pmp='NAT-PMP port mapping request : [0-9]+->198\.18\.1\.2:[0-9]+ tcp'
+	grep -Eq "$pmp lifetime=[1-9]" "$d/miniupnpd-nat1.log" &&
+	    ok=$((ok + 1))
+	grep -Eq 'AddPortMapping: ext port [0-9]+ to 198\.18\.2\.2:' \
+	    "$d/miniupnpd-nat2.log" && ok=$((ok + 1))
+	info "mappings asked for: $ok of 2 (h1 NAT-PMP, h2 UPnP IGD)"
+	[ $ok = 2 ] || info "FAILED: a client did not ask its NAT"
+	[ $ok = 2 ]
+}
+
+# The scenario; adds a PASS, FAIL or SKIP line to result.
+pm_scenario() {
+	local mode="port mapping" d="$tmp/s-portmap" ok=1 n1 n2
+	mkdir -p "$d"
+	say "scenario \"$mode\" (masquerade random, miniupnpd): expect" \
+	    "path: direct"
+	if ! pm_ready || [ "$client" = 0 ]; then
+		result+=("SKIP: $mode (needs miniupnpd, turnserver, a client)")
+		return 0
+	fi
+	topo_up random && pm_stun_up "$d" && pm_natify nat1 1 &&
+	    pm_natify nat2 2 && pm_upnpd_up nat1 1 yes no "$d" &&
+	    pm_upnpd_up nat2 2 no yes "$d" || ok=0
+	[ $ok = 1 ] && { tryst_run "$d" direct || ok=0; }
+	[ $ok = 1 ] && { pm_used "$d" || ok=0; }
+	if [ $ok = 1 ]; then
+		n1=$(pm_leftovers nat1)
+		n2=$(pm_leftovers nat2)
+		info "mappings left after the call: nat1 $n1, nat2 $n2"
+		if [ "$n1" != 0 ] || [ "$n2" != 0 ]; then
+			info "FAILED: a mapping outlived the call"
+			ok=0
+		fi
+	fi
+	topo_down
+	if [ $ok = 0 ]; then
+		result+=("FAIL: $mode")
+		failed=1
+	else
+		result+=("PASS: $mode (path: direct, file intact, unmapped)")
+	fi
+}
