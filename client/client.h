@@ -504,6 +504,30 @@ enum reach_why reach_check(const struct cand *peer, const struct cand *self,
 	    int nself, int server_loopback);
 const char *reach_why_str(enum reach_why);
 
+/* ---- reflex.c: a server-reflexive address by STUN (§5.7) ------------- */
+
+#define REFLEX_REQ_LEN		20	/* a Binding request, no attributes */
+#define REFLEX_MS		300	/* the wait for an answer, in all */
+#define REFLEX_RESEND_MS	100	/* send again when none came */
+
+/* A Binding request (RFC 8489, with the magic cookie) of txid. Pure. */
+size_t	 reflex_request(uint8_t out[REFLEX_REQ_LEN], const uint8_t txid[12]);
+/* Our address in a Binding success answer to the request of txid,
+ * XOR-MAPPED-ADDRESS or else MAPPED-ADDRESS: 0 and *c (kind
+ * server-reflexive), or -1 for anything else. Pure. */
+int	 reflex_parse(const uint8_t *p, size_t len, const uint8_t txid[12],
+	    struct cand *c);
+/* Ask the STUN responder on port of host, in family (AF_INET or
+ * AF_INET6), from UDP port lport, how it sees us: 0 and *c, or -1 (host
+ * has no address of that family, or no answer within REFLEX_MS). */
+int	 reflex_ask(const char *host, uint16_t port, int family,
+	    uint16_t lport, struct cand *c);
+/* The same of the node at endpoint ("HOST:PORT", the control
+ * connection's), STUN on stun_port (WELCOME's; 0: none), at the address
+ * of family af that HOST has. */
+int	 reflex_other(const char *endpoint, uint16_t stun_port, int af,
+	    uint16_t lport, struct cand *c);
+
 /* ---- p2p.c: candidates and simultaneous open (§6.2) ------------------- */
 
 #define P2P_DIRECT_MS	3000
