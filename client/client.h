@@ -19,8 +19,9 @@ int	 sock_wait(int fd, short events, int64_t deadline);
 /* Split "host:port" or "[v6]:port" (caller frees both). -1 and *cause. */
 int	 sock_split_hostport(const char *hp, char **host, char **port,
 	    char **cause);
-/* SO_REUSEADDR and SO_REUSEPORT, then bind to port on the wildcard
- * address of family. -1 and errno. */
+/* SO_REUSEADDR and SO_REUSEPORT (and IPV6_V6ONLY for IPv6, so that
+ * sockets of both families share port), then bind to port on the
+ * wildcard address of family. -1 and errno. */
 int	 sock_bind_shared(int fd, int family, uint16_t port);
 /* The local port of a socket, or 0. */
 uint16_t sock_local_port(int fd);
@@ -271,6 +272,7 @@ struct online {
 	uint8_t			*sk;		/* identity, sodium_malloc'd */
 	uint16_t		 port;		/* P */
 	struct cand		 srflx;		/* WELCOME's address for us */
+	uint16_t		 stun_port;	/* WELCOME's; 0: no STUN */
 	uint16_t		 idle_s;
 	uint16_t		 max_batch;
 	int64_t			 last_send;	/* ms */
@@ -536,7 +538,7 @@ int	 reflex_other(const char *endpoint, uint16_t stun_port, int af,
 #define P2P_MAX_SELF	32	/* local addresses kept for reach_check */
 
 struct p2p {
-	int		 lfd;		/* listening on P, or -1 */
+	int		 lfd[2];	/* listening on P: IPv4, IPv6; or -1 */
 	int		 family;	/* of the server connection */
 	uint16_t	 port;		/* P */
 	struct cand	 cands[OFFER_MAX_CANDS];
@@ -549,7 +551,11 @@ struct p2p {
 /* With direct, gather our candidates and listen on P; without (relay
  * only), neither: the offer is then empty and tells the peer nothing. */
 int	 p2p_setup(struct p2p *, struct online *, int direct, char **cause);
+/* A p2p with nothing open, for p2p_close before or without p2p_setup. */
+void	 p2p_init(struct p2p *);
 void	 p2p_close(struct p2p *);
+/* Close connections that arrive on P outside a call. */
+void	 p2p_strays(struct p2p *);
 /* Our candidates as an offer or answer; 0 bytes when there are none. */
 size_t	 p2p_offer(const struct p2p *, uint8_t *out, size_t outlen);
 /* Bring the session up as caller or callee: direct (unless relay_only)
