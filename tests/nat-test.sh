@@ -15,6 +15,9 @@
 #   masquerade         the NATs keep source ports: expect "path: direct"
 #   masquerade random  the NATs pick a random port per connection: expect
 #                      "path: relay"
+#   masquerade random, IPv6 without NAT (tests/nat/v6.sh)
+#                      as above for IPv4, with IPv6 routed through stateful
+#                      firewalls beside it: expect "path: direct" over IPv6
 #
 # In each, a small probe (tests/nat/probe.c, built with cc) first checks the
 # topology itself: TCP simultaneous open between the two reflexive addresses
@@ -59,7 +62,10 @@ topo_down() {
 		done
 	done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	for n in "${spaces[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for n in "${spaces[@]}"; do
+		ip netns del "$n" 2>/dev/null
+		rm -rf "/etc/netns/$n"
+	done
 	pids=()
 	spaces=()
 }
@@ -189,6 +195,8 @@ wait_for() {
 . "$here/nat/probe.sh"
 # shellcheck source=nat/tryst.sh
 . "$here/nat/tryst.sh"
+# shellcheck source=nat/v6.sh
+. "$here/nat/v6.sh"
 
 # One scenario: $1 is "" or "random", $2 what to expect, "direct" or
 # "relay". Adds a PASS or FAIL line to result.
@@ -226,6 +234,7 @@ probe_build "$tmp" || exit 1
 result=()
 scenario "" direct
 scenario random relay
+scenario_v6
 say "results"
 printf '%s\n' "${result[@]}"
 printf 'nat: %d passed, %d failed, %d skipped\n' \
