@@ -20,8 +20,9 @@ int	 sock_wait(int fd, short events, int64_t deadline);
 /* Split "host:port" or "[v6]:port" (caller frees both). -1 and *cause. */
 int	 sock_split_hostport(const char *hp, char **host, char **port,
 	    char **cause);
-/* SO_REUSEADDR and SO_REUSEPORT, then bind to port on the wildcard
- * address of family. -1 and errno. */
+/* SO_REUSEADDR and SO_REUSEPORT (and IPV6_V6ONLY for IPv6, so that
+ * sockets of both families share port), then bind to port on the
+ * wildcard address of family. -1 and errno. */
 int	 sock_bind_shared(int fd, int family, uint16_t port);
 /* The local port of a socket, or 0. */
 uint16_t sock_local_port(int fd);
@@ -363,6 +364,7 @@ struct online {
 	uint8_t			*sk;		/* identity, sodium_malloc'd */
 	uint16_t		 port;		/* P */
 	struct cand		 srflx;		/* WELCOME's address for us */
+	uint16_t		 stun_port;	/* WELCOME's; 0: no STUN */
 	uint16_t		 idle_s;
 	uint16_t		 max_batch;
 	int64_t			 last_send;	/* ms */
@@ -596,6 +598,30 @@ enum reach_why reach_check(const struct cand *peer, const struct cand *self,
 	    int nself, int server_loopback);
 const char *reach_why_str(enum reach_why);
 
+/* ---- reflex.c: a server-reflexive address by STUN (§5.7) ------------- */
+
+#define REFLEX_REQ_LEN		20	/* a Binding request, no attributes */
+#define REFLEX_MS		300	/* the wait for an answer, in all */
+#define REFLEX_RESEND_MS	100	/* send again when none came */
+
+/* A Binding request (RFC 8489, with the magic cookie) of txid. Pure. */
+size_t	 reflex_request(uint8_t out[REFLEX_REQ_LEN], const uint8_t txid[12]);
+/* Our address in a Binding success answer to the request of txid,
+ * XOR-MAPPED-ADDRESS or else MAPPED-ADDRESS: 0 and *c (kind
+ * server-reflexive), or -1 for anything else. Pure. */
+int	 reflex_parse(const uint8_t *p, size_t len, const uint8_t txid[12],
+	    struct cand *c);
+/* Ask the STUN responder on port of host, in family (AF_INET or
+ * AF_INET6), from UDP port lport, how it sees us: 0 and *c, or -1 (host
+ * has no address of that family, or no answer within REFLEX_MS). */
+int	 reflex_ask(const char *host, uint16_t port, int family,
+	    uint16_t lport, struct cand *c);
+/* The same of the node at endpoint ("HOST:PORT", the control
+ * connection's), STUN on stun_port (WELCOME's; 0: none), at the address
+ * of family af that HOST has. */
+int	 reflex_other(const char *endpoint, uint16_t stun_port, int af,
+	    uint16_t lport, struct cand *c);
+
 /* ---- p2p.c: candidates and simultaneous open (§6.2) ------------------- */
 
 #define P2P_DIRECT_MS	3000
@@ -604,7 +630,7 @@ const char *reach_why_str(enum reach_why);
 #define P2P_MAX_SELF	32	/* local addresses kept for reach_check */
 
 struct p2p {
-	int		 lfd;		/* listening on P, or -1 */
+	int		 lfd[2];	/* listening on P: IPv4, IPv6; or -1 */
 	int		 family;	/* of the server connection */
 	uint16_t	 port;		/* P */
 	struct cand	 cands[OFFER_MAX_CANDS];
@@ -617,7 +643,11 @@ struct p2p {
 /* With direct, gather our candidates and listen on P; without (relay
  * only), neither: the offer is then empty and tells the peer nothing. */
 int	 p2p_setup(struct p2p *, struct online *, int direct, char **cause);
+/* A p2p with nothing open, for p2p_close before or without p2p_setup. */
+void	 p2p_init(struct p2p *);
 void	 p2p_close(struct p2p *);
+/* Close connections that arrive on P outside a call. */
+void	 p2p_strays(struct p2p *);
 /* Our candidates as an offer or answer; 0 bytes when there are none. */
 size_t	 p2p_offer(const struct p2p *, uint8_t *out, size_t outlen);
 /* Bring the session up as caller or callee: direct (unless relay_only)

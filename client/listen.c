@@ -251,17 +251,6 @@ incoming(struct online *o, struct p2p *p, const struct msg *m,
 	o->session = 0;
 }
 
-/* Close connections that arrive on P outside a call. */
-static void
-drop_strays(struct p2p *p)
-{
-	int	 fd;
-
-	while ((fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) != -1)
-		close(fd);
-}
-
 /* Wait for the control connection and, with --chat, stdin (whose lines
  * are refused: there is no session). */
 static void
@@ -297,7 +286,7 @@ serve(struct online *o, struct p2p *p, struct listen_args *a)
 		}
 		if (!o->gone)
 			wait_idle(o, a);
-		drop_strays(p);
+		p2p_strays(p);
 	}
 }
 

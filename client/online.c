@@ -57,6 +57,7 @@ online_welcome(struct online *o, const struct msg *m)
 	o->srflx.family = m->u.welcome.family;
 	o->srflx.port = m->u.welcome.port;
 	memcpy(o->srflx.addr, m->u.welcome.addr, 16);
+	o->stun_port = m->u.welcome.stun_port;
 	o->idle_s = m->u.welcome.idle_timeout_s;
 	o->max_batch = m->u.welcome.max_batch;
 	if (o->max_batch == 0 || o->max_batch > PROTO_MAX_BATCH)

@@ -2,10 +2,12 @@
  * p2p.c -- the paths of PROTOCOL.md §6.2. Everything a client does for a
  * call uses one local TCP port P: the server connection, the listener and
  * every outgoing attempt, so that the NAT mapping the server saw (WELCOME's
- * address) is the one the peer reaches. Both sides connect from P to every
- * candidate of the other at once, retrying until direct_timeout_ms; the
- * caller takes the first connection to complete in either direction, the
- * callee the first valid preamble on any path, the relay included.
+ * address) is the one the peer reaches. A dual-stack device offers and
+ * dials candidates of both families, whichever the server connection
+ * uses, with a listener on P in each (§6.1). Both sides connect from P to
+ * every candidate of the other at once, retrying until direct_timeout_ms;
+ * the caller takes the first connection to complete in either direction,
+ * the callee the first valid preamble on any path, the relay included.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -27,6 +29,7 @@
 #include "client.h"
 
 #define RACE_SLOTS	48
+#define LISTEN_BACKLOG	16
 #define HELLO_LEN	(SESSION_PREAMBLE_LEN + SESSION_MSG1_LEN)
 
 enum slot_state {
@@ -55,6 +58,14 @@ struct race {
 	struct slot	 s[RACE_SLOTS];
 	int64_t		 direct_end;
 };
+
+/* The index in p->lfd of a family, AF_INET or AF_INET6 as well as a
+ * candidate's 4 or 6. */
+static int
+fam(int family)
+{
+	return (family == AF_INET6 || family == 6);
+}
 
 /* Add c unless it is there already or the list is full. */
 static void
@@ -94,46 +105,103 @@ sa_cand(const struct sockaddr *sa, uint16_t port, struct cand *c)
 }
 
 /* This machine's addresses: all of them in p->self (for reach_check),
- * and the host candidates, those of our family with port P, in
- * p->cands. */
-static void
-host_cands(struct p2p *p)
+ * and those a peer may dial, of both families with port P, in hosts
+ * (at most P2P_MAX_SELF); how many of those. */
+static int
+host_addrs(struct p2p *p, struct cand *hosts)
 {
 	struct ifaddrs	*ifa, *i;
 	struct cand	 c;
 	enum reach_scope sc;
+	int		 n = 0;
 
 	if (getifaddrs(&ifa) == -1)
-		return;
+		return (0);
 	for (i = ifa; i != NULL; i = i->ifa_next) {
 		if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) ||
 		    sa_cand(i->ifa_addr, p->port, &c) == -1)
 			continue;
 		if (p->nself < P2P_MAX_SELF)
 			p->self[p->nself++] = c;
-		if (i->ifa_addr->sa_family != p->family)
-			continue;
 		/* Only what a peer may dial (reach.c): no link-local, which
 		 * needs a scope, and loopback only for a server on it. */
 		sc = reach_scope(&c);
 		if (sc == REACH_SCOPE_NONE || (sc == REACH_SCOPE_LOOPBACK &&
 		    !p->server_loopback))
 			continue;
-		add_cand(p, &c);
+		if (n < P2P_MAX_SELF)
+			hosts[n++] = c;
 	}
 	freeifaddrs(ifa);
+	return (n);
 }
 
-/* With direct, gather our candidates and listen on P; else neither. */
+/* Listen on P in family af; -1 and errno. */
+static int
+p2p_listen(struct p2p *p, int af)
+{
+	int	 fd, saved;
+
+	if ((fd = path_socket(af, p->port)) == -1)
+		return (-1);
+	if (listen(fd, LISTEN_BACKLOG) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return (-1);
+	}
+	p->lfd[fam(af)] = fd;
+	return (0);
+}
+
+/* 1 if one of hosts[0..n) is of family af. */
+static int
+has_family(const struct cand *hosts, int n, int af)
+{
+	int	 i;
+
+	for (i = 0; i < n; i++) {
+		if (fam(hosts[i].family) == fam(af))
+			return (1);
+	}
+	return (0);
+}
+
+/* Log our candidates at debug. */
+static void
+log_cands(const struct p2p *p)
+{
+	char	 a[64];
+	int	 i;
+
+	for (i = 0; i < p->ncands; i++) {
+		path_cand_str(&p->cands[i], a, sizeof a);
+		log_debug("we offer %s%s", a, p->cands[i].kind == CAND_SRFLX ?
+		    " (server-reflexive)" : "");
+	}
+}
+
+/* A p2p with nothing open. */
+void
+p2p_init(struct p2p *p)
+{
+	memset(p, 0, sizeof *p);
+	p->lfd[0] = p->lfd[1] = -1;
+}
+
+/* With direct, gather our candidates and listen on P; else neither. The
+ * server connection's family must work; the other is used when this
+ * device has an address of it that a peer may dial and can listen on P
+ * there. The server-reflexive ones go first: a full offer drops hosts. */
 int
 p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 len = sizeof ss;
-	struct cand		 srv;
+	struct cand		 srv, c, hosts[P2P_MAX_SELF];
+	int			 nhost, other, i;
 
-	memset(p, 0, sizeof *p);
-	p->lfd = -1;
+	p2p_init(p);
 	p->port = o->port;
 	if (getpeername(tconn_fd(o->t), (struct sockaddr *)&ss, &len) == -1) {
 		xasprintf(cause, "getpeername: %s", strerror(errno));
@@ -147,15 +215,26 @@ p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 	p->server_loopback = reach_scope(&srv) == REACH_SCOPE_LOOPBACK;
 	if (!direct)
 		return (0);	/* relay only: no address leaves this device */
-	if ((p->lfd = path_socket(p->family, p->port)) == -1 ||
-	    listen(p->lfd, 16) == -1) {
+	if (p2p_listen(p, p->family) == -1) {
 		xasprintf(cause, "listen on port %u: %s", p->port,
 		    strerror(errno));
 		return (-1);
 	}
-	host_cands(p);
+	nhost = host_addrs(p, hosts);
+	other = p->family == AF_INET ? AF_INET6 : AF_INET;
+	if (has_family(hosts, nhost, other) && p2p_listen(p, other) == -1)
+		log_info("no direct paths over IPv%d: listen on port %u: %s",
+		    other == AF_INET ? 4 : 6, p->port, strerror(errno));
 	if (o->srflx.family == srv.family)
 		add_cand(p, &o->srflx);
+	if (p->lfd[fam(other)] != -1 && reflex_other(tconn_hostport(o->t),
+	    o->stun_port, other, p->port, &c) == 0)
+		add_cand(p, &c);
+	for (i = 0; i < nhost; i++) {
+		if (p->lfd[fam(hosts[i].family)] != -1)
+			add_cand(p, &hosts[i]);
+	}
+	log_cands(p);
 	return (0);
 }
 
@@ -163,9 +242,26 @@ p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 void
 p2p_close(struct p2p *p)
 {
-	if (p->lfd != -1)
-		close(p->lfd);
-	p->lfd = -1;
+	int	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (p->lfd[i] != -1)
+			close(p->lfd[i]);
+		p->lfd[i] = -1;
+	}
+}
+
+/* Close connections that arrive on P outside a call. */
+void
+p2p_strays(struct p2p *p)
+{
+	int	 i, fd;
+
+	for (i = 0; i < 2; i++) {
+		while (p->lfd[i] != -1 && (fd = accept4(p->lfd[i], NULL, NULL,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
+			close(fd);
+	}
 }
 
 /* Our candidates as an offer or answer. */
@@ -209,7 +305,8 @@ slot_free(struct slot *sl)
 	sl->fd = -1;
 }
 
-/* Start (or restart) the connect of a slot from P. */
+/* Start (or restart) the connect of a slot from P, in the candidate's
+ * family. */
 static void
 slot_connect(struct race *r, struct slot *sl)
 {
@@ -218,7 +315,7 @@ slot_connect(struct race *r, struct slot *sl)
 
 	sl->state = SLOT_RETRY;
 	sl->retry_at = tryst_now_ms() + P2P_RETRY_MS;
-	if ((sl->fd = path_socket(r->p->family, r->p->port)) == -1)
+	if ((sl->fd = path_socket(ss.ss_family, r->p->port)) == -1)
 		return;
 	if (connect(sl->fd, (struct sockaddr *)&ss, len) == 0 ||
 	    errno == EINPROGRESS) {
@@ -229,7 +326,8 @@ slot_connect(struct race *r, struct slot *sl)
 	sl->fd = -1;
 }
 
-/* Connect to every usable candidate of the peer; how many. */
+/* Connect to every usable candidate of the peer, of the families we
+ * listen in; how many. */
 static int
 race_connect_all(struct race *r, const struct cand *peer, int npeer)
 {
@@ -237,7 +335,7 @@ race_connect_all(struct race *r, const struct cand *peer, int npeer)
 	int		 i, n = 0;
 
 	for (i = 0; i < npeer; i++) {
-		if (peer[i].family != (r->p->family == AF_INET ? 4 : 6) ||
+		if (r->p->lfd[fam(peer[i].family)] == -1 ||
 		    reach_check(&peer[i], r->p->self, r->p->nself,
 		    r->p->server_loopback) != REACH_OK ||
 		    (sl = slot_new(r, SLOT_RETRY)) == NULL)
@@ -269,14 +367,14 @@ connect_done(struct race *r, struct slot *sl)
 	sl->retry_at = tryst_now_ms() + P2P_RETRY_MS;
 }
 
-/* Take every connection waiting on the listener. */
+/* Take every connection waiting on listener lfd. */
 static void
-race_accept(struct race *r)
+race_accept(struct race *r, int lfd)
 {
 	struct slot	*sl;
 	int		 fd;
 
-	while ((fd = accept4(r->p->lfd, NULL, NULL, SOCK_NONBLOCK |
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
 	    SOCK_CLOEXEC)) != -1) {
 		if ((sl = slot_new(r, SLOT_OPEN)) == NULL) {
 			close(fd);
@@ -307,7 +405,7 @@ race_retry(struct race *r)
 }
 
 /* Fill pfd with what the race waits for; map says whose each is (-1 the
- * control connection, -2 the listener, else a slot). */
+ * control connection, -2 a listener, else a slot). */
 static int
 race_fds(struct race *r, struct pollfd *pfd, int *map)
 {
@@ -316,8 +414,10 @@ race_fds(struct race *r, struct pollfd *pfd, int *map)
 	pfd[n].fd = tconn_fd(r->o->t);
 	pfd[n].events = POLLIN;
 	map[n++] = -1;
-	if (r->p->lfd != -1) {
-		pfd[n].fd = r->p->lfd;
+	for (i = 0; i < 2; i++) {
+		if (r->p->lfd[i] == -1)
+			continue;
+		pfd[n].fd = r->p->lfd[i];
 		pfd[n].events = POLLIN;
 		map[n++] = -2;
 	}
@@ -342,8 +442,8 @@ race_fds(struct race *r, struct pollfd *pfd, int *map)
 static void
 race_poll(struct race *r, int ms, int ready[RACE_SLOTS])
 {
-	struct pollfd	 pfd[RACE_SLOTS + 2];
-	int		 map[RACE_SLOTS + 2], n, i;
+	struct pollfd	 pfd[RACE_SLOTS + 3];
+	int		 map[RACE_SLOTS + 3], n, i;
 
 	memset(ready, 0, RACE_SLOTS * sizeof *ready);
 	n = race_fds(r, pfd, map);
@@ -354,7 +454,7 @@ race_poll(struct race *r, int ms, int ready[RACE_SLOTS])
 			if (pfd[i].revents == 0 || map[i] == -1)
 				continue;
 			if (map[i] == -2)
-				race_accept(r);
+				race_accept(r, pfd[i].fd);
 			else if (r->s[map[i]].state == SLOT_CONNECTING)
 				connect_done(r, &r->s[map[i]]);
 			else
@@ -616,7 +716,7 @@ p2p_map(struct p2p *p, struct portmap *pm)
 	int	 n = p->ncands;
 
 	memset(pm, 0, sizeof *pm);
-	if (p->lfd == -1 || p->family != AF_INET)
+	if (p->family != AF_INET || p->lfd[fam(AF_INET)] == -1)
 		return;
 	portmap_init(pm);
 	if (portmap_open(pm, p->port) != 0)

@@ -99,7 +99,9 @@ bad:
 }
 
 /* Share local port port with the other sockets of this client (§6.2)
- * and bind to it on the wildcard address of family. */
+ * and bind to it on the wildcard address of family. An IPv6 socket
+ * takes IPv6 only (IPV6_V6ONLY): IPv4 has sockets of its own on the
+ * port, and each listener then sees peers of its own family. */
 int
 sock_bind_shared(int fd, int family, uint16_t port)
 {
@@ -111,7 +113,8 @@ sock_bind_shared(int fd, int family, uint16_t port)
 
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ==
 	    -1 || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
-	    sizeof one) == -1)
+	    sizeof one) == -1 || (family == AF_INET6 && setsockopt(fd,
+	    IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) == -1))
 		return (-1);
 	memset(&ss, 0, sizeof ss);
 	if (family == AF_INET) {

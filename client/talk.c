@@ -285,7 +285,7 @@ talk_chat(int argc, char **argv)
 	int		 i;
 
 	memset(&tk, 0, sizeof tk);
-	tk.p.lfd = -1;
+	p2p_init(&tk.p);
 	i = talk_parse(&tk, argc, argv);
 	if (argc - i != 1)
 		tryst_usage();
@@ -302,7 +302,7 @@ talk_send(int argc, char **argv)
 	int		 i;
 
 	memset(&tk, 0, sizeof tk);
-	tk.p.lfd = -1;
+	p2p_init(&tk.p);
 	i = talk_parse(&tk, argc, argv);
 	if (argc - i < 2)
 		tryst_usage();

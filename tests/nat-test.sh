@@ -18,6 +18,9 @@
 #   port mapping       as masquerade random, but the NATs run miniupnpd
 #                      and the clients map their port: expect "path:
 #                      direct" and no mapping left (tests/nat/portmap.sh)
+#   masquerade random, IPv6 without NAT (tests/nat/v6.sh)
+#                      as above for IPv4, with IPv6 routed through stateful
+#                      firewalls beside it: expect "path: direct" over IPv6
 #
 # In each, a small probe (tests/nat/probe.c, built with cc) first checks the
 # topology itself: TCP simultaneous open between the two reflexive addresses
@@ -64,7 +67,10 @@ topo_down() {
 		done
 	done
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	for n in "${spaces[@]}"; do ip netns del "$n" 2>/dev/null; done
+	for n in "${spaces[@]}"; do
+		ip netns del "$n" 2>/dev/null
+		rm -rf "/etc/netns/$n"
+	done
 	pids=()
 	spaces=()
 }
@@ -196,6 +202,8 @@ wait_for() {
 . "$here/nat/tryst.sh"
 # shellcheck source=nat/portmap.sh
 . "$here/nat/portmap.sh"
+# shellcheck source=nat/v6.sh
+. "$here/nat/v6.sh"
 
 # One scenario: $1 is "" or "random", $2 what to expect, "direct" or
 # "relay". Adds a PASS or FAIL line to result.
@@ -234,6 +242,7 @@ result=()
 scenario "" direct
 scenario random relay
 pm_scenario
+scenario_v6
 say "results"
 printf '%s\n' "${result[@]}"
 printf 'nat: %d passed, %d failed, %d skipped\n' \

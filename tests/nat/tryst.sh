@@ -1,7 +1,10 @@
 # shellcheck shell=bash
 # tryst.sh -- sourced by nat-test.sh: trystd on srv, two real clients on h1
 # and h2, and one file from h2 to h1. Uses nsx, nsbg, info, wait_for, SRV,
-# PORT, NUM1, NUM2, FILE_MIB and the binaries from nat-test.sh.
+# PORT, NUM1, NUM2, FILE_MIB and the binaries from nat-test.sh. A scenario
+# may set TRYST_SERVER (the clients' --server, else SRV:PORT), TRYSTD_EXTRA
+# (more lines of trystd.conf) and TRYST_LISTENING (a command run once h1
+# listens).
 
 key=
 
@@ -39,6 +42,7 @@ server_conf() {
 	redis = 127.0.0.1:6379
 	verification = dev:$1/codes.txt
 	log_level = debug
+	${TRYSTD_EXTRA:-}
 	CONF
 }
 
@@ -66,8 +70,8 @@ tryst_in() {
 # Register number $3 for the client on host $2, state in $1/$2.
 client_up() {
 	local d=$1 h=$2 num=$3 code
-	if ! tryst_in "$h" "$d/$h" init --server "$SRV:$PORT" --key "$key" \
-	    >>"$d/$h.setup" 2>&1 ||
+	if ! tryst_in "$h" "$d/$h" init --server "${TRYST_SERVER:-$SRV:$PORT}" \
+	    --key "$key" >>"$d/$h.setup" 2>&1 ||
 	    ! tryst_in "$h" "$d/$h" register "$num" >>"$d/$h.setup" 2>&1; then
 		info "$h: init or register failed"
 		return 1
@@ -100,6 +104,10 @@ check_path() {
 		[[ "$line" =~ ^path:\ direct\ 203\.0\.113\.11:[0-9]+$ ]] &&
 		    return 0
 		info "FAILED: wanted a direct path to h1's NAT 203.0.113.11"
+	elif [ "$want" = direct6 ]; then
+		[[ "$line" =~ ^path:\ direct\ \[2001:db8:1::2\]:[0-9]+$ ]] &&
+		    return 0
+		info "FAILED: wanted a direct path to h1's [2001:db8:1::2]"
 	else
 		[ "$line" = "path: relay" ] && return 0
 		info "FAILED: wanted path: relay"
@@ -117,6 +125,7 @@ transfer() {
 	pids+=($!)
 	wait_for "$d/listen.out" 200 '^online' ||
 	    { info "h1: tryst listen never said online"; return 1; }
+	[ -z "${TRYST_LISTENING:-}" ] || "$TRYST_LISTENING" || return 1
 	info "h1 is listening; h2 sends $FILE_MIB MiB"
 	tryst_in h2 "$d/h2" send "$NUM1" "$d/payload.bin" \
 	    >"$d/send.out" 2>"$d/send.err"
