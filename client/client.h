@@ -6,6 +6,8 @@
 
 #include <sys/socket.h>
 
+#include <poll.h>
+
 #include "common.h"
 #include "tryst.h"
 
@@ -173,6 +175,8 @@ int		 tconn_version(const struct tconn *);
 const char	*tconn_hostport(const struct tconn *);
 /* The connection's socket, for poll(). */
 int		 tconn_fd(const struct tconn *);
+/* A blocking connection over an open nconn (which it then owns). */
+struct tconn	*tconn_adopt(struct nconn *);
 /* tconn_recv without waiting: 2 when no whole frame is there yet. */
 int		 tconn_recv_nowait(struct tconn *, struct msg *, char **cause);
 /* Read raw bytes (relay data) without waiting: the count, 0 when the
@@ -622,7 +626,7 @@ int	 reflex_ask(const char *host, uint16_t port, int family,
 int	 reflex_other(const char *endpoint, uint16_t stun_port, int af,
 	    uint16_t lport, struct cand *c);
 
-/* ---- p2p.c: candidates and simultaneous open (§6.2) ------------------- */
+/* ---- p2p-cands.c, p2p.c: candidates, and a call's paths (§6.1, §6.2) -- */
 
 #define P2P_DIRECT_MS	3000
 #define P2P_RETRY_MS	100
@@ -641,8 +645,16 @@ struct p2p {
 };
 
 /* With direct, gather our candidates and listen on P; without (relay
- * only), neither: the offer is then empty and tells the peer nothing. */
+ * only), neither: the offer is then empty and tells the peer nothing.
+ * ctl_fd is the control connection to hostport, from port P; srflx
+ * (NULL: none) what WELCOME said of it; stun_port WELCOME's
+ * (p2p-cands.c). p2p_setup is p2p_gather over an online connection. */
+int	 p2p_gather(struct p2p *, int ctl_fd, const char *hostport,
+	    uint16_t port, const struct cand *srflx, uint16_t stun_port,
+	    int direct, char **cause);
 int	 p2p_setup(struct p2p *, struct online *, int direct, char **cause);
+/* Add c to what is offered, unless it is there or the offer is full. */
+void	 p2p_add_cand(struct p2p *, const struct cand *);
 /* A p2p with nothing open, for p2p_close before or without p2p_setup. */
 void	 p2p_init(struct p2p *);
 void	 p2p_close(struct p2p *);
@@ -740,6 +752,42 @@ enum portmap_upnp_next portmap_upnp_next(int rc, int permanent, int any);
  * (NUL-terminated). 0, or -1 without one that fits. Pure. */
 int	 portmap_ssdp_location(const char *buf, size_t len, char *out,
 	    size_t outlen);
+
+/* ---- race.c: a call's session brought up without waiting ------------- */
+
+enum race_state {
+	RACE_RUNNING,
+	RACE_UP,		/* race_take hands the session over */
+	RACE_FAILED,		/* race_error says why */
+};
+
+struct race;
+struct race_cfg {
+	int		 initiator;	/* the caller */
+	const struct hsinfo *hi;	/* kept by the caller meanwhile */
+	const struct p2p *p;		/* listeners on P, our addresses */
+	int		 relay_only;	/* no direct attempt */
+	char		 relay_at[PROTO_MAX_RELAY + 8];	/* "" none */
+	uint8_t		 relay_token[16];
+	uint8_t		 sign_pk[32];	/* the relay's key, pinned */
+};
+
+/* Start: dial the peer's candidates that reach_check allows, in the
+ * families we listen in, from P. */
+struct race	*race_new(const struct race_cfg *, const struct cand *peer,
+		    int npeer, int64_t now);
+/* Accept, connect, handshake, join the relay: the state. */
+enum race_state	 race_step(struct race *, int64_t now);
+/* The descriptors to watch (up to max): how many. */
+int		 race_fds(const struct race *, struct pollfd *, int max);
+/* When to step even if nothing is ready (ms clock). */
+int64_t		 race_deadline(const struct race *);
+/* Once up: the session's ciphers into s, and its path: a direct socket
+ * (*fd) or a relay connection (*relay), named in desc. 0, or -1. */
+int		 race_take(struct race *, struct session *s, int *fd,
+		    struct nconn **relay, char *desc, size_t desclen);
+const char	*race_error(const struct race *);
+void		 race_free(struct race *);
 
 /* ---- inbox.c: names of received files --------------------------------- */
 

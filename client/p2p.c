@@ -1,13 +1,8 @@
 /*
- * p2p.c -- the paths of PROTOCOL.md §6.2. Everything a client does for a
- * call uses one local TCP port P: the server connection, the listener and
- * every outgoing attempt, so that the NAT mapping the server saw (WELCOME's
- * address) is the one the peer reaches. A dual-stack device offers and
- * dials candidates of both families, whichever the server connection
- * uses, with a listener on P in each (§6.1). Both sides connect from P to
- * every candidate of the other at once, retrying until direct_timeout_ms;
- * the caller takes the first connection to complete in either direction,
- * the callee the first valid preamble on any path, the relay included.
+ * p2p.c -- a call's paths for the CLI (PROTOCOL.md §6.2): candidates
+ * gathered over an online connection (p2p-cands.c), the race that brings
+ * the session up (race.c) polled together with the control connection,
+ * and a mapping of P on the home router offered as well (portmap.c).
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -28,453 +23,12 @@
 
 #include "client.h"
 
-#define RACE_SLOTS	48
-#define LISTEN_BACKLOG	16
-#define HELLO_LEN	(SESSION_PREAMBLE_LEN + SESSION_MSG1_LEN)
-
-enum slot_state {
-	SLOT_FREE,
-	SLOT_CONNECTING,	/* outgoing connect in progress */
-	SLOT_RETRY,		/* failed; tried again at retry_at */
-	SLOT_OPEN,		/* connected, path set */
-	SLOT_JOINING,		/* relay: RELAY_JOIN sent */
-};
-
-struct slot {
-	enum slot_state	 state;
-	struct cand	 c;
-	int		 fd;
-	int64_t		 retry_at;
-	struct tconn	*t;
-	struct path	 path;
-	uint8_t		 buf[HELLO_LEN];
-	size_t		 fill;
-};
-
-/* All the attempts of one call. */
-struct race {
-	struct p2p	*p;
-	struct online	*o;
-	struct slot	 s[RACE_SLOTS];
-	int64_t		 direct_end;
-};
-
-/* The index in p->lfd of a family, AF_INET or AF_INET6 as well as a
- * candidate's 4 or 6. */
-static int
-fam(int family)
-{
-	return (family == AF_INET6 || family == 6);
-}
-
-/* Add c unless it is there already or the list is full. */
-static void
-add_cand(struct p2p *p, const struct cand *c)
-{
-	size_t	 alen = c->family == 4 ? 4 : 16;
-	int	 i;
-
-	for (i = 0; i < p->ncands; i++) {
-		if (p->cands[i].family == c->family &&
-		    p->cands[i].port == c->port &&
-		    memcmp(p->cands[i].addr, c->addr, alen) == 0)
-			return;
-	}
-	if (p->ncands < OFFER_MAX_CANDS)
-		p->cands[p->ncands++] = *c;
-}
-
-/* A sockaddr's address as a candidate with port P; 0, or -1 for another
- * family. */
-static int
-sa_cand(const struct sockaddr *sa, uint16_t port, struct cand *c)
-{
-	memset(c, 0, sizeof *c);
-	c->kind = CAND_HOST;
-	c->port = port;
-	if (sa->sa_family == AF_INET) {
-		c->family = 4;
-		memcpy(c->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		c->family = 6;
-		memcpy(c->addr, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    16);
-	} else
-		return (-1);
-	return (0);
-}
-
-/* This machine's addresses: all of them in p->self (for reach_check),
- * and those a peer may dial, of both families with port P, in hosts
- * (at most P2P_MAX_SELF); how many of those. */
-static int
-host_addrs(struct p2p *p, struct cand *hosts)
-{
-	struct ifaddrs	*ifa, *i;
-	struct cand	 c;
-	enum reach_scope sc;
-	int		 n = 0;
-
-	if (getifaddrs(&ifa) == -1)
-		return (0);
-	for (i = ifa; i != NULL; i = i->ifa_next) {
-		if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) ||
-		    sa_cand(i->ifa_addr, p->port, &c) == -1)
-			continue;
-		if (p->nself < P2P_MAX_SELF)
-			p->self[p->nself++] = c;
-		/* Only what a peer may dial (reach.c): no link-local, which
-		 * needs a scope, and loopback only for a server on it. */
-		sc = reach_scope(&c);
-		if (sc == REACH_SCOPE_NONE || (sc == REACH_SCOPE_LOOPBACK &&
-		    !p->server_loopback))
-			continue;
-		if (n < P2P_MAX_SELF)
-			hosts[n++] = c;
-	}
-	freeifaddrs(ifa);
-	return (n);
-}
-
-/* Listen on P in family af; -1 and errno. */
-static int
-p2p_listen(struct p2p *p, int af)
-{
-	int	 fd, saved;
-
-	if ((fd = path_socket(af, p->port)) == -1)
-		return (-1);
-	if (listen(fd, LISTEN_BACKLOG) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return (-1);
-	}
-	p->lfd[fam(af)] = fd;
-	return (0);
-}
-
-/* 1 if one of hosts[0..n) is of family af. */
-static int
-has_family(const struct cand *hosts, int n, int af)
-{
-	int	 i;
-
-	for (i = 0; i < n; i++) {
-		if (fam(hosts[i].family) == fam(af))
-			return (1);
-	}
-	return (0);
-}
-
-/* Log our candidates at debug. */
-static void
-log_cands(const struct p2p *p)
-{
-	char	 a[64];
-	int	 i;
-
-	for (i = 0; i < p->ncands; i++) {
-		path_cand_str(&p->cands[i], a, sizeof a);
-		log_debug("we offer %s%s", a, p->cands[i].kind == CAND_SRFLX ?
-		    " (server-reflexive)" : "");
-	}
-}
-
-/* A p2p with nothing open. */
-void
-p2p_init(struct p2p *p)
-{
-	memset(p, 0, sizeof *p);
-	p->lfd[0] = p->lfd[1] = -1;
-}
-
-/* With direct, gather our candidates and listen on P; else neither. The
- * server connection's family must work; the other is used when this
- * device has an address of it that a peer may dial and can listen on P
- * there. The server-reflexive ones go first: a full offer drops hosts. */
+/* Gather for a call over the online connection o. */
 int
 p2p_setup(struct p2p *p, struct online *o, int direct, char **cause)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = sizeof ss;
-	struct cand		 srv, c, hosts[P2P_MAX_SELF];
-	int			 nhost, other, i;
-
-	p2p_init(p);
-	p->port = o->port;
-	if (getpeername(tconn_fd(o->t), (struct sockaddr *)&ss, &len) == -1) {
-		xasprintf(cause, "getpeername: %s", strerror(errno));
-		return (-1);
-	}
-	p->family = ss.ss_family;
-	if (sa_cand((struct sockaddr *)&ss, 0, &srv) == -1) {
-		xasprintf(cause, "the server connection is not TCP/IP");
-		return (-1);
-	}
-	p->server_loopback = reach_scope(&srv) == REACH_SCOPE_LOOPBACK;
-	if (!direct)
-		return (0);	/* relay only: no address leaves this device */
-	if (p2p_listen(p, p->family) == -1) {
-		xasprintf(cause, "listen on port %u: %s", p->port,
-		    strerror(errno));
-		return (-1);
-	}
-	nhost = host_addrs(p, hosts);
-	other = p->family == AF_INET ? AF_INET6 : AF_INET;
-	if (has_family(hosts, nhost, other) && p2p_listen(p, other) == -1)
-		log_info("no direct paths over IPv%d: listen on port %u: %s",
-		    other == AF_INET ? 4 : 6, p->port, strerror(errno));
-	if (o->srflx.family == srv.family)
-		add_cand(p, &o->srflx);
-	if (p->lfd[fam(other)] != -1 && reflex_other(tconn_hostport(o->t),
-	    o->stun_port, other, p->port, &c) == 0)
-		add_cand(p, &c);
-	for (i = 0; i < nhost; i++) {
-		if (p->lfd[fam(hosts[i].family)] != -1)
-			add_cand(p, &hosts[i]);
-	}
-	log_cands(p);
-	return (0);
-}
-
-/* Stop listening. */
-void
-p2p_close(struct p2p *p)
-{
-	int	 i;
-
-	for (i = 0; i < 2; i++) {
-		if (p->lfd[i] != -1)
-			close(p->lfd[i]);
-		p->lfd[i] = -1;
-	}
-}
-
-/* Close connections that arrive on P outside a call. */
-void
-p2p_strays(struct p2p *p)
-{
-	int	 i, fd;
-
-	for (i = 0; i < 2; i++) {
-		while (p->lfd[i] != -1 && (fd = accept4(p->lfd[i], NULL, NULL,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1)
-			close(fd);
-	}
-}
-
-/* Our candidates as an offer or answer. */
-size_t
-p2p_offer(const struct p2p *p, uint8_t *out, size_t outlen)
-{
-	if (p->ncands == 0)
-		return (0);
-	return (offer_encode(p->cands, p->ncands, out, outlen));
-}
-
-/* A free slot, or NULL. */
-static struct slot *
-slot_new(struct race *r, enum slot_state state)
-{
-	int	 i;
-
-	for (i = 0; i < RACE_SLOTS; i++) {
-		if (r->s[i].state == SLOT_FREE) {
-			memset(&r->s[i], 0, sizeof r->s[i]);
-			r->s[i].state = state;
-			r->s[i].fd = -1;
-			r->s[i].path.fd = -1;
-			return (&r->s[i]);
-		}
-	}
-	return (NULL);
-}
-
-/* Drop a slot, closing what it holds. */
-static void
-slot_free(struct slot *sl)
-{
-	if (sl->state == SLOT_OPEN)
-		path_close(&sl->path);
-	else if (sl->t != NULL)
-		tconn_close(sl->t);
-	if (sl->fd != -1)
-		close(sl->fd);
-	memset(sl, 0, sizeof *sl);
-	sl->fd = -1;
-}
-
-/* Start (or restart) the connect of a slot from P, in the candidate's
- * family. */
-static void
-slot_connect(struct race *r, struct slot *sl)
-{
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = path_cand_sa(&sl->c, &ss);
-
-	sl->state = SLOT_RETRY;
-	sl->retry_at = tryst_now_ms() + P2P_RETRY_MS;
-	if ((sl->fd = path_socket(ss.ss_family, r->p->port)) == -1)
-		return;
-	if (connect(sl->fd, (struct sockaddr *)&ss, len) == 0 ||
-	    errno == EINPROGRESS) {
-		sl->state = SLOT_CONNECTING;
-		return;
-	}
-	close(sl->fd);
-	sl->fd = -1;
-}
-
-/* Connect to every usable candidate of the peer, of the families we
- * listen in; how many. */
-static int
-race_connect_all(struct race *r, const struct cand *peer, int npeer)
-{
-	struct slot	*sl;
-	int		 i, n = 0;
-
-	for (i = 0; i < npeer; i++) {
-		if (r->p->lfd[fam(peer[i].family)] == -1 ||
-		    reach_check(&peer[i], r->p->self, r->p->nself,
-		    r->p->server_loopback) != REACH_OK ||
-		    (sl = slot_new(r, SLOT_RETRY)) == NULL)
-			continue;
-		sl->c = peer[i];
-		slot_connect(r, sl);
-		n++;
-	}
-	return (n);
-}
-
-/* A connect finished: open, or retry while direct time is left. */
-static void
-connect_done(struct race *r, struct slot *sl)
-{
-	int		 error = 0, fd = sl->fd;
-	socklen_t	 len = sizeof error;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 &&
-	    error == 0) {
-		sl->fd = -1;
-		sl->state = SLOT_OPEN;
-		path_direct(&sl->path, fd);
-		return;
-	}
-	close(fd);
-	sl->fd = -1;
-	sl->state = SLOT_RETRY;
-	sl->retry_at = tryst_now_ms() + P2P_RETRY_MS;
-}
-
-/* Take every connection waiting on listener lfd. */
-static void
-race_accept(struct race *r, int lfd)
-{
-	struct slot	*sl;
-	int		 fd;
-
-	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK |
-	    SOCK_CLOEXEC)) != -1) {
-		if ((sl = slot_new(r, SLOT_OPEN)) == NULL) {
-			close(fd);
-			continue;
-		}
-		path_direct(&sl->path, fd);
-	}
-}
-
-/* Restart failed connects whose time has come; give up after the
- * direct time. */
-static void
-race_retry(struct race *r)
-{
-	int64_t	 now = tryst_now_ms();
-	int	 i;
-
-	for (i = 0; i < RACE_SLOTS; i++) {
-		if (r->s[i].state == SLOT_CONNECTING && now >= r->direct_end)
-			slot_free(&r->s[i]);
-		if (r->s[i].state != SLOT_RETRY)
-			continue;
-		if (now >= r->direct_end)
-			slot_free(&r->s[i]);
-		else if (now >= r->s[i].retry_at)
-			slot_connect(r, &r->s[i]);
-	}
-}
-
-/* Fill pfd with what the race waits for; map says whose each is (-1 the
- * control connection, -2 a listener, else a slot). */
-static int
-race_fds(struct race *r, struct pollfd *pfd, int *map)
-{
-	int	 n = 0, i;
-
-	pfd[n].fd = tconn_fd(r->o->t);
-	pfd[n].events = POLLIN;
-	map[n++] = -1;
-	for (i = 0; i < 2; i++) {
-		if (r->p->lfd[i] == -1)
-			continue;
-		pfd[n].fd = r->p->lfd[i];
-		pfd[n].events = POLLIN;
-		map[n++] = -2;
-	}
-	for (i = 0; i < RACE_SLOTS; i++) {
-		if (r->s[i].state == SLOT_CONNECTING)
-			pfd[n].fd = r->s[i].fd;
-		else if (r->s[i].state == SLOT_OPEN)
-			pfd[n].fd = path_pollfd(&r->s[i].path);
-		else if (r->s[i].state == SLOT_JOINING)
-			pfd[n].fd = tconn_fd(r->s[i].t);
-		else
-			continue;
-		pfd[n].events = r->s[i].state == SLOT_CONNECTING ? POLLOUT :
-		    POLLIN;
-		map[n++] = i;
-	}
-	return (n);
-}
-
-/* Wait up to ms for anything; handle connects, accepts and the control
- * connection. Slots with readable data are marked in ready[]. */
-static void
-race_poll(struct race *r, int ms, int ready[RACE_SLOTS])
-{
-	struct pollfd	 pfd[RACE_SLOTS + 3];
-	int		 map[RACE_SLOTS + 3], n, i;
-
-	memset(ready, 0, RACE_SLOTS * sizeof *ready);
-	n = race_fds(r, pfd, map);
-	if (ms > online_wait_ms(r->o))
-		ms = online_wait_ms(r->o);
-	if (poll(pfd, (nfds_t)n, ms < 0 ? 0 : ms) > 0) {
-		for (i = 0; i < n; i++) {
-			if (pfd[i].revents == 0 || map[i] == -1)
-				continue;
-			if (map[i] == -2)
-				race_accept(r, pfd[i].fd);
-			else if (r->s[map[i]].state == SLOT_CONNECTING)
-				connect_done(r, &r->s[map[i]]);
-			else
-				ready[map[i]] = 1;
-		}
-	}
-	online_pump(r->o);
-	race_retry(r);
-}
-
-/* Close every slot but keep. */
-static void
-race_end(struct race *r, struct slot *keep)
-{
-	int	 i;
-
-	for (i = 0; i < RACE_SLOTS; i++) {
-		if (&r->s[i] != keep && r->s[i].state != SLOT_FREE)
-			slot_free(&r->s[i]);
-	}
+	return (p2p_gather(p, tconn_fd(o->t), tconn_hostport(o->t), o->port,
+	    &o->srflx, o->stun_port, direct, cause));
 }
 
 /* 1 if the call ended or the control connection went while connecting;
@@ -493,72 +47,69 @@ call_over(struct online *o)
 	return (0);
 }
 
-/* Caller: the first direct TCP connection within the direct time. */
-static struct slot *
-caller_direct(struct race *r, const struct cand *peer, int npeer)
-{
-	int	 ready[RACE_SLOTS], i;
-	int64_t	 left;
-
-	if (race_connect_all(r, peer, npeer) == 0)
-		return (NULL);
-	while ((left = r->direct_end - tryst_now_ms()) > 0 &&
-	    !call_over(r->o)) {
-		race_poll(r, (int)(left < P2P_RETRY_MS ? left : P2P_RETRY_MS),
-		    ready);
-		for (i = 0; i < RACE_SLOTS; i++) {
-			if (r->s[i].state == SLOT_OPEN)
-				return (&r->s[i]);
-		}
-	}
-	return (NULL);
-}
-
-/* Wait for RELAY_READY on sl, ticking the control connection. */
+/* Run a race to its end, polling it with the control connection (whose
+ * messages online_pump handles meanwhile). 0 with s up, or -1. */
 static int
-caller_relay_wait(struct race *r, struct slot *sl, char **cause)
+race_run(struct race *r, struct online *o, struct session *s)
 {
-	int64_t		 end = tryst_now_ms() + P2P_RELAY_MS;
-	struct tconn	*t = sl->t;
-	int		 ready[RACE_SLOTS], rv;
+	struct pollfd	 pfd[64];
+	struct nconn	*relay;
+	int64_t		 left;
+	int		 n, fd, ms;
 
-	while ((rv = path_relay_ready(t, &sl->path, cause)) == 0) {
-		if (call_over(r->o) || tryst_now_ms() >= end) {
-			if (!r->o->ended && !r->o->gone)
-				xasprintf(cause, "the relay did not get ready");
+	while (race_step(r, tryst_now_ms()) == RACE_RUNNING) {
+		if (call_over(o))
 			return (-1);
-		}
-		race_poll(r, 1000, ready);
+		pfd[0].fd = tconn_fd(o->t);
+		pfd[0].events = POLLIN;
+		n = 1 + race_fds(r, pfd + 1, 63);
+		left = race_deadline(r) - tryst_now_ms();
+		ms = left < 0 ? 0 : left > P2P_RETRY_MS ? P2P_RETRY_MS :
+		    (int)left;
+		if (ms > online_wait_ms(o))
+			ms = online_wait_ms(o);
+		poll(pfd, (nfds_t)n, ms);
+		online_pump(o);
 	}
-	if (rv == 1) {
-		sl->t = NULL;
-		sl->state = SLOT_OPEN;
-	}
-	return (rv == 1 ? 0 : -1);
-}
-
-/* Caller: join the relay and run the handshake there. */
-static int
-caller_relay(struct race *r, const struct hsinfo *hi,
-    const uint8_t token[16], struct session *s)
-{
-	struct slot	*sl = slot_new(r, SLOT_JOINING);
-	char		*cause = NULL, at[PROTO_MAX_RELAY + 8];
-
-	if (sl == NULL)
-		fatalx("no slot for the relay");
-	if (online_relay_at(r->o, at, sizeof at, &cause) != 0 ||
-	    (sl->t = path_relay_join(r->o, at, hi->session, token,
-	    &cause)) == NULL || caller_relay_wait(r, sl, &cause) != 0 ||
-	    session_start(s, &sl->path, hi, &cause) != 0) {
-		if (cause != NULL)
-			warnx("relay: %s", cause);
-		free(cause);
-		slot_free(sl);
+	if (race_take(r, s, &fd, &relay, s->path.desc,
+	    sizeof s->path.desc) != 0) {
+		if (!call_over(o))
+			warnx("%s", race_error(r));
 		return (-1);
 	}
-	memset(sl, 0, sizeof *sl);	/* s owns the path now */
+	s->path.fd = fd;
+	s->path.relay = relay != NULL ? tconn_adopt(relay) : NULL;
 	return (0);
+}
+
+/* Bring the session up as caller (initiator) or callee. */
+static int
+p2p_race(struct p2p *p, struct online *o, const struct hsinfo *hi,
+    const struct cand *peer, int npeer, const uint8_t token[16],
+    int relay_only, int initiator, struct session *s)
+{
+	struct race_cfg	 cfg;
+	struct race	*r;
+	char		*cause = NULL;
+	int		 rc;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.initiator = initiator;
+	cfg.hi = hi;
+	cfg.p = p;
+	cfg.relay_only = relay_only;
+	memcpy(cfg.relay_token, token, 16);
+	memcpy(cfg.sign_pk, o->ctx->sign_pk, 32);
+	if (online_relay_at(o, cfg.relay_at, sizeof cfg.relay_at,
+	    &cause) != 0) {
+		warnx("relay: %s", cause);
+		free(cause);
+		cfg.relay_at[0] = '\0';
+	}
+	r = race_new(&cfg, peer, npeer, tryst_now_ms());
+	rc = race_run(r, o, s);
+	race_free(r);
+	return (rc);
 }
 
 /* Bring the session up as the caller. */
@@ -567,110 +118,7 @@ p2p_call(struct p2p *p, struct online *o, const struct hsinfo *hi,
     const struct cand *peer, int npeer, const uint8_t token[16],
     int relay_only, struct session *s)
 {
-	struct race	*r = xcalloc(1, sizeof *r);
-	struct slot	*sl;
-	char		*cause;
-	int		 rc = -1;
-
-	r->p = p;
-	r->o = o;
-	r->direct_end = tryst_now_ms() + P2P_DIRECT_MS;
-	if (!relay_only && (sl = caller_direct(r, peer, npeer)) != NULL) {
-		race_end(r, sl);
-		if (session_start(s, &sl->path, hi, &cause) == 0) {
-			memset(sl, 0, sizeof *sl);
-			rc = 0;
-			goto out;
-		}
-		log_info("direct path %s: %s", sl->path.desc, cause);
-		free(cause);
-		slot_free(sl);
-	}
-	race_end(r, NULL);
-	if (!call_over(o))
-		rc = caller_relay(r, hi, token, s);
-out:
-	race_end(r, NULL);
-	free(r);
-	return (rc);
-}
-
-/* Callee: read the preamble and message 1 on an open slot; answer once
- * both are there. 1 when the session is up, 0 to go on, -1 to drop. */
-static int
-callee_read(struct slot *sl, const struct hsinfo *hi, struct session *s)
-{
-	uint8_t	 pre[SESSION_PREAMBLE_LEN];
-	char	*cause = NULL;
-	long	 n;
-
-	while (sl->fill < HELLO_LEN) {
-		n = path_read(&sl->path, sl->buf + sl->fill,
-		    HELLO_LEN - sl->fill, &cause);
-		if (n == -2)
-			return (0);
-		free(cause);
-		if (n <= 0)
-			return (-1);
-		sl->fill += (size_t)n;
-	}
-	session_preamble(pre, hi->session);
-	if (memcmp(sl->buf, pre, sizeof pre) != 0)
-		return (-1);
-	if (session_answer(s, &sl->path, hi, sl->buf + sizeof pre,
-	    &cause) != 0) {
-		log_info("path %s: %s", sl->path.desc, cause);
-		free(cause);
-		return (-1);
-	}
-	return (1);
-}
-
-/* Callee: past the direct time with no session, join the relay too. */
-static void
-callee_relay(struct race *r, const struct hsinfo *hi,
-    const uint8_t token[16], int *joined)
-{
-	struct slot	*sl;
-	char		*cause, at[PROTO_MAX_RELAY + 8];
-
-	if (*joined || tryst_now_ms() < r->direct_end)
-		return;
-	*joined = 1;
-	if ((sl = slot_new(r, SLOT_JOINING)) == NULL)
-		return;
-	if (online_relay_at(r->o, at, sizeof at, &cause) != 0 ||
-	    (sl->t = path_relay_join(r->o, at, hi->session, token,
-	    &cause)) == NULL) {
-		warnx("relay: %s", cause);
-		free(cause);
-		slot_free(sl);
-	}
-}
-
-/* Callee: handle a readable slot. 1 when the session is up on it. */
-static int
-callee_slot(struct slot *sl, const struct hsinfo *hi, struct session *s)
-{
-	char	*cause;
-	int	 rv;
-
-	if (sl->state == SLOT_JOINING) {
-		if ((rv = path_relay_ready(sl->t, &sl->path, &cause)) == 1) {
-			sl->t = NULL;
-			sl->state = SLOT_OPEN;
-		} else if (rv == -1) {
-			warnx("relay: %s", cause);
-			free(cause);
-			slot_free(sl);
-			return (0);
-		}
-	}
-	if (sl->state != SLOT_OPEN)
-		return (0);
-	if ((rv = callee_read(sl, hi, s)) == -1)
-		slot_free(sl);
-	return (rv == 1);
+	return (p2p_race(p, o, hi, peer, npeer, token, relay_only, 1, s));
 }
 
 /* Bring the session up as the callee. */
@@ -679,33 +127,7 @@ p2p_answer(struct p2p *p, struct online *o, const struct hsinfo *hi,
     const struct cand *peer, int npeer, const uint8_t token[16],
     struct session *s)
 {
-	struct race	*r = xcalloc(1, sizeof *r);
-	int		 ready[RACE_SLOTS], i, joined = 0, rc = -1;
-	int64_t		 end;
-
-	r->p = p;
-	r->o = o;
-	r->direct_end = tryst_now_ms() + P2P_DIRECT_MS;
-	if (race_connect_all(r, peer, npeer) == 0)
-		r->direct_end = tryst_now_ms();	/* to the relay at once */
-	end = r->direct_end + P2P_RELAY_MS;
-	while (rc == -1 && tryst_now_ms() < end && !call_over(o)) {
-		race_poll(r, P2P_RETRY_MS, ready);
-		for (i = 0; i < RACE_SLOTS && rc == -1; i++) {
-			if ((ready[i] || r->s[i].state == SLOT_OPEN) &&
-			    callee_slot(&r->s[i], hi, s) == 1) {
-				memset(&r->s[i], 0, sizeof r->s[i]);
-				rc = 0;
-			}
-		}
-		if (rc == -1)
-			callee_relay(r, hi, token, &joined);
-	}
-	if (rc == -1 && tryst_now_ms() >= end)
-		warnx("no path to the caller came up");
-	race_end(r, NULL);
-	free(r);
-	return (rc);
+	return (p2p_race(p, o, hi, peer, npeer, token, 0, 0, s));
 }
 
 /* Ask the router for a mapping of P and offer it as well (only with
@@ -716,12 +138,12 @@ p2p_map(struct p2p *p, struct portmap *pm)
 	int	 n = p->ncands;
 
 	memset(pm, 0, sizeof *pm);
-	if (p->family != AF_INET || p->lfd[fam(AF_INET)] == -1)
+	if (p->family != AF_INET || p->lfd[0] == -1)
 		return;
 	portmap_init(pm);
 	if (portmap_open(pm, p->port) != 0)
 		return;
-	add_cand(p, &pm->ext);
+	p2p_add_cand(p, &pm->ext);
 	pm->offered = p->ncands > n;
 }
 

@@ -23,6 +23,7 @@
 #ifndef TRYST_H
 #define TRYST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -54,6 +55,7 @@ extern "C" {
 
 typedef struct tryst tryst_t;
 typedef struct tryst_error tryst_error;
+typedef struct tryst_call tryst_call_t;
 
 /* A request finished: err is NULL on success. */
 typedef void (*tryst_done_fn)(tryst_t *t, const tryst_error *err,
@@ -146,6 +148,98 @@ TRYST_API int	 tryst_go_online(tryst_t *t, tryst_status_fn fn, void *user,
 /* Close the connection and stop trying: TRYST_OFFLINE. */
 TRYST_API void	 tryst_go_offline(tryst_t *t);
 TRYST_API int	 tryst_status(const tryst_t *t);
+
+/* ---- Calls ------------------------------------------------------------- */
+
+/* Where a call stands (tryst_call_on_state). */
+#define TRYST_CALL_RINGING	1	/* asked (caller), or for the app */
+#define TRYST_CALL_CONNECTING	2	/* answered: paths are tried */
+#define TRYST_CALL_OPEN		3	/* the session is up */
+#define TRYST_CALL_ENDED	4	/* over: tryst_call_error says how */
+
+/* tryst_call and tryst_call_accept: no direct path is tried and no
+ * address of this device reaches the peer; the relay carries it all. */
+#define TRYST_CALL_RELAY_ONLY	1
+
+/* The window is full (tryst_call_send): wait for on_writable. */
+#define TRYST_EAGAIN	(-10)
+
+typedef void (*tryst_incoming_fn)(tryst_t *t, tryst_call_t *call,
+    void *user);
+/* err says why when state is TRYST_CALL_ENDED and it did not end
+ * cleanly; the library owns it. */
+typedef void (*tryst_call_state_fn)(tryst_call_t *call, int state,
+    const tryst_error *err, void *user);
+/* One message from the peer, in order; data lives until it returns. */
+typedef void (*tryst_message_fn)(tryst_call_t *call, const uint8_t *data,
+    size_t len, void *user);
+typedef void (*tryst_writable_fn)(tryst_call_t *call, void *user);
+
+/* Call the account peer_id (64 hex digits, from tryst_lookup or a
+ * contact) while online. *call is the app's until tryst_call_release. */
+TRYST_API int	 tryst_call(tryst_t *t, const char *peer_id, unsigned flags,
+		    tryst_call_t **call, tryst_error **err);
+/* Hear incoming calls. Without it every call is declined as busy. The
+ * call is the app's until tryst_call_release: accept or decline it (a
+ * caller the app does not know is never answered without its word). */
+TRYST_API void	 tryst_on_incoming(tryst_t *t, tryst_incoming_fn fn,
+		    void *user);
+/* Answer: this device's candidates go to the caller now, not before. */
+TRYST_API int	 tryst_call_accept(tryst_call_t *call, unsigned flags,
+		    tryst_error **err);
+TRYST_API int	 tryst_call_decline(tryst_call_t *call, tryst_error **err);
+TRYST_API void	 tryst_call_on_state(tryst_call_t *call,
+		    tryst_call_state_fn fn, void *user);
+TRYST_API void	 tryst_call_on_message(tryst_call_t *call,
+		    tryst_message_fn fn, void *user);
+TRYST_API void	 tryst_call_on_writable(tryst_call_t *call,
+		    tryst_writable_fn fn, void *user);
+/* Queue one message (at most 65,000 bytes or so) for the peer, once the
+ * call is TRYST_CALL_OPEN. TRYST_EAGAIN when 256 KiB are waiting:
+ * on_writable says when there is room again. */
+TRYST_API int	 tryst_call_send(tryst_call_t *call, const void *data,
+		    size_t len, tryst_error **err);
+/* Say goodbye once every message queued has gone: the call ends
+ * (cleanly) when the peer has said it too. Before the session is up it
+ * hangs up. */
+TRYST_API int	 tryst_call_close(tryst_call_t *call);
+/* The app is done with the handle: a call not over is ended. */
+TRYST_API void	 tryst_call_release(tryst_call_t *call);
+TRYST_API int	 tryst_call_state(const tryst_call_t *call);
+TRYST_API int	 tryst_call_is_caller(const tryst_call_t *call);
+/* The peer's account ID, in hex; the path once open ("direct ADDR:PORT"
+ * or "relay"), else NULL. Caller frees with tryst_free. */
+TRYST_API char	*tryst_call_peer_id(const tryst_call_t *call);
+TRYST_API char	*tryst_call_path(const tryst_call_t *call);
+/* How the call ended: NULL while it has not, or when it ended cleanly. */
+TRYST_API const tryst_error *tryst_call_error(const tryst_call_t *call);
+
+/* ---- Files (a helper over a call's session) ----------------------------- */
+
+#define TRYST_FILE_PROGRESS	1	/* bytes of size so far */
+#define TRYST_FILE_DONE		2	/* sent whole / received and saved */
+#define TRYST_FILE_FAILED	3	/* err says why */
+
+/* name: as offered when sending; when receiving, the name it is saved
+ * under in the folder (made safe; "name-1.ext" when that exists). The
+ * library owns name and err; they live until the callback returns. */
+typedef void (*tryst_file_fn)(tryst_call_t *call, int event,
+    const char *name, uint64_t bytes, uint64_t size, const tryst_error *err,
+    void *user);
+/* Send the file at path (a regular file) once the call is open, after
+ * what is queued before it; it goes a chunk at a time as the window
+ * allows. TRYST_FILE_DONE says it was all sent: it was delivered when
+ * the call then ends cleanly (the peer's CLOSE comes only after it has
+ * handled everything before it). */
+TRYST_API int	 tryst_call_send_file(tryst_call_t *call, const char *path,
+		    tryst_file_fn fn, void *user, tryst_error **err);
+/* Take the files the peer sends into the folder dir. Without it a file
+ * offer ends the session. A file the folder has no room for, or whose
+ * size or BLAKE2b does not match, is refused: nothing is left of it,
+ * and the session ends without confirming it to the sender. */
+TRYST_API int	 tryst_call_receive_files(tryst_call_t *call,
+		    const char *dir, tryst_file_fn fn, void *user,
+		    tryst_error **err);
 
 /* ---- The app's loop ---------------------------------------------------- */
 

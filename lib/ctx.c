@@ -22,7 +22,7 @@
 
 #include "lib.h"
 
-#define CTX_RUN_FDS	64	/* tryst_run's descriptors at most */
+#define CTX_FDS		256	/* descriptors watched at most */
 
 /* The library's version. */
 const char *
@@ -65,6 +65,7 @@ tryst_destroy(tryst_t *t)
 
 	if (t == NULL)
 		return;
+	call_silence(t);
 	presence_stop(t);
 	while ((k = t->tasks) != NULL) {
 		t->tasks = k->next;
@@ -238,44 +239,47 @@ lib_task_add(struct tryst *t, task_step_fn step, void *data,
 	return (k);
 }
 
-/* The i-th task with a descriptor to watch, or NULL. */
-static const struct task *
-task_watched(const struct tryst *t, int i)
+/* What the tasks wait for, up to max: how many. */
+static int
+collect(const struct tryst *t, struct pollfd *pfd, int max)
 {
 	const struct task	*k;
+	unsigned		 ev;
+	int			 n = 0;
 
-	for (k = t->tasks; k != NULL; k = k->next) {
-		if (k->done || k->c == NULL || nconn_fd(k->c) == -1 ||
-		    nconn_events(k->c) == 0)
+	for (k = t->tasks; k != NULL && n < max; k = k->next) {
+		if (k->done)
 			continue;
-		if (i-- == 0)
-			return (k);
+		if (k->c != NULL && nconn_fd(k->c) != -1 &&
+		    (ev = nconn_events(k->c)) != 0) {
+			pfd[n].fd = nconn_fd(k->c);
+			pfd[n++].events = (short)(((ev & NCONN_READ) ?
+			    POLLIN : 0) | ((ev & NCONN_WRITE) ? POLLOUT : 0));
+		}
+		if (k->fds != NULL && n < max)
+			n += k->fds(k, pfd + n, max - n);
 	}
-	return (NULL);
+	return (n);
 }
 
 int
 tryst_fd_count(const tryst_t *t)
 {
-	int	 n = 0;
+	struct pollfd	 pfd[CTX_FDS];
 
-	while (task_watched(t, n) != NULL)
-		n++;
-	return (n);
+	return (collect(t, pfd, CTX_FDS));
 }
 
 int
 tryst_fd_get(const tryst_t *t, int i, int *fd, unsigned *events)
 {
-	const struct task	*k;
-	unsigned		 ev;
+	struct pollfd	 pfd[CTX_FDS];
 
-	if (i < 0 || (k = task_watched(t, i)) == NULL)
+	if (i < 0 || i >= collect(t, pfd, CTX_FDS))
 		return (TRYST_EINVAL);
-	ev = nconn_events(k->c);
-	*fd = nconn_fd(k->c);
-	*events = ((ev & NCONN_READ) ? TRYST_READ : 0) |
-	    ((ev & NCONN_WRITE) ? TRYST_WRITE : 0);
+	*fd = pfd[i].fd;
+	*events = ((pfd[i].events & POLLIN) ? TRYST_READ : 0) |
+	    ((pfd[i].events & POLLOUT) ? TRYST_WRITE : 0);
 	return (0);
 }
 
@@ -292,6 +296,9 @@ tryst_timeout_ms(const tryst_t *t)
 		if (k->timer != -1 && (when == -1 || k->timer < when))
 			when = k->timer;
 		if (k->c != NULL && (d = nconn_deadline(k->c)) != -1 &&
+		    (when == -1 || d < when))
+			when = d;
+		if (k->deadline != NULL && (d = k->deadline(k)) != -1 &&
 		    (when == -1 || d < when))
 			when = d;
 	}
@@ -348,23 +355,14 @@ tryst_stop(tryst_t *t)
 int
 tryst_run(tryst_t *t, long ms, tryst_error **err)
 {
-	struct pollfd	 pfd[CTX_RUN_FDS];
+	struct pollfd	 pfd[CTX_FDS];
 	int64_t		 end = ms < 0 ? -1 : t->now() + ms, left;
 	long		 wait;
-	unsigned	 ev;
-	int		 n, i, fd;
+	int		 n;
 
 	t->stop = 0;
 	while (!t->stop && t->tasks != NULL) {
-		n = tryst_fd_count(t);
-		n = n > CTX_RUN_FDS ? CTX_RUN_FDS : n;
-		for (i = 0; i < n; i++) {
-			tryst_fd_get(t, i, &fd, &ev);
-			pfd[i].fd = fd;
-			pfd[i].events = (short)(((ev & TRYST_READ) ? POLLIN : 0) |
-			    ((ev & TRYST_WRITE) ? POLLOUT : 0));
-			pfd[i].revents = 0;
-		}
+		n = collect(t, pfd, CTX_FDS);
 		wait = tryst_timeout_ms(t);
 		if (end != -1) {
 			if ((left = end - t->now()) <= 0)

@@ -34,6 +34,10 @@ struct task {
 	int64_t		 timer;		/* ms clock, -1 none */
 	task_step_fn	 step;
 	void		(*free)(struct task *);
+	/* More descriptors than c's, and a time to be stepped by (-1:
+	 * none); NULL when the task has none. */
+	int		(*fds)(const struct task *, struct pollfd *, int max);
+	int64_t		(*deadline)(const struct task *);
 	void		*data;		/* the owner's */
 	int		 done;
 };
@@ -49,6 +53,10 @@ struct tryst {
 	int		 stop;		/* tryst_stop */
 	struct presence	*presence;	/* tryst_go_online, or NULL */
 	int		 status_after;	/* tryst_status once it ended */
+	struct tryst_call *calls;
+	uint32_t	 last_tag;	/* of CONNECT */
+	tryst_incoming_fn incoming_fn;
+	void		*incoming_user;
 };
 
 /* An error of code with a message (printf-style). */
@@ -91,5 +99,48 @@ int	 presence_start(struct tryst *, tryst_status_fn, void *user,
 	    struct tryst_error **);
 void	 presence_stop(struct tryst *);
 int	 presence_status(const struct tryst *);
+/* Send on the control connection: 0, or -1 when not online. */
+int	 presence_send(struct tryst *, const struct msg *);
+/* While online: our candidates and listeners on P, our account ID, our
+ * identity key, the "HOST:PORT" of the control connection (else NULL). */
+const struct p2p *presence_p2p(const struct tryst *);
+const uint8_t *presence_id(const struct tryst *);
+const uint8_t *presence_sk(const struct tryst *);
+const char *presence_hostport(const struct tryst *);
+
+/* ---- call.c: calls, their sessions and messages ------------------------ */
+
+/* A control message about calls (INCOMING, ANSWER, DECLINED, ENDED, an
+ * ERROR about a CONNECT), from presence.c. */
+void	 call_control(struct tryst *, const struct msg *);
+/* The control connection is gone: calls not yet up end. */
+void	 call_control_lost(struct tryst *);
+/* No more callbacks to the app: it is destroying the context. */
+void	 call_silence(struct tryst *);
+/* For file.c: queue a session message kind || a || b (-1 with errno
+ * EAGAIN when the window is full); the call's file queue and receiving
+ * side; whether it is closing (no new work). */
+int	 call_queue(tryst_call_t *, uint8_t kind, const void *a, size_t alen,
+	    const void *b, size_t blen);
+struct file_tx **call_tx(tryst_call_t *);
+struct file_rx **call_rx(tryst_call_t *);
+int	 call_closing(const tryst_call_t *);
+
+/* ---- file.c: files over a session -------------------------------------- */
+
+struct file_tx;
+struct file_rx;
+
+/* Queue what the window takes of the files to send: 0, or -1 when one
+ * failed (the session must end). */
+int	 file_tx_pump(tryst_call_t *);
+int	 file_tx_pending(tryst_call_t *);
+void	 file_tx_free(tryst_call_t *, const struct tryst_error *why,
+	    int quiet);
+/* A FILE_OFFER, FILE_DATA or FILE_END from the peer (p: after the kind):
+ * 0, or -1 when it is refused (the session must end, without CLOSE). */
+int	 file_rx_msg(tryst_call_t *, uint8_t kind, const uint8_t *p,
+	    size_t len);
+void	 file_rx_free(tryst_call_t *, int quiet);
 
 #endif

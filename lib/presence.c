@@ -40,6 +40,8 @@ struct presence {
 	uint16_t	 idle_s;
 	int64_t		 last_send;
 	uint64_t	 nonce;
+	struct p2p	 p2p;		/* candidates and listeners on P */
+	int		 have_p2p;	/* while online */
 };
 
 /* Tell the app where we stand, when that changed or an error came. */
@@ -54,10 +56,24 @@ say(struct presence *p, int status, struct tryst_error *e)
 	tryst_error_free(e);
 }
 
+/* The control connection is closing: our candidates and listeners go
+ * with it, and calls that were not up yet end. */
+static void
+drop_online(struct presence *p)
+{
+	if (p->have_p2p) {
+		p2p_close(&p->p2p);
+		p->have_p2p = 0;
+	}
+	if (p->status == TRYST_ONLINE)
+		call_control_lost(p->t);
+}
+
 /* Start a connection to the current server. */
 static void
 connect_now(struct presence *p, int64_t now)
 {
+	drop_online(p);
 	nconn_free(p->k->c);
 	p->k->c = nconn_start(servers_current(&p->sv), 2, p->t->sign_pk, 0,
 	    now);
@@ -83,6 +99,7 @@ wait_then_connect(struct presence *p, int64_t now, uint32_t ms,
 static int
 stopped(struct presence *p, struct tryst_error *e)
 {
+	drop_online(p);
 	nconn_free(p->k->c);
 	p->k->c = NULL;
 	p->t->presence = NULL;
@@ -113,6 +130,30 @@ send_msg(struct presence *p, const struct msg *m, int64_t now)
 	nconn_step(p->k->c, now);
 }
 
+/* Our candidates for calls: WELCOME's address for us, the host's, and
+ * listeners on P. Without them calls go through the relay. */
+static void
+gather(struct presence *p, const struct msg *m)
+{
+	struct cand	 srflx;
+	char		*cause = NULL;
+
+	memset(&srflx, 0, sizeof srflx);
+	srflx.kind = CAND_SRFLX;
+	srflx.family = m->u.welcome.family;
+	srflx.port = m->u.welcome.port;
+	memcpy(srflx.addr, m->u.welcome.addr, 16);
+	if (p2p_gather(&p->p2p, nconn_fd(p->k->c), nconn_hostport(p->k->c),
+	    nconn_local_port(p->k->c), &srflx, m->u.welcome.stun_port, 1,
+	    &cause) == 0)
+		p->have_p2p = 1;
+	else {
+		log_debug("no direct paths: %s", cause);
+		p2p_close(&p->p2p);
+		free(cause);
+	}
+}
+
 /* Keep what WELCOME says: the idle timeout, a renewed credential. */
 static void
 welcome(struct presence *p, const struct msg *m)
@@ -122,6 +163,7 @@ welcome(struct presence *p, const struct msg *m)
 	char		*cause;
 
 	p->idle_s = m->u.welcome.idle_timeout_s;
+	gather(p, m);
 	if (v->len == 0 || cred_verify(v->p, v->len, p->t->sign_pk,
 	    &cr) != 0 || memcmp(cr.id, p->cr.id, ID_LEN) != 0 ||
 	    memcmp(cr.identity_pk, p->cr.identity_pk, 32) != 0)
@@ -216,18 +258,16 @@ hello_answer(struct presence *p, const struct msg *m, int64_t now)
 static int
 online_msg(struct presence *p, const struct msg *m, int64_t now)
 {
-	struct msg	 out;
 
 	switch (m->type) {
 	case MSG_GOAWAY:
 		return (goaway(p, m, now));
 	case MSG_INCOMING:
-		/* No call handling yet: busy, so the caller hears at once. */
-		memset(&out, 0, sizeof out);
-		out.type = MSG_DECLINE;
-		out.u.decline.session = m->u.incoming.session;
-		out.u.decline.reason = 1;
-		send_msg(p, &out, now);
+	case MSG_ANSWER:
+	case MSG_DECLINED:
+	case MSG_ENDED:
+	case MSG_ERROR:
+		call_control(p->t, m);
 		return (0);
 	default:
 		return (0);
@@ -325,6 +365,8 @@ presence_free(struct task *k)
 
 	if (p->t->presence == p)
 		p->t->presence = NULL;
+	if (p->have_p2p)
+		p2p_close(&p->p2p);
 	servers_free(&p->sv);
 	if (p->sk != NULL)
 		sodium_free(p->sk);
@@ -399,6 +441,7 @@ presence_stop(struct tryst *t)
 	if (p == NULL)
 		return;
 	p->k->done = 1;
+	drop_online(p);
 	p->status = TRYST_OFFLINE;
 	t->presence = NULL;
 	t->status_after = TRYST_OFFLINE;
@@ -427,4 +470,47 @@ int
 tryst_status(const tryst_t *t)
 {
 	return (presence_status(t));
+}
+
+int
+presence_send(struct tryst *t, const struct msg *m)
+{
+	struct presence	*p = t->presence;
+
+	if (p == NULL || p->phase != PHASE_ONLINE || nconn_send(p->k->c,
+	    m) != 0)
+		return (-1);
+	p->last_send = t->now();
+	nconn_step(p->k->c, p->last_send);
+	return (0);
+}
+
+const struct p2p *
+presence_p2p(const struct tryst *t)
+{
+	const struct presence	*p = t->presence;
+
+	return (p != NULL && p->phase == PHASE_ONLINE && p->have_p2p ?
+	    &p->p2p : NULL);
+}
+
+const uint8_t *
+presence_id(const struct tryst *t)
+{
+	return (t->presence != NULL ? t->presence->cr.id : NULL);
+}
+
+const uint8_t *
+presence_sk(const struct tryst *t)
+{
+	return (t->presence != NULL ? t->presence->sk : NULL);
+}
+
+const char *
+presence_hostport(const struct tryst *t)
+{
+	const struct presence	*p = t->presence;
+
+	return (p != NULL && p->k->c != NULL ? nconn_hostport(p->k->c) :
+	    NULL);
 }

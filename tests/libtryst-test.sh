@@ -2,10 +2,14 @@
 # libtryst-test.sh -- libtryst from Python: the ctypes binding
 # (bindings/python/tryst.py) sets a device up, registers, verifies, and
 # stays online from its own selectors loop, across a trystd that is
-# killed and started again (tests/libtryst/binding.py says what it checks).
+# killed and started again (tests/libtryst/binding.py); then two accounts
+# call each other: declined, messages, flow control, close, relay only,
+# offline (tests/libtryst/calls.py); then examples/echo-bot answers
+# `tryst chat` and examples/file-receiver takes a file from `tryst send`.
 #
 # Needs redis-server, openssl and python3; exits 77 (skipped) without
-# them. Environment: TRYSTD, TRYSTCTL, TRYST, LIBTRYST (meson sets them),
+# them. Environment: TRYSTD, TRYSTCTL, TRYST, LIBTRYST, ECHO_BOT,
+# FILE_RECEIVER (meson sets them),
 # LIBTRYST_KEEP=1 keeps the temporary folder.
 set -uo pipefail
 
@@ -66,7 +70,47 @@ TRYST_HOSTPORT=127.0.0.1:$port TRYST_SERVER_KEY=$key \
     LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 \
     python3 "$here/libtryst/binding.py"
 rc=$?
-kill "$(cat "$tmp/trystd.pid")" 2>/dev/null
+# Calls between two more accounts, once trystd is back for good.
+TRYST_HOSTPORT=127.0.0.1:$port TRYST_SERVER_KEY=$key \
+    TRYST_CODES=$tmp/codes.txt TRYST_STATE=$tmp/calls \
+    LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 \
+    python3 "$here/libtryst/calls.py" || rc=1
 [ $rc -eq 0 ] || { show trystd.log; fails=$((fails + 1)); }
+
+# ---- the examples: programs on libtryst, called with the CLI -------------
+# Their accounts are set up with the CLI, whose state they share.
+BOT=+15550100345 RECV=+15550100346 USER=+15550100347
+if setup bot "$BOT" && setup recv "$RECV" && setup user "$USER"; then
+	TRYST_HOME=$tmp/bot "$ECHO_BOT" >"$tmp/bot.out" 2>&1 &
+	pids+=($!)
+	mkdir -p "$tmp/inbox"
+	TRYST_HOME=$tmp/recv "$FILE_RECEIVER" "$tmp/inbox" \
+	    >"$tmp/recv.out" 2>&1 &
+	pids+=($!)
+	wait_for "$tmp/bot.out" 100 '^online$' || fail "echo-bot not online"
+	out=$(printf 'hello bot\n' | as user chat "$BOT" 2>"$tmp/user.chat")
+	if [[ $out == *"echo: hello bot"* ]] &&
+	    wait_for "$tmp/bot.out" 50 '^call ended$'; then
+		ok "echo-bot answered tryst chat and the call ended cleanly"
+	else
+		fail "echo-bot: chat said \"$out\""
+		show user.chat bot.out
+	fi
+	head -c $((3 << 20)) /dev/urandom >"$tmp/photo.jpg"
+	sleep 1		# file-receiver online: it prints nothing until a file
+	if as user send "$RECV" "$tmp/photo.jpg" >"$tmp/user.send" 2>&1 &&
+	    wait_for "$tmp/recv.out" 50 '^received photo.jpg \(3145728 bytes\)$' &&
+	    cmp -s "$tmp/photo.jpg" "$tmp/inbox/photo.jpg"; then
+		ok "file-receiver took 3 MiB from tryst send, intact, and" \
+		    "the sender saw it delivered"
+	else
+		fail "file-receiver"
+		show user.send recv.out
+	fi
+else
+	fail "the examples' accounts could not be set up"
+	show bot.setup recv.setup user.setup
+fi
+kill "$(cat "$tmp/trystd.pid")" 2>/dev/null
 redis_check "$rport"
 [ $fails -eq 0 ]

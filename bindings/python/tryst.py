@@ -20,6 +20,18 @@ OFFLINE, CONNECTING, ONLINE, STOPPED = 0, 1, 2, 3
 EINVAL, ESTATE, EIO, ENET, ESERVER, EKEY, EBUSY, EREVOKED, ECANCELED = (
     -1, -2, -3, -4, -5, -6, -7, -8, -9)
 
+CALL_RINGING, CALL_CONNECTING, CALL_OPEN, CALL_ENDED = 1, 2, 3, 4
+CALL_RELAY_ONLY = 1
+EAGAIN = -10
+
+_INCOMING = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
+                             ctypes.c_void_p)
+_CALL_STATE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
+                               ctypes.c_void_p, ctypes.c_void_p)
+_MESSAGE = ctypes.CFUNCTYPE(None, ctypes.c_void_p,
+                            ctypes.POINTER(ctypes.c_ubyte), ctypes.c_size_t,
+                            ctypes.c_void_p)
+_WRITABLE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)
 _DONE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
                          ctypes.c_void_p)
 _STATUS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
@@ -61,6 +73,21 @@ def _load(path=None):
         "tryst_process": (i, [p, i, ctypes.c_uint, perr]),
         "tryst_run": (i, [p, ctypes.c_long, perr]),
         "tryst_stop": (v, [p]),
+        "tryst_call": (i, [p, s, ctypes.c_uint, ctypes.POINTER(p), perr]),
+        "tryst_on_incoming": (v, [p, _INCOMING, p]),
+        "tryst_call_accept": (i, [p, ctypes.c_uint, perr]),
+        "tryst_call_decline": (i, [p, perr]),
+        "tryst_call_on_state": (v, [p, _CALL_STATE, p]),
+        "tryst_call_on_message": (v, [p, _MESSAGE, p]),
+        "tryst_call_on_writable": (v, [p, _WRITABLE, p]),
+        "tryst_call_send": (i, [p, ctypes.c_char_p, ctypes.c_size_t, perr]),
+        "tryst_call_close": (i, [p]),
+        "tryst_call_release": (v, [p]),
+        "tryst_call_state": (i, [p]),
+        "tryst_call_is_caller": (i, [p]),
+        "tryst_call_peer_id": (p, [p]),
+        "tryst_call_path": (p, [p]),
+        "tryst_call_error": (p, [p]),
     }
     for name, (res, args) in sigs.items():
         f = getattr(lib, name)
@@ -215,3 +242,102 @@ class Tryst:
 
     def stop(self):
         self._lib.tryst_stop(self._t)
+
+    def call(self, peer_id, flags=0):
+        """Call the account peer_id (hex): a Call."""
+        h = ctypes.c_void_p()
+        self._call(self._lib.tryst_call, _b(peer_id), flags,
+                   ctypes.byref(h))
+        return Call(self, h.value)
+
+    def on_incoming(self, fn):
+        """fn(call) for every incoming call: accept or decline it."""
+        def cb(t, h, user):
+            fn(Call(self, h))
+        self._incoming_cb = _INCOMING(cb)
+        self._lib.tryst_on_incoming(self._t, self._incoming_cb, None)
+
+
+class Call:
+    """One tryst_call_t. Callbacks: on_state(state, error or None),
+    on_message(bytes), on_writable()."""
+
+    def __init__(self, tryst, handle):
+        self._tr = tryst
+        self._lib = tryst._lib
+        self._h = handle
+        self._cbs = []
+
+    def _err(self, fn, *args):
+        err = ctypes.c_void_p()
+        if fn(self._h, *args, ctypes.byref(err)) != 0:
+            self._tr._raise(err)
+
+    def on_state(self, fn):
+        def cb(h, state, err, user):
+            fn(state, TrystError._from(self._lib, err) if err else None)
+        c = _CALL_STATE(cb)
+        self._cbs.append(c)
+        self._lib.tryst_call_on_state(self._h, c, None)
+
+    def on_message(self, fn):
+        def cb(h, data, n, user):
+            fn(ctypes.string_at(data, n))
+        c = _MESSAGE(cb)
+        self._cbs.append(c)
+        self._lib.tryst_call_on_message(self._h, c, None)
+
+    def on_writable(self, fn):
+        c = _WRITABLE(lambda h, user: fn())
+        self._cbs.append(c)
+        self._lib.tryst_call_on_writable(self._h, c, None)
+
+    def accept(self, flags=0):
+        self._err(self._lib.tryst_call_accept, flags)
+
+    def decline(self):
+        self._err(self._lib.tryst_call_decline)
+
+    def send(self, data):
+        """Queue bytes; False when the window is full (EAGAIN)."""
+        err = ctypes.c_void_p()
+        if self._lib.tryst_call_send(self._h, data, len(data),
+                                     ctypes.byref(err)) == 0:
+            return True
+        e = TrystError._from(self._lib, err)
+        self._lib.tryst_error_free(err)
+        if e.code == EAGAIN:
+            return False
+        raise e
+
+    def close(self):
+        self._lib.tryst_call_close(self._h)
+
+    def release(self):
+        if self._h:
+            self._lib.tryst_call_release(self._h)
+            self._h = None
+
+    def state(self):
+        return self._lib.tryst_call_state(self._h)
+
+    def is_caller(self):
+        return bool(self._lib.tryst_call_is_caller(self._h))
+
+    def _string(self, fn):
+        p = fn(self._h)
+        if not p:
+            return None
+        s = ctypes.string_at(p).decode()
+        self._lib.tryst_free(p)
+        return s
+
+    def peer_id(self):
+        return self._string(self._lib.tryst_call_peer_id)
+
+    def path(self):
+        return self._string(self._lib.tryst_call_path)
+
+    def error(self):
+        e = self._lib.tryst_call_error(self._h)
+        return TrystError._from(self._lib, e) if e else None
