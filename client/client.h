@@ -631,10 +631,13 @@ int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
 	    const struct cand *peer, int npeer, const uint8_t token[16],
 	    struct session *s);
 struct portmap;
-/* With direct paths over IPv4: ask the router for a mapping of P
- * (portmap.c) and offer it too. pm is made here; p2p_unmap it. */
+/* With direct paths over IPv4: offer the mapping of P that pm holds
+ * (portmap.c), in place of what was offered of it before; pm (all zero,
+ * or readied and perhaps started) asks for it the first time. Without
+ * them pm is closed. Called again, it only offers the mapping as it is
+ * now (renewed, or lapsed). p2p_unmap it. */
 void	 p2p_map(struct p2p *, struct portmap *pm);
-/* The call is over: stop offering the mapping and delete it. */
+/* Stop offering the mapping and delete it. */
 void	 p2p_unmap(struct p2p *, struct portmap *pm);
 
 /* ---- portmap.c: a mapping of P on the router (NAT-PMP/PCP, UPnP) ----- */
