@@ -462,7 +462,7 @@ ssdp_take(struct upnp *st, char *out, size_t outlen)
 			if ((n = recv(pfd[i].fd, buf, sizeof buf, 0)) > 0)
 				rc = portmap_ssdp_location(buf, (size_t)n,
 				    out, outlen);
-			else if (i == 1 && errno == ECONNREFUSED)
+			else if (n == -1 && i == 1 && errno == ECONNREFUSED)
 				refused = 1;
 		}
 	}
