@@ -673,10 +673,13 @@ int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
 	    const struct cand *peer, int npeer, const uint8_t token[16],
 	    struct session *s);
 struct portmap;
-/* With direct paths over IPv4: ask the router for a mapping of P
- * (portmap.c) and offer it too. pm is made here; p2p_unmap it. */
+/* With direct paths over IPv4: offer the mapping of P that pm holds
+ * (portmap.c), in place of what was offered of it before; pm (all zero,
+ * or readied and perhaps started) asks for it the first time. Without
+ * them pm is closed. Called again, it only offers the mapping as it is
+ * now (renewed, or lapsed). p2p_unmap it. */
 void	 p2p_map(struct p2p *, struct portmap *pm);
-/* The call is over: stop offering the mapping and delete it. */
+/* Stop offering the mapping and delete it. */
 void	 p2p_unmap(struct p2p *, struct portmap *pm);
 
 /* ---- portmap.c: a mapping of P on the router (NAT-PMP/PCP, UPnP) ----- */
@@ -692,8 +695,9 @@ void	 p2p_unmap(struct p2p *, struct portmap *pm);
  * router's outside address and the port it gave in *ext (family 4) and
  * the lifetime granted in *granted_s (0: until deleted), or -1. Asked
  * again with want = the port given, it renews. unmap deletes it. start,
- * when set, begins a search before any protocol is asked, so that the
- * waits overlap (map then waits for what is left of budget_ms).
+ * when set, looks for the service before any protocol is asked, so that
+ * the waits overlap one another and whatever the caller does meanwhile
+ * (the next map then waits for what is left of budget_ms from start).
  */
 struct portmap_proto {
 	const char	*name;
@@ -707,23 +711,31 @@ struct portmap_proto {
 	void		*arg;
 };
 
-/* A call's mapping. All zero: none, nothing to free. */
+/* A mapping of P, for a call or for an online spell of tryst listen.
+ * All zero: none, nothing to free. */
 struct portmap {
 	struct portmap_proto	 proto[PORTMAP_PROTOS];
 	int			 nproto;
+	int			 started;	/* portmap_start ran */
 	struct portmap_proto	*held;		/* holds the mapping, or NULL */
 	uint16_t		 port;		/* P */
 	struct cand		 ext;		/* the mapping, kind srflx */
 	int64_t			 expires;	/* ms clock; 0 never */
 	int64_t			 renew_at;	/* ms clock; 0 never */
-	int			 offered;	/* ext joined the offer (p2p.c) */
+	int			 offered;	/* offer joined ours (p2p.c) */
+	struct cand		 offer;		/* what p2p.c offers of it */
 	int64_t			(*now)(void);	/* tryst_now_ms */
 };
 
 /* Ready pm with the real protocols, NAT-PMP/PCP then UPnP IGD. */
 void	 portmap_init(struct portmap *);
-/* Ask each protocol in turn for a mapping of port: 0 with it in pm->ext
- * (a global address), or -1 with none held. */
+/* Look for the services (the NAT-PMP address request, the UPnP search)
+ * without waiting; the answers are taken by portmap_open until
+ * PORTMAP_BUDGET_MS from now. P need not be known yet. Once per pm. */
+void	 portmap_start(struct portmap *);
+/* Ask each protocol in turn for a mapping of port (starting the search
+ * unless portmap_start did): 0 with it in pm->ext (a global address), or
+ * -1 with none held. */
 int	 portmap_open(struct portmap *, uint16_t port);
 /* Renew the mapping when it is due (half its lifetime); one that could
  * not be renewed before it lapsed is dropped. */

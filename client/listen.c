@@ -7,6 +7,11 @@
  * sends it to another server at once when there is one (§10.3), else
  * after the time it asks for plus up to as much again, as other GOAWAYs
  * do; after GOAWAY replaced or revoked it stops, as §4 asks.
+ *
+ * P is mapped on the router once per spell (portmap.c), before "online",
+ * renewed while it lasts and deleted at its end, so that a call waits for
+ * no router. SIGINT, SIGTERM or SIGHUP while it waits for calls ends the
+ * spell first, so that the mapping is deleted, and then tryst dies of it.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -16,6 +21,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +33,14 @@
 
 #define IDLE_POLL_MS	1000
 #define TYPED_MAX	8192
+
+/* What SIGINT, SIGTERM and SIGHUP did before stop_on_signal. */
+static struct {
+	int		 sig;
+	struct sigaction old;
+} stops[] = { { .sig = SIGINT }, { .sig = SIGTERM }, { .sig = SIGHUP } };
+static volatile sig_atomic_t	 idle;		/* a spell, outside calls */
+static volatile sig_atomic_t	 stop_sig;	/* came while idle */
 
 struct listen_args {
 	const char	*dir;
@@ -152,6 +166,44 @@ typed_drain(struct listen_args *a)
 		typed_refuse(a, a->fill);
 }
 
+/* A signal that ends tryst: while idle, note it (serve stops, the spell
+ * deletes its mapping, listen_cmd raises it again); else do what was done
+ * before, which removes a half-received file and dies of it. */
+static void
+on_stop(int sig)
+{
+	size_t	 i;
+
+	if (idle) {
+		stop_sig = sig;
+		return;
+	}
+	for (i = 0; i < nitems(stops); i++) {
+		if (stops[i].sig == sig && (stops[i].old.sa_flags &
+		    SA_SIGINFO) == 0 && stops[i].old.sa_handler != SIG_DFL &&
+		    stops[i].old.sa_handler != SIG_IGN) {
+			stops[i].old.sa_handler(sig);
+			return;
+		}
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Have SIGINT, SIGTERM and SIGHUP go through on_stop. */
+static void
+stop_on_signal(void)
+{
+	struct sigaction	 sa;
+	size_t			 i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < nitems(stops); i++)
+		sigaction(stops[i].sig, &sa, &stops[i].old);
+}
+
 /* Run the session that is up on s; with --chat, stdin goes to the peer. */
 static void
 run_answered(struct online *o, struct session *s, const char *name,
@@ -178,13 +230,13 @@ run_answered(struct online *o, struct session *s, const char *name,
 
 /* Bring the accepted session up and run it. */
 static void
-serve_session(struct online *o, struct p2p *p, const struct msg *m,
-    const struct cred *cr, const char *name, struct listen_args *a)
+serve_session(struct online *o, struct p2p *p, struct portmap *pm,
+    const struct msg *m, const struct cred *cr, const char *name,
+    struct listen_args *a)
 {
 	struct hsinfo	 hi;
 	struct cand	 peer[OFFER_MAX_CANDS];
 	struct session	 s;
-	struct portmap	 pm;
 	int		 npeer, rc;
 
 	npeer = talk_peer_cands(&m->u.incoming.offer, name, peer);
@@ -199,7 +251,7 @@ serve_session(struct online *o, struct p2p *p, const struct msg *m,
 	o->session = hi.session;
 	o->ended = 0;
 	online_relay(o, &m->u.incoming.relay);
-	p2p_map(p, &pm);
+	p2p_map(p, pm);		/* the spell's, as it is now */
 	accept_call(o, p, hi.session);
 	rc = p2p_answer(p, o, &hi, peer, npeer, m->u.incoming.relay_token,
 	    &s);
@@ -207,14 +259,13 @@ serve_session(struct online *o, struct p2p *p, const struct msg *m,
 	if (rc != 0)
 		warnx("the call from %s did not get through", name);
 	else
-		run_answered(o, &s, name, a, &pm);
-	p2p_unmap(p, &pm);
+		run_answered(o, &s, name, a, pm);
 }
 
 /* INCOMING: check the caller, then decline, ignore or answer. */
 static void
-incoming(struct online *o, struct p2p *p, const struct msg *m,
-    struct listen_args *a)
+incoming(struct online *o, struct p2p *p, struct portmap *pm,
+    const struct msg *m, struct listen_args *a)
 {
 	const struct vb	*v = &m->u.incoming.caller_credential;
 	struct cred	 cr;
@@ -247,7 +298,7 @@ incoming(struct online *o, struct p2p *p, const struct msg *m,
 		decline(o, m->u.incoming.session, 2);
 		return;
 	}
-	serve_session(o, p, m, &cr, name, a);
+	serve_session(o, p, pm, m, &cr, name, a);
 	o->session = 0;
 }
 
@@ -271,20 +322,25 @@ wait_idle(struct online *o, struct listen_args *a)
 		typed_read(a);
 }
 
-/* Serve one online connection until it goes. */
+/* Serve one online connection until it goes or a signal stops it;
+ * renew the mapping meanwhile. */
 static void
-serve(struct online *o, struct p2p *p, struct listen_args *a)
+serve(struct online *o, struct p2p *p, struct portmap *pm,
+    struct listen_args *a)
 {
 	struct msg	 m;
 
-	while (!o->gone) {
-		while (online_recv(o, &m, 0) == 1) {
-			if (m.type == MSG_INCOMING)
-				incoming(o, p, &m, a);
-			else if (m.type == MSG_ERROR)
+	while (!o->gone && !stop_sig) {
+		while (!stop_sig && online_recv(o, &m, 0) == 1) {
+			if (m.type == MSG_INCOMING) {
+				idle = 0;
+				incoming(o, p, pm, &m, a);
+				idle = 1;
+			} else if (m.type == MSG_ERROR)
 				tryst_print_error(&m);
 		}
-		if (!o->gone)
+		portmap_tick(pm);
+		if (!o->gone && !stop_sig)
 			wait_idle(o, a);
 		p2p_strays(p);
 	}
@@ -308,6 +364,7 @@ spell(struct tryst_ctx *c, struct listen_args *a)
 {
 	struct online	 o;
 	struct p2p	 p;
+	struct portmap	 pm;
 	uint32_t	 ms;
 	char		*cause;
 
@@ -325,10 +382,17 @@ spell(struct tryst_ctx *c, struct listen_args *a)
 		return (1);
 	}
 	servers_backoff_reset(&c->srv);
+	memset(&pm, 0, sizeof pm);
+	idle = 1;
+	p2p_map(&p, &pm);	/* P stays ours for the spell */
 	printf("online\n");
-	serve(&o, &p, a);
+	serve(&o, &p, &pm, a);
+	p2p_unmap(&p, &pm);
+	idle = 0;
 	p2p_close(&p);
 	online_close(&o);
+	if (stop_sig)
+		return (0);
 	online_say_gone(&o);
 	if (o.goaway == GOAWAY_REPLACED)
 		return (0);
@@ -356,8 +420,13 @@ listen_cmd(int argc, char **argv)
 	listen_parse(argc, argv, &a);
 	tryst_ctx_load(&c);
 	files_rx_on_signal();
+	stop_on_signal();
 	while ((rc = spell(&c, &a)) == 1)
 		;
 	tryst_ctx_free(&c);
+	if (stop_sig) {
+		signal(stop_sig, SIG_DFL);
+		raise(stop_sig);
+	}
 	return (rc == 0 ? 0 : 1);
 }

@@ -5,12 +5,16 @@
  * forwards its outside address and the mapped port to P, where the client
  * listens: that address is offered as a server-reflexive candidate.
  *
- * NAT-PMP/PCP (libnatpmp) is asked first, then UPnP IGD (libminiupnpc),
- * each within PORTMAP_BUDGET_MS; the UPnP search is sent before NAT-PMP
- * is asked, so that a network without either costs about one budget per
- * call. The mapping is renewed at half its lifetime
- * while the call lives (portmap_tick from the session loop) and deleted
- * when the call ends.
+ * NAT-PMP/PCP (libnatpmp) is asked first, then UPnP IGD (libminiupnpc).
+ * Finding the router's service costs a wait only where there is none:
+ * the NAT-PMP address request and the UPnP search go out together
+ * (portmap_start), each answer is awaited until PORTMAP_BUDGET_MS after
+ * that, and portmap_open, which asks for the mapping, waits only for what
+ * is left of it. So the caller starts before going online and opens when
+ * it builds its offer; tryst listen maps P once per online spell, so that
+ * an incoming call waits for nothing. The mapping is renewed at half its
+ * lifetime (portmap_tick from the session and listen loops) and deleted
+ * at the end (portmap_close).
  *
  * The protocols sit behind struct portmap_proto; the bookkeeping (which
  * protocol holds the mapping, when to renew, what may be offered) is
@@ -155,6 +159,21 @@ try_proto(struct portmap *pm, struct portmap_proto *pp)
 	return (0);
 }
 
+/* Look for each protocol's service (once). */
+void
+portmap_start(struct portmap *pm)
+{
+	int	 i;
+
+	if (pm->started)
+		return;
+	pm->started = 1;
+	for (i = 0; i < pm->nproto; i++) {
+		if (pm->proto[i].start != NULL)
+			pm->proto[i].start(pm->proto[i].arg, PORTMAP_BUDGET_MS);
+	}
+}
+
 /* Ask each protocol in turn for a mapping of port. */
 int
 portmap_open(struct portmap *pm, uint16_t port)
@@ -162,10 +181,7 @@ portmap_open(struct portmap *pm, uint16_t port)
 	int	 i;
 
 	pm->port = port;
-	for (i = 0; i < pm->nproto; i++) {
-		if (pm->proto[i].start != NULL)
-			pm->proto[i].start(pm->proto[i].arg, PORTMAP_BUDGET_MS);
-	}
+	portmap_start(pm);
 	for (i = 0; i < pm->nproto; i++) {
 		if (try_proto(pm, &pm->proto[i]) == 0)
 			return (0);
@@ -226,7 +242,30 @@ portmap_close(struct portmap *pm)
 struct pmp {
 	natpmp_t	 n;
 	int		 open;
+	int		 asked;		/* the address request is out */
+	int64_t		 end;		/* when to give up on its answer */
 };
+
+/* Send the request for the router's outside address, to be answered by
+ * budget_ms from now. */
+static void
+pmp_ask(struct pmp *st, int budget_ms)
+{
+	st->end = tryst_now_ms() + budget_ms;
+	if (!st->open && initnatpmp(&st->n, 0, 0) != 0)
+		return;		/* no IPv4 default gateway */
+	st->open = 1;
+	st->asked = sendpublicaddressrequest(&st->n) >= 0;
+}
+
+/* Ask for the outside address now; pmp_map takes the answer. A gateway
+ * without NAT-PMP mostly says so at once (port unreachable), so that
+ * pmp_map then fails without waiting. */
+static void
+pmp_start(void *arg, int budget_ms)
+{
+	pmp_ask(arg, budget_ms);
+}
 
 /* Wait until end for the answer to the pending request (libnatpmp sends
  * it again on its own schedule). 0 with it in r, or -1. */
@@ -255,26 +294,29 @@ pmp_answer(natpmp_t *n, natpmpresp_t *r, int64_t end)
 	return (rv == 0 ? 0 : -1);
 }
 
-/* NAT-PMP: the router's outside address, then the mapping. */
+/* NAT-PMP: the router's outside address (asked by pmp_start, or now),
+ * then the mapping, which has a budget of its own: the router is known
+ * to answer by then. */
 static int
 pmp_map(void *arg, uint16_t port, uint16_t want, uint32_t life_s,
     int budget_ms, struct cand *ext, uint32_t *granted_s)
 {
 	struct pmp	*st = arg;
 	natpmpresp_t	 r;
-	int64_t		 end = tryst_now_ms() + budget_ms;
 
-	if (!st->open && initnatpmp(&st->n, 0, 0) != 0)
-		return (-1);	/* no IPv4 default gateway */
-	st->open = 1;
-	if (sendpublicaddressrequest(&st->n) < 0 ||
-	    pmp_answer(&st->n, &r, end) != 0 ||
+	if (!st->asked)
+		pmp_ask(st, budget_ms);
+	if (!st->asked)
+		return (-1);
+	st->asked = 0;
+	if (pmp_answer(&st->n, &r, st->end) != 0 ||
 	    r.type != NATPMP_RESPTYPE_PUBLICADDRESS)
 		return (-1);
 	ext->family = 4;
 	memcpy(ext->addr, &r.pnu.publicaddress.addr, 4);
 	if (sendnewportmappingrequest(&st->n, NATPMP_PROTOCOL_TCP, port, want,
-	    life_s) < 0 || pmp_answer(&st->n, &r, end) != 0 ||
+	    life_s) < 0 || pmp_answer(&st->n, &r, tryst_now_ms() +
+	    budget_ms) != 0 ||
 	    r.type != NATPMP_RESPTYPE_TCPPORTMAPPING)
 		return (-1);
 	ext->port = r.pnu.newportmapping.mappedpublicport;
@@ -312,14 +354,50 @@ struct upnp {
 	char		 lan[64];	/* our address, as the IGD sees it */
 	int		 found;
 	int		 fd;		/* the SSDP search, or -1 */
+	int		 gwfd;		/* to the gateway alone, or -1 */
 	int64_t		 end;		/* when the search is over */
 };
 
-/* Search the LAN for an IGD: send the SSDP M-SEARCH now and take
- * answers until budget_ms from now (ssdp_take). libminiupnpc's own
- * discovery waits at least a second (MX 1), so the search is made here;
- * an IGD that spreads its answers over MX is missed when it answers
- * late. Sent before NAT-PMP is asked, so that the two waits overlap. */
+/* libnatpmp's (in getgateway.h, which it does not install): the IPv4
+ * default gateway. */
+int	 getdefaultgateway(in_addr_t *);
+
+/* A UDP socket that has sent req to addr port 1900, connected unless
+ * addr is the SSDP group (so that a refusal comes back); or -1. */
+static int
+ssdp_send(in_addr_t addr, const char *req, size_t len)
+{
+	struct sockaddr_in	 sin;
+	int			 fd, ttl = 2;
+
+	if ((fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+	    0)) == -1)
+		return (-1);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(SSDP_PORT);
+	sin.sin_addr.s_addr = addr;
+	if (IN_MULTICAST(ntohl(addr)))
+		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
+	else if (connect(fd, (struct sockaddr *)&sin, sizeof sin) == -1) {
+		close(fd);
+		return (-1);
+	}
+	if (sendto(fd, req, len, 0, (struct sockaddr *)&sin, sizeof sin) ==
+	    -1) {
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* Search the LAN for an IGD: send the SSDP M-SEARCH now, to the group
+ * and to the default gateway alone, and take answers until budget_ms
+ * from now (ssdp_take). libminiupnpc's own discovery waits at least a
+ * second (MX 1), so the search is made here; an IGD that spreads its
+ * answers over MX is missed when it answers late, unless it answers the
+ * unicast search, which has no MX (UPnP 1.1). Sent with the NAT-PMP
+ * request (portmap_start): the waits overlap. */
 static void
 upnp_start(void *arg, int budget_ms)
 {
@@ -328,47 +406,69 @@ upnp_start(void *arg, int budget_ms)
 	    "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
 	    "MAN: \"ssdp:discover\"\r\nMX: 1\r\n\r\n";
 	struct upnp		*st = arg;
-	struct sockaddr_in	 sin;
-	int			 ttl = 2;
+	struct in_addr		 gw;
+	char			 ureq[256], a[INET_ADDRSTRLEN];
+	int			 n;
 
 	st->end = tryst_now_ms() + budget_ms;
-	if (st->fd != -1 || (st->fd = socket(AF_INET, SOCK_DGRAM |
-	    SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+	if (st->fd != -1 || st->gwfd != -1)
 		return;
-	setsockopt(st->fd, IPPROTO_IP, IP_MULTICAST_TTL, &ttl, sizeof ttl);
-	memset(&sin, 0, sizeof sin);
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(SSDP_PORT);
-	inet_pton(AF_INET, SSDP_ADDR, &sin.sin_addr);
-	if (sendto(st->fd, req, sizeof req - 1, 0, (struct sockaddr *)&sin,
-	    sizeof sin) == -1) {
+	st->fd = ssdp_send(inet_addr(SSDP_ADDR), req, sizeof req - 1);
+	if (getdefaultgateway(&gw.s_addr) != 0 ||
+	    inet_ntop(AF_INET, &gw, a, sizeof a) == NULL)
+		return;
+	n = snprintf(ureq, sizeof ureq, "M-SEARCH * HTTP/1.1\r\n"
+	    "HOST: %s:1900\r\n"
+	    "ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n"
+	    "MAN: \"ssdp:discover\"\r\n\r\n", a);
+	if (n > 0 && (size_t)n < sizeof ureq)
+		st->gwfd = ssdp_send(gw.s_addr, ureq, (size_t)n);
+}
+
+/* Stop searching. */
+static void
+ssdp_stop(struct upnp *st)
+{
+	if (st->fd != -1)
 		close(st->fd);
-		st->fd = -1;
-	}
+	if (st->gwfd != -1)
+		close(st->gwfd);
+	st->fd = st->gwfd = -1;
 }
 
 /* The first answer to the search until its end: the IGD's description
- * URL into out. */
+ * URL into out. A gateway that refuses the unicast search (port
+ * unreachable) has no IGD, and only the gateway's, the NAT our packets
+ * pass, is worth asking: then the search is over at once, and a network
+ * without a mapping service costs no wait. */
 static int
 ssdp_take(struct upnp *st, char *out, size_t outlen)
 {
-	struct pollfd	 pfd;
+	struct pollfd	 pfd[2];
 	char		 buf[1500];
 	int64_t		 left;
 	ssize_t		 n;
-	int		 rc = -1;
+	int		 i, rc = -1, refused = 0;
 
-	if (st->fd == -1)
-		return (-1);
-	pfd.fd = st->fd;
-	pfd.events = POLLIN;
-	while (rc == -1 && (left = st->end - tryst_now_ms()) >= 0 &&
-	    poll(&pfd, 1, (int)left) > 0) {
-		if ((n = recv(st->fd, buf, sizeof buf, 0)) > 0)
-			rc = portmap_ssdp_location(buf, (size_t)n, out, outlen);
+	pfd[0].fd = st->fd;
+	pfd[1].fd = st->gwfd;
+	pfd[0].events = pfd[1].events = POLLIN;
+	while (rc == -1 && !refused && (pfd[0].fd != -1 || pfd[1].fd != -1) &&
+	    (left = st->end - tryst_now_ms()) >= 0 &&
+	    poll(pfd, 2, (int)left) > 0) {
+		for (i = 0; i < 2 && rc == -1 && !refused; i++) {
+			if (pfd[i].fd == -1 || pfd[i].revents == 0)
+				continue;
+			if ((n = recv(pfd[i].fd, buf, sizeof buf, 0)) > 0)
+				rc = portmap_ssdp_location(buf, (size_t)n,
+				    out, outlen);
+			else if (n == -1 && i == 1 && errno == ECONNREFUSED)
+				refused = 1;
+		}
 	}
-	close(st->fd);
-	st->fd = -1;
+	if (refused)
+		log_debug("port mapping: the gateway refused the UPnP search");
+	ssdp_stop(st);
 	return (rc);
 }
 
@@ -427,7 +527,7 @@ upnp_map(void *arg, uint16_t port, uint16_t want, uint32_t life_s,
 	char		 ip[40], life[12];
 	int		 rc, permanent = 0, any = 0;
 
-	if (!st->found && st->fd == -1)
+	if (!st->found && st->fd == -1 && st->gwfd == -1)
 		upnp_start(st, budget_ms);
 	if (!st->found && upnp_find(st) != 0)
 		return (-1);
@@ -478,8 +578,8 @@ upnp_free(void *arg)
 
 	if (st != NULL && st->found)
 		FreeUPNPUrls(&st->urls);
-	if (st != NULL && st->fd != -1)
-		close(st->fd);
+	if (st != NULL)
+		ssdp_stop(st);
 	free(st);
 }
 
@@ -492,10 +592,10 @@ portmap_init(struct portmap *pm)
 	memset(pm, 0, sizeof *pm);
 	pm->now = tryst_now_ms;
 	pm->proto[0] = (struct portmap_proto){ .name = "NAT-PMP",
-	    .map = pmp_map, .unmap = pmp_unmap, .free = pmp_free,
+	    .start = pmp_start, .map = pmp_map, .unmap = pmp_unmap, .free = pmp_free,
 	    .arg = xcalloc(1, sizeof (struct pmp)) };
 	up = xcalloc(1, sizeof *up);
-	up->fd = -1;
+	up->fd = up->gwfd = -1;
 	pm->proto[1] = (struct portmap_proto){ .name = "UPnP IGD",
 	    .start = upnp_start, .map = upnp_map, .unmap = upnp_unmap,
 	    .free = upnp_free, .arg = up };

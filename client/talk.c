@@ -252,6 +252,12 @@ talk(struct talk *tk)
 	if (strcmp(tk->number[0], tk->c.conf.number) == 0)
 		errx(1, "%s is this device's own number", tk->number[0]);
 	talk_check_files(tk->files, tk->nfiles);
+	if (!tk->relay_only) {
+		/* Look for the router's mapping service now: the wait for
+		 * its answer overlaps going online and the lookup. */
+		portmap_init(&tk->pm);
+		portmap_start(&tk->pm);
+	}
 	if (online_open(&tk->o, &tk->c, 0, 0, &cause) != 0)
 		errx(1, "%s", cause);
 	if (lookup_ids(&tk->o, tk->number, 1, tk->id) != 0)

@@ -2,8 +2,9 @@
  * test-portmap.c -- the port mapping of client/portmap.c without a
  * router: the renewal schedule, which outside addresses are offered, what
  * follows a UPnP error, the LOCATION of an SSDP answer, and the
- * bookkeeping over two fake protocols and a fake clock (which protocol
- * holds the mapping, when it is renewed, that it is deleted at the end).
+ * bookkeeping over two fake protocols and a fake clock (that the search
+ * goes out once, before any protocol is asked, which protocol holds the
+ * mapping, when it is renewed, that it is deleted at the end).
  */
 #include <arpa/inet.h>
 
@@ -22,9 +23,13 @@ struct fake {
 	uint32_t	 granted;
 	int		 maps, unmaps, frees;
 	uint16_t	 want, unmapped;
+	int		 starts;
+	int		 started_at;	/* step of the last start */
+	int		 mapped_at;	/* step of the last map */
 };
 
 static int64_t	 clock_ms;
+static int	 step;		/* counts the calls into the fakes */
 
 static int64_t
 fake_now(void)
@@ -42,6 +47,7 @@ fake_map(void *arg, uint16_t port, uint16_t want, uint32_t life_s,
 	ck_assert_uint_eq(life_s, PORTMAP_LIFETIME_S);
 	ck_assert_int_eq(budget_ms, PORTMAP_BUDGET_MS);
 	f->maps++;
+	f->mapped_at = ++step;
 	f->want = want;
 	if (f->fail)
 		return (-1);
@@ -68,6 +74,16 @@ fake_free(void *arg)
 	((struct fake *)arg)->frees++;
 }
 
+static void
+fake_start(void *arg, int budget_ms)
+{
+	struct fake	*f = arg;
+
+	ck_assert_int_eq(budget_ms, PORTMAP_BUDGET_MS);
+	f->starts++;
+	f->started_at = ++step;
+}
+
 /* pm over the fakes a (asked first) and b, the clock at 1000 ms. */
 static void
 fakes(struct portmap *pm, struct fake *a, struct fake *b)
@@ -75,10 +91,13 @@ fakes(struct portmap *pm, struct fake *a, struct fake *b)
 	memset(pm, 0, sizeof *pm);
 	clock_ms = 1000;
 	pm->now = fake_now;
+	step = 0;
 	pm->proto[0] = (struct portmap_proto){ .name = "a", .map = fake_map,
-	    .unmap = fake_unmap, .free = fake_free, .arg = a };
+	    .unmap = fake_unmap, .free = fake_free, .start = fake_start,
+	    .arg = a };
 	pm->proto[1] = (struct portmap_proto){ .name = "b", .map = fake_map,
-	    .unmap = fake_unmap, .free = fake_free, .arg = b };
+	    .unmap = fake_unmap, .free = fake_free, .start = fake_start,
+	    .arg = b };
 	pm->nproto = 2;
 }
 
@@ -293,6 +312,64 @@ START_TEST(test_renew_fails)
 }
 END_TEST
 
+/* portmap_start sends every search at once and only once: a later
+ * portmap_open (the caller's, once P is known and the offer is built)
+ * asks without searching again; an open without a start searches first,
+ * both protocols before either is asked, so that the waits overlap. */
+START_TEST(test_start_once)
+{
+	struct portmap	 pm;
+	struct fake	 a = { .fail = 1 };
+	struct fake	 b = { .addr = "203.0.113.12", .granted = 600 };
+
+	fakes(&pm, &a, &b);
+	portmap_start(&pm);
+	ck_assert_int_eq(a.starts + b.starts, 2);
+	ck_assert_int_eq(a.maps + b.maps, 0);
+	portmap_start(&pm);
+	ck_assert_int_eq(a.starts + b.starts, 2);
+	ck_assert_int_eq(portmap_open(&pm, 40000), 0);
+	ck_assert_int_eq(a.starts + b.starts, 2);
+	ck_assert_int_eq(a.maps, 1);
+	ck_assert_ptr_eq(pm.held, &pm.proto[1]);
+	portmap_close(&pm);
+
+	a = (struct fake){ .fail = 1 };
+	b = (struct fake){ .addr = "203.0.113.12", .granted = 600 };
+	fakes(&pm, &a, &b);
+	ck_assert_int_eq(portmap_open(&pm, 40000), 0);
+	ck_assert_int_eq(a.starts, 1);
+	ck_assert_int_eq(b.starts, 1);
+	ck_assert_int_lt(b.started_at, a.mapped_at);
+	ck_assert_int_eq(b.mapped_at, a.mapped_at + 1);
+	/* Renewals ask the holder again, with no new search. */
+	clock_ms = 1000 + 300000;
+	portmap_tick(&pm);
+	ck_assert_int_eq(b.maps, 2);
+	ck_assert_int_eq(a.starts + b.starts, 2);
+	portmap_close(&pm);
+	ck_assert_int_eq(b.unmaps, 1);
+}
+END_TEST
+
+/* A search started but never followed by portmap_open (the lookup
+ * failed) asks for nothing and deletes nothing; its state is freed. */
+START_TEST(test_start_close)
+{
+	struct portmap	 pm;
+	struct fake	 a = { .addr = "203.0.113.11", .granted = 3600 };
+	struct fake	 b = { .fail = 1 };
+
+	fakes(&pm, &a, &b);
+	portmap_start(&pm);
+	portmap_close(&pm);
+	ck_assert_int_eq(a.maps + b.maps, 0);
+	ck_assert_int_eq(a.unmaps + b.unmaps, 0);
+	ck_assert_int_eq(a.frees + b.frees, 2);
+	ck_assert_int_eq(pm.nproto, 0);
+}
+END_TEST
+
 /* A closed (or never opened) portmap holds nothing; closing it again
  * is harmless. */
 START_TEST(test_close_empty)
@@ -323,6 +400,8 @@ main(void)
 	tcase_add_test(tc, test_renew);
 	tcase_add_test(tc, test_renew_fails);
 	tcase_add_test(tc, test_close_empty);
+	tcase_add_test(tc, test_start_once);
+	tcase_add_test(tc, test_start_close);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
 }

@@ -4,8 +4,10 @@
 # gives path: relay) but run miniupnpd (Debian's miniupnpd-nftables), so
 # the clients can ask them for a mapping of their shared port P: nat1
 # answers NAT-PMP/PCP only, nat2 UPnP IGD only, so that each protocol is
-# used by one side. Expect "path: direct", the file intact, and no mapping
-# left on either NAT after the call.
+# used by one side. Expect "path: direct", the file intact, h1's mapping
+# (tryst listen maps P once per online spell) on nat1 as soon as it is
+# online, before any call, h2's gone from nat2 when tryst send is done,
+# and h1's gone from nat1 once tryst listen has stopped (SIGTERM).
 #
 # miniupnpd refuses a reserved outside address such as 203.0.113.x unless
 # a STUN test says the NAT is full-cone; that test asks for a change of
@@ -129,6 +131,40 @@ pm_leftovers() {
 	    grep -c dnat
 }
 
+# Once h1 listens, before any call: its mapping is on nat1 already.
+pm_idle() {
+	local n
+	n=$(pm_leftovers nat1)
+	info "mappings on nat1 while h1 listens, before the call: $n"
+	[ "$n" = 1 ] && return 0
+	info "FAILED: wanted h1's mapping of its port on nat1"
+	return 1
+}
+
+# After the call: h2's mapping is gone, h1's stays while it listens;
+# then tryst listen is stopped and h1's is gone too.
+pm_after() {
+	local n1 n2 i
+	n1=$(pm_leftovers nat1)
+	n2=$(pm_leftovers nat2)
+	info "mappings after the call: nat1 $n1 (h1 listens), nat2 $n2"
+	if [ "$n1" != 1 ] || [ "$n2" != 0 ]; then
+		info "FAILED: wanted 1 on nat1 and none on nat2"
+		return 1
+	fi
+	kill -TERM "$listen_pid"
+	for ((i = 0; i < 50; i++)); do
+		kill -0 "$listen_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	wait "$listen_pid" 2>/dev/null
+	n1=$(pm_leftovers nat1)
+	info "mappings on nat1 after tryst listen stopped: $n1"
+	[ "$n1" = 0 ] && return 0
+	info "FAILED: h1's mapping outlived tryst listen"
+	return 1
+}
+
 # Did each client ask its NAT: h1 by NAT-PMP, h2 by UPnP?
 pm_used() {
 	local d=$1 ok=0 pmp
@@ -144,7 +180,8 @@ pm_used() {
 
 # The scenario; adds a PASS, FAIL or SKIP line to result.
 pm_scenario() {
-	local mode="port mapping" d="$tmp/s-portmap" ok=1 n1 n2
+	local mode="port mapping" d="$tmp/s-portmap" ok=1
+	local held="mapped while listening, then unmapped"
 	mkdir -p "$d"
 	say "scenario \"$mode\" (masquerade random, miniupnpd): expect" \
 	    "path: direct"
@@ -155,22 +192,16 @@ pm_scenario() {
 	topo_up random && pm_stun_up "$d" && pm_natify nat1 1 &&
 	    pm_natify nat2 2 && pm_upnpd_up nat1 1 yes no "$d" &&
 	    pm_upnpd_up nat2 2 no yes "$d" || ok=0
+	on_online=pm_idle
 	[ $ok = 1 ] && { tryst_run "$d" direct || ok=0; }
+	on_online=
 	[ $ok = 1 ] && { pm_used "$d" || ok=0; }
-	if [ $ok = 1 ]; then
-		n1=$(pm_leftovers nat1)
-		n2=$(pm_leftovers nat2)
-		info "mappings left after the call: nat1 $n1, nat2 $n2"
-		if [ "$n1" != 0 ] || [ "$n2" != 0 ]; then
-			info "FAILED: a mapping outlived the call"
-			ok=0
-		fi
-	fi
+	[ $ok = 1 ] && { pm_after || ok=0; }
 	topo_down
 	if [ $ok = 0 ]; then
 		result+=("FAIL: $mode")
 		failed=1
 	else
-		result+=("PASS: $mode (path: direct, file intact, unmapped)")
+		result+=("PASS: $mode (path: direct, file intact, $held)")
 	fi
 }

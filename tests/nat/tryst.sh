@@ -3,10 +3,13 @@
 # and h2, and one file from h2 to h1. Uses nsx, nsbg, info, wait_for, SRV,
 # PORT, NUM1, NUM2, FILE_MIB and the binaries from nat-test.sh. A scenario
 # may set TRYST_SERVER (the clients' --server, else SRV:PORT), TRYSTD_EXTRA
-# (more lines of trystd.conf) and TRYST_LISTENING (a command run once h1
-# listens).
+# (more lines of trystd.conf), TRYST_LISTENING (a command run once h1
+# listens) and on_online (a function run with the folder once h1 listens,
+# before the call); listen_pid is h1's tryst listen.
 
 key=
+on_online=
+listen_pid=
 
 # Does the client have the subcommands this test needs?
 tryst_ready() {
@@ -122,10 +125,12 @@ transfer() {
 	pat="^received payload\\.bin \\($size bytes\\)"
 	ip netns exec "tn-h1-$sfx" env TRYST_HOME="$d/h1" "$TRYST" listen \
 	    --dir "$d/inbox" >"$d/listen.out" 2>"$d/listen.err" &
+	listen_pid=$!
 	pids+=($!)
 	wait_for "$d/listen.out" 200 '^online' ||
 	    { info "h1: tryst listen never said online"; return 1; }
 	[ -z "${TRYST_LISTENING:-}" ] || "$TRYST_LISTENING" || return 1
+	[ -z "$on_online" ] || "$on_online" "$d" || return 1
 	info "h1 is listening; h2 sends $FILE_MIB MiB"
 	tryst_in h2 "$d/h2" send "$NUM1" "$d/payload.bin" \
 	    >"$d/send.out" 2>"$d/send.err"
