@@ -61,6 +61,9 @@ typedef void (*tryst_done_fn)(tryst_t *t, const tryst_error *err,
 /* The status changed; err says why when it is not TRYST_ONLINE. */
 typedef void (*tryst_status_fn)(tryst_t *t, int status,
     const tryst_error *err, void *user);
+/* Something worth telling a user that is not an error (a server failed
+ * and the next is tried), as a sentence in English. */
+typedef void (*tryst_notice_fn)(tryst_t *t, const char *text, void *user);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 TRYST_API const char *tryst_version(void);
@@ -83,6 +86,9 @@ TRYST_API int	 tryst_error_server_code(const tryst_error *e);
 /* Seconds the server asked to wait before trying again, or 0. */
 TRYST_API long	 tryst_error_retry_after_s(const tryst_error *e);
 TRYST_API void	 tryst_error_free(tryst_error *e);
+/* Hear notices (NULL: no more), from tryst_process. Nothing is printed
+ * either way. */
+TRYST_API void	 tryst_on_notice(tryst_t *t, tryst_notice_fn fn, void *user);
 
 /* ---- State ----------------------------------------------------------- */
 
