@@ -1,8 +1,8 @@
 /*
- * lookup.c -- discovery (PROTOCOL.md §5.3) over an online connection:
- * lookup_ids finds IDs (tryst lookup, chat and send, contacts), then
- * LOOKUP says which have accounts. The cache and the OPRF steps are
- * ids.c's.
+ * lookup.c -- discovery (PROTOCOL.md §5.3) for the CLI: tryst lookup
+ * prints what libtryst's tryst_lookup found, and lookup_ids finds IDs
+ * over an online connection a command already has (tryst chat and send,
+ * contacts). Both take the cache and the OPRF steps from ids.c.
  */
 #include <err.h>
 #include <stdio.h>
@@ -86,31 +86,29 @@ lookup_ids(struct online *o, char (*numbers)[TRYST_NUMBER_MAX], int n,
 	return (rc);
 }
 
-/* LOOKUP one batch and print the answers. */
-static int
-lookup_batch(struct online *o, char (*numbers)[TRYST_NUMBER_MAX], int n,
-    uint8_t (*ids)[ID_LEN])
+/* The library's notices (moving on from a server that failed). */
+static void
+lookup_notice(tryst_t *t, const char *text, void *user)
 {
-	struct msg	 m;
-	int		 i, bit;
+	(void)t, (void)user;
+	warnx("%s", text);
+}
 
-	memset(&m, 0, sizeof m);
-	m.type = MSG_LOOKUP;
-	m.u.lookup.count = (uint16_t)n;
-	m.u.lookup.ids = (const uint8_t *)ids;
-	if (online_send(o, &m) != 0 || online_recv(o, &m,
-	    TRYST_REQUEST_MS) != 1) {
-		warnx("no answer to LOOKUP from the server");
-		return (-1);
-	}
-	if (m.type != MSG_LOOKUP_RESULT || m.u.lookup_result.count != n)
-		return (-tryst_unexpected(&m));
-	for (i = 0; i < n; i++) {
-		bit = m.u.lookup_result.bitmap[i / 8] >> (i % 8) & 1;
-		printf("%s %s\n", numbers[i], bit ? "has an account" :
+/* Print which numbers have accounts, in the order given. */
+static void
+lookup_done(tryst_t *t, const tryst_error *e, const tryst_lookup_result *res,
+    void *user)
+{
+	int	 i, n;
+
+	cli_done(t, e, user);
+	if (e != NULL)
+		return;
+	n = tryst_lookup_count(res);
+	for (i = 0; i < n; i++)
+		printf("%s %s\n", tryst_lookup_number(res, i),
+		    tryst_lookup_registered(res, i) == 1 ? "has an account" :
 		    "has no account");
-	}
-	return (0);
 }
 
 /* tryst lookup NUMBER...: which of these numbers have accounts. */
@@ -118,32 +116,32 @@ int
 lookup_cmd(int argc, char **argv)
 {
 	struct tryst_ctx	 c;
-	struct online		 o;
-	char			(*numbers)[TRYST_NUMBER_MAX], *cause;
-	uint8_t			(*ids)[ID_LEN];
-	int			 i, n = argc - 1, at, batch, rc = 1;
+	struct cli_result	 r;
+	tryst_error		*e = NULL;
+	tryst_t			*t;
+	char			(*numbers)[TRYST_NUMBER_MAX];
+	const char		**list;
+	int			 i, n = argc - 1, rc;
 
 	if (n < 1)
 		tryst_usage();
 	tryst_ctx_load(&c);
 	numbers = xcalloc((size_t)n, sizeof *numbers);
-	ids = xcalloc((size_t)n, sizeof *ids);
-	for (i = 0; i < n; i++)
+	list = xcalloc((size_t)n, sizeof *list);
+	for (i = 0; i < n; i++) {
 		tryst_number(&c, argv[i + 1], numbers[i]);
-	if (online_open(&o, &c, 0, 0, &cause) != 0)
-		errx(1, "%s", cause);
-	if (lookup_ids(&o, numbers, n, ids) != 0)
-		goto out;
-	for (at = 0; at < n; at += batch) {
-		batch = n - at < o.max_batch ? n - at : o.max_batch;
-		if (lookup_batch(&o, numbers + at, batch, ids + at) != 0)
-			goto out;
+		list[i] = numbers[i];
 	}
-	rc = 0;
-out:
-	online_close(&o);
-	free(numbers);
-	free(ids);
 	tryst_ctx_free(&c);
+	t = cli_lib();
+	tryst_on_notice(t, lookup_notice, NULL);
+	memset(&r, 0, sizeof r);
+	if (tryst_lookup(t, list, n, lookup_done, &r, &e) != 0)
+		errx(1, "%s", tryst_error_message(e));
+	rc = cli_wait(t, &r);
+	free(r.message);
+	tryst_destroy(t);
+	free(list);
+	free(numbers);
 	return (rc);
 }
