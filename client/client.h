@@ -415,7 +415,43 @@ void	 online_relay(struct online *, const struct vb *relay);
 int	 online_relay_at(const struct online *, char *out, size_t outlen,
 	    char **cause);
 
-/* ---- lookup.c: discovery (§5.3) and the cache of IDs ------------------ */
+/* ---- ids.c: the cache of IDs and the OPRF steps of discovery (§5.3) --- */
+
+#define IDS_FILE	"ids"		/* in the state directory */
+
+/* Find number in the text of the cache: 0 with its id, or -1. Pure. */
+int	 ids_find(const char *text, const char *number, uint8_t id[ID_LEN]);
+/* Find the number of id in the text of the cache: 0 with it in out
+ * (NUL terminated, truncated to outlen), or -1. Pure. */
+int	 ids_find_number(const char *text, const uint8_t id[ID_LEN],
+	    char *out, size_t outlen);
+/* The text of the cache with a line added for each of the n numbers it
+ * lacks (the first ID of a number wins). Pure. Caller frees. */
+char	*ids_append(const char *text, char (*numbers)[TRYST_NUMBER_MAX],
+	    int n, uint8_t (*ids)[ID_LEN]);
+/* The text of dir's cache, "" when there is none. Caller frees. */
+char	*ids_read(const char *dir);
+/* The ID of a cached number. 0, or -1 when it is not cached. */
+int	 ids_cached(const char *dir, const char *number, uint8_t id[ID_LEN]);
+/* The cached number of id, else the first 16 hex digits of id. */
+void	 ids_name(const char *dir, const uint8_t id[ID_LEN], char *out,
+	    size_t outlen);
+/* Add n numbers and their IDs to dir's cache (written atomically, 0600).
+ * 0, or -1 and *cause. */
+int	 ids_add(const char *dir, char (*numbers)[TRYST_NUMBER_MAX], int n,
+	    uint8_t (*ids)[ID_LEN], char **cause);
+/* Blind n numbers for OPRF_EVAL: the secret blinds (n × OPRF_SCALAR,
+ * sodium_malloc'd by the caller) and the elements to send (n ×
+ * OPRF_ELEM). -1 when one cannot be blinded. */
+int	 ids_blind(char (*numbers)[TRYST_NUMBER_MAX], int n, uint8_t *blinds,
+	    uint8_t *elems);
+/* Finalise the n elements of OPRF_RESULT into the numbers' IDs. -1 when
+ * the server sent an invalid element. */
+int	 ids_finalize(char (*numbers)[TRYST_NUMBER_MAX], int n,
+	    const uint8_t *blinds, const uint8_t *elems,
+	    uint8_t (*ids)[ID_LEN]);
+
+/* ---- lookup.c: tryst lookup, and discovery over an online connection -- */
 
 /* tryst lookup NUMBER... */
 int	 lookup_cmd(int, char **);
@@ -423,12 +459,6 @@ int	 lookup_cmd(int, char **);
  * 0, or -1 after saying why. */
 int	 lookup_ids(struct online *, char (*numbers)[TRYST_NUMBER_MAX],
 	    int n, uint8_t (*ids)[ID_LEN]);
-/* The cached number of id, else the first 16 hex digits of id. */
-void	 lookup_name(const char *dir, const uint8_t id[ID_LEN], char *out,
-	    size_t outlen);
-/* The ID of a cached number. 0, or -1 when it is not cached. */
-int	 lookup_cached(const char *dir, const char *number,
-	    uint8_t id[ID_LEN]);
 
 /* ---- contacts.c: contacts' identity keys, trust on first use ---------- */
 

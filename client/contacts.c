@@ -195,7 +195,7 @@ contacts_resolve(struct tryst_ctx *c, const char *arg, uint8_t id[ID_LEN])
 		return (found == 1 ? 0 : -1);
 	}
 	tryst_number(c, arg, num[0]);
-	if (lookup_cached(c->dir, num[0], id) == 0)
+	if (ids_cached(c->dir, num[0], id) == 0)
 		return (0);
 	if (online_open(&o, c, 0, 0, &cause) != 0)
 		errx(1, "%s", cause);

@@ -278,7 +278,7 @@ incoming(struct online *o, struct p2p *p, struct portmap *pm,
 		decline(o, m->u.incoming.session, 2);
 		return;
 	}
-	lookup_name(o->ctx->dir, cr.id, name, sizeof name);
+	ids_name(o->ctx->dir, cr.id, name, sizeof name);
 	if (a->ignore) {
 		fprintf(stderr, "ignoring a call from %s\n", name);
 		return;

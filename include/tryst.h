@@ -63,6 +63,9 @@ typedef void (*tryst_done_fn)(tryst_t *t, const tryst_error *err,
 /* The status changed; err says why when it is not TRYST_ONLINE. */
 typedef void (*tryst_status_fn)(tryst_t *t, int status,
     const tryst_error *err, void *user);
+/* Something worth telling a user that is not an error (a server failed
+ * and the next is tried), as a sentence in English. */
+typedef void (*tryst_notice_fn)(tryst_t *t, const char *text, void *user);
 
 /* The library's version, "MAJOR.MINOR.PATCH". */
 TRYST_API const char *tryst_version(void);
@@ -85,6 +88,9 @@ TRYST_API int	 tryst_error_server_code(const tryst_error *e);
 /* Seconds the server asked to wait before trying again, or 0. */
 TRYST_API long	 tryst_error_retry_after_s(const tryst_error *e);
 TRYST_API void	 tryst_error_free(tryst_error *e);
+/* Hear notices (NULL: no more), from tryst_process. Nothing is printed
+ * either way. */
+TRYST_API void	 tryst_on_notice(tryst_t *t, tryst_notice_fn fn, void *user);
 
 /* ---- State ----------------------------------------------------------- */
 
@@ -133,6 +139,50 @@ TRYST_API char	*tryst_account_server_key(const tryst_t *t);
 /* This device's public identity key (base64), made by tryst_setup; NULL
  * before. Caller frees with tryst_free. */
 TRYST_API char	*tryst_identity_key(const tryst_t *t);
+
+/* ---- Discovery --------------------------------------------------------- */
+
+typedef struct tryst_lookup_result tryst_lookup_result;
+
+/* A lookup finished: res is NULL when err is set. res and its strings
+ * belong to the library and live until the callback returns. */
+typedef void (*tryst_lookup_fn)(tryst_t *t, const tryst_error *err,
+    const tryst_lookup_result *res, void *user);
+
+/*
+ * Which of n numbers (E.164, or national with the default country) have
+ * accounts, as the registered account. A number's ID comes from the
+ * device's cache of IDs (shared with the tryst CLI) when it is there,
+ * else from the server's OPRF (blinded: the server never sees the
+ * number; each costs one of the account's discovery tokens), and is then
+ * cached; the server is asked about the IDs with LOOKUP. Numbers are
+ * taken in batches of the server's max_batch. TRYST_EINVAL for a number
+ * that is not one, TRYST_ESTATE when not registered.
+ */
+TRYST_API int	 tryst_lookup(tryst_t *t, const char *const *numbers, int n,
+		    tryst_lookup_fn fn, void *user, tryst_error **err);
+/* The numbers of a result, in the order asked. */
+TRYST_API int	 tryst_lookup_count(const tryst_lookup_result *res);
+/* The i-th number, E.164 ("+15550100341"); NULL when i is out of range. */
+TRYST_API const char *tryst_lookup_number(const tryst_lookup_result *res,
+		    int i);
+/* The i-th number's account ID, 64 hex digits (whether or not it has an
+ * account); NULL when i is out of range. */
+TRYST_API const char *tryst_lookup_id(const tryst_lookup_result *res, int i);
+/* 1 when the i-th number has an account, 0 when not, TRYST_EINVAL. */
+TRYST_API int	 tryst_lookup_registered(const tryst_lookup_result *res,
+		    int i);
+/* 1 when the i-th number's ID came from the cache (no discovery token
+ * spent), 0 when from the server, TRYST_EINVAL. */
+TRYST_API int	 tryst_lookup_from_cache(const tryst_lookup_result *res,
+		    int i);
+/* The cached ID (64 hex digits) of number, or NULL when it is not
+ * cached or not a number. Needs no server. Caller frees with
+ * tryst_free. */
+TRYST_API char	*tryst_cached_id(const tryst_t *t, const char *number);
+/* The cached number (E.164) of the ID id_hex (64 hex digits), or NULL.
+ * Caller frees with tryst_free. */
+TRYST_API char	*tryst_cached_number(const tryst_t *t, const char *id_hex);
 
 /* ---- Staying online ---------------------------------------------------- */
 

@@ -57,6 +57,8 @@ struct tryst {
 	uint32_t	 last_tag;	/* of CONNECT */
 	tryst_incoming_fn incoming_fn;
 	void		*incoming_user;
+	tryst_notice_fn	 notice;	/* tryst_on_notice, or NULL */
+	void		*notice_user;
 };
 
 /* An error of code with a message (printf-style). */
@@ -72,12 +74,43 @@ struct task *lib_task_add(struct tryst *, task_step_fn, void *data,
 /* Load conf from the state directory again (after setup or verify). */
 int	 lib_conf_reload(struct tryst *, struct tryst_error **);
 
-/* ---- request.c: one request on a connection of its own ---------------- */
+/* ---- auth.c: the credential and identity key that HELLO needs -------- */
+
+struct auth {
+	uint8_t		 cred[CRED_LEN];
+	struct cred	 cr;
+	uint8_t		*sk;		/* identity, sodium_malloc'd */
+};
+
+/* Load the stored credential and identity key of a registered device,
+ * checked to belong together: NULL, or an error (nothing to free). */
+struct tryst_error *auth_load(struct tryst *, struct auth *);
+void	 auth_free(struct auth *);
+/* A HELLO with flags signed over the CHALLENGE nonce into m (m points
+ * into a). */
+void	 auth_hello(const struct auth *, const uint8_t nonce[32],
+	    uint8_t flags, struct msg *m);
+/* Keep the credential WELCOME m renewed, when it is ours and verifies. */
+void	 auth_welcome(struct tryst *, struct auth *, const struct msg *m);
+
+/* ---- request.c: requests on a connection of their own ----------------- */
+
+struct request;
 
 /* The answer to a request: return NULL when it was the one awaited (the
  * request is then over), or an error that ends it. */
 typedef struct tryst_error *(*request_reply_fn)(struct tryst *,
 	    const struct msg *reply, const struct tconn_challenge *, void *);
+
+/*
+ * A turn of an exchange (request_exchange): m is the server's answer to
+ * what was sent last, NULL on the first turn (after WELCOME). Send the
+ * next message with request_send and return NULL to await its answer;
+ * return NULL without sending when the exchange is over, or an error
+ * that ends it.
+ */
+typedef struct tryst_error *(*request_turn_fn)(struct tryst *,
+	    struct request *, const struct msg *m, void *);
 
 /*
  * Connect to the servers in turn (the next after each failure, every one
@@ -90,6 +123,24 @@ int	 request_start(struct tryst *, struct servers *, const uint8_t
 	    *expect_pk, const struct msg *out, int timeout_ms,
 	    request_reply_fn reply, void *arg, void (*free_arg)(void *),
 	    tryst_done_fn done, void *user);
+/*
+ * An exchange as the registered account: connect to the configured
+ * servers as request_start does (a GOAWAY shutdown instead of WELCOME
+ * moves on too), say HELLO (no flags) with the stored credential, await
+ * WELCOME, then take turns with turn, each answer awaited up to
+ * timeout_ms. Otherwise as request_start; on a failure before it starts
+ * (not registered) arg is freed and *err set.
+ */
+int	 request_exchange(struct tryst *, int timeout_ms, request_turn_fn turn,
+	    void *arg, void (*free_arg)(void *), tryst_done_fn done,
+	    void *user, struct tryst_error **err);
+/* Send m on the request's connection (from its turn). 0, or -1. */
+int	 request_send(struct request *, const struct msg *m);
+/* What WELCOME said: the most OPRF_EVAL or LOOKUP may carry. */
+int	 request_max_batch(const struct request *);
+/* Tell the app a notice (tryst_on_notice), printf-style. */
+void	 lib_notice(struct tryst *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 
 /* ---- presence.c: staying online (HELLO, PING, reconnect) --------------- */
 

@@ -34,9 +34,7 @@ struct presence {
 	int		 status;
 	enum phase	 phase;
 	struct servers	 sv;
-	uint8_t		 cred[CRED_LEN];
-	struct cred	 cr;
-	uint8_t		*sk;		/* identity, sodium_malloc'd */
+	struct auth	 auth;
 	uint16_t	 idle_s;
 	int64_t		 last_send;
 	uint64_t	 nonce;
@@ -158,20 +156,9 @@ gather(struct presence *p, const struct msg *m)
 static void
 welcome(struct presence *p, const struct msg *m)
 {
-	const struct vb	*v = &m->u.welcome.credential;
-	struct cred	 cr;
-	char		*cause;
-
 	p->idle_s = m->u.welcome.idle_timeout_s;
 	gather(p, m);
-	if (v->len == 0 || cred_verify(v->p, v->len, p->t->sign_pk,
-	    &cr) != 0 || memcmp(cr.id, p->cr.id, ID_LEN) != 0 ||
-	    memcmp(cr.identity_pk, p->cr.identity_pk, 32) != 0)
-		return;		/* a renewal that does not verify is ignored */
-	memcpy(p->cred, v->p, CRED_LEN);
-	p->cr = cr;
-	if (state_cred_save(p->t->dir, p->cred, &cause) != 0)
-		free(cause);	/* the old one stays good until it expires */
+	auth_welcome(p->t, &p->auth, m);
 }
 
 /* The connection is open: say HELLO. */
@@ -180,13 +167,8 @@ hello(struct presence *p, int64_t now)
 {
 	struct msg	 m;
 
-	memset(&m, 0, sizeof m);
-	m.type = MSG_HELLO;
-	m.u.hello.credential.p = p->cred;
-	m.u.hello.credential.len = CRED_LEN;
-	m.u.hello.flags = HELLO_PRESENCE;
-	hello_sign(m.u.hello.signature, p->sk,
-	    nconn_challenge(p->k->c)->nonce, p->cred);
+	auth_hello(&p->auth, nconn_challenge(p->k->c)->nonce, HELLO_PRESENCE,
+	    &m);
 	send_msg(p, &m, now);
 	p->phase = PHASE_HELLO;
 	p->k->timer = now + PRESENCE_HELLO_MS;
@@ -368,31 +350,19 @@ presence_free(struct task *k)
 	if (p->have_p2p)
 		p2p_close(&p->p2p);
 	servers_free(&p->sv);
-	if (p->sk != NULL)
-		sodium_free(p->sk);
-	sodium_memzero(p->cred, sizeof p->cred);
+	auth_free(&p->auth);
 	free(p);
 }
 
-/* Load the credential and identity key, checking they belong together. */
+/* Load the credential and identity key (auth.c) and the servers. */
 static struct tryst_error *
 load(struct tryst *t, struct presence *p)
 {
 	struct tryst_error	*e;
 	char			*cause;
 
-	if (!t->have_conf || *t->conf.number == '\0')
-		return (lib_err(TRYST_ESTATE, "not registered"));
-	if (state_cred_load(t->dir, t->sign_pk, p->cred, &p->cr,
-	    &cause) != 0 || (p->sk = state_identity_load(t->dir,
-	    &cause)) == NULL) {
-		e = lib_err(TRYST_ESTATE, "%s; register again", cause);
-		free(cause);
+	if ((e = auth_load(t, &p->auth)) != NULL)
 		return (e);
-	}
-	if (memcmp(p->sk + 32, p->cr.identity_pk, 32) != 0)
-		return (lib_err(TRYST_ESTATE, "the credential belongs to "
-		    "another identity key; register again"));
 	if (servers_parse(&p->sv, t->conf.server, randombytes_uniform,
 	    &cause) != 0) {
 		e = lib_err(TRYST_ESTATE, "%s", cause);
@@ -416,8 +386,7 @@ presence_start(struct tryst *t, tryst_status_fn fn, void *user,
 	p = xcalloc(1, sizeof *p);
 	p->t = t;
 	if ((e = load(t, p)) != NULL) {
-		if (p->sk != NULL)
-			sodium_free(p->sk);
+		auth_free(&p->auth);
 		free(p);
 		return (lib_err_give(e, err));
 	}
@@ -497,13 +466,13 @@ presence_p2p(const struct tryst *t)
 const uint8_t *
 presence_id(const struct tryst *t)
 {
-	return (t->presence != NULL ? t->presence->cr.id : NULL);
+	return (t->presence != NULL ? t->presence->auth.cr.id : NULL);
 }
 
 const uint8_t *
 presence_sk(const struct tryst *t)
 {
-	return (t->presence != NULL ? t->presence->sk : NULL);
+	return (t->presence != NULL ? t->presence->auth.sk : NULL);
 }
 
 const char *

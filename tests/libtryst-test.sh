@@ -15,6 +15,8 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 NUM=+15550100340
+NUM2=+15550100341
+NOBODY=+15550100342
 
 skip() { echo "SKIP: $*"; exit 77; }
 for t in python3 redis-server redis-cli openssl; do
@@ -41,6 +43,8 @@ master_key = $tmp/master.key
 redis = 127.0.0.1:$rport
 verification = dev:$tmp/codes.txt
 idle_timeout_s = 30
+max_batch = 2
+discovery_bucket = 3
 CONF
 # Started again by the test after it kills it: its pid in a file.
 cat >"$tmp/start-trystd" <<START
@@ -66,6 +70,7 @@ if ldd "$LIBTRYST" | grep -q libasan; then
 fi
 TRYST_HOSTPORT=127.0.0.1:$port TRYST_SERVER_KEY=$key \
     TRYST_CODES=$tmp/codes.txt TRYST_STATE=$tmp/alice TRYST_NUMBER=$NUM \
+    TRYST_STATE2=$tmp/bob TRYST_NUMBER2=$NUM2 TRYST_NOBODY=$NOBODY \
     TRYSTD_PIDFILE=$tmp/trystd.pid TRYSTD_RESTART=$tmp/start-trystd \
     LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 \
     python3 "$here/libtryst/binding.py"

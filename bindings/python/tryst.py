@@ -11,6 +11,7 @@ run() is a loop for scripts.
     t.go_online(lambda status, err: print(status, err))
     t.run(10000)
 """
+import collections
 import ctypes
 import ctypes.util
 import os
@@ -36,6 +37,15 @@ _DONE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
                          ctypes.c_void_p)
 _STATUS = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int,
                            ctypes.c_void_p, ctypes.c_void_p)
+_LOOKUP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
+                           ctypes.c_void_p, ctypes.c_void_p)
+_NOTICE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p,
+                           ctypes.c_void_p)
+
+# One number of a lookup: its E.164 form, its account ID (64 hex digits),
+# whether it has an account, whether its ID came from the cache.
+Found = collections.namedtuple("Found",
+                               "number id registered from_cache")
 
 
 def _load(path=None):
@@ -54,6 +64,7 @@ def _load(path=None):
         "tryst_error_server_code": (i, [p]),
         "tryst_error_retry_after_s": (ctypes.c_long, [p]),
         "tryst_error_free": (v, [p]),
+        "tryst_on_notice": (v, [p, _NOTICE, p]),
         "tryst_state_dir": (i, [p, s, perr]),
         "tryst_setup": (i, [p, s, s, s, _DONE, p, perr]),
         "tryst_register": (i, [p, s, _DONE, p, perr]),
@@ -63,6 +74,14 @@ def _load(path=None):
         "tryst_account_servers": (p, [p]),
         "tryst_account_server_key": (p, [p]),
         "tryst_identity_key": (p, [p]),
+        "tryst_lookup": (i, [p, ctypes.POINTER(s), i, _LOOKUP, p, perr]),
+        "tryst_lookup_count": (i, [p]),
+        "tryst_lookup_number": (s, [p, i]),
+        "tryst_lookup_id": (s, [p, i]),
+        "tryst_lookup_registered": (i, [p, i]),
+        "tryst_lookup_from_cache": (i, [p, i]),
+        "tryst_cached_id": (p, [p, s]),
+        "tryst_cached_number": (p, [p, s]),
         "tryst_go_online": (i, [p, _STATUS, p, perr]),
         "tryst_go_offline": (v, [p]),
         "tryst_status": (i, [p]),
@@ -148,8 +167,8 @@ class Tryst:
         if fn(self._t, *args, ctypes.byref(err)) != 0:
             self._raise(err)
 
-    def _string(self, fn):
-        p = fn(self._t)
+    def _string(self, fn, *args):
+        p = fn(self._t, *args)
         if not p:
             return None
         s = ctypes.string_at(p).decode()
@@ -199,6 +218,44 @@ class Tryst:
 
     def identity_key(self):
         return self._string(self._lib.tryst_identity_key)
+
+    def lookup(self, numbers, done):
+        """Which numbers have accounts: done(error or None, [Found])
+        once, from process() or run()."""
+        lib = self._lib
+
+        def cb(t, err, res, user):
+            self._spent.append(c)
+            found = []
+            for i in range(lib.tryst_lookup_count(res) if res else 0):
+                found.append(Found(
+                    lib.tryst_lookup_number(res, i).decode(),
+                    lib.tryst_lookup_id(res, i).decode(),
+                    lib.tryst_lookup_registered(res, i) == 1,
+                    lib.tryst_lookup_from_cache(res, i) == 1))
+            done(TrystError._from(lib, err) if err else None, found)
+        c = _LOOKUP(cb)
+        arr = (ctypes.c_char_p * len(numbers))(*[_b(n) for n in numbers])
+        self._keep.append(c)
+        try:
+            self._call(lib.tryst_lookup, arr, len(numbers), c, None)
+        except TrystError:
+            self._keep.remove(c)
+            raise
+
+    def cached_id(self, number):
+        """The cached ID of number, or None; needs no server."""
+        return self._string(self._lib.tryst_cached_id, _b(number))
+
+    def cached_number(self, id_hex):
+        return self._string(self._lib.tryst_cached_number, _b(id_hex))
+
+    def on_notice(self, fn):
+        """fn(text) hears notices (a server failed, the next is tried)."""
+        c = _NOTICE(lambda t, text, user: fn(text.decode())) if fn else \
+            _NOTICE()
+        self._notice_cb = c     # held while set
+        self._lib.tryst_on_notice(self._t, c, None)
 
     def go_online(self, on_status):
         def cb(t, status, err, user):

@@ -2,8 +2,12 @@
 binding (bindings/python/tryst.py) against a real trystd. Run by
 tests/libtryst-test.sh, which starts Redis and trystd and passes:
 TRYST_HOSTPORT, TRYST_SERVER_KEY, TRYST_CODES (the dev: transport's
-file), TRYST_STATE (a folder), TRYST_NUMBER, TRYSTD_PIDFILE and
-TRYSTD_RESTART (a command that starts trystd again).
+file), TRYST_STATE (a folder), TRYST_NUMBER, TRYST_STATE2 and
+TRYST_NUMBER2 (a second account), TRYST_NOBODY (a number never
+registered), TRYSTD_PIDFILE and TRYSTD_RESTART (a command that starts
+trystd again). trystd runs with max_batch = 2 and discovery_bucket = 3,
+so three numbers take two OPRF_EVAL and two LOOKUP batches and spend
+every discovery token an account has.
 
 The app's own loop (selectors) drives the library through fds(),
 timeout_ms() and process(), as an app's event loop would.
@@ -68,6 +72,91 @@ def request(t, start, *args):
         fail("%s: no answer in 60 s" % start.__name__)
         return "timeout"
     return got[0]
+
+
+def lookup(t, numbers):
+    """tryst_lookup from the app's loop: (error, [Found])."""
+    got = []
+    t.lookup(numbers, lambda err, found: got.append((err, found)))
+    if not loop(t, lambda: got, 60):
+        return ("timeout", [])
+    return got[0]
+
+
+def register(t, number):
+    """Register and verify number on t (set up): the error, or None."""
+    err = request(t, t.register, number)
+    if err is not None:
+        return err
+    code = code_of(number)
+    return request(t, t.verify, code) if code else "no code"
+
+
+def cli(state, *args):
+    env = dict(os.environ, TRYST_HOME=state)
+    return subprocess.run([os.environ["TRYST"]] + list(args), env=env,
+                          capture_output=True, text=True, timeout=30)
+
+
+def check_discovery(t, hostport, key, number):
+    """A second account, then lookups from the first: IDs, flags, the
+    cache shared with the CLI. Returns the second account's ID."""
+    number2 = os.environ["TRYST_NUMBER2"]
+    nobody = os.environ["TRYST_NOBODY"]
+    t2 = tryst.Tryst()
+    t2.state_dir(os.environ["TRYST_STATE2"])
+    err = request(t2, lambda done: t2.setup(hostport, done, key=key)) or \
+        register(t2, number2)
+    id2 = t2.account_id()
+    (ok if err is None and id2 else fail)(
+        "second account %s registered: %s" % (number2, err))
+    who = cli(os.environ["TRYST_STATE2"], "whoami")
+    (ok if "id: %s" % id2 in who.stdout else fail)(
+        "tryst whoami agrees on the second account's ID")
+    t2.close()
+
+    asked = [number, number2, nobody]
+    err, found = lookup(t, asked)
+    want = [(number, t.account_id(), True), (number2, id2, True)]
+    if err is None and [f[:3] for f in found[:2]] == want and \
+            len(found) == 3 and found[2].number == nobody and \
+            not found[2].registered and len(found[2].id) == 64 and \
+            found[2].id not in (want[0][1], want[1][1]):
+        ok("lookup of 3 numbers: both accounts with their IDs, %s has "
+           "none" % nobody)
+    else:
+        fail("lookup: %s %s" % (err, found))
+    (ok if found and not any(f.from_cache for f in found) else fail)(
+        "first lookup: every ID from the OPRF (%s)" %
+        [f.from_cache for f in found])
+
+    # The bucket (3) is spent: only the cache can answer now.
+    err, again = lookup(t, asked)
+    if err is None and again == [f._replace(from_cache=True)
+                                 for f in found]:
+        ok("second lookup: the same answers, every ID from the cache")
+    else:
+        fail("second lookup: %s %s" % (err, again))
+    err, _ = lookup(t, ["+15550100343"])
+    if err is not None and err.server_code == 3 and err.retry_after_s > 0:
+        ok("a new number now: RATE_LIMITED, so the second lookup spent "
+           "no token")
+    else:
+        fail("a new number after the bucket was spent: %s" % err)
+    got = cli(os.environ["TRYST_STATE"], "lookup", number2, nobody)
+    if got.returncode == 0 and got.stdout == "%s has an account\n%s has " \
+            "no account\n" % (number2, nobody):
+        ok("tryst lookup on the same state prints it from the shared cache")
+    else:
+        fail("tryst lookup: %d %r %r" % (got.returncode, got.stdout,
+                                         got.stderr))
+    try:
+        t.lookup(["not a number"], lambda e, f: None)
+        fail("a lookup of a non-number was accepted")
+    except tryst.TrystError as e:
+        (ok if e.code == tryst.EINVAL else fail)(
+            "lookup of a non-number: %d %s" % (e.code, e.message))
+    return number2, id2
 
 
 def code_of(number):
@@ -170,6 +259,8 @@ def main():
         fail("tryst whoami: %d %s %s" % (who.returncode, who.stdout,
                                          who.stderr))
 
+    number2, id2 = check_discovery(t, hostport, key, number)
+
     # Online from the app's loop, and back after trystd dies.
     seen = []
     t.go_online(lambda s, e: seen.append((s, e and e.message)))
@@ -183,6 +274,12 @@ def main():
         ok("trystd killed: CONNECTING (%s)" % seen[-1][1])
     else:
         fail("no CONNECTING after trystd died: %s" % seen)
+    if t.cached_id(number2) == id2 and t.cached_number(id2) == number2 \
+            and t.cached_id("+15550100343") is None:
+        ok("the cache of IDs answers with trystd down")
+    else:
+        fail("cached_id: %r, cached_number: %r" % (
+            t.cached_id(number2), t.cached_number(id2)))
     subprocess.run(os.environ["TRYSTD_RESTART"], shell=True, check=True)
     seen.clear()
     if loop(t, lambda: t.status() == tryst.ONLINE, 90):
