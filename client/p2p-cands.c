@@ -189,7 +189,7 @@ p2p_gather(struct p2p *p, int ctl_fd, const char *hostport, uint16_t port,
 	nhost = host_addrs(p, hosts);
 	other = p->family == AF_INET ? AF_INET6 : AF_INET;
 	if (has_family(hosts, nhost, other) && p2p_listen(p, other) == -1)
-		log_info("no direct paths over IPv%d: listen on port %u: %s",
+		log_debug("no direct paths over IPv%d: listen on port %u: %s",
 		    other == AF_INET ? 4 : 6, p->port, strerror(errno));
 	if (srflx != NULL && srflx->family == srv.family)
 		p2p_add_cand(p, srflx);

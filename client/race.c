@@ -265,7 +265,7 @@ hs_step(struct race *r, struct slot *sl, int64_t now)
 	    (r->cfg.initiator && hs_write(sl, NULL, 0) != 0) ||
 	    session_hs_finish(&r->session, &sl->hs, r->cfg.hi, &cause) != 0) {
 		if (cause != NULL)
-			log_info("path %s: %s", sl->desc, cause);
+			log_debug("path %s: %s", sl->desc, cause);
 		free(cause);
 		return (-1);
 	}
