@@ -1,0 +1,243 @@
+/*
+ * test-lib.c -- libtryst's context without a server: errors as values,
+ * the loop interface (tasks, their descriptors and timers on a clock the
+ * test sets, a finished task freed on the next pass and never inside its
+ * own step), and the account calls' checks that fail before any network:
+ * wrong order, bad arguments, a state folder that is not made until set-up
+ * writes to it.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "lib.h"
+#include "unit.h"
+
+static int64_t	 clock_ms;	/* the test's clock */
+
+static int64_t
+fake_now(void)
+{
+	return (clock_ms);
+}
+
+/* A task the test drives: how often stepped, when it says done. */
+struct probe {
+	int		 steps;
+	int		 done_at;	/* the step that finishes it */
+	int		 freed;
+	int		 fd;		/* given by its fds hook, or -1 */
+	int64_t		 deadline;
+};
+
+static int
+probe_step(struct tryst *t, struct task *k, int64_t now)
+{
+	struct probe	*p = k->data;
+
+	(void)t, (void)now;
+	ck_assert_int_eq(p->freed, 0);	/* never stepped once freed */
+	return (++p->steps == p->done_at);
+}
+
+static void
+probe_free(struct task *k)
+{
+	((struct probe *)k->data)->freed++;
+}
+
+static int
+probe_fds(const struct task *k, struct pollfd *pfd, int max)
+{
+	const struct probe	*p = k->data;
+
+	if (p->fd == -1 || max < 1)
+		return (0);
+	pfd[0].fd = p->fd;
+	pfd[0].events = POLLIN | POLLOUT;
+	return (1);
+}
+
+static int64_t
+probe_deadline(const struct task *k)
+{
+	return (((const struct probe *)k->data)->deadline);
+}
+
+/* A context on the fake clock. */
+static tryst_t *
+ctx_new(void)
+{
+	tryst_t	*t;
+
+	ck_assert_ptr_nonnull(t = tryst_new(NULL));
+	t->now = fake_now;
+	clock_ms = 1000000;
+	return (t);
+}
+
+/* Errors: code, message, server code and retry_after from an ERROR. */
+START_TEST(test_errors)
+{
+	struct tryst_error	*e;
+	tryst_error		*got = NULL;
+	struct msg		 m;
+
+	memset(&m, 0, sizeof m);
+	m.type = MSG_ERROR;
+	m.u.error.code = ERR_RATE_LIMITED;
+	m.u.error.retry_after_s = 42;
+	m.u.error.message.p = (const uint8_t *)"slow down";
+	m.u.error.message.len = 9;
+	e = lib_err_server(&m);
+	ck_assert_int_eq(tryst_error_code(e), TRYST_ESERVER);
+	ck_assert_int_eq(tryst_error_server_code(e), ERR_RATE_LIMITED);
+	ck_assert_int_eq(tryst_error_retry_after_s(e), 42);
+	ck_assert_str_eq(tryst_error_message(e),
+	    "server error RATE_LIMITED: slow down");
+	ck_assert_int_eq(lib_err_give(e, &got), TRYST_ESERVER);
+	ck_assert_ptr_eq(got, e);
+	tryst_error_free(got);
+	m.u.error.code = ERR_REVOKED;
+	e = lib_err_server(&m);
+	ck_assert_int_eq(tryst_error_code(e), TRYST_EREVOKED);
+	ck_assert_int_eq(lib_err_give(e, NULL), TRYST_EREVOKED);  /* freed */
+	ck_assert_int_eq(tryst_error_code(NULL), 0);
+	ck_assert_str_eq(tryst_error_message(NULL), "no error");
+}
+END_TEST
+
+/* Nothing to do: no descriptor, no timeout, tryst_run returns at once. */
+START_TEST(test_idle)
+{
+	tryst_t	*t = ctx_new();
+	int	 fd;
+	unsigned ev;
+
+	ck_assert_int_eq(tryst_fd_count(t), 0);
+	ck_assert_int_eq(tryst_fd_get(t, 0, &fd, &ev), TRYST_EINVAL);
+	ck_assert_int_eq(tryst_timeout_ms(t), -1);
+	ck_assert_int_eq(tryst_run(t, -1, NULL), 0);
+	ck_assert_int_eq(tryst_status(t), TRYST_OFFLINE);
+	tryst_destroy(t);
+}
+END_TEST
+
+/* A task's timer and deadline hook give the timeout; its fds hook the
+ * descriptors; it is stepped on each pass until done, and freed on the
+ * pass after, once. */
+START_TEST(test_tasks)
+{
+	tryst_t		*t = ctx_new();
+	struct probe	 a = { .done_at = 3, .fd = 7, .deadline = -1 };
+	struct probe	 b = { .done_at = 100, .fd = -1, .deadline = -1 };
+	struct task	*ka, *kb;
+	int		 fd;
+	unsigned	 ev;
+
+	ka = lib_task_add(t, probe_step, &a, probe_free);
+	ka->fds = probe_fds;
+	kb = lib_task_add(t, probe_step, &b, probe_free);
+	kb->deadline = probe_deadline;
+	ck_assert_int_eq(tryst_fd_count(t), 1);
+	ck_assert_int_eq(tryst_fd_get(t, 0, &fd, &ev), 0);
+	ck_assert_int_eq(fd, 7);
+	ck_assert_uint_eq(ev, TRYST_READ | TRYST_WRITE);
+	ck_assert_int_eq(tryst_timeout_ms(t), -1);
+	ka->timer = clock_ms + 500;
+	b.deadline = clock_ms + 200;
+	ck_assert_int_eq(tryst_timeout_ms(t), 200);
+	clock_ms += 150;
+	ck_assert_int_eq(tryst_timeout_ms(t), 50);
+	clock_ms += 100;
+	ck_assert_int_eq(tryst_timeout_ms(t), 0);	/* late: at once */
+	b.deadline = -1;
+	ck_assert_int_eq(tryst_timeout_ms(t), 250);
+
+	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	ck_assert_int_eq(a.steps, 2);
+	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);	/* a done */
+	ck_assert_int_eq(a.steps, 3);
+	ck_assert_int_eq(a.freed, 0);		/* not inside its own pass */
+	ck_assert_int_eq(tryst_fd_count(t), 0);	/* nor watched */
+	ck_assert_int_eq(tryst_timeout_ms(t), 0);	/* to be freed */
+	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	ck_assert_int_eq(a.freed, 1);
+	ck_assert_int_eq(a.steps, 3);
+	ck_assert_int_eq(b.steps, 4);
+	tryst_destroy(t);
+	ck_assert_int_eq(b.freed, 1);		/* destroy frees the rest */
+	ck_assert_int_eq(a.freed, 1);
+}
+END_TEST
+
+/* The account calls refuse at once what cannot work, and nothing is
+ * written: no state folder yet, then a folder that set-up has not made. */
+START_TEST(test_account_checks)
+{
+	tryst_t		*t = ctx_new();
+	tryst_error	*e = NULL;
+	char		 dir[] = "/tmp/tryst-lib.XXXXXX", sub[64];
+	struct stat	 sb;
+
+	ck_assert_int_eq(tryst_register(t, "+15550100999", NULL, NULL, &e),
+	    TRYST_ESTATE);
+	tryst_error_free(e);
+	ck_assert_int_eq(tryst_setup(t, "127.0.0.1:1", NULL, NULL, NULL, NULL,
+	    NULL), TRYST_ESTATE);		/* no state folder */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(sub, sizeof sub, "%s/state", dir);
+	ck_assert_int_eq(tryst_state_dir(t, sub, NULL), 0);
+	ck_assert_int_eq(stat(sub, &sb), -1);	/* not made yet */
+	ck_assert_ptr_null(tryst_account_number(t));
+	ck_assert_ptr_null(tryst_account_id(t));
+	ck_assert_ptr_null(tryst_identity_key(t));
+	ck_assert_int_eq(tryst_setup(t, "", NULL, NULL, NULL, NULL, NULL),
+	    TRYST_EINVAL);
+	ck_assert_int_eq(tryst_setup(t, "a b:1", NULL, NULL, NULL, NULL,
+	    NULL), TRYST_EINVAL);
+	ck_assert_int_eq(tryst_setup(t, "127.0.0.1:99999", NULL, NULL, NULL,
+	    NULL, NULL), TRYST_EINVAL);
+	ck_assert_int_eq(tryst_setup(t, "127.0.0.1:1", "short", NULL, NULL,
+	    NULL, NULL), TRYST_EINVAL);
+	ck_assert_int_eq(tryst_setup(t, "127.0.0.1:1", NULL, "044", NULL,
+	    NULL, &e), TRYST_EINVAL);
+	ck_assert_str_eq(tryst_error_message(e), "country: not a country "
+	    "code");
+	tryst_error_free(e);
+	ck_assert_int_eq(tryst_verify(t, "123456", NULL, NULL, NULL),
+	    TRYST_ESTATE);
+	ck_assert_int_eq(tryst_go_online(t, NULL, NULL, NULL), TRYST_ESTATE);
+	ck_assert_int_eq(stat(sub, &sb), -1);	/* still nothing written */
+	ck_assert_int_eq(tryst_fd_count(t), 0);
+	tryst_destroy(t);
+	rmdir(dir);
+}
+END_TEST
+
+static Suite *
+lib_suite(void)
+{
+	Suite	*s = suite_create("lib");
+	TCase	*tc = tcase_create("core");
+
+	tcase_add_test(tc, test_errors);
+	tcase_add_test(tc, test_idle);
+	tcase_add_test(tc, test_tasks);
+	tcase_add_test(tc, test_account_checks);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	return (unit_run(lib_suite()));
+}
