@@ -462,16 +462,46 @@ int	 lookup_ids(struct online *, char (*numbers)[TRYST_NUMBER_MAX],
 
 /* ---- contacts.c: contacts' identity keys, trust on first use ---------- */
 
+/* What the contacts file says of a key (contacts_state), and why
+ * contacts_accept trusted nothing. */
+#define CONTACT_KNOWN		0	/* the trusted key */
+#define CONTACT_NEW		1	/* no key remembered for the ID */
+#define CONTACT_CHANGED		2	/* another key is trusted */
+#define CONTACT_UNKNOWN		1	/* contacts_accept: no such contact */
+#define CONTACT_NO_PENDING	2	/* contacts_accept: no new key */
+
 /* Check pk against the key remembered for id: 0 when it is the same or
  * the first seen (now remembered), 1 when it differs (kept as pending),
  * -1 and *cause. */
 int	 contacts_check(const char *dir, const uint8_t id[ID_LEN],
 	    const uint8_t pk[32], char **cause);
+/* CONTACT_KNOWN, _NEW or _CHANGED for pk as id's key; writes nothing (an
+ * unreadable file is an empty one). */
+int	 contacts_state(const char *dir, const uint8_t id[ID_LEN],
+	    const uint8_t pk[32]);
+/* The trusted key of id and the pending one (when *has_pending): 0, or
+ * -1 when no key is remembered. */
+int	 contacts_get(const char *dir, const uint8_t id[ID_LEN],
+	    uint8_t trusted[32], uint8_t pending[32], int *has_pending);
+/* The only contact whose hex ID starts with prefix: 0, or -1. */
+int	 contacts_find_prefix(const char *dir, const char *prefix,
+	    uint8_t id[ID_LEN]);
+/* Trust id's pending key (then in pk): 0, CONTACT_UNKNOWN,
+ * CONTACT_NO_PENDING, or -1 and *cause. */
+int	 contacts_accept(const char *dir, const uint8_t id[ID_LEN],
+	    uint8_t pk[32], char **cause);
+/* The safety number (§6.4) of our identity key and pk, in sn: 0, or -1
+ * and *cause when the credential cannot be loaded. */
+int	 contacts_safety(const char *dir, const uint8_t sign_pk[32],
+	    const uint8_t pk[32], char sn[36], char **cause);
+
+/* ---- trust.c: the CLI's warnings and commands about contacts' keys ---- */
+
 /* Tell the user the key of name changed and what to do. */
-void	 contacts_warn(const char *name);
+void	 trust_warn(const char *name);
 /* tryst trust NUMBER, tryst fingerprint NUMBER */
-int	 contacts_trust(int, char **);
-int	 contacts_fingerprint(int, char **);
+int	 trust_cmd(int, char **);
+int	 trust_fingerprint(int, char **);
 
 /* ---- path.c: a session's byte stream, direct or relayed --------------- */
 

@@ -2,11 +2,11 @@
  * contacts.c -- trust on first use of contacts' identity keys. The state
  * file "contacts" has one line per ID: "HEXID TRUSTED PENDING", the keys
  * in base64, PENDING "-" when no other key has been seen. A changed key
- * is kept as pending and stops every session until tryst trust accepts
- * it; tryst fingerprint prints the safety number of §6.4 to compare.
+ * is kept as pending and stops every session until it is trusted
+ * (contacts_accept: tryst trust, tryst_trust); the safety number of §6.4
+ * is what people compare first. Part of libtryst: nothing is printed,
+ * failures come back as values. The CLI's commands are in trust.c.
  */
-#include <err.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -150,137 +150,96 @@ contacts_check(const char *dir, const uint8_t id[ID_LEN],
 	return (rc);
 }
 
-/* Tell the user that name's key changed. */
-void
-contacts_warn(const char *name)
-{
-	fprintf(stderr, "tryst: WARNING: the identity key of %s has changed!"
-	    "\ntryst: Either %s set tryst up again, or someone is "
-	    "intercepting the call.\ntryst: The session was stopped. Compare "
-	    "the safety number (tryst fingerprint %s)\ntryst: with %s in "
-	    "person; if it matches, accept the new key: tryst trust %s\n",
-	    name, name, name, name, name);
-}
-
-/* 1 if s is hex of at least 16 digits (an ID as listen prints it). */
-static int
-is_id_prefix(const char *s)
-{
-	size_t	 n = strlen(s);
-
-	return (n >= 16 && n <= 2 * ID_LEN &&
-	    strspn(s, "0123456789abcdefABCDEF") == n);
-}
-
-/* Find the contact named by arg: a number, or an ID's first hex digits.
- * Goes online to learn a number's ID when it is not cached. */
-static int
-contacts_resolve(struct tryst_ctx *c, const char *arg, uint8_t id[ID_LEN])
+/* What the file says of pk as id's key, without changing it. */
+int
+contacts_state(const char *dir, const uint8_t id[ID_LEN],
+    const uint8_t pk[32])
 {
 	struct contact	*all;
-	struct online	 o;
-	char		 num[1][TRYST_NUMBER_MAX], hex[2 * ID_LEN + 1], *cause;
-	int		 n, i, found = 0, rc;
+	int		 n, i, rc = CONTACT_NEW;
 
-	if (is_id_prefix(arg)) {
-		all = contacts_read(c->dir, &n);
-		for (i = 0; i < n; i++) {
-			hex_encode(hex, all[i].id, ID_LEN);
-			if (strncasecmp(hex, arg, strlen(arg)) == 0) {
-				memcpy(id, all[i].id, ID_LEN);
-				found++;
-			}
-		}
-		free(all);
-		return (found == 1 ? 0 : -1);
-	}
-	tryst_number(c, arg, num[0]);
-	if (ids_cached(c->dir, num[0], id) == 0)
-		return (0);
-	if (online_open(&o, c, 0, 0, &cause) != 0)
-		errx(1, "%s", cause);
-	rc = lookup_ids(&o, num, 1, (uint8_t (*)[ID_LEN])id);
-	online_close(&o);
+	all = contacts_read(dir, &n);
+	if ((i = contacts_find(all, n, id)) != -1)
+		rc = memcmp(all[i].trusted, pk, 32) == 0 ? CONTACT_KNOWN :
+		    CONTACT_CHANGED;
+	free(all);
 	return (rc);
 }
 
-/* Load the contact arg names, or exit 1. */
-static struct contact *
-contacts_load_one(struct tryst_ctx *c, const char *arg, int *n, int *i)
+/* The keys remembered for id: 0, or -1 when there are none. */
+int
+contacts_get(const char *dir, const uint8_t id[ID_LEN], uint8_t trusted[32],
+    uint8_t pending[32], int *has_pending)
 {
 	struct contact	*all;
-	uint8_t		 id[ID_LEN];
+	int		 n, i;
 
-	if (contacts_resolve(c, arg, id) != 0)
-		errx(1, "%s: no such contact", arg);
-	all = contacts_read(c->dir, n);
-	if ((*i = contacts_find(all, *n, id)) == -1)
-		errx(1, "%s: no key remembered yet (it is learned in the "
-		    "first chat or send)", arg);
-	return (all);
+	all = contacts_read(dir, &n);
+	if ((i = contacts_find(all, n, id)) != -1) {
+		memcpy(trusted, all[i].trusted, 32);
+		memcpy(pending, all[i].pending, 32);
+		*has_pending = all[i].has_pending;
+	}
+	free(all);
+	return (i == -1 ? -1 : 0);
 }
 
-/* Print the safety number of our key and pk. */
-static void
-print_safety(const struct tryst_ctx *c, const char *name,
-    const uint8_t pk[32])
+/* The one ID that starts with the hex digits prefix: 0, or -1 when none
+ * or several do. */
+int
+contacts_find_prefix(const char *dir, const char *prefix, uint8_t id[ID_LEN])
+{
+	struct contact	*all;
+	char		 hex[2 * ID_LEN + 1];
+	int		 n, i, found = 0;
+
+	all = contacts_read(dir, &n);
+	for (i = 0; i < n; i++) {
+		hex_encode(hex, all[i].id, ID_LEN);
+		if (strncasecmp(hex, prefix, strlen(prefix)) == 0) {
+			memcpy(id, all[i].id, ID_LEN);
+			found++;
+		}
+	}
+	free(all);
+	return (found == 1 ? 0 : -1);
+}
+
+/* Trust id's pending key; see client.h. */
+int
+contacts_accept(const char *dir, const uint8_t id[ID_LEN], uint8_t pk[32],
+    char **cause)
+{
+	struct contact	*all;
+	int		 n, i, rc = 0;
+
+	all = contacts_read(dir, &n);
+	if ((i = contacts_find(all, n, id)) == -1)
+		rc = CONTACT_UNKNOWN;
+	else if (!all[i].has_pending)
+		rc = CONTACT_NO_PENDING;
+	else {
+		memcpy(all[i].trusted, all[i].pending, 32);
+		all[i].has_pending = 0;
+		memcpy(pk, all[i].trusted, 32);
+		if (contacts_write(dir, all, n, cause) != 0)
+			rc = -1;
+	}
+	free(all);
+	return (rc);
+}
+
+/* The safety number of our identity key (the stored credential's, checked
+ * against sign_pk) and pk: 0, or -1 and *cause. */
+int
+contacts_safety(const char *dir, const uint8_t sign_pk[32],
+    const uint8_t pk[32], char sn[36], char **cause)
 {
 	uint8_t		 raw[CRED_LEN];
 	struct cred	 cr;
-	char		 sn[36], *cause;
 
-	if (state_cred_load(c->dir, c->sign_pk, raw, &cr, &cause) != 0)
-		errx(1, "%s", cause);
+	if (state_cred_load(dir, sign_pk, raw, &cr, cause) != 0)
+		return (-1);
 	safety_number(cr.identity_pk, pk, sn);
-	printf("safety number with %s: %s\n", name, sn);
-}
-
-/* tryst fingerprint NUMBER: the safety number to compare in person. */
-int
-contacts_fingerprint(int argc, char **argv)
-{
-	struct tryst_ctx	 c;
-	struct contact		*all;
-	int			 n, i;
-
-	if (argc != 2)
-		tryst_usage();
-	tryst_ctx_load(&c);
-	all = contacts_load_one(&c, argv[1], &n, &i);
-	print_safety(&c, argv[1], all[i].trusted);
-	if (all[i].has_pending) {
-		fprintf(stderr, "tryst: %s has a new, not yet trusted key; "
-		    "its safety number would be:\n", argv[1]);
-		print_safety(&c, argv[1], all[i].pending);
-	}
-	free(all);
-	tryst_ctx_free(&c);
-	return (0);
-}
-
-/* tryst trust NUMBER: accept the contact's new key. */
-int
-contacts_trust(int argc, char **argv)
-{
-	struct tryst_ctx	 c;
-	struct contact		*all;
-	char			*cause;
-	int			 n, i;
-
-	if (argc != 2)
-		tryst_usage();
-	tryst_ctx_load(&c);
-	all = contacts_load_one(&c, argv[1], &n, &i);
-	if (!all[i].has_pending)
-		errx(1, "%s: no new key to trust; the remembered one stays",
-		    argv[1]);
-	memcpy(all[i].trusted, all[i].pending, 32);
-	all[i].has_pending = 0;
-	if (contacts_write(c.dir, all, n, &cause) != 0)
-		errx(1, "%s", cause);
-	printf("trusted the new key of %s\n", argv[1]);
-	print_safety(&c, argv[1], all[i].trusted);
-	free(all);
-	tryst_ctx_free(&c);
 	return (0);
 }

@@ -294,7 +294,7 @@ incoming(struct online *o, struct p2p *p, struct portmap *pm,
 			warnx("%s", cause);
 			free(cause);
 		} else
-			contacts_warn(name);
+			trust_warn(name);
 		decline(o, m->u.incoming.session, 2);
 		return;
 	}

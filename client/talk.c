@@ -171,7 +171,7 @@ talk_check_callee(struct talk *tk, const struct msg *m, struct cred *cr)
 		return (1);
 	}
 	if (r == 1)
-		contacts_warn(tk->number[0]);
+		trust_warn(tk->number[0]);
 	return (r);
 }
 

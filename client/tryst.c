@@ -37,8 +37,8 @@ static const struct cmd cmds[] = {
 	    "[--decline | --ignore]" },
 	{ "chat", talk_chat, "[--relay-only] NUMBER" },
 	{ "send", talk_send, "[--relay-only] NUMBER FILE..." },
-	{ "fingerprint", contacts_fingerprint, "NUMBER" },
-	{ "trust", contacts_trust, "NUMBER" },
+	{ "fingerprint", trust_fingerprint, "NUMBER" },
+	{ "trust", trust_cmd, "NUMBER" },
 	{ "delete-account", account_delete, "" },
 };
 

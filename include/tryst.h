@@ -264,6 +264,44 @@ TRYST_API char	*tryst_call_path(const tryst_call_t *call);
 /* How the call ended: NULL while it has not, or when it ended cleanly. */
 TRYST_API const tryst_error *tryst_call_error(const tryst_call_t *call);
 
+/* ---- Contacts' keys: trust on first use, safety numbers ----------------- */
+
+/*
+ * Each peer's identity key is remembered in the state folder (the file
+ * "contacts", shared with the tryst CLI's trust on first use). The
+ * caller remembers a new key once the call is answered; the callee when
+ * the app accepts (declining an unknown caller stores nothing). A key
+ * other than the remembered one never replaces it silently: it is kept
+ * as pending, the caller's call ends with TRYST_EKEY and the callee's
+ * tryst_call_accept returns TRYST_EKEY, until the user has compared
+ * safety numbers and the app calls tryst_trust.
+ */
+#define TRYST_PEER_KNOWN	0	/* the remembered key */
+#define TRYST_PEER_NEW		1	/* the first key seen for the ID */
+#define TRYST_PEER_CHANGED	2	/* not the remembered key */
+
+/* The peer's key as it was when the call saw it (INCOMING, or the
+ * answer): TRYST_PEER_*, TRYST_PEER_KNOWN once tryst_trust accepted it;
+ * TRYST_ESTATE for a call of ours not answered yet. */
+TRYST_API int	 tryst_call_peer_trust(const tryst_call_t *call);
+/* The safety number (doc/protocol.md §6.4: groups of 5 digits) of
+ * this device's key and the key the call's peer showed, which for a
+ * changed key is the new one. NULL and *err before the key is known.
+ * Caller frees with tryst_free. */
+TRYST_API char	*tryst_call_safety_number(const tryst_call_t *call,
+		    tryst_error **err);
+/* The safety number with the key remembered for peer_id (64 hex digits),
+ * as tryst fingerprint prints it; NULL and *err when none is
+ * remembered (TRYST_ESTATE) or the device is not registered. Caller
+ * frees with tryst_free. */
+TRYST_API char	*tryst_safety_number(const tryst_t *t, const char *peer_id,
+		    tryst_error **err);
+/* Accept peer_id's changed (pending) key as tryst trust does: calls
+ * with it are then TRYST_PEER_KNOWN, and may be accepted. TRYST_ESTATE
+ * when no key is remembered or none is pending, TRYST_EIO. */
+TRYST_API int	 tryst_trust(tryst_t *t, const char *peer_id,
+		    tryst_error **err);
+
 /* ---- Files (a helper over a call's session) ----------------------------- */
 
 #define TRYST_FILE_PROGRESS	1	/* bytes of size so far */

@@ -5,6 +5,11 @@
  * ordered, encrypted stream of messages with flow control, and the clean
  * close of §6.3 (each side's CLOSE, the caller's END).
  *
+ * The peer's identity key is checked against the contacts file (trust on
+ * first use, contacts.c, shared with the CLI): the caller remembers a new
+ * key once answered, the callee only when the app accepts, and a changed
+ * key is kept as pending and opens no session until it is trusted.
+ *
  * Each call is a task. Control messages reach it from presence.c
  * (call_control); everything else happens in its step. A call's handle
  * stays valid for the app until tryst_call_release; the library frees
@@ -25,6 +30,12 @@
 #define CALL_ANSWER_MS	330000	/* above the largest call_timeout_s */
 #define CALL_CLOSE_MS	10000	/* for the peer's CLOSE, and our output */
 #define CALL_QUEUE_MAX	(256 * 1024)	/* output queued at most */
+#define CALL_KEY_CHANGED "the peer's key changed; compare safety numbers " \
+	"and trust it"
+
+_Static_assert(CONTACT_KNOWN == TRYST_PEER_KNOWN &&
+    CONTACT_NEW == TRYST_PEER_NEW && CONTACT_CHANGED == TRYST_PEER_CHANGED,
+    "contacts_state's answers are tryst_call_peer_trust's");
 
 struct tryst_call {
 	struct tryst	*t;
@@ -38,6 +49,7 @@ struct tryst_call {
 	struct tryst_error *why;	/* how it ended; NULL: cleanly */
 	uint8_t		 peer_id[ID_LEN];
 	uint8_t		 peer_pk[32];	/* its identity key, credential's */
+	int		 trust;		/* TRYST_PEER_*; -1 until pk known */
 	uint32_t	 tag;		/* our CONNECT's */
 	uint64_t	 session;
 	int64_t		 timer;		/* answer, close; -1 none */
@@ -456,6 +468,7 @@ call_new(struct tryst *t, int initiator)
 	c->initiator = initiator;
 	c->fd = -1;
 	c->timer = -1;
+	c->trust = -1;
 	c->state = TRYST_CALL_RINGING;
 	c->k = lib_task_add(t, call_step, c, call_free);
 	c->k->fds = call_fds;
@@ -477,6 +490,52 @@ check_peer(struct tryst_call *c, const struct vb *v)
 		return (-1);
 	memcpy(c->peer_id, cr.id, ID_LEN);
 	memcpy(c->peer_pk, cr.identity_pk, 32);
+	return (0);
+}
+
+/* The caller's check of the key that answered: remembered when it is
+ * the first, kept as pending when it changed (the call then ends). -1
+ * when the call ended. */
+static int
+caller_trust(struct tryst_call *c)
+{
+	char	*cause;
+
+	c->trust = contacts_state(c->t->dir, c->peer_id, c->peer_pk);
+	if (contacts_check(c->t->dir, c->peer_id, c->peer_pk, &cause) == -1) {
+		end(c, lib_err(TRYST_EIO, "%s", cause));
+		free(cause);
+		return (-1);
+	}
+	if (c->trust == TRYST_PEER_CHANGED) {
+		end(c, lib_err(TRYST_EKEY, CALL_KEY_CHANGED));
+		return (-1);
+	}
+	return (0);
+}
+
+/* The callee's check as the app accepts: a changed key must have been
+ * trusted since; a new one is remembered now, not before (declining an
+ * unknown caller stores nothing). 0, or a TRYST_E* code. */
+static int
+accept_trust(struct tryst_call *c, tryst_error **err)
+{
+	struct tryst_error	*e;
+	char			*cause;
+
+	switch (contacts_state(c->t->dir, c->peer_id, c->peer_pk)) {
+	case CONTACT_CHANGED:
+		return (lib_err_give(lib_err(TRYST_EKEY, CALL_KEY_CHANGED),
+		    err));
+	case CONTACT_NEW:
+		if (contacts_check(c->t->dir, c->peer_id, c->peer_pk,
+		    &cause) == -1) {
+			e = lib_err(TRYST_EIO, "%s", cause);
+			free(cause);
+			return (lib_err_give(e, err));
+		}
+		break;
+	}
 	return (0);
 }
 
@@ -548,6 +607,8 @@ caller_control(struct tryst_call *c, const struct msg *m)
 		    "credential the server did not sign for it"));
 		return;
 	}
+	if (caller_trust(c) != 0)
+		return;
 	start_race(c, &m->u.answer.answer, m->u.answer.relay_token,
 	    &m->u.answer.relay);
 }
@@ -558,6 +619,7 @@ incoming(struct tryst *t, const struct msg *m)
 {
 	struct tryst_call	*c;
 	struct msg		 out;
+	char			*cause;
 
 	c = call_new(t, 0);
 	c->session = m->u.incoming.session;
@@ -572,6 +634,14 @@ incoming(struct tryst *t, const struct msg *m)
 		c->session = 0;
 		end(c, lib_err(TRYST_ESERVER, "declined"));
 		return;
+	}
+	/* A changed key is kept as pending now, so that it can be trusted;
+	 * a new one waits for the app's word. */
+	c->trust = contacts_state(t->dir, c->peer_id, c->peer_pk);
+	if (c->trust == TRYST_PEER_CHANGED && contacts_check(t->dir,
+	    c->peer_id, c->peer_pk, &cause) == -1) {
+		lib_notice(t, "%s", cause);
+		free(cause);
 	}
 	memcpy(c->token, m->u.incoming.relay_token, 16);
 	c->offer_len = m->u.incoming.offer.len;
@@ -626,6 +696,19 @@ call_control_lost(struct tryst *t)
 			end(c, lib_err(TRYST_ENET, "lost the connection to the "
 			    "server"));
 		}
+	}
+}
+
+/* id's key pk is trusted now (tryst_trust): its calls are known. */
+void
+call_trusted(struct tryst *t, const uint8_t id[ID_LEN], const uint8_t pk[32])
+{
+	struct tryst_call	*c;
+
+	for (c = t->calls; c != NULL; c = c->next) {
+		if (c->trust != -1 && memcmp(c->peer_id, id, ID_LEN) == 0 &&
+		    memcmp(c->peer_pk, pk, 32) == 0)
+			c->trust = TRYST_PEER_KNOWN;
 	}
 }
 
@@ -698,10 +781,13 @@ tryst_call_accept(tryst_call_t *c, unsigned flags, tryst_error **err)
 	struct msg	 m;
 	struct vb	 offer, relay;
 	uint8_t		 answer[PROTO_MAX_OFFER];
+	int		 r;
 
 	if (c->initiator || c->state != TRYST_CALL_RINGING || c->race != NULL)
 		return (lib_err_give(lib_err(TRYST_ESTATE, "not a call that "
 		    "is ringing here"), err));
+	if ((r = accept_trust(c, err)) != 0)
+		return (r);
 	c->flags = flags;
 	memset(&m, 0, sizeof m);
 	m.type = MSG_ACCEPT;
@@ -846,4 +932,29 @@ const tryst_error *
 tryst_call_error(const tryst_call_t *c)
 {
 	return (c->why);
+}
+
+int
+tryst_call_peer_trust(const tryst_call_t *c)
+{
+	return (c->trust != -1 ? c->trust : TRYST_ESTATE);
+}
+
+char *
+tryst_call_safety_number(const tryst_call_t *c, tryst_error **err)
+{
+	char	 sn[36], *cause;
+
+	if (c->trust == -1) {
+		lib_err_give(lib_err(TRYST_ESTATE, "the peer's key is not "
+		    "known yet (the call is not answered)"), err);
+		return (NULL);
+	}
+	if (contacts_safety(c->t->dir, c->t->sign_pk, c->peer_pk, sn,
+	    &cause) != 0) {
+		lib_err_give(lib_err(TRYST_ESTATE, "%s", cause), err);
+		free(cause);
+		return (NULL);
+	}
+	return (xstrdup(sn));
 }

@@ -166,6 +166,9 @@ const char *presence_hostport(const struct tryst *);
 void	 call_control(struct tryst *, const struct msg *);
 /* The control connection is gone: calls not yet up end. */
 void	 call_control_lost(struct tryst *);
+/* id's key pk was trusted (tryst_trust): calls with it are known now. */
+void	 call_trusted(struct tryst *, const uint8_t id[ID_LEN],
+	    const uint8_t pk[32]);
 /* No more callbacks to the app: it is destroying the context. */
 void	 call_silence(struct tryst *);
 /* For file.c: queue a session message kind || a || b (-1 with errno

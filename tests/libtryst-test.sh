@@ -4,8 +4,9 @@
 # stays online from its own selectors loop, across a trystd that is
 # killed and started again (tests/libtryst/binding.py); then two accounts
 # call each other: declined, messages, flow control, close, relay only,
-# offline (tests/libtryst/calls.py); then examples/echo-bot answers
-# `tryst chat` and examples/file-receiver takes a file from `tryst send`.
+# offline, trust on first use and a changed key (tests/libtryst/calls.py);
+# then examples/echo-bot answers `tryst chat` and examples/file-receiver
+# takes a file from `tryst send`.
 #
 # Needs redis-server, openssl and python3; exits 77 (skipped) without
 # them. Environment: TRYSTD, TRYSTCTL, TRYST, LIBTRYST, ECHO_BOT,

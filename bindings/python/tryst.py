@@ -24,6 +24,7 @@ EINVAL, ESTATE, EIO, ENET, ESERVER, EKEY, EBUSY, EREVOKED, ECANCELED = (
 CALL_RINGING, CALL_CONNECTING, CALL_OPEN, CALL_ENDED = 1, 2, 3, 4
 CALL_RELAY_ONLY = 1
 EAGAIN = -10
+PEER_KNOWN, PEER_NEW, PEER_CHANGED = 0, 1, 2
 
 _INCOMING = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
                              ctypes.c_void_p)
@@ -107,6 +108,10 @@ def _load(path=None):
         "tryst_call_peer_id": (p, [p]),
         "tryst_call_path": (p, [p]),
         "tryst_call_error": (p, [p]),
+        "tryst_call_peer_trust": (i, [p]),
+        "tryst_call_safety_number": (p, [p, perr]),
+        "tryst_safety_number": (p, [p, s, perr]),
+        "tryst_trust": (i, [p, s, perr]),
     }
     for name, (res, args) in sigs.items():
         f = getattr(lib, name)
@@ -307,6 +312,22 @@ class Tryst:
                    ctypes.byref(h))
         return Call(self, h.value)
 
+    def safety_number(self, peer_id):
+        """The safety number with the key remembered for peer_id (hex),
+        as tryst fingerprint prints it."""
+        err = ctypes.c_void_p()
+        p = self._lib.tryst_safety_number(self._t, _b(peer_id),
+                                          ctypes.byref(err))
+        if not p:
+            self._raise(err)
+        sn = ctypes.string_at(p).decode()
+        self._lib.tryst_free(p)
+        return sn
+
+    def trust(self, peer_id):
+        """Accept peer_id's changed key, as tryst trust does."""
+        self._call(self._lib.tryst_trust, _b(peer_id))
+
     def on_incoming(self, fn):
         """fn(call) for every incoming call: accept or decline it."""
         def cb(t, h, user):
@@ -394,6 +415,21 @@ class Call:
 
     def path(self):
         return self._string(self._lib.tryst_call_path)
+
+    def peer_trust(self):
+        """PEER_KNOWN, PEER_NEW or PEER_CHANGED (ESTATE before the
+        peer's key is known)."""
+        return self._lib.tryst_call_peer_trust(self._h)
+
+    def safety_number(self):
+        """The safety number with the key the peer showed."""
+        err = ctypes.c_void_p()
+        p = self._lib.tryst_call_safety_number(self._h, ctypes.byref(err))
+        if not p:
+            self._tr._raise(err)
+        sn = ctypes.string_at(p).decode()
+        self._lib.tryst_free(p)
+        return sn
 
     def error(self):
         e = self._lib.tryst_call_error(self._h)

@@ -7,7 +7,12 @@ Checks: an incoming call the app declines; a direct call with messages
 both ways, in order; flow control (the window fills, on_writable says
 when to go on, 16 MiB arrive intact); a clean close on both sides; a
 relay-only call whose path is the relay; a call to an account that is
-not online.
+not online. Trust on first use of the peers' keys: a new peer on both
+sides of the first call (none remembered by a decline), a known one
+after, safety numbers that agree with each other and with tryst
+fingerprint on the same state; then b set up again (a new key for the
+same number): the caller's call ends with EKEY, the callee cannot
+accept, until tryst_trust.
 """
 import hashlib
 import os
@@ -121,6 +126,16 @@ def main():
            incoming[0].peer_id()[:16])
     else:
         fail("incoming call's peer ID: %r" % incoming)
+    trust_seen = [c.peer_trust() for c in incoming] + [ca.call.peer_trust()]
+    (ok if trust_seen == [tryst.PEER_NEW, tryst.ESTATE] else fail)(
+        "a first caller is PEER_NEW; the caller, never answered, knows no "
+        "key (%s)" % trust_seen)
+    try:
+        b.safety_number(a.account_id())
+        fail("the declined caller's key was remembered")
+    except tryst.TrystError as e:
+        (ok if e.code == tryst.ESTATE else fail)(
+            "declining an unknown caller remembers nothing: %s" % e)
     for c in incoming:
         c.release()
     ca.call.release()
@@ -133,6 +148,7 @@ def main():
         s.call.on_message(lambda m, s=s: (s.got.append(m),
                                           s.call.send(b"echo:" + m)
                                           if m.startswith(b"hi") else None))
+        s.trust = c.peer_trust()
         sides.append(s)
         c.accept()
     b.on_incoming(answer)
@@ -143,6 +159,7 @@ def main():
              (ca.states, sides and sides[0].states))
         return
     cb = sides[0]
+    check_first_trust(a, b, ca, cb)
     path = ca.call.path()
     (ok if path and path.startswith("direct ") else fail)(
         "the call is open, path %s (callee: %s)" % (path, cb.call.path()))
@@ -201,6 +218,9 @@ def main():
         (ok if ca.call.path() == "relay" and
          ca.got == [b"echo:hi relay"] else fail)(
             "relay-only call: path %s, echo %s" % (ca.call.path(), ca.got))
+        seen = (ca.call.peer_trust(), sides[0].trust)
+        (ok if seen == (tryst.PEER_KNOWN, tryst.PEER_KNOWN) else fail)(
+            "the second call: PEER_KNOWN on both sides (%s, %s)" % seen)
     else:
         fail("relay-only call not open: %s" % ca.states)
     ca.call.close()
@@ -218,7 +238,94 @@ def main():
     (ok if err is not None and "not online" in err.message else fail)(
         "calling an account that is offline: %s" % (err and err.message))
     ca.call.release()
+    b.close()
+    check_changed_key(a)
     a.close()
+
+
+def check_first_trust(a, b, ca, cb):
+    """The first call: a new peer on both sides, equal safety numbers,
+    the digits tryst fingerprint prints."""
+    seen = (cb.trust, ca.call.peer_trust())
+    (ok if seen == (tryst.PEER_NEW, tryst.PEER_NEW) else fail)(
+        "the first call: PEER_NEW for the callee's incoming call and the "
+        "caller once answered (%s, %s)" % seen)
+    aid, bid = a.account_id(), b.account_id()
+    sns = {ca.call.safety_number(), cb.call.safety_number(),
+           a.safety_number(bid), b.safety_number(aid)}
+    got = binding.cli(os.environ["TRYST_STATE"] + ".a", "fingerprint", bid)
+    want = "safety number with %s: %s\n" % (bid, min(sns))
+    (ok if len(sns) == 1 and got.stdout == want else fail)(
+        "both sides' safety numbers agree, and with tryst fingerprint: "
+        "%s (%r)" % (sns, got.stdout + got.stderr))
+
+
+def check_changed_key(a):
+    """b set up again in a fresh folder with the same number: a new
+    identity key for the same ID."""
+    b = account("b2", NUM_B)
+    if b is None:
+        return
+    ts = [a, b]
+    bid = b.account_id()
+    old = a.safety_number(bid)
+    accepted = []
+    b.on_incoming(lambda c: (accepted.append(Side(c)), c.accept()))
+    ca = Side(a.call(bid))
+    loop(ts, ca.ended, 30)
+    err = ca.call.error()
+    if ca.call.peer_trust() == tryst.PEER_CHANGED and err is not None and \
+            err.code == tryst.EKEY and "key changed" in err.message and \
+            tryst.CALL_OPEN not in ca.states:
+        ok("a changed key: the caller's call ends, %s" % err)
+    else:
+        fail("changed key, caller: trust %s, states %s, error %s" %
+             (ca.call.peer_trust(), ca.states, err))
+    ca.call.release()
+    loop(ts, lambda: all(s.ended() for s in accepted), 10)
+    for s in accepted:
+        s.call.release()
+
+    # b calls a: a cannot accept until it trusts the new key.
+    incoming = []
+    a.on_incoming(incoming.append)
+    cb = Side(b.call(a.account_id()))
+    if not loop(ts, lambda: incoming, 30):
+        fail("b's call never reached a")
+        return
+    ci = Side(incoming[0])
+    try:
+        ci.call.accept()
+        refused = None
+    except tryst.TrystError as e:
+        refused = e
+    (ok if ci.call.peer_trust() == tryst.PEER_CHANGED and refused and
+     refused.code == tryst.EKEY else fail)(
+        "a changed key: the callee's accept is refused: %s" % refused)
+    new = ci.call.safety_number()
+    got = binding.cli(os.environ["TRYST_STATE"] + ".a", "fingerprint", bid)
+    want = "safety number with %s: %s\nsafety number with %s: %s\n" % (
+        bid, old, bid, new)
+    (ok if new != old and got.stdout == want and "new, not yet trusted" in
+     got.stderr else fail)(
+        "the new key's safety number is tryst fingerprint's pending one "
+        "(%r)" % (got.stdout + got.stderr))
+    a.trust(bid)
+    ci.call.accept()
+    if loop(ts, lambda: ci.call.state() == tryst.CALL_OPEN and
+            cb.call.state() == tryst.CALL_OPEN, 30):
+        trusted = (ci.call.peer_trust(), a.safety_number(bid))
+        (ok if trusted == (tryst.PEER_KNOWN, new) else fail)(
+            "after tryst_trust the call opens; PEER_KNOWN, and the "
+            "remembered key's safety number is the new one (%s, %s)" %
+            trusted)
+    else:
+        fail("after tryst_trust the call did not open: %s %s" %
+             (ci.states, cb.states))
+    cb.call.close()
+    loop(ts, lambda: cb.ended() and ci.ended(), 20)
+    cb.call.release()
+    ci.call.release()
     b.close()
 
 
