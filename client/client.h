@@ -739,6 +739,9 @@ struct portmap;
  * them pm is closed. Called again, it only offers the mapping as it is
  * now (renewed, or lapsed). p2p_unmap it. */
 void	 p2p_map(struct p2p *, struct portmap *pm);
+/* 1 when p has direct paths over IPv4, the ones a router maps
+ * (p2p-cands.c, as p2p_map and p2p_unmap). */
+int	 p2p_mappable(const struct p2p *);
 /* Stop offering the mapping and delete it. */
 void	 p2p_unmap(struct p2p *, struct portmap *pm);
 
@@ -768,6 +771,15 @@ struct portmap_proto {
 	void		(*unmap)(void *, uint16_t port, uint16_t ext_port,
 			    int budget_ms);
 	void		(*free)(void *);
+	/* For portmap_step, without waiting: take what has come of start's
+	 * search; 1 the service answered (map then waits only for a router
+	 * known to be there), -1 there is none (refused, or the budget is
+	 * spent), 0 not yet. fds: the descriptors the answers come on (up
+	 * to max), how many; deadline: when answered must be called even
+	 * without one (ms clock), -1 none. NULL: answered is taken as 1. */
+	int		(*answered)(void *);
+	int		(*fds)(void *, struct pollfd *, int max);
+	int64_t		(*deadline)(void *);
 	void		*arg;
 };
 
@@ -777,6 +789,7 @@ struct portmap {
 	struct portmap_proto	 proto[PORTMAP_PROTOS];
 	int			 nproto;
 	int			 started;	/* portmap_start ran */
+	int			 next;		/* portmap_step asks it next */
 	struct portmap_proto	*held;		/* holds the mapping, or NULL */
 	uint16_t		 port;		/* P */
 	struct cand		 ext;		/* the mapping, kind srflx */
@@ -797,6 +810,25 @@ void	 portmap_start(struct portmap *);
  * unless portmap_start did): 0 with it in pm->ext (a global address), or
  * -1 with none held. */
 int	 portmap_open(struct portmap *, uint16_t port);
+enum portmap_state {
+	PORTMAP_WAITING,	/* a service may still answer */
+	PORTMAP_HELD,		/* in pm->ext */
+	PORTMAP_NONE,
+};
+/* portmap_open for a loop that must not wait for the search: ask each
+ * protocol in turn, the next one only when the one before has answered
+ * or is known to be absent; meanwhile PORTMAP_WAITING, and the caller
+ * polls portmap_fds until portmap_deadline and steps again. Only a
+ * protocol that answered is asked for the mapping, which then waits for
+ * the router: NAT-PMP up to PORTMAP_BUDGET_MS, UPnP for HTTP requests
+ * to the IGD (libminiupnpc's timeouts). Starts the search unless
+ * portmap_start did. */
+enum portmap_state portmap_step(struct portmap *, uint16_t port);
+/* The descriptors portmap_step awaits (up to max): how many. */
+int	 portmap_fds(const struct portmap *, struct pollfd *, int max);
+/* When portmap_step must run even with nothing read (ms clock), else the
+ * renewal's time (portmap_tick); -1 none. */
+int64_t	 portmap_deadline(const struct portmap *);
 /* Renew the mapping when it is due (half its lifetime); one that could
  * not be renewed before it lapsed is dropped. */
 void	 portmap_tick(struct portmap *);

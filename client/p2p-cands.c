@@ -4,7 +4,8 @@
  * families when it has them (reach.c decides), the server-reflexive
  * address WELCOME gave for the control connection's family and the one
  * STUN gives for the other (reflex.c), each on the one local port P,
- * with a listener on P per family. The race (race.c) dials and takes
+ * with a listener on P per family, and the mapping of P on the home
+ * router (portmap.c) as it stands. The race (race.c) dials and takes
  * connections; this file only gathers.
  */
 #include <sys/types.h>
@@ -239,3 +240,60 @@ p2p_offer(const struct p2p *p, uint8_t *out, size_t outlen)
 	return (offer_encode(p->cands, p->ncands, out, outlen));
 }
 
+/* Is P worth mapping on the router? */
+int
+p2p_mappable(const struct p2p *p)
+{
+	return (p->family == AF_INET && p->lfd[0] != -1);
+}
+
+/* Stop offering what was offered of pm's mapping. */
+static void
+unoffer(struct p2p *p, struct portmap *pm)
+{
+	int	 i;
+
+	for (i = 0; pm->offered && i < p->ncands; i++) {
+		if (memcmp(&p->cands[i], &pm->offer, sizeof pm->offer) == 0) {
+			memmove(&p->cands[i], &p->cands[i + 1],
+			    (size_t)(p->ncands - i - 1) * sizeof p->cands[0]);
+			p->ncands--;
+			break;
+		}
+	}
+	pm->offered = 0;
+}
+
+/* Offer pm's mapping of P as it is now, asking for it the first time
+ * (only with direct paths, and over IPv4, which NAT-PMP and UPnP IGD
+ * map). */
+void
+p2p_map(struct p2p *p, struct portmap *pm)
+{
+	int	 n;
+
+	unoffer(p, pm);
+	if (!p2p_mappable(p)) {
+		portmap_close(pm);
+		return;
+	}
+	if (pm->port == 0) {
+		if (pm->nproto == 0)
+			portmap_init(pm);
+		portmap_open(pm, p->port);
+	}
+	if (pm->held == NULL)
+		return;
+	n = p->ncands;
+	p2p_add_cand(p, &pm->ext);
+	pm->offered = p->ncands > n;
+	pm->offer = pm->ext;
+}
+
+/* Stop offering the mapping and delete it. */
+void
+p2p_unmap(struct p2p *p, struct portmap *pm)
+{
+	unoffer(p, pm);
+	portmap_close(pm);
+}

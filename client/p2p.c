@@ -1,8 +1,8 @@
 /*
  * p2p.c -- a call's paths for the CLI (PROTOCOL.md §6.2): candidates
  * gathered over an online connection (p2p-cands.c), the race that brings
- * the session up (race.c) polled together with the control connection,
- * and a mapping of P on the home router offered as well (portmap.c).
+ * the session up (race.c) polled together with the control connection;
+ * the mapping of P on the home router is offered by p2p-cands.c.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -128,55 +128,4 @@ p2p_answer(struct p2p *p, struct online *o, const struct hsinfo *hi,
     struct session *s)
 {
 	return (p2p_race(p, o, hi, peer, npeer, token, 0, 0, s));
-}
-
-/* Stop offering what was offered of pm's mapping. */
-static void
-unoffer(struct p2p *p, struct portmap *pm)
-{
-	int	 i;
-
-	for (i = 0; pm->offered && i < p->ncands; i++) {
-		if (memcmp(&p->cands[i], &pm->offer, sizeof pm->offer) == 0) {
-			memmove(&p->cands[i], &p->cands[i + 1],
-			    (size_t)(p->ncands - i - 1) * sizeof p->cands[0]);
-			p->ncands--;
-			break;
-		}
-	}
-	pm->offered = 0;
-}
-
-/* Offer pm's mapping of P as it is now, asking for it the first time
- * (only with direct paths, and over IPv4, which NAT-PMP and UPnP IGD
- * map). */
-void
-p2p_map(struct p2p *p, struct portmap *pm)
-{
-	int	 n;
-
-	unoffer(p, pm);
-	if (p->family != AF_INET || p->lfd[0] == -1) {
-		portmap_close(pm);
-		return;
-	}
-	if (pm->port == 0) {
-		if (pm->nproto == 0)
-			portmap_init(pm);
-		portmap_open(pm, p->port);
-	}
-	if (pm->held == NULL)
-		return;
-	n = p->ncands;
-	p2p_add_cand(p, &pm->ext);
-	pm->offered = p->ncands > n;
-	pm->offer = pm->ext;
-}
-
-/* Stop offering the mapping and delete it. */
-void
-p2p_unmap(struct p2p *p, struct portmap *pm)
-{
-	unoffer(p, pm);
-	portmap_close(pm);
 }

@@ -189,6 +189,69 @@ portmap_open(struct portmap *pm, uint16_t port)
 	return (-1);
 }
 
+/* Ask the protocols in turn, each once it answered, without waiting. */
+enum portmap_state
+portmap_step(struct portmap *pm, uint16_t port)
+{
+	struct portmap_proto	*pp;
+	int			 a;
+
+	pm->port = port;
+	portmap_start(pm);
+	if (pm->held != NULL)
+		return (PORTMAP_HELD);
+	while (pm->next < pm->nproto) {
+		pp = &pm->proto[pm->next];
+		a = pp->answered != NULL ? pp->answered(pp->arg) : 1;
+		if (a == 0)
+			return (PORTMAP_WAITING);
+		pm->next++;
+		if (a == 1 && try_proto(pm, pp) == 0)
+			return (PORTMAP_HELD);
+		if (a != 1)
+			log_debug("port mapping: no answer by %s", pp->name);
+	}
+	return (PORTMAP_NONE);
+}
+
+/* The descriptors the protocols still to be asked await. */
+int
+portmap_fds(const struct portmap *pm, struct pollfd *pfd, int max)
+{
+	const struct portmap_proto	*pp;
+	int				 i, n = 0;
+
+	if (pm->held != NULL || !pm->started)
+		return (0);
+	for (i = pm->next; i < pm->nproto && n < max; i++) {
+		pp = &pm->proto[i];
+		if (pp->fds != NULL)
+			n += pp->fds(pp->arg, pfd + n, max - n);
+	}
+	return (n);
+}
+
+/* When to step even with nothing read, or to renew. */
+int64_t
+portmap_deadline(const struct portmap *pm)
+{
+	const struct portmap_proto	*pp;
+	int64_t				 when = -1, d;
+	int				 i;
+
+	if (pm->held != NULL)
+		return (pm->renew_at != 0 ? pm->renew_at : -1);
+	if (!pm->started)
+		return (-1);
+	for (i = pm->next; i < pm->nproto; i++) {
+		pp = &pm->proto[i];
+		if (pp->deadline != NULL && (d = pp->deadline(pp->arg)) !=
+		    -1 && (when == -1 || d < when))
+			when = d;
+	}
+	return (when);
+}
+
 /* Renew the mapping when due. */
 void
 portmap_tick(struct portmap *pm)
@@ -243,6 +306,8 @@ struct pmp {
 	natpmp_t	 n;
 	int		 open;
 	int		 asked;		/* the address request is out */
+	int		 got;		/* its answer is in addr */
+	natpmpresp_t	 addr;
 	int64_t		 end;		/* when to give up on its answer */
 };
 
@@ -304,13 +369,18 @@ pmp_map(void *arg, uint16_t port, uint16_t want, uint32_t life_s,
 	struct pmp	*st = arg;
 	natpmpresp_t	 r;
 
-	if (!st->asked)
-		pmp_ask(st, budget_ms);
-	if (!st->asked)
-		return (-1);
-	st->asked = 0;
-	if (pmp_answer(&st->n, &r, st->end) != 0 ||
-	    r.type != NATPMP_RESPTYPE_PUBLICADDRESS)
+	if (st->got)
+		r = st->addr;
+	else {
+		if (!st->asked)
+			pmp_ask(st, budget_ms);
+		if (!st->asked)
+			return (-1);
+		if (pmp_answer(&st->n, &r, st->end) != 0)
+			r.type = 0xffff;
+	}
+	st->asked = st->got = 0;
+	if (r.type != NATPMP_RESPTYPE_PUBLICADDRESS)
 		return (-1);
 	ext->family = 4;
 	memcpy(ext->addr, &r.pnu.publicaddress.addr, 4);
@@ -322,6 +392,61 @@ pmp_map(void *arg, uint16_t port, uint16_t want, uint32_t life_s,
 	ext->port = r.pnu.newportmapping.mappedpublicport;
 	*granted_s = r.pnu.newportmapping.lifetime;
 	return (ext->port == 0 || *granted_s == 0 ? -1 : 0);
+}
+
+/* Take the answer to the address request if it came, without waiting
+ * (libnatpmp's socket does not block, and it sends the request again on
+ * its own schedule). */
+static int
+pmp_answered(void *arg)
+{
+	struct pmp	*st = arg;
+	int		 rv;
+
+	if (st->got)
+		return (1);
+	if (!st->asked)
+		return (-1);
+	rv = readnatpmpresponseorretry(&st->n, &st->addr);
+	if (rv == 0 && st->addr.type == NATPMP_RESPTYPE_PUBLICADDRESS) {
+		st->got = 1;
+		return (1);
+	}
+	if (rv == NATPMP_TRYAGAIN && tryst_now_ms() < st->end)
+		return (0);
+	if (rv != NATPMP_TRYAGAIN && rv != 0)
+		log_debug("port mapping: NAT-PMP: %s", strnatpmperr(rv));
+	st->asked = 0;
+	return (-1);
+}
+
+static int
+pmp_fds(void *arg, struct pollfd *pfd, int max)
+{
+	struct pmp	*st = arg;
+
+	if (!st->asked || st->got || max < 1)
+		return (0);
+	pfd->fd = st->n.s;
+	pfd->events = POLLIN;
+	return (1);
+}
+
+/* The end of the wait, or libnatpmp's next resend if sooner. */
+static int64_t
+pmp_deadline(void *arg)
+{
+	struct pmp	*st = arg;
+	struct timeval	 tv;
+	int64_t		 when;
+
+	if (!st->asked || st->got)
+		return (-1);
+	if (getnatpmprequesttimeout(&st->n, &tv) != 0)
+		return (st->end);
+	when = tryst_now_ms() + (int64_t)tv.tv_sec * 1000 + tv.tv_usec /
+	    1000 + 1;
+	return (when < st->end ? when : st->end);
 }
 
 /* NAT-PMP: a mapping with lifetime 0 is deleted. */
@@ -353,6 +478,7 @@ struct upnp {
 	struct IGDdatas	 data;
 	char		 lan[64];	/* our address, as the IGD sees it */
 	int		 found;
+	char		 url[512];	/* the IGD's description, or "" */
 	int		 fd;		/* the SSDP search, or -1 */
 	int		 gwfd;		/* to the gateway alone, or -1 */
 	int64_t		 end;		/* when the search is over */
@@ -436,53 +562,109 @@ ssdp_stop(struct upnp *st)
 	st->fd = st->gwfd = -1;
 }
 
-/* The first answer to the search until its end: the IGD's description
- * URL into out. A gateway that refuses the unicast search (port
- * unreachable) has no IGD, and only the gateway's, the NAT our packets
- * pass, is worth asking: then the search is over at once, and a network
- * without a mapping service costs no wait. */
+/* Take what has come of the search, without waiting (a bounded number
+ * of datagrams): 1 with the IGD's description URL in st->url, -1 when
+ * the gateway refused the unicast search, 0 nothing yet. A gateway that
+ * refuses it (port unreachable) has no IGD, and only the gateway's, the
+ * NAT our packets pass, is worth asking: then the search is over at
+ * once, and a network without a mapping service costs no wait. */
 static int
-ssdp_take(struct upnp *st, char *out, size_t outlen)
+ssdp_recv(struct upnp *st)
 {
-	struct pollfd	 pfd[2];
-	char		 buf[1500];
-	int64_t		 left;
-	ssize_t		 n;
-	int		 i, rc = -1, refused = 0;
+	char	 buf[1500];
+	ssize_t	 n;
+	int	 i, k, fd;
 
-	pfd[0].fd = st->fd;
-	pfd[1].fd = st->gwfd;
-	pfd[0].events = pfd[1].events = POLLIN;
-	while (rc == -1 && !refused && (pfd[0].fd != -1 || pfd[1].fd != -1) &&
-	    (left = st->end - tryst_now_ms()) >= 0 &&
-	    poll(pfd, 2, (int)left) > 0) {
-		for (i = 0; i < 2 && rc == -1 && !refused; i++) {
-			if (pfd[i].fd == -1 || pfd[i].revents == 0)
-				continue;
-			if ((n = recv(pfd[i].fd, buf, sizeof buf, 0)) > 0)
-				rc = portmap_ssdp_location(buf, (size_t)n,
-				    out, outlen);
-			else if (n == -1 && i == 1 && errno == ECONNREFUSED)
-				refused = 1;
+	for (i = 0; i < 2; i++) {
+		if ((fd = i == 0 ? st->fd : st->gwfd) == -1)
+			continue;
+		for (k = 0; k < 16; k++) {
+			if ((n = recv(fd, buf, sizeof buf, MSG_DONTWAIT)) > 0 &&
+			    portmap_ssdp_location(buf, (size_t)n, st->url,
+			    sizeof st->url) == 0)
+				return (1);
+			if (n == -1 && i == 1 && errno == ECONNREFUSED) {
+				log_debug("port mapping: the gateway refused "
+				    "the UPnP search");
+				return (-1);
+			}
+			if (n == -1)
+				break;
 		}
 	}
-	if (refused)
-		log_debug("port mapping: the gateway refused the UPnP search");
-	ssdp_stop(st);
-	return (rc);
+	st->url[0] = '\0';
+	return (0);
 }
 
-/* Find the IGD and read its description. */
+static int
+upnp_fds(void *arg, struct pollfd *pfd, int max)
+{
+	struct upnp	*st = arg;
+	int		 n = 0;
+
+	if (st->fd != -1 && n < max) {
+		pfd[n].fd = st->fd;
+		pfd[n++].events = POLLIN;
+	}
+	if (st->gwfd != -1 && n < max) {
+		pfd[n].fd = st->gwfd;
+		pfd[n++].events = POLLIN;
+	}
+	return (n);
+}
+
+static int64_t
+upnp_deadline(void *arg)
+{
+	struct upnp	*st = arg;
+
+	return (st->fd != -1 || st->gwfd != -1 ? st->end : -1);
+}
+
+/* The first answer to the search until its end, into st->url. */
+static int
+ssdp_take(struct upnp *st)
+{
+	struct pollfd	 pfd[2];
+	int64_t		 left;
+	int		 rc, n;
+
+	while ((rc = ssdp_recv(st)) == 0 && (left = st->end -
+	    tryst_now_ms()) >= 0 && (n = upnp_fds(st, pfd, 2)) > 0 &&
+	    poll(pfd, (nfds_t)n, (int)left) > 0)
+		;
+	ssdp_stop(st);
+	return (rc == 1 ? 0 : -1);
+}
+
+/* Take the IGD's answer to the search if it came, without waiting. */
+static int
+upnp_answered(void *arg)
+{
+	struct upnp	*st = arg;
+	int		 rc;
+
+	if (st->found || st->url[0] != '\0')
+		return (1);
+	if (st->fd == -1 && st->gwfd == -1)
+		return (-1);
+	if ((rc = ssdp_recv(st)) == 0 && tryst_now_ms() < st->end)
+		return (0);
+	ssdp_stop(st);
+	return (rc == 1 ? 1 : -1);
+}
+
+/* Find the IGD (unless upnp_answered did) and read its description. */
 static int
 upnp_find(struct upnp *st)
 {
-	char	 url[512];
-
-	if (ssdp_take(st, url, sizeof url) != 0)
+	if (st->url[0] == '\0' && ssdp_take(st) != 0)
 		return (-1);
-	if (!UPNP_GetIGDFromUrl(url, &st->urls, &st->data, st->lan,
-	    sizeof st->lan))
+	if (!UPNP_GetIGDFromUrl(st->url, &st->urls, &st->data, st->lan,
+	    sizeof st->lan)) {
+		st->url[0] = '\0';
 		return (-1);
+	}
 	st->found = 1;
 	/* miniupnpc says "not connected" also when the IGD's outside
 	 * address is reserved (as in the tests' 203.0.113.0/24); the
@@ -527,7 +709,8 @@ upnp_map(void *arg, uint16_t port, uint16_t want, uint32_t life_s,
 	char		 ip[40], life[12];
 	int		 rc, permanent = 0, any = 0;
 
-	if (!st->found && st->fd == -1 && st->gwfd == -1)
+	if (!st->found && st->url[0] == '\0' && st->fd == -1 &&
+	    st->gwfd == -1)
 		upnp_start(st, budget_ms);
 	if (!st->found && upnp_find(st) != 0)
 		return (-1);
@@ -592,12 +775,14 @@ portmap_init(struct portmap *pm)
 	memset(pm, 0, sizeof *pm);
 	pm->now = tryst_now_ms;
 	pm->proto[0] = (struct portmap_proto){ .name = "NAT-PMP",
-	    .start = pmp_start, .map = pmp_map, .unmap = pmp_unmap, .free = pmp_free,
-	    .arg = xcalloc(1, sizeof (struct pmp)) };
+	    .start = pmp_start, .map = pmp_map, .unmap = pmp_unmap,
+	    .free = pmp_free, .answered = pmp_answered, .fds = pmp_fds,
+	    .deadline = pmp_deadline, .arg = xcalloc(1, sizeof (struct pmp)) };
 	up = xcalloc(1, sizeof *up);
 	up->fd = up->gwfd = -1;
 	pm->proto[1] = (struct portmap_proto){ .name = "UPnP IGD",
 	    .start = upnp_start, .map = upnp_map, .unmap = upnp_unmap,
-	    .free = upnp_free, .arg = up };
+	    .free = upnp_free, .answered = upnp_answered, .fds = upnp_fds,
+	    .deadline = upnp_deadline, .arg = up };
 	pm->nproto = 2;
 }

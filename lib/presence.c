@@ -6,6 +6,13 @@
  * after a failure, a doubling wait after a failed round (servers.c), what
  * GOAWAY asked for (with jitter), at once elsewhere when a server shuts
  * down. A revoked registration or another device taking over stops it.
+ *
+ * While online with direct paths over IPv4 it also asks the home router
+ * to map P (portmap.c), offers the mapping to callers as a server-
+ * reflexive candidate, renews it, and deletes it when the connection
+ * goes or the app goes offline. The search for the router's service
+ * never waits in the loop (portmap_step); the requests to a router that
+ * answered do, for a LAN round trip (see doc/libtryst.md).
  */
 #include <sys/types.h>
 
@@ -40,6 +47,8 @@ struct presence {
 	uint64_t	 nonce;
 	struct p2p	 p2p;		/* candidates and listeners on P */
 	int		 have_p2p;	/* while online */
+	struct portmap	 pm;		/* P on the router */
+	int		 mapping;	/* pm is in use, this spell */
 };
 
 /* Tell the app where we stand, when that changed or an error came. */
@@ -54,11 +63,76 @@ say(struct presence *p, int status, struct tryst_error *e)
 	tryst_error_free(e);
 }
 
-/* The control connection is closing: our candidates and listeners go
- * with it, and calls that were not up yet end. */
+/* Stop offering the mapping of P and delete it. May wait for the router
+ * (portmap_close). */
+static void
+unmap(struct presence *p)
+{
+	if (!p->mapping)
+		return;
+	p2p_unmap(&p->p2p, &p->pm);
+	p->mapping = 0;
+}
+
+/* Ask the router to map P, when it may reach P: without waiting for the
+ * answers (map_step takes them). */
+static void
+map_start(struct presence *p)
+{
+	if (!p->have_p2p || !p2p_mappable(&p->p2p))
+		return;
+	portmap_init(&p->pm);
+	portmap_start(&p->pm);
+	p->mapping = 1;
+}
+
+/* Take the router's answers, renew the mapping when due, and offer it
+ * as it stands: held, moved, or lapsed. */
+static void
+map_step(struct presence *p)
+{
+	enum portmap_state	 s;
+	int			 had;
+
+	if (!p->mapping)
+		return;
+	if ((had = p->pm.held != NULL))
+		portmap_tick(&p->pm);
+	else if ((s = portmap_step(&p->pm, p->p2p.port)) == PORTMAP_WAITING)
+		return;
+	else if (s == PORTMAP_NONE) {
+		unmap(p);	/* no service, or it lapsed: frees the sockets */
+		return;
+	}
+	if (!had || p->pm.held == NULL || memcmp(&p->pm.offer, &p->pm.ext,
+	    sizeof p->pm.ext) != 0)
+		p2p_map(&p->p2p, &p->pm);
+}
+
+/* The router's sockets while the search is on. */
+static int
+presence_fds(const struct task *k, struct pollfd *pfd, int max)
+{
+	const struct presence	*p = k->data;
+
+	return (p->mapping ? portmap_fds(&p->pm, pfd, max) : 0);
+}
+
+/* The end of the search, or the renewal. */
+static int64_t
+presence_deadline(const struct task *k)
+{
+	const struct presence	*p = k->data;
+
+	return (p->mapping ? portmap_deadline(&p->pm) : -1);
+}
+
+/* The control connection is closing: our candidates, listeners and
+ * mapping go with it, and calls that were not up yet end. */
 static void
 drop_online(struct presence *p)
 {
+	unmap(p);
 	if (p->have_p2p) {
 		p2p_close(&p->p2p);
 		p->have_p2p = 0;
@@ -86,6 +160,7 @@ static void
 wait_then_connect(struct presence *p, int64_t now, uint32_t ms,
     struct tryst_error *e)
 {
+	unmap(p);
 	nconn_free(p->k->c);
 	p->k->c = NULL;
 	p->phase = PHASE_WAIT;
@@ -158,6 +233,7 @@ welcome(struct presence *p, const struct msg *m)
 {
 	p->idle_s = m->u.welcome.idle_timeout_s;
 	gather(p, m);
+	map_start(p);
 	auth_welcome(p->t, &p->auth, m);
 }
 
@@ -334,8 +410,10 @@ presence_step(struct tryst *t, struct task *k, int64_t now)
 	}
 	if (drain(p, now))
 		return (1);
-	if (p->phase == PHASE_ONLINE)
+	if (p->phase == PHASE_ONLINE) {
 		tick(p, now);
+		map_step(p);
+	}
 	return (0);
 }
 
@@ -347,6 +425,7 @@ presence_free(struct task *k)
 
 	if (p->t->presence == p)
 		p->t->presence = NULL;
+	unmap(p);
 	if (p->have_p2p)
 		p2p_close(&p->p2p);
 	servers_free(&p->sv);
@@ -395,6 +474,8 @@ presence_start(struct tryst *t, tryst_status_fn fn, void *user,
 	p->status = TRYST_CONNECTING;
 	randombytes_buf(&p->nonce, sizeof p->nonce);
 	p->k = lib_task_add(t, presence_step, p, presence_free);
+	p->k->fds = presence_fds;
+	p->k->deadline = presence_deadline;
 	t->presence = p;
 	servers_round(&p->sv);
 	connect_now(p, t->now());

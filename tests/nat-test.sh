@@ -32,6 +32,7 @@
 # without them. The port mapping scenario also needs miniupnpd (Debian's
 # miniupnpd-nftables) and coturn's turnserver, and is skipped without.
 # Environment: TRYSTD, TRYSTCTL, TRYST (the binaries; meson sets them),
+# LIBTRYST (the shared library, for the port mapping scenario),
 # NAT_TEST_KEEP=1 keeps the temporary folder.
 set -uo pipefail
 

@@ -4,7 +4,9 @@
  * follows a UPnP error, the LOCATION of an SSDP answer, and the
  * bookkeeping over two fake protocols and a fake clock (that the search
  * goes out once, before any protocol is asked, which protocol holds the
- * mapping, when it is renewed, that it is deleted at the end).
+ * mapping, when it is renewed, that it is deleted at the end), and
+ * portmap_step, which asks a protocol only once it has answered and
+ * meanwhile hands its loop descriptors and a deadline.
  */
 #include <arpa/inet.h>
 
@@ -26,6 +28,10 @@ struct fake {
 	int		 starts;
 	int		 started_at;	/* step of the last start */
 	int		 mapped_at;	/* step of the last map */
+	int		 answer;	/* answered: 1, 0 (not yet), -1 */
+	int		 asks;		/* calls to answered */
+	int		 fd;		/* its search's, for fds */
+	int64_t		 until;		/* its deadline */
 };
 
 static int64_t	 clock_ms;
@@ -84,6 +90,32 @@ fake_start(void *arg, int budget_ms)
 	f->started_at = ++step;
 }
 
+static int
+fake_answered(void *arg)
+{
+	struct fake	*f = arg;
+
+	f->asks++;
+	return (f->answer);
+}
+
+static int
+fake_fds(void *arg, struct pollfd *pfd, int max)
+{
+	struct fake	*f = arg;
+
+	ck_assert_int_ge(max, 1);
+	pfd->fd = f->fd;
+	pfd->events = POLLIN;
+	return (1);
+}
+
+static int64_t
+fake_deadline(void *arg)
+{
+	return (((struct fake *)arg)->until);
+}
+
 /* pm over the fakes a (asked first) and b, the clock at 1000 ms. */
 static void
 fakes(struct portmap *pm, struct fake *a, struct fake *b)
@@ -99,6 +131,20 @@ fakes(struct portmap *pm, struct fake *a, struct fake *b)
 	    .unmap = fake_unmap, .free = fake_free, .start = fake_start,
 	    .arg = b };
 	pm->nproto = 2;
+}
+
+/* As fakes, with the hooks of portmap_step as well. */
+static void
+fakes_nb(struct portmap *pm, struct fake *a, struct fake *b)
+{
+	int	 i;
+
+	fakes(pm, a, b);
+	for (i = 0; i < 2; i++) {
+		pm->proto[i].answered = fake_answered;
+		pm->proto[i].fds = fake_fds;
+		pm->proto[i].deadline = fake_deadline;
+	}
 }
 
 /* text:port as an IPv4 candidate. */
@@ -385,6 +431,119 @@ START_TEST(test_close_empty)
 }
 END_TEST
 
+/* portmap_step starts the search once and asks no protocol before it
+ * answered: meanwhile it waits, and the loop gets both searches'
+ * descriptors and the sooner deadline. The first in order that answers
+ * holds the mapping; the other is never asked. */
+START_TEST(test_step_waits)
+{
+	struct portmap	 pm;
+	struct fake	 a = { .addr = "203.0.113.11", .granted = 3600,
+			     .fd = 7, .until = 1250 };
+	struct fake	 b = { .addr = "203.0.113.12", .granted = 600,
+			     .answer = 1, .fd = 8, .until = 1200 };
+	struct pollfd	 pfd[4];
+
+	fakes_nb(&pm, &a, &b);
+	ck_assert_int_eq(portmap_fds(&pm, pfd, 4), 0);
+	ck_assert_int_eq(portmap_deadline(&pm), -1);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_WAITING);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_WAITING);
+	ck_assert_int_eq(a.starts + b.starts, 2);
+	ck_assert_int_eq(a.maps + b.maps, 0);
+	ck_assert_int_eq(portmap_fds(&pm, pfd, 4), 2);
+	ck_assert_int_eq(pfd[0].fd, 7);
+	ck_assert_int_eq(pfd[1].fd, 8);
+	ck_assert_int_eq(portmap_fds(&pm, pfd, 1), 1);
+	ck_assert_int_eq(portmap_deadline(&pm), 1200);
+
+	a.answer = 1;
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_HELD);
+	ck_assert_ptr_eq(pm.held, &pm.proto[0]);
+	ck_assert_int_eq(a.maps, 1);
+	ck_assert_int_eq(b.maps + b.asks, 0);
+	ck_assert_uint_eq(pm.ext.port, 40000);
+	/* Held: nothing to watch, and the deadline is the renewal. */
+	ck_assert_int_eq(portmap_fds(&pm, pfd, 4), 0);
+	ck_assert_int_eq(portmap_deadline(&pm), 1000 + 1800000);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_HELD);
+	ck_assert_int_eq(a.maps, 1);
+	portmap_close(&pm);
+	ck_assert_int_eq(a.unmaps, 1);
+	ck_assert_int_eq(a.starts + b.starts, 2);
+}
+END_TEST
+
+/* A protocol found absent is passed over without being asked, and only
+ * the rest are watched; a mapping refused or to a private address moves
+ * on to the next; with none left it is over, and stays so. */
+START_TEST(test_step_order)
+{
+	struct portmap	 pm;
+	struct fake	 a = { .answer = -1, .fd = 7, .until = 1250 };
+	struct fake	 b = { .addr = "203.0.113.12", .give_port = 51234,
+			     .granted = 600, .fd = 8, .until = 1240 };
+	struct pollfd	 pfd[4];
+
+	fakes_nb(&pm, &a, &b);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_WAITING);
+	ck_assert_int_eq(a.maps, 0);
+	ck_assert_int_eq(portmap_fds(&pm, pfd, 4), 1);
+	ck_assert_int_eq(pfd[0].fd, 8);
+	ck_assert_int_eq(portmap_deadline(&pm), 1240);
+	b.answer = 1;
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_HELD);
+	ck_assert_ptr_eq(pm.held, &pm.proto[1]);
+	ck_assert_uint_eq(pm.ext.port, 51234);
+	ck_assert_int_eq(a.maps, 0);
+	portmap_close(&pm);
+	ck_assert_int_eq(b.unmaps, 1);
+
+	a = (struct fake){ .answer = 1, .addr = "192.168.0.2",
+	    .granted = 3600 };
+	b = (struct fake){ .answer = 1, .fail = 1 };
+	fakes_nb(&pm, &a, &b);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_NONE);
+	ck_assert_ptr_null(pm.held);
+	ck_assert_int_eq(a.maps, 1);
+	ck_assert_int_eq(a.unmaps, 1);
+	ck_assert_int_eq(b.maps, 1);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_NONE);
+	ck_assert_int_eq(a.maps + b.maps, 2);
+	ck_assert_int_eq(portmap_fds(&pm, pfd, 4), 0);
+	ck_assert_int_eq(portmap_deadline(&pm), -1);
+	portmap_close(&pm);
+	ck_assert_int_eq(a.unmaps + b.unmaps, 1);
+	ck_assert_int_eq(a.frees + b.frees, 2);
+}
+END_TEST
+
+/* A mapping taken by portmap_step is renewed and deleted as
+ * portmap_open's is; one that lapsed is not asked for again. */
+START_TEST(test_step_renew)
+{
+	struct portmap	 pm;
+	struct fake	 a = { .answer = 1, .addr = "203.0.113.11",
+			     .give_port = 50000, .granted = 100 };
+	struct fake	 b = { .answer = -1 };
+
+	fakes_nb(&pm, &a, &b);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_HELD);
+	clock_ms = 1000 + 50000;
+	portmap_tick(&pm);
+	ck_assert_int_eq(a.maps, 2);
+	ck_assert_uint_eq(a.want, 50000);
+	a.fail = 1;
+	clock_ms = 1000 + 200000;
+	portmap_tick(&pm);
+	ck_assert_ptr_null(pm.held);
+	ck_assert_int_eq(portmap_step(&pm, 40000), PORTMAP_NONE);
+	ck_assert_int_eq(a.maps, 3);
+	portmap_close(&pm);
+	ck_assert_int_eq(a.unmaps, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -402,6 +561,9 @@ main(void)
 	tcase_add_test(tc, test_close_empty);
 	tcase_add_test(tc, test_start_once);
 	tcase_add_test(tc, test_start_close);
+	tcase_add_test(tc, test_step_waits);
+	tcase_add_test(tc, test_step_order);
+	tcase_add_test(tc, test_step_renew);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
 }

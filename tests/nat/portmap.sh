@@ -7,7 +7,10 @@
 # used by one side. Expect "path: direct", the file intact, h1's mapping
 # (tryst listen maps P once per online spell) on nat1 as soon as it is
 # online, before any call, h2's gone from nat2 when tryst send is done,
-# and h1's gone from nat1 once tryst listen has stopped (SIGTERM).
+# and h1's gone from nat1 once tryst listen has stopped (SIGTERM). Then
+# libtryst itself (the Python binding, tests/nat/libmap.py) goes online
+# on h1 with h1's account: nat1 must hold a mapping of the port P it
+# listens on while it is online, and none once it went offline.
 #
 # miniupnpd refuses a reserved outside address such as 203.0.113.x unless
 # a STUN test says the NAT is full-cone; that test asks for a change of
@@ -165,6 +168,67 @@ pm_after() {
 	return 1
 }
 
+# The dnat rules on nat1 to h1's port $1.
+pm_rules_to() {
+	nsx nat1 nft list chain inet nat prerouting_miniupnpd |
+	    grep -Ec "198\.18\.1\.2:$1( |\$)"
+}
+
+# The port a process $1 on h1 listens on (P), or nothing.
+pm_listening() {
+	nsx h1 ss -Hltnp | awk -v p="pid=$1," 'index($0, p) {
+		sub(/.*:/, "", $4); print $4; exit }'
+}
+
+# libtryst on h1 (libmap.py, with h1's account): its mapping of P is on
+# nat1 while it is online and gone once it went offline, before the
+# process ends. LIBTRYST is the library (an ASan build is preloaded).
+pm_library() {
+	local d=$1 pid p n i preload=
+	if [ -z "${LIBTRYST:-}" ] || ! command -v python3 >/dev/null; then
+		info "FAILED: the library's check needs LIBTRYST and python3"
+		return 1
+	fi
+	if ldd "$LIBTRYST" | grep -q libasan; then
+		preload=$(gcc -print-file-name=libasan.so)
+	fi
+	ip netns exec "tn-h1-$sfx" env LIBTRYST="$LIBTRYST" \
+	    LD_PRELOAD="$preload" ASAN_OPTIONS=detect_leaks=0 \
+	    python3 "$here/nat/libmap.py" "$d/h1" >"$d/libmap.out" \
+	    2>"$d/libmap.err" &
+	pid=$!
+	pids+=($!)
+	if ! wait_for "$d/libmap.out" 200 '^online'; then
+		info "FAILED: libtryst never went online on h1"
+		show_logs "$d" libmap.out libmap.err
+		return 1
+	fi
+	p=$(pm_listening "$pid")
+	for ((i = 0, n = 0; i < 50 && n != 1; i++)); do
+		[ $i = 0 ] || sleep 0.1
+		n=$(pm_rules_to "${p:-none}")
+	done
+	info "libtryst on h1 listens on port ${p:-none}; mappings of it on" \
+	    "nat1 while online: $n"
+	if [ "$n" != 1 ]; then
+		info "FAILED: wanted libtryst's mapping of its port on nat1"
+		kill -TERM "$pid"
+		return 1
+	fi
+	kill -USR1 "$pid"
+	wait_for "$d/libmap.out" 100 '^offline' ||
+	    { info "FAILED: libtryst never went offline"; return 1; }
+	n=$(pm_rules_to "$p")
+	info "mappings of it on nat1 once offline: $n"
+	kill -TERM "$pid"
+	wait "$pid"
+	i=$?
+	[ "$n" = 0 ] || { info "FAILED: the mapping outlived going offline"
+	    return 1; }
+	[ $i = 0 ] || { info "FAILED: libmap.py exited $i"
+	    show_logs "$d" libmap.out libmap.err; return 1; }
+}
+
 # Did each client ask its NAT: h1 by NAT-PMP, h2 by UPnP?
 pm_used() {
 	local d=$1 ok=0 pmp
@@ -181,7 +245,8 @@ pm_used() {
 # The scenario; adds a PASS, FAIL or SKIP line to result.
 pm_scenario() {
 	local mode="port mapping" d="$tmp/s-portmap" ok=1
-	local held="mapped while listening, then unmapped"
+	local held="mapped while listening or online with libtryst, then"
+	held+=" unmapped"
 	mkdir -p "$d"
 	say "scenario \"$mode\" (masquerade random, miniupnpd): expect" \
 	    "path: direct"
@@ -197,6 +262,7 @@ pm_scenario() {
 	on_online=
 	[ $ok = 1 ] && { pm_used "$d" || ok=0; }
 	[ $ok = 1 ] && { pm_after || ok=0; }
+	[ $ok = 1 ] && { pm_library "$d" || ok=0; }
 	topo_down
 	if [ $ok = 0 ]; then
 		result+=("FAIL: $mode")
