@@ -40,8 +40,8 @@ main(int argc, char **argv)
 	if (argc != 2 || (t = tryst_new(&err)) == NULL ||
 	    tryst_state_dir(t, NULL, &err) != 0 ||
 	    tryst_go_online(t, NULL, NULL, &err) != 0) {
-		fprintf(stderr, "file-receiver DIR: %s\n",
-		    tryst_error_message(err));
+		fprintf(stderr, "usage: file-receiver DIR%s%s\n", err != NULL ?
+		    ": " : "", err != NULL ? tryst_error_message(err) : "");
 		return (1);
 	}
 	tryst_on_incoming(t, on_incoming, argv[1]);
