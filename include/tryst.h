@@ -338,7 +338,9 @@ TRYST_API int	 tryst_fd_count(const tryst_t *t);
 TRYST_API int	 tryst_fd_get(const tryst_t *t, int i, int *fd,
 		    unsigned *events);
 /* Milliseconds until tryst_process must be called even if no descriptor
- * is ready; -1 when nothing is timed. */
+ * is ready; -1 when nothing is timed. 0 after a call that started or
+ * changed work (tryst_go_online, tryst_call, tryst_call_send, ...): some
+ * of it may already have happened, and only tryst_process acts on it. */
 TRYST_API long	 tryst_timeout_ms(const tryst_t *t);
 /* Do what can be done now: fd and revents say what was ready (fd -1:
  * a timeout). Callbacks run from here. 0, or a negative code only for a

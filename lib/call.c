@@ -783,6 +783,7 @@ tryst_call_accept(tryst_call_t *c, unsigned flags, tryst_error **err)
 	uint8_t		 answer[PROTO_MAX_OFFER];
 	int		 r;
 
+	lib_due(c->t);
 	if (c->initiator || c->state != TRYST_CALL_RINGING || c->race != NULL)
 		return (lib_err_give(lib_err(TRYST_ESTATE, "not a call that "
 		    "is ringing here"), err));
@@ -810,6 +811,7 @@ tryst_call_decline(tryst_call_t *c, tryst_error **err)
 {
 	struct msg	 m;
 
+	lib_due(c->t);
 	if (c->initiator || c->state != TRYST_CALL_RINGING)
 		return (lib_err_give(lib_err(TRYST_ESTATE, "not a call that "
 		    "is ringing here"), err));
@@ -849,6 +851,7 @@ int
 tryst_call_send(tryst_call_t *c, const void *data, size_t len,
     tryst_error **err)
 {
+	lib_due(c->t);
 	if (c->state != TRYST_CALL_OPEN || call_closing(c))
 		return (lib_err_give(lib_err(TRYST_ESTATE, "the session is not "
 		    "open"), err));
@@ -869,6 +872,7 @@ tryst_call_send(tryst_call_t *c, const void *data, size_t len,
 int
 tryst_call_close(tryst_call_t *c)
 {
+	lib_due(c->t);
 	if (c->state == TRYST_CALL_ENDED)
 		return (0);
 	if (c->state != TRYST_CALL_OPEN) {
@@ -891,6 +895,7 @@ tryst_call_release(tryst_call_t *c)
 {
 	if (c == NULL)
 		return;
+	lib_due(c->t);
 	if (c->state != TRYST_CALL_ENDED) {
 		c->state_fn = NULL;
 		c->msg_fn = NULL;

@@ -222,13 +222,21 @@ tryst_state_dir(tryst_t *t, const char *dir, tryst_error **err)
 	return (lib_conf_reload(t, err));
 }
 
-/* Add a task to be stepped from the next pass on. */
+/* Have the app process at once. */
+void
+lib_due(struct tryst *t)
+{
+	t->due = 1;
+}
+
+/* Add a task to be stepped from the next pass on (at once). */
 struct task *
 lib_task_add(struct tryst *t, task_step_fn step, void *data,
     void (*free_fn)(struct task *))
 {
 	struct task	*k;
 
+	t->due = 1;
 	k = xcalloc(1, sizeof *k);
 	k->timer = -1;
 	k->step = step;
@@ -290,6 +298,8 @@ tryst_timeout_ms(const tryst_t *t)
 	const struct task	*k;
 	int64_t			 when = -1, d, now;
 
+	if (t->due)
+		return (0);
 	for (k = t->tasks; k != NULL; k = k->next) {
 		if (k->done)
 			return (0);	/* to be freed on the next pass */
@@ -332,6 +342,7 @@ tryst_process(tryst_t *t, int fd, unsigned revents, tryst_error **err)
 	int64_t		 now = t->now();
 
 	(void)fd, (void)revents, (void)err;
+	t->due = 0;
 	reap(t);
 	for (k = t->tasks; k != NULL; k = k->next) {
 		if (k->done)

@@ -51,6 +51,7 @@ struct tryst {
 	struct task	*tasks;
 	int64_t		(*now)(void);	/* the ms clock (tests fake it) */
 	int		 stop;		/* tryst_stop */
+	int		 due;		/* work changed outside tryst_process */
 	struct presence	*presence;	/* tryst_go_online, or NULL */
 	int		 status_after;	/* tryst_status once it ended */
 	struct tryst_call *calls;
@@ -68,6 +69,10 @@ struct tryst_error *lib_err(int code, const char *fmt, ...)
 struct tryst_error *lib_err_server(const struct msg *);
 /* Hand e to *err when err is not NULL, else free it. Returns e's code. */
 int	 lib_err_give(struct tryst_error *e, tryst_error **err);
+/* Work changed outside tryst_process (an API call): the app is told to
+ * process at once (tryst_timeout_ms 0), or a change no descriptor will
+ * announce waits for nothing. lib_task_add does it too. */
+void	 lib_due(struct tryst *);
 /* Add a task; it is stepped from the next tryst_process on. */
 struct task *lib_task_add(struct tryst *, task_step_fn, void *data,
 	    void (*free_fn)(struct task *));

@@ -513,6 +513,7 @@ tryst_go_online(tryst_t *t, tryst_status_fn fn, void *user,
 void
 tryst_go_offline(tryst_t *t)
 {
+	lib_due(t);
 	presence_stop(t);
 }
 

@@ -145,6 +145,12 @@ START_TEST(test_tasks)
 	ka->fds = probe_fds;
 	kb = lib_task_add(t, probe_step, &b, probe_free);
 	kb->deadline = probe_deadline;
+	/* New work: process at once, whatever it waits for. Without this a
+	 * connection that got as far as it could inside tryst_go_online
+	 * waited for the server, which waited for its HELLO. */
+	ck_assert_int_eq(tryst_timeout_ms(t), 0);
+	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	ck_assert_int_eq(a.steps, 1);
 	ck_assert_int_eq(tryst_fd_count(t), 1);
 	ck_assert_int_eq(tryst_fd_get(t, 0, &fd, &ev), 0);
 	ck_assert_int_eq(fd, 7);
@@ -161,7 +167,6 @@ START_TEST(test_tasks)
 	ck_assert_int_eq(tryst_timeout_ms(t), 250);
 
 	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
-	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
 	ck_assert_int_eq(a.steps, 2);
 	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);	/* a done */
 	ck_assert_int_eq(a.steps, 3);
@@ -172,6 +177,10 @@ START_TEST(test_tasks)
 	ck_assert_int_eq(a.freed, 1);
 	ck_assert_int_eq(a.steps, 3);
 	ck_assert_int_eq(b.steps, 4);
+	lib_due(t);				/* an API call changed work */
+	ck_assert_int_eq(tryst_timeout_ms(t), 0);
+	ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	ck_assert_int_eq(tryst_timeout_ms(t), -1);	/* b waits for nothing */
 	tryst_destroy(t);
 	ck_assert_int_eq(b.freed, 1);		/* destroy frees the rest */
 	ck_assert_int_eq(a.freed, 1);
