@@ -982,6 +982,78 @@ struct run_loop *run_loop_new(struct run *);
 int	 run_handle(struct run_loop *, const uint8_t *p, size_t len);
 void	 run_loop_free(struct run_loop *);
 
+/* ---- conv.c: one call of the CLI over libtryst, and the CLI's loop ---- */
+
+/* Have SIGINT, SIGTERM and SIGHUP stop the loop instead of the process
+ * (blocked outside cli_poll); cli_stopped says which came, or 0, and
+ * cli_die_of_stop dies of it once the library has cleaned up. */
+void	 cli_catch_stops(void);
+int	 cli_stopped(void);
+void	 cli_die_of_stop(void);
+/* One wait on t's descriptors, its timeout and in_fd (-1: none), then
+ * tryst_process on what is ready: 1 when in_fd is readable. */
+int	 cli_poll(tryst_t *, int in_fd);
+/* A tryst_notice_fn: "tryst: TEXT" on stderr. */
+void	 cli_notice(tryst_t *, const char *text, void *user);
+/* The cached number of the account id_hex, else its first 16 digits. */
+void	 cli_name(tryst_t *, const char *id_hex, char *out, size_t outlen);
+
+#define CONV_LINE_MAX	8192
+
+struct conv;
+
+/* A file being sent: what the library last said of it. */
+struct conv_file {
+	char		*name;		/* the path given */
+	uint64_t	 size;
+	int		 state;		/* TRYST_FILE_*, 0 before any */
+	int		 started;	/* some of it went out */
+	char		*why;		/* with TRYST_FILE_FAILED */
+	int64_t		 start, drawn;	/* the progress bar's */
+};
+
+/* One call as the CLI shows it: the peer's text on stdout as "PEER:
+ * text", stdin's lines to it (chat), files out and in. */
+struct conv {
+	tryst_t		*t;
+	tryst_call_t	*call;
+	char		 peer[TRYST_NUMBER_MAX + 16];	/* its name */
+	int		 chat;		/* stdin's lines go to the peer */
+	int		 close_at_eof;	/* and its end closes the call */
+	int		 stdin_open;
+	int		 stdin_eof;	/* stdin reached its end */
+	int		 blocked;	/* the window is full */
+	char		 line[CONV_LINE_MAX];
+	size_t		 fill;
+	struct conv_file *files;
+	int		 nfiles;
+	int		 rx_refused;	/* a file of the peer's was refused */
+	int		 rx_off;	/* files cannot be received */
+	int		 opened;	/* the session came up */
+	int		 ended;
+	int		 clean;		/* ended with both CLOSEs */
+	int		 code;		/* else TRYST_E*, server code, and */
+	int		 server_code;
+	char		*why;		/* the library's sentence */
+	void		(*on_state)(struct conv *, int state);
+	void		*user;		/* the command's */
+};
+
+/* Follow call (its state, messages and window) as peer. */
+void	 conv_init(struct conv *, tryst_t *, tryst_call_t *, const char *peer);
+/* Queue files to send: 0, or -1 after saying why. */
+int	 conv_send_files(struct conv *, char **paths, int n);
+/* Take the peer's files into dir (rx_off, after saying why, if not). */
+void	 conv_receive(struct conv *, const char *dir);
+/* Whether stdin is to be read now; sending what is held back and, when
+ * readable, reading it. */
+int	 conv_wants_stdin(const struct conv *);
+void	 conv_stdin(struct conv *, int readable);
+/* Once ended: say what became of each file sent; 0 when the call ended
+ * cleanly and every file was sent. */
+int	 conv_report(struct conv *);
+void	 conv_free(struct conv *);
+
 /* ---- listen.c, talk.c: the commands around sessions ------------------- */
 
 int	 listen_cmd(int, char **);

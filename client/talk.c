@@ -1,10 +1,10 @@
 /*
- * talk.c -- the caller's commands, tryst chat and tryst send: go online
- * without PRESENCE (so they work beside a running tryst listen of the
- * same account), learn the callee's ID, CONNECT with our candidates
- * (with --relay-only none: an empty offer, so the callee learns no
- * address of ours), check the callee's credential and key on ANSWER,
- * bring the session up (§6.2) and run it.
+ * talk.c -- the caller's commands, tryst chat and tryst send, over
+ * libtryst: go online only to call (tryst_go_online_outgoing, so they
+ * work beside a running tryst listen of the same account) while the
+ * callee's ID is looked up, call it (with --relay-only: an empty offer,
+ * so that the callee learns no address of ours), and run the call: the
+ * lines of stdin (chat) or the files (send), then goodbye.
  */
 #include <sys/stat.h>
 
@@ -13,26 +13,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <sodium.h>
+#include <unistd.h>
 
 #include "client.h"
 
-#define ANSWER_WAIT_MS	330000	/* above the largest call_timeout_s */
-#define CONNECT_TAG	1
-
 struct talk {
-	struct tryst_ctx c;
-	struct online	 o;
-	struct p2p	 p;
-	struct portmap	 pm;		/* P on the router, while we call */
+	tryst_t		*t;
 	const char	*typed;
-	char		 number[1][TRYST_NUMBER_MAX];
-	uint8_t		 id[1][ID_LEN];
+	char		 number[TRYST_NUMBER_MAX];
+	char		*id;		/* the callee's, hex */
+	int		 looked;	/* the lookup is over: 1, or -1 */
+	int		 online;	/* 1 online, -1 could not be */
 	int		 relay_only;
 	int		 chat;
 	char		**files;
 	int		 nfiles;
+	struct conv	 cv;
 };
 
 /* Parse [--relay-only] and the rest; usage on anything else. */
@@ -69,217 +65,162 @@ talk_check_files(char **files, int n)
 	}
 }
 
-/* Send CONNECT with our candidates (none with --relay-only). */
-static int
-talk_connect(struct talk *tk)
-{
-	struct msg	 m;
-	uint8_t		 offer[PROTO_MAX_OFFER];
-
-	memset(&m, 0, sizeof m);
-	m.type = MSG_CONNECT;
-	m.u.connect.tag = CONNECT_TAG;
-	memcpy(m.u.connect.target_id, tk->id[0], ID_LEN);
-	m.u.connect.offer.p = offer;
-	m.u.connect.offer.len = (uint16_t)p2p_offer(&tk->p, offer,
-	    sizeof offer);
-	return (online_send(&tk->o, &m));
-}
-
-/* The peer's candidates from its offer or answer, logged at debug. */
-int
-talk_peer_cands(const struct vb *v, const char *who, struct cand *c)
-{
-	char	 a[64];
-	int	 n, i;
-
-	if (v->len == 0 || offer_decode(v->p, v->len, c, &n) != 0)
-		n = 0;
-	if (n == 0)
-		log_debug("%s offers no candidates: relay only", who);
-	for (i = 0; i < n; i++) {
-		path_cand_str(&c[i], a, sizeof a);
-		log_debug("%s offers %s", who, a);
-	}
-	return (n);
-}
-
-/* Say why the call did not happen. */
+/* Online, or why not: a failure before the first WELCOME ends the
+ * command (tryst listen is the one that keeps trying). */
 static void
-talk_refused(struct talk *tk, const struct msg *m)
+on_status(tryst_t *t, int status, const tryst_error *e, void *user)
 {
-	const char	*n = tk->number[0];
+	struct talk	*tk = user;
 
-	if (m->type == MSG_DECLINED)
-		warnx("%s declined%s", n, m->u.declined.reason == 1 ?
-		    " (busy)" : m->u.declined.reason == 2 ? " (rejected)" :
-		    "");
-	else if (m->u.error.code == ERR_OFFLINE)
+	(void)t;
+	if (status == TRYST_ONLINE) {
+		tk->online = 1;
+		return;
+	}
+	if (tk->online == 1 && e == NULL)
+		return;
+	if (e != NULL)
+		warnx("%s", tryst_error_message(e));
+	tk->online = -1;
+}
+
+/* The callee's ID, from the cache or the server. */
+static void
+on_lookup(tryst_t *t, const tryst_error *e, const tryst_lookup_result *res,
+    void *user)
+{
+	struct talk	*tk = user;
+
+	(void)t;
+	tk->looked = -1;
+	if (e != NULL) {
+		warnx("%s", tryst_error_message(e));
+		return;
+	}
+	snprintf(tk->number, sizeof tk->number, "%s",
+	    tryst_lookup_number(res, 0));
+	if (tryst_lookup_registered(res, 0) != 1) {
+		warnx("%s has no account", tk->number);
+		return;
+	}
+	tk->id = xstrdup(tryst_lookup_id(res, 0));
+	tk->looked = 1;
+}
+
+/* Why a call that never opened did not happen. */
+static void
+say_not_opened(struct talk *tk)
+{
+	const struct conv	*cv = &tk->cv;
+	const char		*n = tk->number;
+
+	if (cv->code == TRYST_EKEY &&
+	    tryst_call_peer_trust(cv->call) == TRYST_PEER_CHANGED)
+		trust_warn(n);
+	else if (cv->server_code == ERR_OFFLINE)
 		warnx("%s is not online", n);
-	else if (m->u.error.code == ERR_TIMEOUT)
+	else if (cv->server_code == ERR_TIMEOUT)
 		warnx("%s did not answer", n);
+	else if (cv->code == TRYST_ESERVER && cv->server_code == 0)
+		warnx("%s %s", n, cv->why);	/* "declined (busy)" */
+	else if (tryst_call_state(cv->call) == TRYST_CALL_ENDED &&
+	    tryst_call_peer_trust(cv->call) >= 0)
+		warnx("could not reach %s: %s", n, cv->why);
 	else
-		tryst_print_error(m);
+		warnx("%s", cv->why != NULL ? cv->why : "the call ended");
 }
 
-/* Wait for the answer to CONNECT: 1 ANSWER (in m), else 0 after saying
- * why. */
-static int
-talk_wait(struct talk *tk, struct msg *m)
+/* The call opened: say the path, queue the files. */
+static void
+on_call_state(struct conv *cv, int state)
 {
-	int	 r;
+	struct talk	*tk = cv->user;
+	char		*path;
 
-	for (;;) {
-		if ((r = online_recv(&tk->o, m, ANSWER_WAIT_MS)) != 1) {
-			if (r == 0)
-				online_say_gone(&tk->o);
-			else
-				warnx("%s did not answer", tk->number[0]);
-			return (0);
-		}
-		if (m->type == MSG_ANSWER && m->u.answer.tag == CONNECT_TAG)
-			return (1);
-		if ((m->type == MSG_DECLINED && m->u.declined.tag ==
-		    CONNECT_TAG) || (m->type == MSG_ERROR &&
-		    m->u.error.ref_type == MSG_CONNECT)) {
-			talk_refused(tk, m);
-			return (0);
-		}
-		if (m->type == MSG_ERROR)
-			tryst_print_error(m);
-	}
+	if (state != TRYST_CALL_OPEN)
+		return;
+	path = tryst_call_path(cv->call);
+	fprintf(stderr, "path: %s\n", path);
+	tryst_free(path);
+	if (!tk->chat)
+		tryst_call_close(cv->call);	/* after the files */
 }
 
-/* Check the callee's credential and key: 0, or 1 after saying why. */
+/* Go online and look the callee up, both at once: 0 when both are done
+ * and fine. */
 static int
-talk_check_callee(struct talk *tk, const struct msg *m, struct cred *cr)
+talk_prepare(struct talk *tk)
 {
-	const struct vb	*v = &m->u.answer.callee_credential;
-	char		*cause;
-	int		 r;
+	const char	*numbers[1] = { tk->typed };
+	tryst_error	*e = NULL;
+	char		*own;
+	int		 rc = 0;
 
-	if (cred_verify(v->p, v->len, tk->c.sign_pk, cr) != 0 ||
-	    memcmp(cr->id, tk->id[0], ID_LEN) != 0) {
-		warnx("%s answered with a credential the server did not sign "
-		    "for it", tk->number[0]);
-		return (1);
+	if (tryst_go_online_outgoing(tk->t, on_status, tk, &e) != 0 ||
+	    tryst_lookup(tk->t, numbers, 1, on_lookup, tk, &e) != 0) {
+		warnx("%s", tryst_error_message(e));
+		tryst_error_free(e);
+		return (-1);
 	}
-	if ((r = contacts_check(tk->c.dir, cr->id, cr->identity_pk,
-	    &cause)) == -1) {
-		warnx("%s", cause);
-		free(cause);
-		return (1);
+	while (!cli_stopped() && (tk->looked == 0 || tk->online == 0))
+		cli_poll(tk->t, -1);
+	if (tk->looked != 1 || tk->online != 1)
+		return (-1);
+	own = tryst_account_number(tk->t);
+	if (own != NULL && strcmp(own, tk->number) == 0) {
+		warnx("%s is this device's own number", tk->number);
+		rc = -1;
 	}
-	if (r == 1)
-		trust_warn(tk->number[0]);
-	return (r);
-}
-
-/* The session: bring it up on ANSWER and run it. */
-static int
-talk_session(struct talk *tk, const struct msg *m)
-{
-	struct cred	 cr;
-	struct hsinfo	 hi;
-	struct cand	 peer[OFFER_MAX_CANDS];
-	struct session	 s;
-	struct run	 r;
-	int		 npeer, rc;
-
-	tk->o.session = m->u.answer.session;
-	online_relay(&tk->o, &m->u.answer.relay);
-	if (talk_check_callee(tk, m, &cr) != 0)
-		return (1);
-	npeer = talk_peer_cands(&m->u.answer.answer, tk->number[0], peer);
-	memset(&hi, 0, sizeof hi);
-	hi.session = m->u.answer.session;
-	memcpy(hi.caller_id, tk->o.cr.id, ID_LEN);
-	memcpy(hi.callee_id, tk->id[0], ID_LEN);
-	if (session_keys(&hi, tk->o.sk, cr.identity_pk) != 0) {
-		warnx("%s has an identity key that cannot be used",
-		    tk->number[0]);
-		return (1);
-	}
-	rc = p2p_call(&tk->p, &tk->o, &hi, peer, npeer,
-	    m->u.answer.relay_token, tk->relay_only, &s);
-	sodium_memzero(&hi, sizeof hi);
-	if (rc != 0) {
-		warnx("could not reach %s", tk->number[0]);
-		return (1);
-	}
-	p2p_close(&tk->p);
-	fprintf(stderr, "path: %s\n", s.path.desc);
-	memset(&r, 0, sizeof r);
-	r.s = &s;
-	r.o = &tk->o;
-	r.peer = tk->number[0];
-	r.dir = ".";
-	r.chat = tk->chat;
-	r.files = tk->files;
-	r.nfiles = tk->nfiles;
-	r.caller = 1;
-	r.pm = &tk->pm;
-	files_rx_on_signal();	/* the peer may send files too */
-	rc = run_session(&r);
-	session_close(&s);
+	tryst_free(own);
 	return (rc);
 }
 
-/* End a call that was answered but never became a session. */
-static void
-talk_end(struct talk *tk)
-{
-	struct msg	 m;
-
-	if (tk->o.session == 0 || tk->o.ended || tk->o.gone)
-		return;
-	memset(&m, 0, sizeof m);
-	m.type = MSG_END;
-	m.u.end.session = tk->o.session;
-	online_send(&tk->o, &m);
-}
-
-/* Call, then chat or send. */
+/* Call, then chat or send; the exit status. */
 static int
 talk(struct talk *tk)
 {
-	struct msg	 m;
-	char		*cause;
+	tryst_call_t	*call;
+	tryst_error	*e = NULL;
 	int		 rc = 1;
 
-	tryst_ctx_load(&tk->c);
-	tryst_number(&tk->c, tk->typed, tk->number[0]);
-	if (strcmp(tk->number[0], tk->c.conf.number) == 0)
-		errx(1, "%s is this device's own number", tk->number[0]);
 	talk_check_files(tk->files, tk->nfiles);
-	if (!tk->relay_only) {
-		/* Look for the router's mapping service now: the wait for
-		 * its answer overlaps going online and the lookup. */
-		portmap_init(&tk->pm);
-		portmap_start(&tk->pm);
-	}
-	if (online_open(&tk->o, &tk->c, 0, 0, &cause) != 0)
-		errx(1, "%s", cause);
-	if (lookup_ids(&tk->o, tk->number, 1, tk->id) != 0)
+	tk->t = cli_lib();
+	tryst_on_notice(tk->t, cli_notice, NULL);
+	cli_catch_stops();
+	if (talk_prepare(tk) != 0)
 		goto out;
-	if (p2p_setup(&tk->p, &tk->o, !tk->relay_only, &cause) != 0) {
-		warnx("%s", cause);
-		free(cause);
+	if (tryst_call(tk->t, tk->id, tk->relay_only ? TRYST_CALL_RELAY_ONLY :
+	    0, &call, &e) != 0) {
+		warnx("%s", tryst_error_message(e));
+		tryst_error_free(e);
 		goto out;
 	}
-	p2p_map(&tk->p, &tk->pm);
-	if (talk_connect(tk) != 0) {
-		online_say_gone(&tk->o);
-		goto out;
+	conv_init(&tk->cv, tk->t, call, tk->number);
+	tk->cv.user = tk;
+	tk->cv.on_state = on_call_state;
+	tk->cv.chat = tk->cv.stdin_open = tk->cv.close_at_eof = tk->chat;
+	conv_receive(&tk->cv, ".");	/* the peer may send files too */
+	if (conv_send_files(&tk->cv, tk->files, tk->nfiles) == 0) {
+		while (!tk->cv.ended && !cli_stopped())
+			conv_stdin(&tk->cv, cli_poll(tk->t,
+			    conv_wants_stdin(&tk->cv) ? STDIN_FILENO : -1));
 	}
-	if (talk_wait(tk, &m) == 1)
-		rc = talk_session(tk, &m);
-	talk_end(tk);
+	if (!tk->cv.ended)
+		tryst_call_close(call);		/* hangs up */
+	else if (!tk->cv.opened)
+		say_not_opened(tk);
+	else if (!tk->cv.clean)
+		warnx("%s: %s", tk->number, tk->cv.why);
+	if (tk->cv.opened || tk->nfiles > 0)
+		rc = conv_report(&tk->cv) == 0 ? 0 : 1;
+	else
+		rc = tk->cv.ended && tk->cv.clean ? 0 : 1;
+	tryst_call_release(call);
+	conv_free(&tk->cv);
 out:
-	p2p_unmap(&tk->p, &tk->pm);
-	p2p_close(&tk->p);
-	online_close(&tk->o);
-	tryst_ctx_free(&tk->c);
+	tryst_destroy(tk->t);	/* deletes the router's mapping */
+	free(tk->id);
+	cli_die_of_stop();
 	return (rc);
 }
 
@@ -291,7 +232,6 @@ talk_chat(int argc, char **argv)
 	int		 i;
 
 	memset(&tk, 0, sizeof tk);
-	p2p_init(&tk.p);
 	i = talk_parse(&tk, argc, argv);
 	if (argc - i != 1)
 		tryst_usage();
@@ -308,7 +248,6 @@ talk_send(int argc, char **argv)
 	int		 i;
 
 	memset(&tk, 0, sizeof tk);
-	p2p_init(&tk.p);
 	i = talk_parse(&tk, argc, argv);
 	if (argc - i < 2)
 		tryst_usage();

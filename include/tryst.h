@@ -195,6 +195,12 @@ TRYST_API char	*tryst_cached_number(const tryst_t *t, const char *id_hex);
  */
 TRYST_API int	 tryst_go_online(tryst_t *t, tryst_status_fn fn, void *user,
 		    tryst_error **err);
+/* As tryst_go_online, but only to place calls: the HELLO does not ask
+ * for calls, so none comes here, and a connection of the account that
+ * does (another device, or a tryst listen) is left alone rather than
+ * replaced. For programs that only call out, as tryst chat does. */
+TRYST_API int	 tryst_go_online_outgoing(tryst_t *t, tryst_status_fn fn,
+		    void *user, tryst_error **err);
 /* Close the connection and stop trying: TRYST_OFFLINE. */
 TRYST_API void	 tryst_go_offline(tryst_t *t);
 TRYST_API int	 tryst_status(const tryst_t *t);
@@ -238,6 +244,10 @@ TRYST_API void	 tryst_on_incoming(tryst_t *t, tryst_incoming_fn fn,
 TRYST_API int	 tryst_call_accept(tryst_call_t *call, unsigned flags,
 		    tryst_error **err);
 TRYST_API int	 tryst_call_decline(tryst_call_t *call, tryst_error **err);
+/* Decline as busy: the caller hears that this device is in another
+ * call, not that it was turned down. */
+TRYST_API int	 tryst_call_decline_busy(tryst_call_t *call,
+		    tryst_error **err);
 TRYST_API void	 tryst_call_on_state(tryst_call_t *call,
 		    tryst_call_state_fn fn, void *user);
 TRYST_API void	 tryst_call_on_message(tryst_call_t *call,

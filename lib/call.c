@@ -16,6 +16,7 @@
  * it once it is both released and over.
  */
 #include <sys/types.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -28,7 +29,10 @@
 #include "lib.h"
 
 #define CALL_ANSWER_MS	330000	/* above the largest call_timeout_s */
-#define CALL_CLOSE_MS	10000	/* for the peer's CLOSE, and our output */
+#define CALL_CLOSE_MS	30000	/* for the peer's CLOSE, from the last
+				   time our output moved */
+#define CALL_ENDED_MS	2000	/* for what is in flight after ENDED */
+#define CALL_SETTLE_MS	1000	/* at most, for the router's mapping */
 #define CALL_QUEUE_MAX	(256 * 1024)	/* output queued at most */
 #define CALL_KEY_CHANGED "the peer's key changed; compare safety numbers " \
 	"and trust it"
@@ -51,8 +55,13 @@ struct tryst_call {
 	uint8_t		 peer_pk[32];	/* its identity key, credential's */
 	int		 trust;		/* TRYST_PEER_*; -1 until pk known */
 	uint32_t	 tag;		/* our CONNECT's */
+	int		 connect_wait;	/* CONNECT waits for the mapping */
 	uint64_t	 session;
 	int64_t		 timer;		/* answer, close; -1 none */
+	int64_t		 ended_at;	/* ENDED came while open; or 0 */
+	uint8_t		 ended_why;	/* its why */
+	long		 outq;		/* our unsent bytes at the last look */
+	struct p2p	 nop;		/* no direct paths: relay only */
 
 	/* INCOMING's, kept until the app accepts. */
 	uint8_t		 token[16];
@@ -326,6 +335,62 @@ opened(struct tryst_call *c, int64_t now)
 	set_state(c, TRYST_CALL_OPEN, NULL);
 }
 
+/* Has our output moved since the last look: queued here, in the relay
+ * connection, or in the kernel? Then the wait for the peer's CLOSE starts
+ * again (a slow relay may still hold much of what went out). */
+static int
+output_moved(struct tryst_call *c, int64_t now)
+{
+	long	 q = (long)queued(c);
+	int	 k;
+
+#ifdef TIOCOUTQ
+	if (ioctl(path_fd(c), TIOCOUTQ, &k) == 0)
+		q += k;
+#else
+	(void)k;
+#endif
+	if (q == c->outq)
+		return (0);
+	c->outq = q;
+	c->timer = now + CALL_CLOSE_MS;
+	return (1);
+}
+
+/* What ENDED's why says (doc/protocol.md §4). */
+static struct tryst_error *
+ended_error(uint8_t why)
+{
+	struct tryst_error	*e;
+
+	switch (why) {
+	case 1:
+		return (lib_err(TRYST_ENET, "the peer left the call"));
+	case 2:
+		return (lib_err(TRYST_ENET, "the call was not answered in "
+		    "time"));
+	case 3:
+		e = lib_err(TRYST_ESERVER, "the relay's byte quota for this "
+		    "session, or a daily relay budget, was reached");
+		e->server_code = ERR_QUOTA;
+		return (e);
+	default:
+		return (lib_err(TRYST_ENET, "the peer ended the call"));
+	}
+}
+
+/* Say CLOSE now; the wait for the peer's starts. */
+static int
+send_close(struct tryst_call *c, int64_t now)
+{
+	if (queue_msg(c, KIND_CLOSE, NULL, 0) != 0)
+		return (-1);
+	c->close_sent = 1;
+	c->timer = now + CALL_CLOSE_MS;
+	c->outq = -1;
+	return (0);
+}
+
 /* One pass over an open session. */
 static void
 open_step(struct tryst_call *c, int64_t now)
@@ -338,11 +403,8 @@ open_step(struct tryst_call *c, int64_t now)
 		end(c, lib_err(TRYST_EIO, "a file could not be sent"));
 		return;
 	}
-	if (c->close_wanted && !c->close_sent && !file_tx_pending(c) &&
-	    queue_msg(c, KIND_CLOSE, NULL, 0) == 0) {
-		c->close_sent = 1;
-		c->timer = now + CALL_CLOSE_MS;
-	}
+	if (c->close_wanted && !c->close_sent && !file_tx_pending(c))
+		send_close(c, now);
 	if (flush(c, now) != 0) {
 		end(c, lib_err(TRYST_ENET, "the path to the peer broke"));
 		return;
@@ -351,8 +413,12 @@ open_step(struct tryst_call *c, int64_t now)
 		end(c, NULL);
 		return;
 	}
-	if (c->close_sent && now >= c->timer) {
+	if (c->close_sent && now >= c->timer && !output_moved(c, now)) {
 		end(c, lib_err(TRYST_ENET, "the peer did not say goodbye"));
+		return;
+	}
+	if (c->ended_at != 0 && now >= c->ended_at + CALL_ENDED_MS) {
+		end(c, ended_error(c->ended_why));
 		return;
 	}
 	if (c->want_writable && before >= CALL_QUEUE_MAX / 2 &&
@@ -363,6 +429,29 @@ open_step(struct tryst_call *c, int64_t now)
 	}
 }
 
+/* Send our CONNECT with our candidates (none with TRYST_CALL_RELAY_ONLY,
+ * or without direct paths); the wait for the answer starts. */
+static int
+send_connect(struct tryst_call *c)
+{
+	const struct p2p	*p = presence_p2p(c->t);
+	struct msg		 m;
+	uint8_t			 offer[PROTO_MAX_OFFER];
+
+	memset(&m, 0, sizeof m);
+	m.type = MSG_CONNECT;
+	m.u.connect.tag = c->tag;
+	memcpy(m.u.connect.target_id, c->peer_id, ID_LEN);
+	m.u.connect.offer.p = offer;
+	m.u.connect.offer.len = (c->flags & TRYST_CALL_RELAY_ONLY) ||
+	    p == NULL ? 0 : (uint16_t)p2p_offer(p, offer, sizeof offer);
+	if (presence_send(c->t, &m) != 0)
+		return (-1);
+	c->connect_wait = 0;
+	c->timer = c->t->now() + CALL_ANSWER_MS;
+	return (0);
+}
+
 /* A call's pass. 1 when it can be freed. */
 static int
 call_step(struct tryst *t, struct task *k, int64_t now)
@@ -370,10 +459,14 @@ call_step(struct tryst *t, struct task *k, int64_t now)
 	struct tryst_call	*c = k->data;
 	enum race_state		 r;
 
-	(void)t;
 	switch (c->state) {
 	case TRYST_CALL_RINGING:
-		if (c->timer != -1 && now >= c->timer)
+		if (c->connect_wait && (!presence_settling(t) ||
+		    now >= c->timer)) {
+			if (send_connect(c) != 0)
+				end(c, lib_err(TRYST_ENET, "lost the "
+				    "connection to the server"));
+		} else if (c->timer != -1 && now >= c->timer)
 			end(c, lib_err(TRYST_ENET, "no answer"));
 		break;
 	case TRYST_CALL_CONNECTING:
@@ -417,14 +510,17 @@ static int64_t
 call_deadline(const struct task *k)
 {
 	const struct tryst_call	*c = k->data;
-	int64_t			 d;
+	int64_t			 d, e;
 
 	if (c->race != NULL)
 		return (race_deadline(c->race));
-	if (c->relay != NULL && (d = nconn_deadline(c->relay)) != -1 &&
-	    (c->timer == -1 || d < c->timer))
-		return (d);
-	return (c->timer);
+	d = c->timer;
+	if (c->ended_at != 0 && (d == -1 || c->ended_at + CALL_ENDED_MS < d))
+		d = c->ended_at + CALL_ENDED_MS;
+	if (c->relay != NULL && (e = nconn_deadline(c->relay)) != -1 &&
+	    (d == -1 || e < d))
+		d = e;
+	return (d);
 }
 
 /* Free a call with its task. */
@@ -539,6 +635,24 @@ accept_trust(struct tryst_call *c, tryst_error **err)
 	return (0);
 }
 
+/* Log the peer's candidates (tryst -v shows them). */
+static void
+log_cands(struct tryst_call *c)
+{
+	char	 name[TRYST_NUMBER_MAX + 16], a[64];
+	int	 i;
+
+	if (log_get_level() < LOG_DEBUG)
+		return;
+	ids_name(c->t->dir, c->peer_id, name, sizeof name);
+	if (c->npeer == 0)
+		log_debug("%s offers no candidates: relay only", name);
+	for (i = 0; i < c->npeer; i++) {
+		path_cand_str(&c->peer[i], a, sizeof a);
+		log_debug("%s offers %s", name, a);
+	}
+}
+
 /* Fill in the handshake's binding and start the race. */
 static void
 start_race(struct tryst_call *c, const struct vb *offer,
@@ -562,11 +676,17 @@ start_race(struct tryst_call *c, const struct vb *offer,
 	if (offer->len == 0 || offer_decode(offer->p, offer->len, c->peer,
 	    &c->npeer) != 0)
 		c->npeer = 0;
+	log_cands(c);
 	memset(&cfg, 0, sizeof cfg);
 	cfg.initiator = c->initiator;
 	cfg.hi = &c->hi;
 	cfg.p = presence_p2p(c->t);
 	cfg.relay_only = (c->flags & TRYST_CALL_RELAY_ONLY) != 0;
+	if (cfg.p == NULL) {
+		p2p_init(&c->nop);
+		cfg.p = &c->nop;
+		cfg.relay_only = 1;
+	}
 	memcpy(cfg.relay_token, token, 16);
 	memcpy(cfg.sign_pk, c->t->sign_pk, 32);
 	len = relay->len < sizeof given - 1 ? relay->len : sizeof given - 1;
@@ -576,7 +696,8 @@ start_race(struct tryst_call *c, const struct vb *offer,
 	    cfg.relay_at, sizeof cfg.relay_at, &cause) != 0) {
 		free(cause);
 		cfg.relay_at[0] = '\0';
-	}
+	} else
+		log_debug("relay at %s", cfg.relay_at);
 	c->race = race_new(&cfg, c->peer, c->npeer, c->t->now());
 	c->timer = -1;
 	set_state(c, TRYST_CALL_CONNECTING, NULL);
@@ -620,11 +741,14 @@ incoming(struct tryst *t, const struct msg *m)
 	struct tryst_call	*c;
 	struct msg		 out;
 	char			*cause;
+	int			 r;
 
 	c = call_new(t, 0);
 	c->session = m->u.incoming.session;
-	if (check_peer(c, &m->u.incoming.caller_credential) != 0 ||
-	    t->incoming_fn == NULL) {
+	if ((r = check_peer(c, &m->u.incoming.caller_credential)) != 0)
+		lib_notice(t, "declined a call with a credential that does "
+		    "not verify");
+	if (r != 0 || t->incoming_fn == NULL) {
 		memset(&out, 0, sizeof out);
 		out.type = MSG_DECLINE;
 		out.u.decline.session = c->session;
@@ -674,10 +798,17 @@ call_control(struct tryst *t, const struct msg *m)
 		}
 		if (c->session != 0 && m->type == MSG_ENDED &&
 		    m->u.ended.session == c->session) {
+			/* Open directly, the path may outlive the server's
+			 * part; through the relay, what is in flight gets
+			 * CALL_ENDED_MS to arrive. */
 			c->ended_by_server = 1;
-			if (c->state != TRYST_CALL_OPEN || c->relay != NULL)
-				end(c, lib_err(TRYST_ENET, "the call ended "
-				    "(%u)", m->u.ended.why));
+			if (c->state != TRYST_CALL_OPEN)
+				end(c, ended_error(m->u.ended.why));
+			else if (c->relay != NULL && c->ended_at == 0) {
+				c->ended_at = t->now();
+				c->ended_why = m->u.ended.why;
+				lib_due(t);
+			}
 			return;
 		}
 	}
@@ -734,13 +865,12 @@ tryst_call(tryst_t *t, const char *peer_id_hex, unsigned flags,
     tryst_call_t **out, tryst_error **err)
 {
 	struct tryst_call	*c;
-	struct msg		 m;
-	uint8_t			 id[ID_LEN], offer[PROTO_MAX_OFFER];
+	uint8_t			 id[ID_LEN];
 
 	if (peer_id_hex == NULL || hex_decode(id, ID_LEN, peer_id_hex) != 0)
 		return (lib_err_give(lib_err(TRYST_EINVAL, "not an account ID "
 		    "(64 hex digits)"), err));
-	if (presence_status(t) != TRYST_ONLINE || presence_p2p(t) == NULL)
+	if (presence_status(t) != TRYST_ONLINE)
 		return (lib_err_give(lib_err(TRYST_ESTATE, "not online"), err));
 	if (memcmp(id, presence_id(t), ID_LEN) == 0)
 		return (lib_err_give(lib_err(TRYST_EINVAL, "that is this "
@@ -749,20 +879,15 @@ tryst_call(tryst_t *t, const char *peer_id_hex, unsigned flags,
 	c->flags = flags;
 	memcpy(c->peer_id, id, ID_LEN);
 	c->tag = ++t->last_tag;
-	memset(&m, 0, sizeof m);
-	m.type = MSG_CONNECT;
-	m.u.connect.tag = c->tag;
-	memcpy(m.u.connect.target_id, id, ID_LEN);
-	m.u.connect.offer.p = offer;
-	m.u.connect.offer.len = (flags & TRYST_CALL_RELAY_ONLY) ? 0 :
-	    (uint16_t)p2p_offer(presence_p2p(t), offer, sizeof offer);
-	if (presence_send(t, &m) != 0) {
+	if (!(flags & TRYST_CALL_RELAY_ONLY) && presence_settling(t)) {
+		c->connect_wait = 1;
+		c->timer = t->now() + CALL_SETTLE_MS;
+	} else if (send_connect(c) != 0) {
 		c->released = 1;
 		end(c, NULL);
 		return (lib_err_give(lib_err(TRYST_ENET, "cannot send CONNECT"),
 		    err));
 	}
-	c->timer = t->now() + CALL_ANSWER_MS;
 	*out = c;
 	return (0);
 }
@@ -806,8 +931,9 @@ tryst_call_accept(tryst_call_t *c, unsigned flags, tryst_error **err)
 	return (0);
 }
 
-int
-tryst_call_decline(tryst_call_t *c, tryst_error **err)
+/* DECLINE with reason (1 busy, 2 rejected). */
+static int
+decline(tryst_call_t *c, uint8_t reason, tryst_error **err)
 {
 	struct msg	 m;
 
@@ -818,11 +944,23 @@ tryst_call_decline(tryst_call_t *c, tryst_error **err)
 	memset(&m, 0, sizeof m);
 	m.type = MSG_DECLINE;
 	m.u.decline.session = c->session;
-	m.u.decline.reason = 2;
+	m.u.decline.reason = reason;
 	presence_send(c->t, &m);
 	c->session = 0;		/* nothing more to say to the server */
 	end(c, NULL);
 	return (0);
+}
+
+int
+tryst_call_decline(tryst_call_t *c, tryst_error **err)
+{
+	return (decline(c, 2, err));
+}
+
+int
+tryst_call_decline_busy(tryst_call_t *c, tryst_error **err)
+{
+	return (decline(c, 1, err));
 }
 
 void
@@ -881,11 +1019,8 @@ tryst_call_close(tryst_call_t *c)
 	}
 	c->close_wanted = 1;	/* CLOSE goes after the files */
 	if (!c->close_sent && !file_tx_pending(c) &&
-	    queue_msg(c, KIND_CLOSE, NULL, 0) == 0) {
-		c->close_sent = 1;
-		c->timer = c->t->now() + CALL_CLOSE_MS;
+	    send_close(c, c->t->now()) == 0)
 		flush(c, c->t->now());
-	}
 	return (0);
 }
 

@@ -151,8 +151,9 @@ void	 lib_notice(struct tryst *, const char *fmt, ...)
 
 struct presence;
 
-int	 presence_start(struct tryst *, tryst_status_fn, void *user,
-	    struct tryst_error **);
+/* Go online; hello_flags: HELLO_PRESENCE to be called, else 0. */
+int	 presence_start(struct tryst *, uint8_t hello_flags, tryst_status_fn,
+	    void *user, struct tryst_error **);
 void	 presence_stop(struct tryst *);
 int	 presence_status(const struct tryst *);
 /* Send on the control connection: 0, or -1 when not online. */
@@ -161,6 +162,9 @@ int	 presence_send(struct tryst *, const struct msg *);
  * identity key, the "HOST:PORT" of the control connection (else NULL). */
 const struct p2p *presence_p2p(const struct tryst *);
 const uint8_t *presence_id(const struct tryst *);
+/* 1 while online and the router's mapping service is still being asked
+ * (a few hundred milliseconds): an offer made now may lack the mapping. */
+int	 presence_settling(const struct tryst *);
 const uint8_t *presence_sk(const struct tryst *);
 const char *presence_hostport(const struct tryst *);
 

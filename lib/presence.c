@@ -49,6 +49,7 @@ struct presence {
 	int		 have_p2p;	/* while online */
 	struct portmap	 pm;		/* P on the router */
 	int		 mapping;	/* pm is in use, this spell */
+	uint8_t		 hello_flags;	/* HELLO_PRESENCE, or 0 */
 };
 
 /* Tell the app where we stand, when that changed or an error came. */
@@ -102,11 +103,14 @@ map_step(struct presence *p)
 		return;
 	else if (s == PORTMAP_NONE) {
 		unmap(p);	/* no service, or it lapsed: frees the sockets */
+		lib_due(p->t);
 		return;
 	}
 	if (!had || p->pm.held == NULL || memcmp(&p->pm.offer, &p->pm.ext,
 	    sizeof p->pm.ext) != 0)
 		p2p_map(&p->p2p, &p->pm);
+	if (!had)
+		lib_due(p->t);	/* calls waiting for the mapping go now */
 }
 
 /* The router's sockets while the search is on. */
@@ -160,12 +164,19 @@ static void
 wait_then_connect(struct presence *p, int64_t now, uint32_t ms,
     struct tryst_error *e)
 {
+	struct tryst_error	*w;
+
 	unmap(p);
 	nconn_free(p->k->c);
 	p->k->c = NULL;
 	p->phase = PHASE_WAIT;
 	p->k->timer = now + ms;
-	say(p, TRYST_CONNECTING, e);
+	w = lib_err(e->code, "%s; trying again in %u.%u s", e->message,
+	    ms / 1000, ms % 1000 / 100);
+	w->server_code = e->server_code;
+	w->retry_after_s = e->retry_after_s;
+	tryst_error_free(e);
+	say(p, TRYST_CONNECTING, w);
 }
 
 /* Stop for good: the app hears why. Returns 1 (the task is over). */
@@ -187,6 +198,8 @@ static void
 failed(struct presence *p, int64_t now, struct tryst_error *e)
 {
 	if (servers_failed(&p->sv)) {
+		lib_notice(p->t, "%s; trying %s", e->message,
+		    servers_current(&p->sv));
 		tryst_error_free(e);
 		connect_now(p, now);
 		return;
@@ -243,7 +256,7 @@ hello(struct presence *p, int64_t now)
 {
 	struct msg	 m;
 
-	auth_hello(&p->auth, nconn_challenge(p->k->c)->nonce, HELLO_PRESENCE,
+	auth_hello(&p->auth, nconn_challenge(p->k->c)->nonce, p->hello_flags,
 	    &m);
 	send_msg(p, &m, now);
 	p->phase = PHASE_HELLO;
@@ -254,6 +267,9 @@ hello(struct presence *p, int64_t now)
 static int
 goaway(struct presence *p, const struct msg *m, int64_t now)
 {
+	static const char *why[] = { "is shutting down", "replaced this "
+	    "connection with a newer one of this account", "closed an idle "
+	    "connection", "is overloaded", "revoked this registration" };
 	uint64_t	 ms = (uint64_t)m->u.goaway.reconnect_after_s * 1000;
 
 	switch (m->u.goaway.reason) {
@@ -277,8 +293,10 @@ goaway(struct presence *p, const struct msg *m, int64_t now)
 		break;
 	}
 	ms += ms > 0 ? randombytes_uniform((uint32_t)ms + 1) : 0;
-	wait_then_connect(p, now, (uint32_t)ms, lib_err(TRYST_ENET, "the "
-	    "server is going away (reason %u)", m->u.goaway.reason));
+	wait_then_connect(p, now, (uint32_t)ms, m->u.goaway.reason <
+	    nitems(why) ? lib_err(TRYST_ENET, "the server %s",
+	    why[m->u.goaway.reason]) : lib_err(TRYST_ENET, "the server is "
+	    "going away (reason %u)", m->u.goaway.reason));
 	return (0);
 }
 
@@ -453,8 +471,8 @@ load(struct tryst *t, struct presence *p)
 
 /* Go online; see tryst.h. */
 int
-presence_start(struct tryst *t, tryst_status_fn fn, void *user,
-    struct tryst_error **err)
+presence_start(struct tryst *t, uint8_t hello_flags, tryst_status_fn fn,
+    void *user, struct tryst_error **err)
 {
 	struct presence		*p;
 	struct tryst_error	*e;
@@ -471,6 +489,7 @@ presence_start(struct tryst *t, tryst_status_fn fn, void *user,
 	}
 	p->fn = fn;
 	p->user = user;
+	p->hello_flags = hello_flags;
 	p->status = TRYST_CONNECTING;
 	randombytes_buf(&p->nonce, sizeof p->nonce);
 	p->k = lib_task_add(t, presence_step, p, presence_free);
@@ -507,7 +526,14 @@ int
 tryst_go_online(tryst_t *t, tryst_status_fn fn, void *user,
     tryst_error **err)
 {
-	return (presence_start(t, fn, user, err));
+	return (presence_start(t, HELLO_PRESENCE, fn, user, err));
+}
+
+int
+tryst_go_online_outgoing(tryst_t *t, tryst_status_fn fn, void *user,
+    tryst_error **err)
+{
+	return (presence_start(t, 0, fn, user, err));
 }
 
 void
@@ -543,6 +569,15 @@ presence_p2p(const struct tryst *t)
 
 	return (p != NULL && p->phase == PHASE_ONLINE && p->have_p2p ?
 	    &p->p2p : NULL);
+}
+
+int
+presence_settling(const struct tryst *t)
+{
+	const struct presence	*p = t->presence;
+
+	return (p != NULL && p->phase == PHASE_ONLINE && p->mapping &&
+	    p->pm.held == NULL);
 }
 
 const uint8_t *
