@@ -490,18 +490,21 @@ call_fds(const struct task *k, struct pollfd *pfd, int max)
 {
 	const struct tryst_call	*c = k->data;
 	unsigned		 ev;
+	int			 more;
 
 	if (c->race != NULL)
 		return (race_fds(c->race, pfd, max));
 	if (c->state != TRYST_CALL_OPEN || max < 1)
 		return (0);
+	/* Files to send wait for room, as what is queued does. */
+	more = c->outlen > 0 || c->txq != NULL;
 	pfd[0].fd = path_fd(c);
 	if (c->relay != NULL) {
 		ev = nconn_events(c->relay) | NCONN_READ;
 		pfd[0].events = (short)(((ev & NCONN_READ) ? POLLIN : 0) |
-		    ((ev & NCONN_WRITE) || c->outlen > 0 ? POLLOUT : 0));
+		    ((ev & NCONN_WRITE) || more ? POLLOUT : 0));
 	} else
-		pfd[0].events = POLLIN | (c->outlen > 0 ? POLLOUT : 0);
+		pfd[0].events = POLLIN | (more ? POLLOUT : 0);
 	return (1);
 }
 
@@ -707,6 +710,8 @@ start_race(struct tryst_call *c, const struct vb *offer,
 static void
 caller_control(struct tryst_call *c, const struct msg *m)
 {
+	struct tryst_error	*e;
+
 	if (m->type == MSG_DECLINED) {
 		end(c, lib_err(TRYST_ESERVER, "declined%s",
 		    m->u.declined.reason == 1 ? " (busy)" :
@@ -714,12 +719,13 @@ caller_control(struct tryst_call *c, const struct msg *m)
 		return;
 	}
 	if (m->type == MSG_ERROR) {
-		end(c, m->u.error.code == ERR_OFFLINE ? lib_err(TRYST_ESERVER,
+		e = m->u.error.code == ERR_OFFLINE ? lib_err(TRYST_ESERVER,
 		    "the peer is not online") : m->u.error.code ==
 		    ERR_TIMEOUT ? lib_err(TRYST_ESERVER, "the peer did not "
-		    "answer") : lib_err_server(m));
-		if (c->why != NULL)
-			c->why->server_code = m->u.error.code;
+		    "answer") : lib_err_server(m);
+		if (e != NULL)
+			e->server_code = m->u.error.code;
+		end(c, e);
 		return;
 	}
 	c->session = m->u.answer.session;
