@@ -35,7 +35,9 @@ struct file_tx {
 	char		*name;		/* as offered: the base name */
 	uint64_t	 size, sent;
 	int		 offered;
+	int		 hashed;	/* hash holds the final hash */
 	crypto_generichash_state st;
+	uint8_t		 hash[32];
 	tryst_file_fn	 fn;
 	void		*user;
 };
@@ -115,7 +117,7 @@ tryst_call_send_file(tryst_call_t *c, const char *path, tryst_file_fn fn,
 static int
 tx_piece(tryst_call_t *c, struct file_tx *f)
 {
-	uint8_t	 buf[FILE_CHUNK], head[10], hash[32];
+	uint8_t	 buf[FILE_CHUNK], head[10];
 	ssize_t	 n;
 
 	if (!f->offered) {
@@ -143,8 +145,12 @@ tx_piece(tryst_call_t *c, struct file_tx *f)
 		    f->size, NULL);
 		return (1);
 	}
-	crypto_generichash_final(&f->st, hash, sizeof hash);
-	if (call_queue(c, KIND_FILE_END, hash, sizeof hash, NULL, 0) != 0)
+	/* Once only: a full window means trying again later. */
+	if (!f->hashed)
+		crypto_generichash_final(&f->st, f->hash, sizeof f->hash);
+	f->hashed = 1;
+	if (call_queue(c, KIND_FILE_END, f->hash, sizeof f->hash, NULL,
+	    0) != 0)
 		return (0);
 	tell(c, f->fn, f->user, TRYST_FILE_DONE, f->name, f->sent, f->size,
 	    NULL);
