@@ -66,7 +66,9 @@ key=$("$TRYSTCTL" -c "$tmp/trystd.conf" pubkeys) ||
 # Under ASan the library needs the runtime loaded first; Python's own
 # allocations are not ours to report.
 preload=
-if ldd "$LIBTRYST" | grep -q libasan; then
+# Not ldd | grep -q: grep leaving early can kill ldd with SIGPIPE,
+# and pipefail then says no (a run without the preload, seen once).
+if [[ "$(ldd "$LIBTRYST" 2>/dev/null)" == *libasan* ]]; then
 	preload=$(gcc -print-file-name=libasan.so)
 fi
 TRYST_HOSTPORT=127.0.0.1:$port TRYST_SERVER_KEY=$key \

@@ -189,7 +189,9 @@ pm_library() {
 		info "FAILED: the library's check needs LIBTRYST and python3"
 		return 1
 	fi
-	if ldd "$LIBTRYST" | grep -q libasan; then
+	# Not ldd | grep -q: grep leaving early can kill ldd with SIGPIPE,
+	# and pipefail then says no (a run without the preload, seen once).
+	if [[ "$(ldd "$LIBTRYST" 2>/dev/null)" == *libasan* ]]; then
 		preload=$(gcc -print-file-name=libasan.so)
 	fi
 	ip netns exec "tn-h1-$sfx" env LIBTRYST="$LIBTRYST" \
