@@ -156,6 +156,7 @@ connect_now(struct presence *p, int64_t now)
 	p->k->timer = -1;
 	p->phase = PHASE_CONNECT;
 	nconn_step(p->k->c, now);
+	lib_due(p->t);	/* refused at once: no descriptor, no deadline */
 }
 
 /* Close the connection and wait ms before connecting again (a new

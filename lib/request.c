@@ -94,9 +94,11 @@ finish(struct tryst *t, struct request *r, struct tryst_error *e)
 	return (1);
 }
 
-/* Connect to the current server. */
+/* Connect to the current server. A connect refused at once leaves no
+ * descriptor and no deadline: the next pass must come at once. */
 static void
-connect_now(struct task *k, struct request *r, int64_t now)
+connect_now(struct tryst *t, struct task *k, struct request *r,
+    int64_t now)
 {
 	nconn_free(k->c);
 	k->c = nconn_start(servers_current(&r->sv), 2, r->check_pk ?
@@ -104,6 +106,7 @@ connect_now(struct task *k, struct request *r, int64_t now)
 	k->timer = -1;
 	r->phase = PHASE_CONNECT;
 	nconn_step(k->c, now);
+	lib_due(t);
 }
 
 /* The current server cannot serve (e says why): the next one, or the end
@@ -116,7 +119,7 @@ next_server(struct tryst *t, struct task *k, struct request *r, int64_t now,
 		return (finish(t, r, e));
 	lib_notice(t, "%s; trying %s", e->message, servers_current(&r->sv));
 	tryst_error_free(e);
-	connect_now(k, r, now);
+	connect_now(t, k, r, now);
 	return (0);
 }
 
@@ -288,7 +291,7 @@ launch(struct tryst *t, struct request *r)
 {
 	servers_round(&r->sv);
 	r->k = lib_task_add(t, request_step, r, request_free);
-	connect_now(r->k, r, t->now());
+	connect_now(t, r->k, r, t->now());
 }
 
 /* Start a request; see lib.h. */

@@ -6,10 +6,15 @@
  * wrong order, bad arguments, a state folder that is not made until set-up
  * writes to it.
  */
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -231,6 +236,68 @@ START_TEST(test_account_checks)
 }
 END_TEST
 
+/* A loopback port bound by fd but not listening: a connect to it is
+ * refused at once. */
+static int
+refusing_port(int *fd)
+{
+	struct sockaddr_in	 sin;
+	socklen_t		 len = sizeof sin;
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_ne(*fd = socket(AF_INET, SOCK_STREAM, 0), -1);
+	ck_assert_int_eq(bind(*fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	ck_assert_int_eq(getsockname(*fd, (struct sockaddr *)&sin, &len), 0);
+	return (ntohs(sin.sin_port));
+}
+
+struct done {
+	int	 called;
+	int	 code;
+};
+
+static void
+on_done(tryst_t *t, const tryst_error *e, void *user)
+{
+	struct done	*d = user;
+
+	(void)t;
+	d->called++;
+	d->code = tryst_error_code(e);
+}
+
+/* A connection refused inside connect() leaves no descriptor and no
+ * deadline: the next server must still be tried on the next pass, and the
+ * request end, rather than the loop wait for nothing (the same holds for
+ * staying online, whose reconnect after a killed server stalled so). */
+START_TEST(test_refused_at_once)
+{
+	tryst_t		*t = ctx_new();
+	struct done	 d = { 0, 0 };
+	char		 dir[] = "/tmp/tryst-lib.XXXXXX", servers[64];
+	int		 fd1, fd2, i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(tryst_state_dir(t, dir, NULL), 0);
+	snprintf(servers, sizeof servers, "127.0.0.1:%d,127.0.0.1:%d",
+	    refusing_port(&fd1), refusing_port(&fd2));
+	ck_assert_int_eq(tryst_setup(t, servers, NULL, NULL, on_done, &d,
+	    NULL), 0);
+	for (i = 0; i < 10 && d.called == 0; i++) {
+		ck_assert_int_eq(tryst_timeout_ms(t), 0);
+		ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	}
+	ck_assert_int_eq(d.called, 1);
+	ck_assert_int_eq(d.code, TRYST_ENET);
+	tryst_destroy(t);
+	close(fd1);
+	close(fd2);
+	rmdir(dir);
+}
+END_TEST
+
 static Suite *
 lib_suite(void)
 {
@@ -241,6 +308,7 @@ lib_suite(void)
 	tcase_add_test(tc, test_idle);
 	tcase_add_test(tc, test_tasks);
 	tcase_add_test(tc, test_account_checks);
+	tcase_add_test(tc, test_refused_at_once);
 	suite_add_tcase(s, tc);
 	return (s);
 }
