@@ -167,7 +167,7 @@ wait_then_connect(struct presence *p, int64_t now, uint32_t ms,
 {
 	struct tryst_error	*w;
 
-	unmap(p);
+	drop_online(p);
 	nconn_free(p->k->c);
 	p->k->c = NULL;
 	p->phase = PHASE_WAIT;
@@ -203,6 +203,8 @@ failed(struct presence *p, int64_t now, struct tryst_error *e)
 		    servers_current(&p->sv));
 		tryst_error_free(e);
 		connect_now(p, now);
+		/* Not online until the next WELCOME, which the app hears. */
+		say(p, TRYST_CONNECTING, NULL);
 		return;
 	}
 	wait_then_connect(p, now, servers_backoff_ms(&p->sv), e);

@@ -483,6 +483,24 @@ if listen bob; then
 	    "$tmp/bob.listen.err" &&
 	    ok "tryst listen came back online after trystd restarted" ||
 	    fail "no reconnect after a restart: $(tail -n 3 "$tmp/bob.listen.err")"
+	# Killed without GOAWAY and down a while: refused connects, then
+	# back once it is up (a connect refused at once once stalled it).
+	kill -9 "$trystd_pid"
+	wait "$trystd_pid" 2>/dev/null
+	for ((i = 0; i < 50; i++)); do
+		grep -q "Connection refused; trying again" \
+		    "$tmp/bob.listen.err" && break
+		sleep 0.1
+	done
+	trystd_up
+	for ((i = 0; i < 200; i++)); do
+		[ "$(onlines "$tmp/bob.listen.out")" -ge 3 ] && break
+		sleep 0.1
+	done
+	[ "$i" -lt 200 ] &&
+	    ok "tryst listen came back online after trystd was killed -9" \
+	    "and refused connections for a while" ||
+	    fail "no reconnect after kill -9: $(tail -n 3 "$tmp/bob.listen.err")"
 	# A newer listen of the account replaces it, and it stops for good.
 	mkdir -p "$tmp/bob.inbox2"
 	TRYST_HOME="$tmp/bob" "$TRYST" listen --dir "$tmp/bob.inbox2" \
