@@ -598,7 +598,10 @@ race_deadline(const struct race *r)
 	for (i = 0; i < RACE_SLOTS; i++) {
 		if (r->s[i].state == SLOT_FREE)
 			continue;
-		if (r->s[i].state != SLOT_CONNECTING && r->s[i].when < when)
+		/* A spare's when is its connect's, or 0: stale, and it
+		 * waits on nothing but the handshake ahead of it. */
+		if (r->s[i].state != SLOT_CONNECTING &&
+		    r->s[i].state != SLOT_SPARE && r->s[i].when < when)
 			when = r->s[i].when;
 		if (r->s[i].relay != NULL &&
 		    (d = nconn_deadline(r->s[i].relay)) != -1 && d < when)
