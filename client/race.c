@@ -506,7 +506,8 @@ slot_step(struct race *r, struct slot *sl, int64_t now)
 		connect_done(r, sl, now);
 		break;
 	case SLOT_RETRY:
-		if (now >= sl->when)
+		/* Not at the end of the direct time: direct_over drops it. */
+		if (now >= sl->when && now < r->direct_end)
 			slot_connect(r, sl, now);
 		break;
 	case SLOT_JOINING:
