@@ -348,7 +348,7 @@ START_TEST(test_callee_first_wins)
 	ck_assert_int_eq(race_take(r, &s, &fd, &(struct nconn *){ NULL },
 	    desc, sizeof desc), 0);
 	ck_assert_int_eq(fd, io.accept_q[1]);
-	ck_assert_str_eq(desc, "direct [::]:0");	/* AF_UNIX: no address */
+	ck_assert_str_eq(desc, "direct [::]:0");	/* AF_UNIX: no addr */
 	ck_assert_int_eq(race_take(r, &s, &fd, &(struct nconn *){ NULL },
 	    desc, sizeof desc), -1);		/* once */
 	race_free(r);
