@@ -874,6 +874,20 @@ struct race_cfg {
 	char		 relay_at[PROTO_MAX_RELAY + 8];	/* "" none */
 	uint8_t		 relay_token[16];
 	uint8_t		 sign_pk[32];	/* the relay's key, pinned */
+	/*
+	 * The effects, for tests to fake; NULL: the real ones. dial starts
+	 * a connect to c from port: a descriptor, connecting or connected,
+	 * or -1. dialed: 1 its connect finished, 0 not yet, -1 it failed.
+	 * accept: a connection waiting on listener lfd, or -1. join: a
+	 * connection to the relay at at, never NULL (nconn_start's).
+	 * io_arg goes to each.
+	 */
+	int		(*dial)(void *, const struct cand *c, uint16_t port);
+	int		(*dialed)(void *, int fd);
+	int		(*accept)(void *, int lfd);
+	struct nconn	*(*join)(void *, const char *at,
+			    const uint8_t sign_pk[32], int64_t now);
+	void		*io_arg;
 };
 
 /* Start: dial the peer's candidates that reach_check allows, in the

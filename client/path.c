@@ -34,6 +34,7 @@ path_direct(struct path *p, int fd)
 	p->fd = fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	memset(&c, 0, sizeof c);
+	memset(&ss, 0, sizeof ss);	/* getpeername may fail */
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
 	    ss.ss_family == AF_INET) {
 		c.family = 4;

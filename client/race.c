@@ -7,6 +7,8 @@
  * 2, then 3) or the callee (preamble and message 1, then 2, then 3); and
  * join the relay when no direct path came up in time, or at once when
  * there is none to try. The first handshake to finish is the session.
+ * Its effects (dial, accept, join the relay) go through race_cfg, where
+ * tests put fakes.
  *
  * The CLI's p2p_call and p2p_answer poll around it; libtryst steps it
  * from the app's loop. Handshake messages are a few hundred bytes on a
@@ -94,24 +96,64 @@ slot_free(struct slot *sl)
 	sl->fd = -1;
 }
 
+/* The real dial: a non-blocking connect to c from port P. */
+static int
+real_dial(void *arg, const struct cand *c, uint16_t port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = path_cand_sa(c, &ss);
+	int			 fd;
+
+	(void)arg;
+	if ((fd = path_socket(ss.ss_family, port)) == -1)
+		return (-1);
+	if (connect(fd, (struct sockaddr *)&ss, len) == 0 ||
+	    errno == EINPROGRESS)
+		return (fd);
+	close(fd);
+	return (-1);
+}
+
+/* Has fd's connect finished: 1 connected, 0 not yet, -1 failed. */
+static int
+real_dialed(void *arg, int fd)
+{
+	int		 error = 0;
+	socklen_t	 len = sizeof error;
+	struct pollfd	 pfd = { .fd = fd, .events = POLLOUT };
+
+	(void)arg;
+	if (poll(&pfd, 1, 0) == 0)
+		return (0);
+	return (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 &&
+	    error == 0 ? 1 : -1);
+}
+
+/* A connection waiting on a listener, or -1. */
+static int
+real_accept(void *arg, int lfd)
+{
+	(void)arg;
+	return (accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC));
+}
+
+/* A TLS connection to the relay, checked like every other. */
+static struct nconn *
+real_join(void *arg, const char *at, const uint8_t sign_pk[32], int64_t now)
+{
+	(void)arg;
+	return (nconn_start(at, 2, sign_pk, -1, now));
+}
+
 /* Start (or restart) an outgoing connect from P. */
 static void
 slot_connect(struct race *r, struct slot *sl, int64_t now)
 {
-	struct sockaddr_storage	 ss;
-	socklen_t		 len = path_cand_sa(&sl->c, &ss);
-
 	sl->state = SLOT_RETRY;
 	sl->when = now + P2P_RETRY_MS;
-	if ((sl->fd = path_socket(ss.ss_family, r->cfg.p->port)) == -1)
-		return;
-	if (connect(sl->fd, (struct sockaddr *)&ss, len) == 0 ||
-	    errno == EINPROGRESS) {
+	if ((sl->fd = r->cfg.dial(r->cfg.io_arg, &sl->c,
+	    r->cfg.p->port)) != -1)
 		sl->state = SLOT_CONNECTING;
-		return;
-	}
-	close(sl->fd);
-	sl->fd = -1;
 }
 
 /* Write a handshake message whole, or fail the slot: 0 or -1. */
@@ -286,14 +328,11 @@ direct_desc(struct slot *sl)
 static void
 connect_done(struct race *r, struct slot *sl, int64_t now)
 {
-	int		 error = 0;
-	socklen_t	 len = sizeof error;
-	struct pollfd	 pfd = { .fd = sl->fd, .events = POLLOUT };
+	int	 rv;
 
-	if (poll(&pfd, 1, 0) == 0)
+	if ((rv = r->cfg.dialed(r->cfg.io_arg, sl->fd)) == 0)
 		return;			/* still connecting */
-	if (getsockopt(sl->fd, SOL_SOCKET, SO_ERROR, &error, &len) == 0 &&
-	    error == 0) {
+	if (rv == 1) {
 		direct_desc(sl);
 		if (slot_opened(r, sl, now) != 0)
 			slot_free(sl);
@@ -313,9 +352,8 @@ take_accepted(struct race *r, int64_t now)
 	int		 i, fd;
 
 	for (i = 0; i < 2; i++) {
-		while (r->cfg.p->lfd[i] != -1 && (fd = accept4(
-		    r->cfg.p->lfd[i], NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC)) != -1) {
+		while (r->cfg.p->lfd[i] != -1 && (fd = r->cfg.accept(
+		    r->cfg.io_arg, r->cfg.p->lfd[i])) != -1) {
 			if ((sl = slot_new(r, SLOT_SPARE)) == NULL) {
 				close(fd);
 				continue;
@@ -338,7 +376,8 @@ join_relay(struct race *r, int64_t now)
 	if (*r->cfg.relay_at == '\0' ||
 	    (sl = slot_new(r, SLOT_JOINING)) == NULL)
 		return;
-	sl->relay = nconn_start(r->cfg.relay_at, 2, r->cfg.sign_pk, -1, now);
+	sl->relay = r->cfg.join(r->cfg.io_arg, r->cfg.relay_at,
+	    r->cfg.sign_pk, now);
 	snprintf(sl->desc, sizeof sl->desc, "relay");
 	sl->when = now + P2P_RELAY_MS;
 	sl->stage = 0;
@@ -397,6 +436,14 @@ race_new(const struct race_cfg *cfg, const struct cand *peer, int npeer,
 	int		 i, n = 0;
 
 	r->cfg = *cfg;
+	if (r->cfg.dial == NULL)
+		r->cfg.dial = real_dial;
+	if (r->cfg.dialed == NULL)
+		r->cfg.dialed = real_dialed;
+	if (r->cfg.accept == NULL)
+		r->cfg.accept = real_accept;
+	if (r->cfg.join == NULL)
+		r->cfg.join = real_join;
 	r->state = RACE_RUNNING;
 	r->direct_end = now + P2P_DIRECT_MS;
 	for (i = 0; i < RACE_SLOTS; i++)
@@ -459,7 +506,8 @@ slot_step(struct race *r, struct slot *sl, int64_t now)
 		connect_done(r, sl, now);
 		break;
 	case SLOT_RETRY:
-		if (now >= sl->when)
+		/* Not at the end of the direct time: direct_over drops it. */
+		if (now >= sl->when && now < r->direct_end)
 			slot_connect(r, sl, now);
 		break;
 	case SLOT_JOINING:
@@ -551,7 +599,10 @@ race_deadline(const struct race *r)
 	for (i = 0; i < RACE_SLOTS; i++) {
 		if (r->s[i].state == SLOT_FREE)
 			continue;
-		if (r->s[i].state != SLOT_CONNECTING && r->s[i].when < when)
+		/* A spare's when is its connect's, or 0: stale, and it
+		 * waits on nothing but the handshake ahead of it. */
+		if (r->s[i].state != SLOT_CONNECTING &&
+		    r->s[i].state != SLOT_SPARE && r->s[i].when < when)
 			when = r->s[i].when;
 		if (r->s[i].relay != NULL &&
 		    (d = nconn_deadline(r->s[i].relay)) != -1 && d < when)
