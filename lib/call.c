@@ -59,6 +59,8 @@ struct tryst_call {
 	uint64_t	 session;
 	int64_t		 timer;		/* answer, close; -1 none */
 	int64_t		 ended_at;	/* ENDED came while open; or 0 */
+	int64_t		 gone_until;	/* hung up ringing: kept until then
+					   to END a session an ANSWER makes */
 	uint8_t		 ended_why;	/* its why */
 	long		 outq;		/* our unsent bytes at the last look */
 	struct p2p	 nop;		/* no direct paths: relay only */
@@ -132,6 +134,11 @@ end(struct tryst_call *c, struct tryst_error *why)
 		m.u.end.session = c->session;
 		presence_send(c->t, &m);
 	}
+	/* Our CONNECT is out and unanswered: the server may still make a
+	 * session for it, which call_control then ENDs. */
+	if (c->initiator && c->session == 0 && !c->ended_by_server &&
+	    c->state == TRYST_CALL_RINGING && !c->connect_wait)
+		c->gone_until = c->timer;
 	race_free(c->race);
 	c->race = NULL;
 	file_tx_free(c, why, 0);
@@ -413,7 +420,7 @@ open_step(struct tryst_call *c, int64_t now)
 		end(c, NULL);
 		return;
 	}
-	if (c->close_sent && now >= c->timer && !output_moved(c, now)) {
+	if (c->close_sent && !output_moved(c, now) && now >= c->timer) {
 		end(c, lib_err(TRYST_ENET, "the peer did not say goodbye"));
 		return;
 	}
@@ -481,7 +488,8 @@ call_step(struct tryst *t, struct task *k, int64_t now)
 		open_step(c, now);
 		break;
 	}
-	return (c->state == TRYST_CALL_ENDED && c->released);
+	return (c->state == TRYST_CALL_ENDED && c->released &&
+	    (c->gone_until == 0 || now >= c->gone_until));
 }
 
 /* The descriptors a call waits on. */
@@ -693,7 +701,8 @@ start_race(struct tryst_call *c, const struct vb *offer,
 	memcpy(cfg.relay_token, token, 16);
 	memcpy(cfg.sign_pk, c->t->sign_pk, 32);
 	len = relay->len < sizeof given - 1 ? relay->len : sizeof given - 1;
-	memcpy(given, relay->p, len);
+	if (len > 0)			/* tryst/1: none, p NULL */
+		memcpy(given, relay->p, len);
 	given[len] = '\0';
 	if (servers_relay_at(len > 0 ? given : NULL, presence_hostport(c->t),
 	    cfg.relay_at, sizeof cfg.relay_at, &cause) != 0) {
@@ -713,6 +722,7 @@ caller_control(struct tryst_call *c, const struct msg *m)
 	struct tryst_error	*e;
 
 	if (m->type == MSG_DECLINED) {
+		c->ended_by_server = 1;
 		end(c, lib_err(TRYST_ESERVER, "declined%s",
 		    m->u.declined.reason == 1 ? " (busy)" :
 		    m->u.declined.reason == 2 ? " (rejected)" : ""));
@@ -723,8 +733,8 @@ caller_control(struct tryst_call *c, const struct msg *m)
 		    "the peer is not online") : m->u.error.code ==
 		    ERR_TIMEOUT ? lib_err(TRYST_ESERVER, "the peer did not "
 		    "answer") : lib_err_server(m);
-		if (e != NULL)
-			e->server_code = m->u.error.code;
+		e->server_code = m->u.error.code;	/* before the callback */
+		c->ended_by_server = 1;
 		end(c, e);
 		return;
 	}
@@ -775,9 +785,11 @@ incoming(struct tryst *t, const struct msg *m)
 	}
 	memcpy(c->token, m->u.incoming.relay_token, 16);
 	c->offer_len = m->u.incoming.offer.len;
-	memcpy(c->offer, m->u.incoming.offer.p, c->offer_len);
-	c->relay_len = m->u.incoming.relay.len;
-	memcpy(c->relay_given, m->u.incoming.relay.p, c->relay_len);
+	if (c->offer_len > 0)
+		memcpy(c->offer, m->u.incoming.offer.p, c->offer_len);
+	c->relay_len = m->u.incoming.relay.len;	/* tryst/1: none, p NULL */
+	if (c->relay_len > 0)
+		memcpy(c->relay_given, m->u.incoming.relay.p, c->relay_len);
 	t->incoming_fn(t, c, t->incoming_user);
 }
 
@@ -786,12 +798,23 @@ void
 call_control(struct tryst *t, const struct msg *m)
 {
 	struct tryst_call	*c;
+	struct msg		 out;
 
 	if (m->type == MSG_INCOMING) {
 		incoming(t, m);
 		return;
 	}
 	for (c = t->calls; c != NULL; c = c->next) {
+		if (c->state == TRYST_CALL_ENDED && c->gone_until != 0 &&
+		    m->type == MSG_ANSWER && m->u.answer.tag == c->tag) {
+			memset(&out, 0, sizeof out);	/* we hung up */
+			out.type = MSG_END;
+			out.u.end.session = m->u.answer.session;
+			presence_send(t, &out);
+			c->gone_until = 0;
+			lib_due(t);
+			return;
+		}
 		if (c->state == TRYST_CALL_ENDED)
 			continue;
 		if (c->initiator && c->session == 0 && ((m->type ==

@@ -9,9 +9,8 @@
  * direct path, whose other end the test speaks on) or a TLS connection
  * over memory BIOs that never opens (the relay). The clock is the test's.
  *
- * Cases that show a defect of call.c not yet fixed are in a list of
- * their own, built only with -DCALL_KNOWN_DEFECTS (meson configure
- * -Dc_args=-DCALL_KNOWN_DEFECTS); see the comment above each.
+ * The cases named test_defect_* are regression tests of defects of
+ * call.c that they found; each fails on the code before its fix.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -840,7 +839,6 @@ START_TEST(test_caller_refused)
 	ck_assert_int_eq(last_state(), TRYST_CALL_ENDED);
 	ck_assert_int_eq(seen.code[seen.n - 1], TRYST_ESERVER);
 	ck_assert_str_eq(seen.message[seen.n - 1], "the peer is not online");
-	/* Set after the callback: test_defect_server_code_late. */
 	ck_assert_int_eq(tryst_error_server_code(tryst_call_error(c)),
 	    ERR_OFFLINE);
 	tryst_call_release(c);
@@ -1187,9 +1185,8 @@ START_TEST(test_control_lost)
 }
 END_TEST
 
-#ifdef CALL_KNOWN_DEFECTS
 /*
- * DEFECT (call.c, not fixed here): a caller that releases (or hangs up)
+ * DEFECT (fixed): a caller that releases (or hangs up)
  * a ringing call before the ANSWER says nothing to the server, which
  * still connects the callee: the ANSWER that follows finds no call (it
  * is ENDED, or freed already) and no END goes for its session, so the
@@ -1211,7 +1208,7 @@ START_TEST(test_defect_released_then_answer)
 END_TEST
 
 /*
- * DEFECT (call.c, not fixed here): a tryst/1 server sends INCOMING and
+ * DEFECT (fixed): a tryst/1 server sends INCOMING and
  * ANSWER without a relay field (p NULL, len 0), and an empty offer
  * likewise; incoming() memcpy's from both, start_race() from the relay:
  * memcpy(dst, NULL, 0), undefined, which UBSan reports and, halting on
@@ -1259,7 +1256,7 @@ START_TEST(test_defect_tryst1_answer)
 END_TEST
 
 /*
- * DEFECT (call.c, not fixed here): caller_control sets the server code
+ * DEFECT (fixed): caller_control sets the server code
  * of "the peer is not online" (ERR_OFFLINE) and "the peer did not
  * answer" (ERR_TIMEOUT) on c->why after end() has run the state
  * callback, which so sees tryst_error_server_code 0; tryst_call_error
@@ -1284,7 +1281,7 @@ START_TEST(test_defect_server_code_late)
 END_TEST
 
 /*
- * DEFECT (call.c, not fixed here): CALL_CLOSE_MS is the wait for the
+ * DEFECT (fixed): CALL_CLOSE_MS is the wait for the
  * peer's CLOSE "from the last time our output moved", but send_close
  * sets outq to -1 and output_moved is only asked once the timer is due:
  * that first look always sees a change, restarts the timer, and a peer
@@ -1304,7 +1301,6 @@ START_TEST(test_defect_close_wait_doubled)
 	tryst_call_release(c);
 }
 END_TEST
-#endif
 
 static Suite *
 call_suite(void)
@@ -1330,8 +1326,7 @@ call_suite(void)
 	tcase_add_test(tc, test_settle_wait);
 	tcase_add_test(tc, test_control_lost);
 	suite_add_tcase(s, tc);
-#ifdef CALL_KNOWN_DEFECTS
-	tc = tcase_create("known-defects");
+	tc = tcase_create("defects");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_defect_released_then_answer);
 	tcase_add_test(tc, test_defect_tryst1_incoming);
@@ -1339,7 +1334,6 @@ call_suite(void)
 	tcase_add_test(tc, test_defect_server_code_late);
 	tcase_add_test(tc, test_defect_close_wait_doubled);
 	suite_add_tcase(s, tc);
-#endif
 	return (s);
 }
 
