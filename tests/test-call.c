@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1302,6 +1304,58 @@ START_TEST(test_defect_close_wait_doubled)
 }
 END_TEST
 
+/*
+ * DEFECT (fixed): a file whose last piece fills the window has its
+ * FILE_END refused for room; the retry finalised the BLAKE2b state a
+ * second time and sent that, and the receiver refused the file ("the
+ * hash does not match"). 12 pieces of 16 KiB after the offer fill the
+ * 256 KiB queue so that FILE_END (room for a full frame) waits.
+ */
+START_TEST(test_defect_file_end_full_window)
+{
+	tryst_call_t	*c = open_call(0);
+	crypto_generichash_state st;
+	uint8_t		 data[12 * 16384], want[32], buf[16384];
+	char		 path[300], *cause = NULL;
+	size_t		 got = 0;
+	ssize_t		 n;
+	int		 fd, r, ended = 0, i;
+
+	randombytes_buf(data, sizeof data);
+	crypto_generichash(want, sizeof want, data, sizeof data, NULL, 0);
+	snprintf(path, sizeof path, "%s/f", dir);
+	ck_assert_int_ne(fd = open(path, O_WRONLY | O_CREAT, 0600), -1);
+	ck_assert_int_eq(write(fd, data, sizeof data), (ssize_t)sizeof data);
+	close(fd);
+	ck_assert_int_eq(tryst_call_send_file(c, path, NULL, NULL, NULL), 0);
+	crypto_generichash_init(&st, NULL, 0, 32);
+	for (i = 0; i < 1000 && !ended; i++) {
+		process();
+		while ((r = session_take(&peer.s, &cause)) == 1) {
+			if (peer.s.pt[0] == KIND_FILE_DATA) {
+				crypto_generichash_update(&st, peer.s.pt + 1,
+				    peer.s.ptlen - 1);
+				got += peer.s.ptlen - 1;
+			} else if (peer.s.pt[0] == KIND_FILE_END) {
+				ck_assert_uint_eq(peer.s.ptlen, 33);
+				ck_assert_mem_eq(peer.s.pt + 1, want, 32);
+				ended = 1;
+			}
+		}
+		ck_assert_int_eq(r, 2);
+		if ((n = recv(peer.fd, buf, sizeof buf, MSG_DONTWAIT)) > 0)
+			session_input(&peer.s, buf, (size_t)n);
+	}
+	ck_assert(ended);
+	ck_assert_uint_eq(got, sizeof data);
+	crypto_generichash_final(&st, want, sizeof want);
+	crypto_generichash(buf, 32, data, sizeof data, NULL, 0);
+	ck_assert_mem_eq(want, buf, 32);
+	unlink(path);
+	tryst_call_release(c);
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -1333,6 +1387,7 @@ call_suite(void)
 	tcase_add_test(tc, test_defect_tryst1_answer);
 	tcase_add_test(tc, test_defect_server_code_late);
 	tcase_add_test(tc, test_defect_close_wait_doubled);
+	tcase_add_test(tc, test_defect_file_end_full_window);
 	suite_add_tcase(s, tc);
 	return (s);
 }
