@@ -1,18 +1,13 @@
 /*
- * account.c -- the account commands: register, verify, whoami.
+ * account.c -- the account commands over libtryst: register, verify,
+ * whoami (tryst_check_account) and delete-account
+ * (tryst_delete_account). Arguments and printing; the library does the
+ * rest.
  */
-#include <sys/types.h>
-
-#include <arpa/inet.h>
-
 #include <err.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-#include <sodium.h>
 
 #include "client.h"
 
@@ -78,120 +73,97 @@ account_verify(int argc, char **argv)
 	return (rc);
 }
 
+/* The library's notices (a server failed, a renewal did not verify). */
+static void
+account_notice(tryst_t *t, const char *text, void *user)
+{
+	(void)t, (void)user;
+	warnx("%s", text);
+}
+
 /* Print who this device is, from the stored credential. */
 static void
-whoami_print(const struct tryst_ctx *c, const struct cred *cr)
+whoami_print(tryst_t *t)
 {
-	char	 id[2 * ID_LEN + 1], t1[32], t2[32];
+	char	*number, *id, *server, *key, t1[32], t2[32];
 
-	hex_encode(id, cr->id, ID_LEN);
+	number = tryst_account_number(t);
+	id = tryst_account_id(t);
+	server = tryst_account_servers(t);
+	key = tryst_account_server_key(t);
 	printf("number: %s\nid: %s\nserver: %s\nserver key: %s\n"
 	    "credential created: %s\ncredential expires: %s\n",
-	    c->conf.number, id, c->conf.server, c->conf.key,
-	    tryst_iso_time(cr->created, t1, sizeof t1),
-	    tryst_iso_time(cr->expires, t2, sizeof t2));
+	    number, id, server, key,
+	    tryst_iso_time((uint64_t)tryst_account_created(t), t1, sizeof t1),
+	    tryst_iso_time((uint64_t)tryst_account_expires(t), t2, sizeof t2));
 	fflush(stdout);
+	tryst_free(number);
+	tryst_free(id);
+	tryst_free(server);
+	tryst_free(key);
 }
 
-/* Print WELCOME and keep a renewed credential if it is ours. */
+/* What the server said to whoami's HELLO. */
+struct whoami {
+	struct cli_result	 r;
+	char			*address;
+};
+
 static void
-whoami_welcome(const struct tryst_ctx *c, const struct cred *old,
-    const struct msg *m)
+whoami_done(tryst_t *t, const tryst_error *e, const char *address,
+    void *user)
 {
-	struct cred	 cr;
-	char		 addr[INET6_ADDRSTRLEN], when[32], *cause;
-	const struct vb	*v = &m->u.welcome.credential;
+	struct whoami	*w = user;
 
-	if (inet_ntop(m->u.welcome.family == 4 ? AF_INET : AF_INET6,
-	    m->u.welcome.addr, addr, sizeof addr) == NULL)
-		snprintf(addr, sizeof addr, "?");
-	printf("status: online\n");
-	printf(m->u.welcome.family == 4 ? "address: %s:%u\n" :
-	    "address: [%s]:%u\n", addr, m->u.welcome.port);
-	if (v->len == 0)
-		return;
-	if (cred_verify(v->p, v->len, c->sign_pk, &cr) != 0 ||
-	    memcmp(cr.id, old->id, ID_LEN) != 0 ||
-	    memcmp(cr.identity_pk, old->identity_pk, 32) != 0) {
-		warnx("the server sent a renewed credential that does not "
-		    "verify; kept the old one");
-		return;
-	}
-	if (state_cred_save(c->dir, v->p, &cause) != 0)
-		errx(1, "%s", cause);
-	printf("credential renewed: expires %s\n",
-	    tryst_iso_time(cr.expires, when, sizeof when));
-}
-
-/* Sign and send HELLO and handle what comes back. */
-static int
-whoami_hello(const struct tryst_ctx *c, struct tconn *t,
-    const struct tconn_challenge *ch, const uint8_t raw[CRED_LEN],
-    const struct cred *cr)
-{
-	struct msg	 out, in;
-	uint8_t		*sk;
-	char		*cause;
-
-	if ((sk = state_identity_load(c->dir, &cause)) == NULL) {
-		warnx("%s", cause);
-		return (1);
-	}
-	if (memcmp(sk + 32, cr->identity_pk, 32) != 0) {
-		sodium_free(sk);
-		warnx("the credential belongs to another identity key");
-		return (1);
-	}
-	memset(&out, 0, sizeof out);
-	out.type = MSG_HELLO;
-	out.u.hello.credential.p = raw;
-	out.u.hello.credential.len = CRED_LEN;
-	hello_sign(out.u.hello.signature, sk, ch->nonce, raw);
-	sodium_free(sk);
-	if (tryst_request(t, &out, &in, TRYST_REQUEST_MS) != 0)
-		return (1);
-	if (in.type == MSG_WELCOME) {
-		whoami_welcome(c, cr, &in);
-		return (0);
-	}
-	if (in.type == MSG_ERROR && in.u.error.code == ERR_REVOKED) {
-		tryst_print_error(&in);
-		fprintf(stderr, "tryst: this device's registration was revoked "
-		    "(the number was registered again elsewhere or "
-		    "deleted)\n");
-		return (1);
-	}
-	return (tryst_unexpected(&in));
+	cli_done(t, e, &w->r);
+	if (address != NULL)
+		w->address = xstrdup(address);
 }
 
 /* tryst whoami: who this device is, and whether the server agrees. */
 int
 account_whoami(int argc, char **argv)
 {
-	struct tryst_ctx		 c;
-	struct cred		 cr;
-	struct tconn_challenge	 ch;
-	struct tconn		*t;
-	uint8_t			 raw[CRED_LEN];
-	char			*cause;
+	struct tryst_ctx	 c;
+	struct whoami		 w;
+	tryst_error		*e = NULL;
+	tryst_t			*t;
+	int64_t			 expires;
+	char			 when[32], *number;
 	int			 rc;
 
+	(void)argv;
 	if (argc != 1)
 		tryst_usage();
 	tryst_ctx_load(&c);
-	if (*c.conf.number == '\0')
-		errx(1, "not registered; run: tryst register NUMBER");
-	if (state_cred_load(c.dir, c.sign_pk, raw, &cr, &cause) != 0)
-		errx(1, "%s", cause);
-	whoami_print(&c, &cr);
-	servers_round(&c.srv);
-	if ((t = tryst_open(&c.srv, c.sign_pk, &ch, NULL, &cause)) == NULL) {
-		printf("status: offline\n");
-		errx(1, "%s", cause);
-	}
-	rc = whoami_hello(&c, t, &ch, raw, &cr);
-	tconn_close(t);
 	tryst_ctx_free(&c);
+	t = cli_lib();
+	if ((number = tryst_account_number(t)) == NULL)
+		errx(1, "not registered; run: tryst register NUMBER");
+	tryst_free(number);
+	tryst_on_notice(t, account_notice, NULL);
+	memset(&w, 0, sizeof w);
+	if (tryst_check_account(t, whoami_done, &w, &e) != 0)
+		errx(1, "%s", tryst_error_message(e));
+	expires = tryst_account_expires(t);
+	whoami_print(t);
+	while (!w.r.done && tryst_run(t, 1000, NULL) == 0)
+		;
+	if (w.r.code == TRYST_ENET || w.r.code == TRYST_EKEY)
+		printf("status: offline\n");
+	if ((rc = cli_wait(t, &w.r)) == 0) {
+		printf("status: online\naddress: %s\n", w.address);
+		if (tryst_account_expires(t) != expires)
+			printf("credential renewed: expires %s\n",
+			    tryst_iso_time((uint64_t)tryst_account_expires(t),
+			    when, sizeof when));
+	} else if (w.r.code == TRYST_EREVOKED)
+		fprintf(stderr, "tryst: this device's registration was revoked "
+		    "(the number was registered again elsewhere or "
+		    "deleted)\n");
+	free(w.r.message);
+	free(w.address);
+	tryst_destroy(t);
 	return (rc);
 }
 
@@ -200,34 +172,27 @@ int
 account_delete(int argc, char **argv)
 {
 	struct tryst_ctx	 c;
-	struct online		 o;
-	struct msg		 m;
-	char			*cause;
-	int			 rc = 1;
+	struct cli_result	 r;
+	tryst_error		*e = NULL;
+	tryst_t			*t;
+	char			*number;
+	int			 rc;
 
 	(void)argv;
 	if (argc != 1)
 		tryst_usage();
 	tryst_ctx_load(&c);
-	if (online_open(&o, &c, 0, 0, &cause) != 0)
-		errx(1, "%s", cause);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_DELETE_ACCOUNT;
-	if (online_send(&o, &m) != 0 || online_recv(&o, &m,
-	    TRYST_REQUEST_MS) != 1)
-		warnx("no answer to DELETE_ACCOUNT from the server");
-	else if (m.type != MSG_DELETED)
-		tryst_unexpected(&m);
-	else {
-		printf("deleted the account of %s\n", c.conf.number);
-		free(c.conf.number);
-		c.conf.number = xstrdup("");
-		if (state_remove(c.dir, "credential", &cause) != 0 ||
-		    state_conf_save(c.dir, &c.conf, &cause) != 0)
-			errx(1, "%s", cause);
-		rc = 0;
-	}
-	online_close(&o);
 	tryst_ctx_free(&c);
+	t = cli_lib();
+	tryst_on_notice(t, account_notice, NULL);
+	number = tryst_account_number(t);
+	memset(&r, 0, sizeof r);
+	if (tryst_delete_account(t, cli_done, &r, &e) != 0)
+		errx(1, "%s", tryst_error_message(e));
+	if ((rc = cli_wait(t, &r)) == 0)
+		printf("deleted the account of %s\n", number);
+	free(r.message);
+	tryst_free(number);
+	tryst_destroy(t);
 	return (rc);
 }

@@ -350,7 +350,7 @@ int	 cli_wait(tryst_t *, struct cli_result *r);
 void	 tryst_clean_text(char *out, size_t outlen, const uint8_t *p,
 	    size_t len);
 
-/* ---- account.c: tryst register, verify, whoami ------------------------ */
+/* ---- account.c: tryst register, verify, whoami, delete-account -------- */
 
 int	 account_register(int, char **);
 int	 account_verify(int, char **);
@@ -451,14 +451,10 @@ int	 ids_finalize(char (*numbers)[TRYST_NUMBER_MAX], int n,
 	    const uint8_t *blinds, const uint8_t *elems,
 	    uint8_t (*ids)[ID_LEN]);
 
-/* ---- lookup.c: tryst lookup, and discovery over an online connection -- */
+/* ---- lookup.c: tryst lookup ------------------------------------------- */
 
 /* tryst lookup NUMBER... */
 int	 lookup_cmd(int, char **);
-/* The IDs of n numbers (from the cache, else OPRF_EVAL, then cached).
- * 0, or -1 after saying why. */
-int	 lookup_ids(struct online *, char (*numbers)[TRYST_NUMBER_MAX],
-	    int n, uint8_t (*ids)[ID_LEN]);
 
 /* ---- contacts.c: contacts' identity keys, trust on first use ---------- */
 

@@ -1,8 +1,10 @@
 /*
  * trust.c -- the CLI's side of trust on first use: the warning when a
  * contact's key changed, tryst fingerprint (the safety number of §6.4 to
- * compare in person) and tryst trust (accept the new key). The contacts
- * file itself is contacts.c's, in libtryst.
+ * compare in person) and tryst trust (accept the new key), over
+ * libtryst's tryst_safety_number and tryst_trust. A number's ID comes
+ * from the cache of IDs or tryst_lookup; an ID's first digits from
+ * tryst_contact_find.
  */
 #include <err.h>
 #include <stdio.h>
@@ -33,33 +35,53 @@ is_id_prefix(const char *s)
 	    strspn(s, "0123456789abcdefABCDEF") == n);
 }
 
-/* Find the contact named by arg: a number, or an ID's first hex digits.
- * Goes online to learn a number's ID when it is not cached. */
-static int
-resolve(struct tryst_ctx *c, const char *arg, uint8_t id[ID_LEN])
-{
-	struct online	 o;
-	char		 num[1][TRYST_NUMBER_MAX], *cause;
-	int		 rc;
+/* What tryst_lookup found of the one number asked. */
+struct found {
+	struct cli_result	 r;
+	char			*id;
+};
 
-	if (is_id_prefix(arg))
-		return (contacts_find_prefix(c->dir, arg, id));
-	tryst_number(c, arg, num[0]);
-	if (ids_cached(c->dir, num[0], id) == 0)
-		return (0);
-	if (online_open(&o, c, 0, 0, &cause) != 0)
-		errx(1, "%s", cause);
-	rc = lookup_ids(&o, num, 1, (uint8_t (*)[ID_LEN])id);
-	online_close(&o);
-	return (rc);
+static void
+found_done(tryst_t *t, const tryst_error *e, const tryst_lookup_result *res,
+    void *user)
+{
+	struct found	*f = user;
+
+	cli_done(t, e, &f->r);
+	if (e == NULL && tryst_lookup_id(res, 0) != NULL)
+		f->id = xstrdup(tryst_lookup_id(res, 0));
 }
 
-/* The ID arg names, or exit 1. */
-static void
-resolve_or_exit(struct tryst_ctx *c, const char *arg, uint8_t id[ID_LEN])
+/* The ID (hex) of the contact named by arg: a number, or an ID's first
+ * hex digits; or exit 1. Asks the server (the OPRF) for a number's ID
+ * when it is not cached. Caller frees with free. */
+static char *
+resolve(tryst_t *t, const char *arg)
 {
-	if (resolve(c, arg, id) != 0)
+	struct tryst_ctx	 c;
+	struct found		 f;
+	tryst_error		*e = NULL;
+	const char		*list[1];
+	char			 num[TRYST_NUMBER_MAX], *id;
+
+	if (is_id_prefix(arg)) {
+		if ((id = tryst_contact_find(t, arg)) == NULL)
+			errx(1, "%s: no such contact", arg);
+		return (id);
+	}
+	tryst_ctx_load(&c);
+	tryst_number(&c, arg, num);
+	tryst_ctx_free(&c);
+	if ((id = tryst_cached_id(t, num)) != NULL)
+		return (id);
+	memset(&f, 0, sizeof f);
+	list[0] = num;
+	if (tryst_lookup(t, list, 1, found_done, &f, &e) != 0)
+		errx(1, "%s", tryst_error_message(e));
+	if (cli_wait(t, &f.r) != 0 || f.id == NULL)
 		errx(1, "%s: no such contact", arg);
+	free(f.r.message);
+	return (f.id);
 }
 
 /* Exit 1: no key is remembered for arg. */
@@ -70,39 +92,64 @@ no_key(const char *arg)
 	    "or send)", arg);
 }
 
-/* Print the safety number of our key and pk. */
-static void
-print_safety(const struct tryst_ctx *c, const char *name,
-    const uint8_t pk[32])
+/* The library with a registered account, or exit 1. */
+static tryst_t *
+registered_lib(void)
 {
-	char	 sn[36], *cause;
+	struct tryst_ctx	 c;
+	tryst_t			*t;
+	char			*number;
 
-	if (contacts_safety(c->dir, c->sign_pk, pk, sn, &cause) != 0)
-		errx(1, "%s", cause);
-	printf("safety number with %s: %s\n", name, sn);
+	tryst_ctx_load(&c);
+	tryst_ctx_free(&c);
+	t = cli_lib();
+	if ((number = tryst_account_number(t)) == NULL)
+		errx(1, "not registered; run: tryst register NUMBER");
+	tryst_free(number);
+	return (t);
+}
+
+/* Print the safety number with id's trusted key (pending 0) or its new
+ * one; exit 1 when no key is remembered for arg. */
+static void
+print_safety(tryst_t *t, const char *arg, const char *id, int pending)
+{
+	tryst_error	*e = NULL;
+	char		*sn;
+
+	sn = pending ? tryst_safety_number_pending(t, id, &e) :
+	    tryst_safety_number(t, id, &e);
+	if (sn == NULL && tryst_error_code(e) == TRYST_ESTATE)
+		no_key(arg);
+	if (sn == NULL)
+		errx(1, "%s", tryst_error_message(e));
+	printf("safety number with %s: %s\n", arg, sn);
+	tryst_free(sn);
 }
 
 /* tryst fingerprint NUMBER: the safety number to compare in person. */
 int
 trust_fingerprint(int argc, char **argv)
 {
-	struct tryst_ctx	 c;
-	uint8_t			 id[ID_LEN], trusted[32], pending[32];
-	int			 has_pending;
+	tryst_t		*t;
+	tryst_error	*e = NULL;
+	char		*id, *sn;
 
 	if (argc != 2)
 		tryst_usage();
-	tryst_ctx_load(&c);
-	resolve_or_exit(&c, argv[1], id);
-	if (contacts_get(c.dir, id, trusted, pending, &has_pending) != 0)
-		no_key(argv[1]);
-	print_safety(&c, argv[1], trusted);
-	if (has_pending) {
+	t = registered_lib();
+	id = resolve(t, argv[1]);
+	print_safety(t, argv[1], id, 0);
+	if ((sn = tryst_safety_number_pending(t, id, &e)) != NULL) {
 		fprintf(stderr, "tryst: %s has a new, not yet trusted key; "
 		    "its safety number would be:\n", argv[1]);
-		print_safety(&c, argv[1], pending);
-	}
-	tryst_ctx_free(&c);
+		printf("safety number with %s: %s\n", argv[1], sn);
+		tryst_free(sn);
+	} else if (tryst_error_code(e) != TRYST_ESTATE)
+		errx(1, "%s", tryst_error_message(e));
+	tryst_error_free(e);
+	free(id);
+	tryst_destroy(t);
 	return (0);
 }
 
@@ -110,25 +157,34 @@ trust_fingerprint(int argc, char **argv)
 int
 trust_cmd(int argc, char **argv)
 {
-	struct tryst_ctx	 c;
-	uint8_t			 id[ID_LEN], pk[32];
-	char			*cause;
+	tryst_t		*t;
+	tryst_error	*e = NULL;
+	char		*id, *sn;
 
 	if (argc != 2)
 		tryst_usage();
-	tryst_ctx_load(&c);
-	resolve_or_exit(&c, argv[1], id);
-	switch (contacts_accept(c.dir, id, pk, &cause)) {
-	case CONTACT_UNKNOWN:
+	t = registered_lib();
+	id = resolve(t, argv[1]);
+	/* Both of tryst_trust's refusals are TRYST_ESTATE: tell them apart
+	 * by whether any key is remembered. */
+	if ((sn = tryst_safety_number(t, id, &e)) == NULL &&
+	    tryst_error_code(e) == TRYST_ESTATE)
 		no_key(argv[1]);
-	case CONTACT_NO_PENDING:
+	tryst_free(sn);
+	tryst_error_free(e);
+	e = NULL;
+	switch (tryst_trust(t, id, &e)) {
+	case 0:
+		break;
+	case TRYST_ESTATE:
 		errx(1, "%s: no new key to trust; the remembered one stays",
 		    argv[1]);
-	case -1:
-		errx(1, "%s", cause);
+	default:
+		errx(1, "%s", tryst_error_message(e));
 	}
 	printf("trusted the new key of %s\n", argv[1]);
-	print_safety(&c, argv[1], pk);
-	tryst_ctx_free(&c);
+	print_safety(t, argv[1], id, 0);
+	free(id);
+	tryst_destroy(t);
 	return (0);
 }

@@ -139,6 +139,40 @@ TRYST_API char	*tryst_account_server_key(const tryst_t *t);
 /* This device's public identity key (base64), made by tryst_setup; NULL
  * before. Caller frees with tryst_free. */
 TRYST_API char	*tryst_identity_key(const tryst_t *t);
+/* When the stored credential was issued and when it expires, Unix time;
+ * 0 when the device is not registered. A credential the server renews
+ * (on any HELLO: tryst_check_account, tryst_go_online) moves both. */
+TRYST_API int64_t tryst_account_created(const tryst_t *t);
+TRYST_API int64_t tryst_account_expires(const tryst_t *t);
+
+/* The server's answer to tryst_check_account: err NULL when it knows the
+ * account, and address is then this device's address as the server
+ * sees it ("ADDR:PORT", "[ADDR]:PORT"; NULL with err). TRYST_EREVOKED
+ * when the registration was revoked (the number was registered again
+ * elsewhere, or the account deleted); TRYST_ENET when no server
+ * answered. address and err live until the callback returns. */
+typedef void (*tryst_check_fn)(tryst_t *t, const tryst_error *err,
+    const char *address, void *user);
+
+/*
+ * Ask the servers whether they still know this device's account: say
+ * HELLO with the stored credential on a connection of its own (a
+ * renewed credential in the answer is kept, as online) and close it.
+ * fn hears the answer once. TRYST_ESTATE at once when not registered.
+ */
+TRYST_API int	 tryst_check_account(tryst_t *t, tryst_check_fn fn,
+		    void *user, tryst_error **err);
+/*
+ * Delete the account at the server (its number then has none; the
+ * account's other connections, this context's tryst_go_online one too,
+ * end as revoked) and, once the server said so, forget the registration
+ * here:
+ * the device stays set up for its servers, and may register again.
+ * done hears the end; on an error nothing here changed. TRYST_ESTATE at
+ * once when not registered.
+ */
+TRYST_API int	 tryst_delete_account(tryst_t *t, tryst_done_fn done,
+		    void *user, tryst_error **err);
 
 /* ---- Discovery --------------------------------------------------------- */
 
@@ -306,6 +340,17 @@ TRYST_API char	*tryst_call_safety_number(const tryst_call_t *call,
  * frees with tryst_free. */
 TRYST_API char	*tryst_safety_number(const tryst_t *t, const char *peer_id,
 		    tryst_error **err);
+/* The safety number with peer_id's new key, not trusted yet (what
+ * tryst_trust would accept), as tryst fingerprint prints it below the
+ * remembered one; NULL and TRYST_ESTATE when no new key is pending.
+ * Caller frees with tryst_free. */
+TRYST_API char	*tryst_safety_number_pending(const tryst_t *t,
+		    const char *peer_id, tryst_error **err);
+/* The ID (64 hex digits) of the one contact whose ID starts with the hex
+ * digits prefix (as tryst listen prints the first 16 of an unknown
+ * caller's), or NULL when none or several do. Needs no server. Caller
+ * frees with tryst_free. */
+TRYST_API char	*tryst_contact_find(const tryst_t *t, const char *prefix);
 /* Accept peer_id's changed (pending) key as tryst trust does: calls
  * with it are then TRYST_PEER_KNOWN, and may be accepted. TRYST_ESTATE
  * when no key is remembered or none is pending, TRYST_EIO. */

@@ -417,3 +417,145 @@ tryst_identity_key(const tryst_t *t)
 	sodium_free(sk);
 	return (b64);
 }
+
+/* When the stored credential was made and when it expires (which),
+ * Unix time; 0 when there is none. */
+static int64_t
+cred_time(const struct tryst *t, int expires)
+{
+	uint8_t		 raw[CRED_LEN];
+	struct cred	 cr;
+	char		*cause;
+
+	if (!t->have_conf || *t->conf.number == '\0')
+		return (0);
+	if (state_cred_load(t->dir, t->sign_pk, raw, &cr, &cause) != 0) {
+		free(cause);
+		return (0);
+	}
+	return ((int64_t)(expires ? cr.expires : cr.created));
+}
+
+int64_t
+tryst_account_created(const tryst_t *t)
+{
+	return (cred_time(t, 0));
+}
+
+int64_t
+tryst_account_expires(const tryst_t *t)
+{
+	return (cred_time(t, 1));
+}
+
+/* What tryst_check_account keeps for its callback. */
+struct check {
+	tryst_check_fn	 fn;
+	void		*user;
+	char		*address;	/* WELCOME's */
+};
+
+static void
+check_free(void *arg)
+{
+	struct check	*c = arg;
+
+	free(c->address);
+	free(c);
+}
+
+/* After WELCOME (m NULL): the server knows the account; nothing to send. */
+static struct tryst_error *
+check_turn(struct tryst *t, struct request *rq, const struct msg *m,
+    void *arg)
+{
+	struct check	*c = arg;
+
+	(void)t;
+	if (m != NULL)
+		return (lib_err(TRYST_ESERVER, "unexpected %s from the server",
+		    proto_type_name(m->type)));
+	c->address = xstrdup(request_address(rq));
+	return (NULL);
+}
+
+static void
+check_done(tryst_t *t, const tryst_error *e, void *user)
+{
+	struct check	*c = user;
+
+	c->fn(t, e, e == NULL ? c->address : NULL, c->user);
+}
+
+/* Ask the server about the account; see tryst.h. */
+int
+tryst_check_account(tryst_t *t, tryst_check_fn fn, void *user,
+    tryst_error **err)
+{
+	struct check	*c;
+
+	if (fn == NULL)
+		return (lib_err_give(lib_err(TRYST_EINVAL,
+		    "tryst_check_account: no callback"), err));
+	c = xcalloc(1, sizeof *c);
+	c->fn = fn;
+	c->user = user;
+	return (request_exchange(t, ACCOUNT_REQUEST_MS, check_turn, c,
+	    check_free, check_done, c, err));
+}
+
+/* The account is gone at the server: forget the registration here (the
+ * credential, and the number in the config), keeping the set-up. */
+static struct tryst_error *
+account_forget(struct tryst *t)
+{
+	struct tryst_error	*e;
+	struct client_conf	 cf;
+	char			*cause;
+
+	cf = t->conf;
+	cf.number = "";
+	if (state_remove(t->dir, "credential", &cause) != 0 ||
+	    state_conf_save(t->dir, &cf, &cause) != 0) {
+		e = lib_err(TRYST_EIO, "%s", cause);
+		free(cause);
+		return (e);
+	}
+	return (lib_conf_reload(t, &e) == 0 ? NULL : e);
+}
+
+/* DELETE_ACCOUNT after WELCOME; DELETED in answer ends the exchange. */
+static struct tryst_error *
+delete_turn(struct tryst *t, struct request *rq, const struct msg *m,
+    void *arg)
+{
+	struct msg	 out;
+
+	(void)arg;
+	if (m == NULL) {
+		memset(&out, 0, sizeof out);
+		out.type = MSG_DELETE_ACCOUNT;
+		if (request_send(rq, &out) != 0)
+			return (lib_err(TRYST_ENET, "cannot send "
+			    "DELETE_ACCOUNT"));
+		return (NULL);
+	}
+	if (m->type == MSG_ERROR)
+		return (lib_err_server(m));
+	if (m->type != MSG_DELETED)
+		return (lib_err(TRYST_ESERVER, "unexpected %s in answer to "
+		    "DELETE_ACCOUNT", proto_type_name(m->type)));
+	return (account_forget(t));
+}
+
+/* Delete the account; see tryst.h. */
+int
+tryst_delete_account(tryst_t *t, tryst_done_fn done, void *user,
+    tryst_error **err)
+{
+	if (done == NULL)
+		return (lib_err_give(lib_err(TRYST_EINVAL,
+		    "tryst_delete_account: no callback"), err));
+	return (request_exchange(t, ACCOUNT_REQUEST_MS, delete_turn, NULL,
+	    NULL, done, user, err));
+}

@@ -63,7 +63,9 @@ auth_hello(const struct auth *a, const uint8_t nonce[32], uint8_t flags,
 	hello_sign(m->u.hello.signature, a->sk, nonce, a->cred);
 }
 
-/* Keep the credential WELCOME renewed, when it is ours and verifies. */
+/* Keep the credential WELCOME renewed, when it is ours and verifies. A
+ * renewal that does not is ignored, and the app told (tryst whoami says
+ * it): the old credential stays good until it expires. */
 void
 auth_welcome(struct tryst *t, struct auth *a, const struct msg *m)
 {
@@ -71,12 +73,19 @@ auth_welcome(struct tryst *t, struct auth *a, const struct msg *m)
 	struct cred	 cr;
 	char		*cause;
 
-	if (v->len == 0 || cred_verify(v->p, v->len, t->sign_pk, &cr) != 0 ||
+	if (v->len == 0)
+		return;
+	if (cred_verify(v->p, v->len, t->sign_pk, &cr) != 0 ||
 	    memcmp(cr.id, a->cr.id, ID_LEN) != 0 ||
-	    memcmp(cr.identity_pk, a->cr.identity_pk, 32) != 0)
-		return;		/* a renewal that does not verify is ignored */
+	    memcmp(cr.identity_pk, a->cr.identity_pk, 32) != 0) {
+		lib_notice(t, "the server sent a renewed credential that does "
+		    "not verify; kept the old one");
+		return;
+	}
 	memcpy(a->cred, v->p, CRED_LEN);
 	a->cr = cr;
-	if (state_cred_save(t->dir, a->cred, &cause) != 0)
-		free(cause);	/* the old one stays good until it expires */
+	if (state_cred_save(t->dir, a->cred, &cause) != 0) {
+		lib_notice(t, "%s", cause);
+		free(cause);
+	}
 }

@@ -143,6 +143,9 @@ int	 request_exchange(struct tryst *, int timeout_ms, request_turn_fn turn,
 int	 request_send(struct request *, const struct msg *m);
 /* What WELCOME said: the most OPRF_EVAL or LOOKUP may carry. */
 int	 request_max_batch(const struct request *);
+/* What WELCOME said: this device's address as the server sees it,
+ * "ADDR:PORT" or "[ADDR]:PORT". */
+const char *request_address(const struct request *);
 /* Tell the app a notice (tryst_on_notice), printf-style. */
 void	 lib_notice(struct tryst *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -8,6 +8,9 @@
  * reply kind is an exchange of one turn (one_shot).
  */
 #include <sys/types.h>
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +39,7 @@ struct request {
 	struct auth	 auth;
 	int		 hello;		/* say HELLO first (auth loaded) */
 	int		 max_batch;	/* WELCOME's */
+	char		 address[INET6_ADDRSTRLEN + 8]; /* WELCOME's, for us */
 	enum phase	 phase;
 	int		 timeout_ms;
 	int		 sent;		/* the turn sent something */
@@ -138,6 +142,21 @@ take_turn(struct tryst *t, struct task *k, struct request *r,
 	return (0);
 }
 
+/* Keep the address WELCOME says the server sees us at, as "A:PORT" or
+ * "[A]:PORT". */
+static void
+keep_address(struct request *r, const struct msg *m)
+{
+	char	 a[INET6_ADDRSTRLEN];
+	int	 v4 = m->u.welcome.family == 4;
+
+	if (inet_ntop(v4 ? AF_INET : AF_INET6, m->u.welcome.addr, a,
+	    sizeof a) == NULL)
+		snprintf(a, sizeof a, "?");
+	snprintf(r->address, sizeof r->address, v4 ? "%s:%u" : "[%s]:%u", a,
+	    m->u.welcome.port);
+}
+
 /* The answer to HELLO: WELCOME starts the turns. */
 static int
 hello_answer(struct tryst *t, struct task *k, struct request *r,
@@ -146,6 +165,7 @@ hello_answer(struct tryst *t, struct task *k, struct request *r,
 	switch (m->type) {
 	case MSG_WELCOME:
 		auth_welcome(t, &r->auth, m);
+		keep_address(r, m);
 		r->max_batch = m->u.welcome.max_batch;
 		if (r->max_batch <= 0 || r->max_batch > PROTO_MAX_BATCH)
 			r->max_batch = PROTO_MAX_BATCH;
@@ -266,6 +286,12 @@ int
 request_max_batch(const struct request *r)
 {
 	return (r->max_batch > 0 ? r->max_batch : PROTO_MAX_BATCH);
+}
+
+const char *
+request_address(const struct request *r)
+{
+	return (r->address);
 }
 
 /* A request of one reply: send out (encoded at the start), then hand the

@@ -2,10 +2,12 @@
  * trust.c -- contacts' identity keys in libtryst: the safety number of
  * §6.4 with a contact's remembered key (the digits tryst fingerprint
  * prints), and tryst_trust, which accepts a changed key as tryst trust
- * does. The contacts file is contacts.c's, shared with the CLI; a call's
+ * does, and finding a contact by the first digits of its ID. The
+ * contacts file is contacts.c's, shared with the CLI; a call's
  * own view of its peer's key is in call.c.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib.h"
 
@@ -29,28 +31,70 @@ registered(const struct tryst *t, tryst_error **err)
 	return (0);
 }
 
-char *
-tryst_safety_number(const tryst_t *t, const char *peer_id_hex,
+/* The safety number with peer_id_hex's trusted key, or (pending) with
+ * its new one not trusted yet. */
+static char *
+safety(const struct tryst *t, const char *peer_id_hex, int pending,
     tryst_error **err)
 {
-	uint8_t	 id[ID_LEN], trusted[32], pending[32];
+	uint8_t	 id[ID_LEN], pk[2][32];
 	char	 sn[36], *cause;
 	int	 has_pending;
 
 	if (parse_id(peer_id_hex, id, err) != 0 ||
 	    registered(t, err) != 0)
 		return (NULL);
-	if (contacts_get(t->dir, id, trusted, pending, &has_pending) != 0) {
+	if (contacts_get(t->dir, id, pk[0], pk[1], &has_pending) != 0) {
 		lib_err_give(lib_err(TRYST_ESTATE, "no key remembered yet for "
 		    "that ID (it is learned in the first call)"), err);
 		return (NULL);
 	}
-	if (contacts_safety(t->dir, t->sign_pk, trusted, sn, &cause) != 0) {
+	if (pending && !has_pending) {
+		lib_err_give(lib_err(TRYST_ESTATE, "no new key is waiting to "
+		    "be trusted for that ID"), err);
+		return (NULL);
+	}
+	if (contacts_safety(t->dir, t->sign_pk, pk[pending], sn,
+	    &cause) != 0) {
 		lib_err_give(lib_err(TRYST_EIO, "%s", cause), err);
 		free(cause);
 		return (NULL);
 	}
 	return (xstrdup(sn));
+}
+
+char *
+tryst_safety_number(const tryst_t *t, const char *peer_id_hex,
+    tryst_error **err)
+{
+	return (safety(t, peer_id_hex, 0, err));
+}
+
+char *
+tryst_safety_number_pending(const tryst_t *t, const char *peer_id_hex,
+    tryst_error **err)
+{
+	return (safety(t, peer_id_hex, 1, err));
+}
+
+/* The one contact whose ID starts with prefix, in hex. */
+char *
+tryst_contact_find(const tryst_t *t, const char *prefix)
+{
+	uint8_t	 id[ID_LEN];
+	size_t	 n;
+	char	*hex;
+
+	if (t->dir == NULL || prefix == NULL)
+		return (NULL);
+	n = strlen(prefix);
+	if (n == 0 || n > 2 * ID_LEN ||
+	    strspn(prefix, "0123456789abcdefABCDEF") != n ||
+	    contacts_find_prefix(t->dir, prefix, id) != 0)
+		return (NULL);
+	hex = xmalloc(2 * ID_LEN + 1);
+	hex_encode(hex, id, ID_LEN);
+	return (hex);
 }
 
 int

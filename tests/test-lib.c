@@ -4,7 +4,10 @@
  * test sets, a finished task freed on the next pass and never inside its
  * own step), and the account calls' checks that fail before any network:
  * wrong order, bad arguments, a state folder that is not made until set-up
- * writes to it.
+ * writes to it; on a device registered by hand (a credential signed with
+ * a key of the test's), what needs no server: the credential's times,
+ * contacts by the first digits of an ID, safety numbers of a trusted and
+ * a pending key, and requests to a server that refuses.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sodium.h>
 
 #include "lib.h"
 #include "unit.h"
@@ -192,6 +196,33 @@ START_TEST(test_tasks)
 }
 END_TEST
 
+struct done {
+	int	 called;
+	int	 code;
+	int	 address;	/* on_check's */
+};
+
+static void
+on_done(tryst_t *t, const tryst_error *e, void *user)
+{
+	struct done	*d = user;
+
+	(void)t;
+	d->called++;
+	d->code = tryst_error_code(e);
+}
+
+/* tryst_check_account's answer: as on_done, and whether an address came
+ * with it. */
+static void
+on_check(tryst_t *t, const tryst_error *e, const char *address, void *user)
+{
+	struct done	*d = user;
+
+	on_done(t, e, user);
+	d->address = address != NULL;
+}
+
 /* The account calls refuse at once what cannot work, and nothing is
  * written: no state folder yet, then a folder that set-up has not made. */
 START_TEST(test_account_checks)
@@ -229,6 +260,17 @@ START_TEST(test_account_checks)
 	ck_assert_int_eq(tryst_verify(t, "123456", NULL, NULL, NULL),
 	    TRYST_ESTATE);
 	ck_assert_int_eq(tryst_go_online(t, NULL, NULL, NULL), TRYST_ESTATE);
+	ck_assert_int_eq(tryst_check_account(t, on_check, NULL, NULL),
+	    TRYST_ESTATE);
+	ck_assert_int_eq(tryst_check_account(t, NULL, NULL, NULL),
+	    TRYST_EINVAL);
+	ck_assert_int_eq(tryst_delete_account(t, on_done, NULL, NULL),
+	    TRYST_ESTATE);
+	ck_assert_int_eq(tryst_delete_account(t, NULL, NULL, NULL),
+	    TRYST_EINVAL);
+	ck_assert_int_eq(tryst_account_created(t), 0);
+	ck_assert_int_eq(tryst_account_expires(t), 0);
+	ck_assert_ptr_null(tryst_contact_find(t, "abcdef0123456789"));
 	ck_assert_int_eq(stat(sub, &sb), -1);	/* still nothing written */
 	ck_assert_int_eq(tryst_fd_count(t), 0);
 	tryst_destroy(t);
@@ -253,21 +295,6 @@ refusing_port(int *fd)
 	return (ntohs(sin.sin_port));
 }
 
-struct done {
-	int	 called;
-	int	 code;
-};
-
-static void
-on_done(tryst_t *t, const tryst_error *e, void *user)
-{
-	struct done	*d = user;
-
-	(void)t;
-	d->called++;
-	d->code = tryst_error_code(e);
-}
-
 /* A connection refused inside connect() leaves no descriptor and no
  * deadline: the next server must still be tried on the next pass, and the
  * request end, rather than the loop wait for nothing (the same holds for
@@ -275,7 +302,7 @@ on_done(tryst_t *t, const tryst_error *e, void *user)
 START_TEST(test_refused_at_once)
 {
 	tryst_t		*t = ctx_new();
-	struct done	 d = { 0, 0 };
+	struct done	 d = { 0, 0, 0 };
 	char		 dir[] = "/tmp/tryst-lib.XXXXXX", servers[64];
 	int		 fd1, fd2, i;
 
@@ -298,6 +325,144 @@ START_TEST(test_refused_at_once)
 }
 END_TEST
 
+/* A device registered without a server, in dir: a config naming
+ * servers and a server key of the test's own, an identity key (its
+ * public half in identity_pk), and a credential signed with that key,
+ * created at 1000 and expiring at 2000. */
+static void
+fake_registered(const char *dir, const char *servers,
+    uint8_t identity_pk[32])
+{
+	struct client_conf	 cf;
+	struct keys		*k;
+	uint8_t			 master[MASTER_KEY_LEN], raw[CRED_LEN];
+	uint8_t			 id[ID_LEN], *sk;
+	char			*key, *cause = NULL;
+
+	randombytes_buf(master, sizeof master);
+	k = keys_derive(master);
+	ck_assert_int_eq(state_mkdir(dir, &cause), 0);
+	ck_assert_int_eq(state_identity_make(dir, &cause), 1);
+	ck_assert_ptr_nonnull(sk = state_identity_load(dir, &cause));
+	memcpy(identity_pk, sk + 32, 32);
+	sodium_free(sk);
+	randombytes_buf(id, sizeof id);
+	cred_make(raw, k, id, identity_pk, 1000, 2000);
+	ck_assert_int_eq(state_cred_save(dir, raw, &cause), 0);
+	key = b64_encode(k->sign_pk, 32);
+	cf.server = (char *)servers;
+	cf.key = key;
+	cf.country = "";
+	cf.number = "+15550100360";
+	ck_assert_int_eq(state_conf_save(dir, &cf, &cause), 0);
+	free(key);
+	keys_free(k);
+}
+
+/* Remove what fake_registered and the calls made in dir. */
+static void
+fake_remove(const char *dir)
+{
+	char	 cmd[64];
+
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* With no server answering, tryst_check_account and tryst_delete_account
+ * end in TRYST_ENET through their callbacks (no address), and the
+ * registration is left as it was: only DELETED forgets it. */
+START_TEST(test_check_unreachable)
+{
+	tryst_t		*t = ctx_new();
+	struct done	 d = { 0, 0, 1 }, dd = { 0, 0, 0 };
+	uint8_t		 ipk[32];
+	char		 dir[] = "/tmp/tryst-lib.XXXXXX", servers[32], *n;
+	int		 fd, i;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(servers, sizeof servers, "127.0.0.1:%d",
+	    refusing_port(&fd));
+	fake_registered(dir, servers, ipk);
+	ck_assert_int_eq(tryst_state_dir(t, dir, NULL), 0);
+	ck_assert_int_eq(tryst_account_created(t), 1000);
+	ck_assert_int_eq(tryst_account_expires(t), 2000);
+	ck_assert_int_eq(tryst_check_account(t, on_check, &d, NULL), 0);
+	ck_assert_int_eq(tryst_delete_account(t, on_done, &dd, NULL), 0);
+	for (i = 0; i < 10 && (d.called == 0 || dd.called == 0); i++)
+		ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	ck_assert_int_eq(d.called, 1);
+	ck_assert_int_eq(d.code, TRYST_ENET);
+	ck_assert_int_eq(d.address, 0);
+	ck_assert_int_eq(dd.called, 1);
+	ck_assert_int_eq(dd.code, TRYST_ENET);
+	ck_assert_str_eq(n = tryst_account_number(t), "+15550100360");
+	tryst_free(n);
+	ck_assert_int_eq(tryst_account_expires(t), 2000);
+	tryst_destroy(t);
+	close(fd);
+	fake_remove(dir);
+}
+END_TEST
+
+/* Contacts by the first digits of their IDs, and the safety numbers of
+ * the trusted and of a pending key before and after tryst_trust. */
+START_TEST(test_contacts)
+{
+	tryst_t		*t = ctx_new();
+	tryst_error	*e = NULL;
+	uint8_t		 ipk[32], a[ID_LEN], b[ID_LEN], pk[3][32];
+	char		 dir[] = "/tmp/tryst-lib.XXXXXX", ahex[2 * ID_LEN + 1];
+	char		 bhex[2 * ID_LEN + 1], want[36], want2[36], *s, *cause;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	fake_registered(dir, "127.0.0.1:1", ipk);
+	ck_assert_int_eq(tryst_state_dir(t, dir, NULL), 0);
+	/* Two contacts whose IDs differ in the last digit alone. */
+	memset(a, 0xab, sizeof a);
+	memcpy(b, a, sizeof b);
+	b[ID_LEN - 1] = 0xac;
+	hex_encode(ahex, a, ID_LEN);
+	hex_encode(bhex, b, ID_LEN);
+	randombytes_buf(pk, sizeof pk);
+	ck_assert_int_eq(contacts_check(dir, a, pk[0], &cause), 0);
+	ck_assert_int_eq(contacts_check(dir, b, pk[1], &cause), 0);
+	ck_assert_ptr_null(tryst_contact_find(t, "abababababababab"));
+	ck_assert_str_eq(s = tryst_contact_find(t, ahex), ahex);
+	tryst_free(s);
+	bhex[2 * ID_LEN - 1] = 'C';	/* either case */
+	ck_assert_ptr_nonnull(s = tryst_contact_find(t, bhex));
+	bhex[2 * ID_LEN - 1] = 'c';
+	ck_assert_str_eq(s, bhex);
+	tryst_free(s);
+	ck_assert_ptr_null(tryst_contact_find(t, ""));
+	ck_assert_ptr_null(tryst_contact_find(t, "abababababababag"));
+	ck_assert_ptr_null(tryst_contact_find(t, "cdcdcdcdcdcdcdcd"));
+
+	safety_number(ipk, pk[0], want);
+	ck_assert_str_eq(s = tryst_safety_number(t, ahex, NULL), want);
+	tryst_free(s);
+	ck_assert_ptr_null(tryst_safety_number_pending(t, ahex, &e));
+	ck_assert_int_eq(tryst_error_code(e), TRYST_ESTATE);
+	tryst_error_free(e);
+	/* a's key changes: the new one waits, the trusted one stays. */
+	ck_assert_int_eq(contacts_check(dir, a, pk[2], &cause), 1);
+	safety_number(ipk, pk[2], want2);
+	ck_assert_str_eq(s = tryst_safety_number(t, ahex, NULL), want);
+	tryst_free(s);
+	ck_assert_str_eq(s = tryst_safety_number_pending(t, ahex, NULL),
+	    want2);
+	tryst_free(s);
+	ck_assert_int_eq(tryst_trust(t, ahex, NULL), 0);
+	ck_assert_str_eq(s = tryst_safety_number(t, ahex, NULL), want2);
+	tryst_free(s);
+	ck_assert_ptr_null(tryst_safety_number_pending(t, ahex, NULL));
+	ck_assert_ptr_null(tryst_safety_number_pending(t, "00", NULL));
+	tryst_destroy(t);
+	fake_remove(dir);
+}
+END_TEST
+
 static Suite *
 lib_suite(void)
 {
@@ -309,6 +474,8 @@ lib_suite(void)
 	tcase_add_test(tc, test_tasks);
 	tcase_add_test(tc, test_account_checks);
 	tcase_add_test(tc, test_refused_at_once);
+	tcase_add_test(tc, test_check_unreachable);
+	tcase_add_test(tc, test_contacts);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -42,6 +42,8 @@ _LOOKUP = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
                            ctypes.c_void_p, ctypes.c_void_p)
 _NOTICE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p,
                            ctypes.c_void_p)
+_CHECK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
+                          ctypes.c_char_p, ctypes.c_void_p)
 
 # One number of a lookup: its E.164 form, its account ID (64 hex digits),
 # whether it has an account, whether its ID came from the cache.
@@ -75,6 +77,10 @@ def _load(path=None):
         "tryst_account_servers": (p, [p]),
         "tryst_account_server_key": (p, [p]),
         "tryst_identity_key": (p, [p]),
+        "tryst_account_created": (ctypes.c_int64, [p]),
+        "tryst_account_expires": (ctypes.c_int64, [p]),
+        "tryst_check_account": (i, [p, _CHECK, p, perr]),
+        "tryst_delete_account": (i, [p, _DONE, p, perr]),
         "tryst_lookup": (i, [p, ctypes.POINTER(s), i, _LOOKUP, p, perr]),
         "tryst_lookup_count": (i, [p]),
         "tryst_lookup_number": (s, [p, i]),
@@ -111,6 +117,8 @@ def _load(path=None):
         "tryst_call_peer_trust": (i, [p]),
         "tryst_call_safety_number": (p, [p, perr]),
         "tryst_safety_number": (p, [p, s, perr]),
+        "tryst_safety_number_pending": (p, [p, s, perr]),
+        "tryst_contact_find": (p, [p, s]),
         "tryst_trust": (i, [p, s, perr]),
     }
     for name, (res, args) in sigs.items():
@@ -224,6 +232,34 @@ class Tryst:
     def identity_key(self):
         return self._string(self._lib.tryst_identity_key)
 
+    def account_created(self):
+        """When the stored credential was issued (Unix time; 0: none)."""
+        return self._lib.tryst_account_created(self._t)
+
+    def account_expires(self):
+        return self._lib.tryst_account_expires(self._t)
+
+    def check_account(self, done):
+        """Ask the server whether it knows the account: done(error or
+        None, address) once, address as the server sees this device."""
+        lib = self._lib
+
+        def cb(t, err, address, user):
+            self._spent.append(c)
+            done(TrystError._from(lib, err) if err else None,
+                 address.decode() if address else None)
+        c = _CHECK(cb)
+        self._keep.append(c)
+        try:
+            self._call(lib.tryst_check_account, c, None)
+        except TrystError:
+            self._keep.remove(c)
+            raise
+
+    def delete_account(self, done):
+        """Delete the account at the server, then forget it here."""
+        self._call(self._lib.tryst_delete_account, self._done(done), None)
+
     def lookup(self, numbers, done):
         """Which numbers have accounts: done(error or None, [Found])
         once, from process() or run()."""
@@ -323,6 +359,22 @@ class Tryst:
         sn = ctypes.string_at(p).decode()
         self._lib.tryst_free(p)
         return sn
+
+    def safety_number_pending(self, peer_id):
+        """The safety number with peer_id's new key, not trusted yet."""
+        err = ctypes.c_void_p()
+        p = self._lib.tryst_safety_number_pending(self._t, _b(peer_id),
+                                                  ctypes.byref(err))
+        if not p:
+            self._raise(err)
+        sn = ctypes.string_at(p).decode()
+        self._lib.tryst_free(p)
+        return sn
+
+    def contact_find(self, prefix):
+        """The ID of the one contact whose ID starts with prefix, or
+        None."""
+        return self._string(self._lib.tryst_contact_find, _b(prefix))
 
     def trust(self, peer_id):
         """Accept peer_id's changed key, as tryst trust does."""

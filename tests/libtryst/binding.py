@@ -9,6 +9,9 @@ trystd again). trystd runs with max_batch = 2 and discovery_bucket = 3,
 so three numbers take two OPRF_EVAL and two LOOKUP batches and spend
 every discovery token an account has.
 
+Then accounts of their own (+15550100360, +15550100361) are checked,
+revoked by a registration elsewhere, and deleted.
+
 The app's own loop (selectors) drives the library through fds(),
 timeout_ms() and process(), as an app's event loop would.
 """
@@ -159,6 +162,126 @@ def check_discovery(t, hostport, key, number):
     return number2, id2
 
 
+def codes_for(number):
+    """The codes the dev: transport sent to number so far, in order."""
+    try:
+        with open(os.environ["TRYST_CODES"]) as f:
+            return [line.split()[1] for line in f
+                    if line.split()[:1] == [number]]
+    except FileNotFoundError:
+        return []
+
+
+def register_again(t, number):
+    """Register number on t although another device has it: verified
+    with the code sent now, not an earlier one. The error, or None."""
+    before = len(codes_for(number))
+    err = request(t, t.register, number)
+    if err is not None:
+        return err
+    for _ in range(100):
+        got = codes_for(number)
+        if len(got) > before:
+            return request(t, t.verify, got[-1])
+        time.sleep(0.1)
+    return "no code"
+
+
+def check_account(t):
+    """tryst_check_account from the app's loop: (error, address)."""
+    got = []
+    t.check_account(lambda err, address: got.append((err, address)))
+    if not loop(t, lambda: got, 60):
+        return ("timeout", None)
+    return got[0]
+
+
+def device(hostport, key, name, number):
+    """A Tryst set up in a folder of its own and registered as number
+    (register_again: the number may be another device's)."""
+    t = tryst.Tryst()
+    t.state_dir(os.environ["TRYST_STATE"] + "." + name)
+    err = request(t, lambda done: t.setup(hostport, done, key=key)) or \
+        register_again(t, number)
+    (ok if err is None else fail)("%s registered %s: %s" % (name, number,
+                                                            err))
+    return t
+
+
+def check_revoke_delete(hostport, key):
+    """tryst_check_account: a device the server knows, then the same
+    number registered on another device, which revokes the first;
+    tryst_delete_account on that other device, after which the number
+    has no account and the device is not registered. With tryst whoami
+    and tryst fingerprint (a number looked up) on the same state."""
+    num, num2 = "+15550100360", "+15550100361"
+    a = device(hostport, key, "acct-a", num)
+    err, address = check_account(a)
+    host = hostport.rsplit(":", 1)[0]
+    if err is None and address and address.startswith(host + ":") and \
+            a.account_expires() > a.account_created() > 0:
+        ok("check_account: the server knows %s, which it sees at %s" %
+           (num, address))
+    else:
+        fail("check_account: %s %r, created %d expires %d" % (
+            err, address, a.account_created(), a.account_expires()))
+    state_a = os.environ["TRYST_STATE"] + ".acct-a"
+    who = cli(state_a, "whoami")
+    if who.returncode == 0 and "number: %s\n" % num in who.stdout and \
+            "status: online\naddress: %s:" % host in who.stdout:
+        ok("tryst whoami: online, with the address")
+    else:
+        fail("tryst whoami: %d %r %r" % (who.returncode, who.stdout,
+                                         who.stderr))
+
+    b = device(hostport, key, "acct-b", num)
+    err, address = check_account(a)
+    (ok if err is not None and err.code == tryst.EREVOKED and
+     address is None else fail)(
+        "check_account after %s was registered on another device: "
+        "EREVOKED (%s)" % (num, err))
+    who = cli(state_a, "whoami")
+    (ok if who.returncode == 1 and "registration was revoked" in
+     who.stderr else fail)(
+        "tryst whoami says the registration was revoked: %d %r" % (
+            who.returncode, who.stderr))
+
+    err = request(b, b.delete_account)
+    if err is None and b.account_number() is None and \
+            b.account_id() is None and b.account_expires() == 0 and \
+            b.account_servers() == hostport:
+        ok("delete_account: %s forgotten here, the device still set up"
+           % num)
+    else:
+        fail("delete_account: %s, number %r, servers %r" % (
+            err, b.account_number(), b.account_servers()))
+    try:
+        b.check_account(lambda e, a: None)
+        fail("check_account after delete_account was accepted")
+    except tryst.TrystError as e:
+        (ok if e.code == tryst.ESTATE else fail)(
+            "check_account after delete_account: ESTATE (%s)" % e.message)
+    err = request(a, a.delete_account)
+    (ok if err is not None and a.account_number() == num else fail)(
+        "delete_account on the revoked device fails and forgets nothing "
+        "(%s)" % err)
+
+    c = device(hostport, key, "acct-c", num2)
+    state_c = os.environ["TRYST_STATE"] + ".acct-c"
+    got = cli(state_c, "fingerprint", num)
+    id_num = c.cached_id(num)
+    (ok if got.returncode == 1 and "%s: no key remembered yet" % num in
+     got.stderr and id_num and len(id_num) == 64 else fail)(
+        "tryst fingerprint %s looked the number up (ID %s cached) and "
+        "knows no key: %d %r" % (num, id_num, got.returncode, got.stderr))
+    err, found = lookup(c, [num])
+    (ok if err is None and found and not found[0].registered else fail)(
+        "after delete_account %s has no account: %s %s" % (num, err,
+                                                           found))
+    for t in (a, b, c):
+        t.close()
+
+
 def code_of(number):
     code = None
     for _ in range(100):
@@ -260,6 +383,7 @@ def main():
                                          who.stderr))
 
     number2, id2 = check_discovery(t, hostport, key, number)
+    check_revoke_delete(hostport, key)
 
     # Online from the app's loop, and back after trystd dies.
     seen = []

@@ -310,7 +310,17 @@ def check_changed_key(a):
      got.stderr else fail)(
         "the new key's safety number is tryst fingerprint's pending one "
         "(%r)" % (got.stdout + got.stderr))
+    pending = a.safety_number_pending(bid)
+    (ok if pending == new and a.contact_find(bid[:16]) == bid else fail)(
+        "safety_number_pending is the new key's (%s), and contact_find "
+        "finds b by the first 16 digits of its ID" % pending)
     a.trust(bid)
+    try:
+        a.safety_number_pending(bid)
+        fail("a pending key is left after trust")
+    except tryst.TrystError as e:
+        (ok if e.code == tryst.ESTATE else fail)(
+            "after trust no key is pending: %d %s" % (e.code, e.message))
     ci.call.accept()
     if loop(ts, lambda: ci.call.state() == tryst.CALL_OPEN and
             cb.call.state() == tryst.CALL_OPEN, 30):
