@@ -175,8 +175,6 @@ int		 tconn_version(const struct tconn *);
 const char	*tconn_hostport(const struct tconn *);
 /* The connection's socket, for poll(). */
 int		 tconn_fd(const struct tconn *);
-/* A blocking connection over an open nconn (which it then owns). */
-struct tconn	*tconn_adopt(struct nconn *);
 /* tconn_recv without waiting: 2 when no whole frame is there yet. */
 int		 tconn_recv_nowait(struct tconn *, struct msg *, char **cause);
 /* Read raw bytes (relay data) without waiting: the count, 0 when the
@@ -307,26 +305,9 @@ struct tryst_ctx {
 __attribute__((noreturn)) void tryst_usage(void);
 /* Unix time t as ISO 8601 UTC ("2025-01-31T12:00:00Z") into buf. */
 const char *tryst_iso_time(uint64_t t, char *buf, size_t len);
-/* Print a server ERROR to stderr: code name, message, when to retry. */
-void	 tryst_print_error(const struct msg *);
-/* Say what an unexpected reply was (an ERROR is printed); returns 1. */
-int	 tryst_unexpected(const struct msg *);
 /* Load the state directory's config and pinned key, or exit 1. */
 void	 tryst_ctx_load(struct tryst_ctx *);
 void	 tryst_ctx_free(struct tryst_ctx *);
-/* Connect to the endpoint of sv in use, checked against expect_pk (NULL:
- * any key), from *lport (lport NULL: any port); when that fails, warn
- * and try the next endpoint, until one has failed in this round
- * (servers_round). NULL and *cause (the last failure) then. */
-struct tconn *tryst_open(struct servers *sv, const uint8_t *expect_pk,
-	    struct tconn_challenge *ch, uint16_t *lport, char **cause);
-/* A new round of tryst_open with the pinned key (ch may be NULL): any
- * endpoint of the list that answers, or exit 1. */
-struct tconn *tryst_connect(struct tryst_ctx *, struct tconn_challenge *ch);
-/* Send out and wait up to ms for the reply in in: 0, or -1 after saying
- * why (also for GOAWAY and a closed connection). */
-int	 tryst_request(struct tconn *, const struct msg *out, struct msg *in,
-	    int ms);
 /* Normalise a typed number with the configured country code, or exit 1. */
 void	 tryst_number(const struct tryst_ctx *, const char *typed,
 	    char out[TRYST_NUMBER_MAX]);
@@ -357,63 +338,31 @@ int	 account_verify(int, char **);
 int	 account_whoami(int, char **);
 int	 account_delete(int, char **);
 
-/* ---- online.c: a control connection after HELLO ---------------------- */
+/* ---- the control connection run.c's loop watches ------------------- */
 
-/* An online control connection, bound to the local port P of §6.2. */
+/*
+ * What run_session (run.c) takes of an online control connection. The
+ * CLI's commands run over libtryst now, and nothing here makes one: only
+ * test-session and fuzz-session drive run.c (its run_handle), with the
+ * four functions below stubbed (tests/stub-online.c).
+ */
 struct online {
-	struct tryst_ctx	*ctx;
 	struct tconn		*t;
-	uint8_t			 cred[CRED_LEN];
-	struct cred		 cr;
-	uint8_t			*sk;		/* identity, sodium_malloc'd */
-	uint16_t		 port;		/* P */
-	struct cand		 srflx;		/* WELCOME's address for us */
-	uint16_t		 stun_port;	/* WELCOME's; 0: no STUN */
-	uint16_t		 idle_s;
-	uint16_t		 max_batch;
-	int64_t			 last_send;	/* ms */
-	uint64_t		 nonce;
-	int			 permanent;	/* retrying cannot mend it */
-	int			 busy;		/* decline INCOMING as busy */
 	uint64_t		 session;	/* the call being handled */
 	int			 ended;		/* 1 + ENDED's why, or 0 */
 	int			 gone;		/* connection lost or GOAWAY */
-	int			 goaway;	/* its reason, or -1 */
-	uint32_t		 reconnect_s;	/* GOAWAY's reconnect_after_s */
-	char			 relay[PROTO_MAX_RELAY + 1]; /* tryst/2 */
 };
 
-/* Load the credential and identity of ctx, connect from port P (0: any)
- * to one of ctx's servers (tryst_open, a new round; GOAWAY shutdown in
- * answer to HELLO moves on to the next too) and say HELLO with flags.
- * 0, or -1 and *cause (o->permanent set when retrying cannot help:
- * revoked, no credential; o->goaway set after a GOAWAY). */
-int	 online_open(struct online *, struct tryst_ctx *, uint16_t port,
-	    uint8_t flags, char **cause);
-void	 online_close(struct online *);
 /* Send one message; a failure marks the connection gone. */
 int	 online_send(struct online *, const struct msg *);
-/* PING when the connection has been silent for a third of idle_s. */
-void	 online_tick(struct online *);
-/* Milliseconds until online_tick has something to do. */
+/* Milliseconds until the connection needs a PING. */
 int	 online_wait_ms(const struct online *);
-/* Wait up to ms for one message (ticking meanwhile): 1, 0 when the
- * connection ended (o->gone), -1 on timeout. */
-int	 online_recv(struct online *, struct msg *, int ms);
 /* During a call: take every control message there is; INCOMING is
  * declined as busy, ENDED for o->session sets o->ended, GOAWAY and a
  * lost connection set o->gone. */
 void	 online_pump(struct online *);
 /* Say what a GOAWAY or lost connection means to the user. */
 void	 online_say_gone(const struct online *);
-/* Keep the relay field of the INCOMING or ANSWER of the call being
- * handled (tryst/2; empty on tryst/1). */
-void	 online_relay(struct online *, const struct vb *relay);
-/* Where to join that call's relay (§5.5): on tryst/2 the endpoint kept
- * by online_relay, else the endpoint of the control connection. 0, or
- * -1 and *cause. */
-int	 online_relay_at(const struct online *, char *out, size_t outlen,
-	    char **cause);
 
 /* ---- ids.c: the cache of IDs and the OPRF steps of discovery (§5.3) --- */
 
@@ -519,14 +468,6 @@ int	 path_read_full(struct path *, void *, size_t, int64_t deadline,
 	    char **cause);
 int	 path_pollfd(const struct path *);
 void	 path_close(struct path *);
-/* Open a relay data connection to at ("HOST:PORT", online_relay_at),
- * checked against the pinned signing key as every connection is (§2.2),
- * and send RELAY_JOIN: NULL and *cause. */
-struct tconn *path_relay_join(struct online *, const char *at,
-	    uint64_t session, const uint8_t token[16], char **cause);
-/* Handle the relay's answer on t: 1 RELAY_READY (p set up), 0 nothing
- * yet, -1 and *cause. */
-int	 path_relay_ready(struct tconn *t, struct path *p, char **cause);
 /* A socket bound to the shared port P of family, SO_REUSEPORT, non
  * blocking. -1 and errno. */
 int	 path_socket(int family, uint16_t port);
@@ -682,7 +623,7 @@ int	 reflex_ask(const char *host, uint16_t port, int family,
 int	 reflex_other(const char *endpoint, uint16_t stun_port, int af,
 	    uint16_t lport, struct cand *c);
 
-/* ---- p2p-cands.c, p2p.c: candidates, and a call's paths (§6.1, §6.2) -- */
+/* ---- p2p-cands.c: candidates, and a call's paths (§6.1, §6.2) ------- */
 
 #define P2P_DIRECT_MS	3000
 #define P2P_RETRY_MS	100
@@ -704,30 +645,19 @@ struct p2p {
  * only), neither: the offer is then empty and tells the peer nothing.
  * ctl_fd is the control connection to hostport, from port P; srflx
  * (NULL: none) what WELCOME said of it; stun_port WELCOME's
- * (p2p-cands.c). p2p_setup is p2p_gather over an online connection. */
+ * (p2p-cands.c). */
 int	 p2p_gather(struct p2p *, int ctl_fd, const char *hostport,
 	    uint16_t port, const struct cand *srflx, uint16_t stun_port,
 	    int direct, char **cause);
-int	 p2p_setup(struct p2p *, struct online *, int direct, char **cause);
 /* Add c to what is offered, unless it is there or the offer is full. */
 void	 p2p_add_cand(struct p2p *, const struct cand *);
-/* A p2p with nothing open, for p2p_close before or without p2p_setup. */
+/* A p2p with nothing open, for p2p_close before or without p2p_gather. */
 void	 p2p_init(struct p2p *);
 void	 p2p_close(struct p2p *);
 /* Close connections that arrive on P outside a call. */
 void	 p2p_strays(struct p2p *);
 /* Our candidates as an offer or answer; 0 bytes when there are none. */
 size_t	 p2p_offer(const struct p2p *, uint8_t *out, size_t outlen);
-/* Bring the session up as caller or callee: direct (unless relay_only)
- * or relayed. A peer without a usable candidate means the relay at once
- * (the callee still takes a direct preamble meanwhile). 0 with s up, or
- * -1 after saying why. */
-int	 p2p_call(struct p2p *, struct online *, const struct hsinfo *,
-	    const struct cand *peer, int npeer, const uint8_t token[16],
-	    int relay_only, struct session *s);
-int	 p2p_answer(struct p2p *, struct online *, const struct hsinfo *,
-	    const struct cand *peer, int npeer, const uint8_t token[16],
-	    struct session *s);
 struct portmap;
 /* With direct paths over IPv4: offer the mapping of P that pm holds
  * (portmap.c), in place of what was offered of it before; pm (all zero,
@@ -791,8 +721,8 @@ struct portmap {
 	struct cand		 ext;		/* the mapping, kind srflx */
 	int64_t			 expires;	/* ms clock; 0 never */
 	int64_t			 renew_at;	/* ms clock; 0 never */
-	int			 offered;	/* offer joined ours (p2p.c) */
-	struct cand		 offer;		/* what p2p.c offers of it */
+	int			 offered;	/* offer joined ours */
+	struct cand		 offer;		/* what is offered of it */
 	int64_t			(*now)(void);	/* tryst_now_ms */
 };
 

@@ -3,8 +3,8 @@
  * the cache of IDs in the state file "ids" (one "NUMBER HEXID" line
  * each, so that a number costs a discovery token once; it also names
  * callers, whom listen knows only by ID), and the client's two OPRF
- * steps around OPRF_EVAL. libtryst's tryst_lookup and the CLI's own
- * online connection (lookup_ids) share them, and so share the file.
+ * steps around OPRF_EVAL. libtryst's tryst_lookup uses them, and the
+ * CLI shares the file through it.
  */
 #include <stdio.h>
 #include <stdlib.h>

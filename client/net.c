@@ -106,16 +106,6 @@ tconn_open_v(const char *hostport, int max_version, const uint8_t *expect_pk,
 	return (t);
 }
 
-/* Wrap an open nconn. */
-struct tconn *
-tconn_adopt(struct nconn *c)
-{
-	struct tconn	*t = xcalloc(1, sizeof *t);
-
-	t->c = c;
-	return (t);
-}
-
 /* Encode one message in the connection's version and send it. */
 int
 tconn_send(struct tconn *t, const struct msg *m, char **cause)

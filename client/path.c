@@ -154,60 +154,6 @@ path_close(struct path *p)
 	p->fd = -1;
 }
 
-/* Open a new TLS connection to the relay at and send RELAY_JOIN. */
-struct tconn *
-path_relay_join(struct online *o, const char *at, uint64_t session,
-    const uint8_t token[16], char **cause)
-{
-	struct tconn	*t;
-	struct msg	 m;
-
-	t = tconn_open(at, o->ctx->sign_pk, NULL, cause);
-	if (t == NULL)
-		return (NULL);
-	memset(&m, 0, sizeof m);
-	m.type = MSG_RELAY_JOIN;
-	m.u.relay_join.session = session;
-	memcpy(m.u.relay_join.relay_token, token, 16);
-	if (tconn_send(t, &m, cause) != 0) {
-		tconn_close(t);
-		return (NULL);
-	}
-	return (t);
-}
-
-/* Take the relay's answer: RELAY_READY makes t the path. */
-int
-path_relay_ready(struct tconn *t, struct path *p, char **cause)
-{
-	struct msg	 m;
-	char		 text[256];
-	int		 r;
-
-	if ((r = tconn_recv_nowait(t, &m, cause)) == 2)
-		return (0);
-	if (r == 0)
-		xasprintf(cause, "the server closed the relay connection");
-	if (r != 1)
-		return (-1);
-	if (m.type == MSG_RELAY_READY) {
-		memset(p, 0, sizeof *p);
-		p->fd = -1;
-		p->relay = t;
-		snprintf(p->desc, sizeof p->desc, "relay");
-		return (1);
-	}
-	if (m.type == MSG_ERROR) {
-		log_escape(text, sizeof text, m.u.error.message.p,
-		    m.u.error.message.len);
-		xasprintf(cause, "relay refused: %s: %s",
-		    proto_err_name(m.u.error.code), text);
-	} else
-		xasprintf(cause, "relay: unexpected %s",
-		    proto_type_name(m.type));
-	return (-1);
-}
-
 /* A non-blocking socket bound to the shared port P. */
 int
 path_socket(int family, uint16_t port)

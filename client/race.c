@@ -10,9 +10,9 @@
  * Its effects (dial, accept, join the relay) go through race_cfg, where
  * tests put fakes.
  *
- * The CLI's p2p_call and p2p_answer poll around it; libtryst steps it
- * from the app's loop. Handshake messages are a few hundred bytes on a
- * fresh connection, so they are written at once or the path is dropped.
+ * libtryst steps it from the app's loop. Handshake messages are a few
+ * hundred bytes on a fresh connection, so they are written at once or
+ * the path is dropped.
  */
 #include <sys/types.h>
 #include <sys/socket.h>

@@ -76,36 +76,6 @@ tryst_iso_time(uint64_t t, char *buf, size_t len)
 	return (buf);
 }
 
-/* Print a server ERROR: its code name, message and when to retry. */
-void
-tryst_print_error(const struct msg *m)
-{
-	char	 text[512], when[32];
-
-	log_escape(text, sizeof text, m->u.error.message.p,
-	    m->u.error.message.len);
-	fprintf(stderr, "tryst: server error %s: %s",
-	    proto_err_name(m->u.error.code), text);
-	if (m->u.error.retry_after_s > 0)
-		fprintf(stderr, " (retry in %u s, after %s)",
-		    m->u.error.retry_after_s,
-		    tryst_iso_time((uint64_t)time(NULL) +
-		    m->u.error.retry_after_s, when, sizeof when));
-	fputc('\n', stderr);
-}
-
-/* Any reply other than the ones a command expects. */
-int
-tryst_unexpected(const struct msg *m)
-{
-	if (m->type == MSG_ERROR)
-		tryst_print_error(m);
-	else
-		warnx("unexpected %s from the server",
-		    proto_type_name(m->type));
-	return (1);
-}
-
 /* Load the state directory's config and pinned key, or exit. */
 void
 tryst_ctx_load(struct tryst_ctx *c)
@@ -137,70 +107,6 @@ tryst_ctx_free(struct tryst_ctx *c)
 	servers_free(&c->srv);
 	state_conf_free(&c->conf);
 	free(c->dir);
-}
-
-/* Connect to an endpoint of sv, moving on after each failure. */
-struct tconn *
-tryst_open(struct servers *sv, const uint8_t *expect_pk,
-    struct tconn_challenge *ch, uint16_t *lport, char **cause)
-{
-	struct tconn	*t;
-	uint16_t	 want = lport != NULL ? *lport : 0;
-	char		*why;
-
-	for (;;) {
-		t = tconn_open_v(servers_current(sv), 2, expect_pk, ch, lport,
-		    &why);
-		if (t != NULL)
-			return (t);
-		if (!servers_failed(sv)) {
-			*cause = why;
-			return (NULL);
-		}
-		warnx("%s; trying %s", why, servers_current(sv));
-		free(why);
-		if (lport != NULL)
-			*lport = want;
-	}
-}
-
-/* Connect to the configured servers with the pinned key, or exit. */
-struct tconn *
-tryst_connect(struct tryst_ctx *c, struct tconn_challenge *ch)
-{
-	struct tconn	*t;
-	char		*cause;
-
-	servers_round(&c->srv);
-	if ((t = tryst_open(&c->srv, c->sign_pk, ch, NULL, &cause)) == NULL)
-		errx(1, "%s", cause);
-	return (t);
-}
-
-/* Send one request and wait for its reply: 0, or -1 after saying why. */
-int
-tryst_request(struct tconn *t, const struct msg *out, struct msg *in, int ms)
-{
-	char	*cause;
-	int	 r;
-
-	if (tconn_send(t, out, &cause) != 0 ||
-	    (r = tconn_recv(t, in, ms, &cause)) == -1) {
-		warnx("%s", cause);
-		free(cause);
-		return (-1);
-	}
-	if (r == 0) {
-		warnx("the server closed the connection");
-		return (-1);
-	}
-	if (in->type == MSG_GOAWAY) {
-		warnx("the server is going away (reason %u); try again in "
-		    "%u s", in->u.goaway.reason,
-		    in->u.goaway.reconnect_after_s);
-		return (-1);
-	}
-	return (0);
 }
 
 /* Normalise a typed number, or exit 1 saying how to write it. */

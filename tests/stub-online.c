@@ -1,8 +1,8 @@
 /*
- * stub-online.c -- the control connection of run.c (online.c's calls)
- * and the renewal of its port mapping (portmap.c), for programs that drive
- * run_handle without either: test-session and fuzz-session. Only
- * run_session uses these; reaching one is a bug.
+ * stub-online.c -- the control connection of run.c (online_*, which no
+ * program has any more) and the renewal of its port mapping (portmap.c),
+ * for programs that drive run_handle without either: test-session and
+ * fuzz-session. Only run_session uses these; reaching one is a bug.
  */
 #include <stdlib.h>
 

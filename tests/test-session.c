@@ -155,7 +155,7 @@ pair_init(struct pair *pr, int ca, int ea, int cb, int eb)
 }
 
 /*
- * Callee, as p2p.c does it: read the preamble and message 1, then answer.
+ * Callee, as race.c does it: read the preamble and message 1, then answer.
  * A preamble that is not its own is only noted, so that what the Noise
  * prologue binds is tested by Noise alone.
  */
@@ -288,7 +288,7 @@ END_TEST
 /*
  * The two sides disagree on one input of the prologue: the caller cannot
  * read message 2 and gives up, so the callee sees the connection close.
- * A session ID that differs also shows in the preamble, which p2p.c
+ * A session ID that differs also shows in the preamble, which race.c
  * checks too; the Noise prologue must refuse it on its own.
  */
 START_TEST(test_prologue)

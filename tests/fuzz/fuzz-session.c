@@ -13,7 +13,7 @@
  *	CALLER	  we called and sent message 1; the stream is the callee's
  *		  message 2 frame, then its transport frames
  *	CALLEE	  we answer; the stream is message 1 (34 bytes, after the
- *		  preamble p2p.c checks), message 3's frame, then frames
+ *		  preamble race.c checks), message 3's frame, then frames
  *	TRANSPORT a session set up as CALLER; the stream is transport frames
  *	SEALED	  the same session; the stream is plaintexts (len:u16 ||
  *		  bytes, the last one cut short), each encrypted by the
