@@ -73,14 +73,6 @@ account_verify(int argc, char **argv)
 	return (rc);
 }
 
-/* The library's notices (a server failed, a renewal did not verify). */
-static void
-account_notice(tryst_t *t, const char *text, void *user)
-{
-	(void)t, (void)user;
-	warnx("%s", text);
-}
-
 /* Print who this device is, from the stored credential. */
 static void
 whoami_print(tryst_t *t)
@@ -141,7 +133,7 @@ account_whoami(int argc, char **argv)
 	if ((number = tryst_account_number(t)) == NULL)
 		errx(1, "not registered; run: tryst register NUMBER");
 	tryst_free(number);
-	tryst_on_notice(t, account_notice, NULL);
+	tryst_on_notice(t, cli_notice, NULL);
 	memset(&w, 0, sizeof w);
 	if (tryst_check_account(t, whoami_done, &w, &e) != 0)
 		errx(1, "%s", tryst_error_message(e));
@@ -184,7 +176,7 @@ account_delete(int argc, char **argv)
 	tryst_ctx_load(&c);
 	tryst_ctx_free(&c);
 	t = cli_lib();
-	tryst_on_notice(t, account_notice, NULL);
+	tryst_on_notice(t, cli_notice, NULL);
 	number = tryst_account_number(t);
 	memset(&r, 0, sizeof r);
 	if (tryst_delete_account(t, cli_done, &r, &e) != 0)

@@ -106,6 +106,7 @@ registered_lib(void)
 	if ((number = tryst_account_number(t)) == NULL)
 		errx(1, "not registered; run: tryst register NUMBER");
 	tryst_free(number);
+	tryst_on_notice(t, cli_notice, NULL);
 	return (t);
 }
 
