@@ -208,22 +208,48 @@ fail:
 	return (-1);
 }
 
-/* Read a small file whole. Caller frees. */
+/* A larger buffer for file_read_small: what it held is copied, and the
+ * old one wiped (it may hold a key) and freed. */
+static char *
+grow(char *buf, size_t len, size_t size)
+{
+	char	*nbuf = xmalloc(size);
+
+	memcpy(nbuf, buf, len);
+	sodium_memzero(buf, len);
+	free(buf);
+	return (nbuf);
+}
+
+/*
+ * Read a small file whole. Caller frees. The buffer is about the size
+ * fstat says (one byte more shows a file that grew; /proc's say 0), not
+ * max: libtryst reads the contacts file, whose max is 4 MiB, on every
+ * call.
+ */
 char *
 file_read_small(const char *path, size_t max, size_t *lenp, char **cause)
 {
-	char	*buf;
-	size_t	 len = 0;
-	ssize_t	 n;
-	int	 fd;
+	struct stat	 sb;
+	char		*buf;
+	size_t		 len = 0, cap;
+	ssize_t		 n;
+	int		 fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		xasprintf(cause, "%s: %s", path, strerror(errno));
 		return (NULL);
 	}
-	buf = xmalloc(max + 1);
+	/* cap bytes are read at most, and buf has room for a NUL more. */
+	cap = fstat(fd, &sb) == 0 && sb.st_size > 0 && (uint64_t)sb.st_size <
+	    max ? (size_t)sb.st_size + 1 : max < 4096 ? max + 1 : 4096;
+	buf = xmalloc(cap + 1);
 	for (;;) {
-		n = read(fd, buf + len, max + 1 - len);
+		if (len == cap) {
+			cap = cap > max / 2 ? max + 1 : 2 * cap;
+			buf = grow(buf, len, cap + 1);
+		}
+		n = read(fd, buf + len, cap - len);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -246,7 +272,7 @@ file_read_small(const char *path, size_t max, size_t *lenp, char **cause)
 	return (buf);
 fail:
 	close(fd);
-	sodium_memzero(buf, max + 1);
+	sodium_memzero(buf, cap + 1);
 	free(buf);
 	return (NULL);
 }

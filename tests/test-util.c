@@ -1,5 +1,6 @@
 /*
- * test-util.c -- hex, base64, atomic files and log escaping.
+ * test-util.c -- hex, base64, atomic files, reading small files whole, and
+ * log escaping.
  */
 #include <sys/stat.h>
 
@@ -83,6 +84,59 @@ START_TEST(test_files)
 }
 END_TEST
 
+/*
+ * file_read_small sizes its buffer from fstat, and grows it where fstat
+ * says nothing useful (a file of max bytes or more, /proc's): whatever
+ * the size, a file of at most max bytes comes back whole, one byte more
+ * is refused.
+ */
+START_TEST(test_read_small)
+{
+	static const size_t sizes[] = { 0, 1, 4095, 4096, 4097, 10000 };
+	char		 dir[] = "/tmp/test-util.XXXXXX", path[64], *cause;
+	char		*data, *got;
+	size_t		 i, k, len, n;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/f", dir);
+	data = xmalloc(10001);
+	for (k = 0; k < 10001; k++)
+		data[k] = (char)('a' + k % 26);
+	for (i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		n = sizes[i];
+		unlink(path);
+		ck_assert_int_eq(file_write_atomic(path, data, n, 0600, 1,
+		    &cause), 0);
+		/* max n: exactly; above; and one byte short. */
+		for (k = 0; k < 2; k++) {
+			got = file_read_small(path, n + k * 5000, &len,
+			    &cause);
+			ck_assert_msg(got != NULL, "%zu bytes, max %zu", n,
+			    n + k * 5000);
+			ck_assert_uint_eq(len, n);
+			ck_assert(memcmp(got, data, n) == 0 && got[n] == '\0');
+			free(got);
+		}
+		if (n == 0)
+			continue;
+		ck_assert_ptr_null(file_read_small(path, n - 1, &len,
+		    &cause));
+		ck_assert_ptr_nonnull(strstr(cause, "larger"));
+		free(cause);
+	}
+	/* /proc says 0 bytes, and has more. */
+	ck_assert_ptr_nonnull(got = file_read_small("/proc/self/status",
+	    1 << 20, &len, &cause));
+	ck_assert_uint_gt(len, 0);
+	ck_assert_uint_eq(strlen(got), len);
+	ck_assert_ptr_nonnull(strstr(got, "Name:"));
+	free(got);
+	free(data);
+	unlink(path);
+	ck_assert_int_eq(rmdir(dir), 0);
+}
+END_TEST
+
 START_TEST(test_escape)
 {
 	char		 buf[32];
@@ -109,6 +163,7 @@ main(void)
 	tcase_add_test(tc, test_hex);
 	tcase_add_test(tc, test_b64);
 	tcase_add_test(tc, test_files);
+	tcase_add_test(tc, test_read_small);
 	tcase_add_test(tc, test_escape);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
