@@ -245,6 +245,11 @@ rx_offer(tryst_call_t *c, struct file_rx *rx, const uint8_t *p, size_t len)
 {
 	struct statvfs	 sv;
 
+	/* Files go one at a time (§6.3): taking the new offer would drop
+	 * the file coming in, and our CLOSE would then confirm both. */
+	if (rx->fd != -1)
+		return (rx_refuse(c, rx, lib_err(TRYST_EINVAL, "%s: the peer "
+		    "offered another file before its end", rx->name)));
 	rx_drop(rx);
 	rx->got = 0;
 	if (inbox_offer_parse(p, len, &rx->size, &rx->name) != 0)
