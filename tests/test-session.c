@@ -4,13 +4,13 @@
  * session and both IDs, each side's check of the peer's static key
  * against its credential, and transport messages that are tampered with;
  * then the pure steps the session is made of (framing, the handshake in
- * memory, input taken a byte at a time), and run.c's run_handle, which
- * is what the peer's messages reach.
+ * memory, input taken a byte at a time). What the peer's messages reach
+ * then, libtryst's call.c and file.c, is test-call's (test_receive_*)
+ * and fuzz-session's.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
 
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,7 +31,6 @@
 #define E_KEY		"the peer's key is not the one in its credential"
 #define E_DECRYPT	"a message from the peer does not decrypt"
 #define E_EMPTY		"the peer sent an empty message"
-#define FILE_TEXT	"the content of a file\n"
 
 enum { A, B, M };		/* caller, callee, neither */
 
@@ -106,14 +105,6 @@ void
 tconn_close(struct tconn *t)
 {
 	(void)t;
-	abort();
-}
-
-/* Stub: tryst.c's, for text, which these tests do not send run_handle. */
-void
-tryst_clean_text(char *out, size_t outlen, const uint8_t *p, size_t len)
-{
-	(void)out, (void)outlen, (void)p, (void)len;
 	abort();
 }
 
@@ -548,111 +539,6 @@ START_TEST(test_input_take)
 }
 END_TEST
 
-/* A temporary folder for received files. */
-static void
-temp_dir(char *dir, size_t len)
-{
-	snprintf(dir, len, "/tmp/test-session-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-/* The names in dir, but . and ..; 0 when there are none. */
-static int
-dir_count(const char *dir)
-{
-	struct dirent	*de;
-	DIR		*d = opendir(dir);
-	int		 n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d)) != NULL)
-		n += strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0;
-	closedir(d);
-	return (n);
-}
-
-/* run_handle with kind || p, then its result. */
-static int
-handle(struct run_loop *l, uint8_t kind, const void *p, size_t len)
-{
-	uint8_t	 m[128];
-
-	m[0] = kind;
-	if (len > 0)
-		memcpy(m + 1, p, len);
-	return (run_handle(l, m, 1 + len));
-}
-
-/* A file offer of size bytes named name, as files.c sends it. */
-static size_t
-offer(uint8_t *out, uint64_t size, const char *name)
-{
-	put_u64(out, size);
-	put_u16(out + 8, (uint16_t)strlen(name));
-	memcpy(out + 10, name, strlen(name));
-	return (10 + strlen(name));
-}
-
-/*
- * run_handle, what the peer reaches: a file received whole gets its name
- * in the folder; a later kind is ignored; the peer's close is answered
- * with ours (1); data without an offer ends the session (-1) without a
- * close, and nothing after it is handled; a loop freed in the middle of
- * a file leaves nothing behind.
- */
-START_TEST(test_handle)
-{
-	struct pair	 pr;
-	struct run	 r;
-	struct run_loop	*l;
-	uint8_t		 o[64], hash[32];
-	char		 dir[64], path[128], got[64], *cause = NULL;
-	size_t		 olen = offer(o, strlen(FILE_TEXT), "note.txt");
-	FILE		*f;
-
-	crypto_generichash(hash, sizeof hash, (const uint8_t *)FILE_TEXT,
-	    strlen(FILE_TEXT), NULL, 0);
-	temp_dir(dir, sizeof dir);
-	pair_init(&pr, A, A, B, B);
-	pair_run(&pr);
-	ck_assert(pr.caller.rc == 0 && pr.callee.rc == 0);
-	memset(&r, 0, sizeof r);
-	r.s = &pr.callee.s;
-	r.peer = "caller";
-	r.dir = dir;
-	l = run_loop_new(&r);
-	ck_assert_int_eq(handle(l, KIND_FILE_OFFER, o, olen), 0);
-	ck_assert_int_eq(handle(l, KIND_FILE_DATA, FILE_TEXT,
-	    strlen(FILE_TEXT)), 0);
-	ck_assert_int_eq(handle(l, KIND_FILE_END, hash, sizeof hash), 0);
-	ck_assert_int_eq(handle(l, 99, "later", 5), 0);
-	snprintf(path, sizeof path, "%s/note.txt", dir);
-	ck_assert_ptr_nonnull(f = fopen(path, "r"));
-	ck_assert_ptr_nonnull(fgets(got, sizeof got, f));
-	fclose(f);
-	ck_assert_str_eq(got, FILE_TEXT);
-	unlink(path);
-	ck_assert_int_eq(handle(l, KIND_CLOSE, NULL, 0), 1);
-	ck_assert_int_eq(recv_wait(&pr.caller.s, &cause), 1);
-	ck_assert(pr.caller.s.ptlen == 1 && pr.caller.s.pt[0] == KIND_CLOSE);
-	run_loop_free(l);
-	l = run_loop_new(&r);
-	ck_assert_int_eq(handle(l, KIND_FILE_DATA, "x", 1), -1);
-	ck_assert_int_eq(handle(l, KIND_CLOSE, NULL, 0), -1);
-	run_loop_free(l);
-	ck_assert_int_eq(session_recv(&pr.caller.s, &cause), 2);
-	l = run_loop_new(&r);
-	ck_assert_int_eq(handle(l, KIND_FILE_OFFER, o, olen), 0);
-	ck_assert_int_eq(handle(l, KIND_FILE_DATA, "the", 3), 0);
-	ck_assert_int_eq(dir_count(dir), 1);
-	run_loop_free(l);
-	ck_assert_int_eq(dir_count(dir), 0);
-	ck_assert_int_eq(rmdir(dir), 0);
-	pair_free(&pr);
-}
-END_TEST
-
 int
 main(void)
 {
@@ -666,7 +552,6 @@ main(void)
 	tcase_add_loop_test(tc, test_tamper, 0, 4);
 	tcase_add_test(tc, test_frame);
 	tcase_add_test(tc, test_input_take);
-	tcase_add_test(tc, test_handle);
 	suite_add_tcase(s, tc);
 	return (unit_run(s));
 }
