@@ -338,32 +338,6 @@ int	 account_verify(int, char **);
 int	 account_whoami(int, char **);
 int	 account_delete(int, char **);
 
-/* ---- the control connection run.c's loop watches ------------------- */
-
-/*
- * What run_session (run.c) takes of an online control connection. The
- * CLI's commands run over libtryst now, and nothing here makes one: only
- * test-session and fuzz-session drive run.c (its run_handle), with the
- * four functions below stubbed (tests/stub-online.c).
- */
-struct online {
-	struct tconn		*t;
-	uint64_t		 session;	/* the call being handled */
-	int			 ended;		/* 1 + ENDED's why, or 0 */
-	int			 gone;		/* connection lost or GOAWAY */
-};
-
-/* Send one message; a failure marks the connection gone. */
-int	 online_send(struct online *, const struct msg *);
-/* Milliseconds until the connection needs a PING. */
-int	 online_wait_ms(const struct online *);
-/* During a call: take every control message there is; INCOMING is
- * declined as busy, ENDED for o->session sets o->ended, GOAWAY and a
- * lost connection set o->gone. */
-void	 online_pump(struct online *);
-/* Say what a GOAWAY or lost connection means to the user. */
-void	 online_say_gone(const struct online *);
-
 /* ---- ids.c: the cache of IDs and the OPRF steps of discovery (§5.3) --- */
 
 #define IDS_FILE	"ids"		/* in the state directory */
@@ -859,68 +833,6 @@ int	 inbox_offer_parse(const uint8_t *p, size_t len, uint64_t *size,
  * (caller frees), or -1 and errno. */
 int	 inbox_link(const char *tmp, const char *dir, const char *name,
 	    char **used);
-
-/* ---- files.c: files in a session (§6.3) ------------------------------- */
-
-#define FILES_CHUNK	16384
-
-struct rxfile;
-struct txfile;
-
-/* Receiving: a file offer, its data, its end. Each returns 0, or -1 after
- * saying why (the file is then removed). */
-struct rxfile *files_rx_offer(const char *dir, const uint8_t *p, size_t len);
-int	 files_rx_data(struct rxfile *, const uint8_t *p, size_t len);
-int	 files_rx_end(struct rxfile *, const uint8_t *p, size_t len);
-/* An unfinished file: removed. */
-void	 files_rx_abort(struct rxfile *);
-/* Have SIGINT, SIGTERM and SIGHUP remove a half-received file first. */
-void	 files_rx_on_signal(void);
-/* Sending: open path (NULL after saying why), send the offer, then one
- * chunk at a time: 1 more to send, 0 done (end sent), -1 and *cause. */
-struct txfile *files_tx_open(const char *path);
-int	 files_tx_step(struct txfile *, struct session *, char **cause);
-/* The name the peer is offered. */
-const char *files_tx_name(const struct txfile *);
-uint64_t files_tx_size(const struct txfile *);
-void	 files_tx_free(struct txfile *);
-
-/* ---- run.c: the message loop of a session ----------------------------- */
-
-struct run {
-	struct session	*s;
-	struct online	*o;
-	const char	*peer;		/* how to name the peer */
-	const char	*dir;		/* for received files */
-	int		 chat;		/* send stdin's lines */
-	int		 chat_stays;	/* EOF on stdin does not close */
-	int		 stdin_eof;	/* set when stdin reached its end */
-	char		**files;	/* to send, then close */
-	int		 nfiles;
-	int		 caller;	/* ends the call with END */
-	struct portmap	*pm;		/* renewed while it runs, or NULL */
-};
-
-/*
- * Run a session until it closes: 0 after a clean close, else 1. Clean
- * means the peer sent its own close, which it does only after handling
- * every message before ours: only then is a file sent counted as
- * delivered ("sent NAME"); otherwise each is reported as unconfirmed.
- * A file this side must reject ends the session without a close.
- */
-int	 run_session(struct run *);
-
-/* The loop's parts, for the tests and the fuzzer: its state over r, and
- * the handling of one message from the peer (p[0] its kind), which is
- * what a malicious peer reaches. run_handle returns 0 to go on, 1 when
- * the peer closed and our close went out (a clean end), -1 when the
- * session must end (a rejected file, or our close could not be sent);
- * once not 0 it handles nothing more. Freeing the loop removes a file
- * being received. */
-struct run_loop;
-struct run_loop *run_loop_new(struct run *);
-int	 run_handle(struct run_loop *, const uint8_t *p, size_t len);
-void	 run_loop_free(struct run_loop *);
 
 /* ---- conv.c: one call of the CLI over libtryst, and the CLI's loop ---- */
 
