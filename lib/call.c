@@ -269,9 +269,10 @@ deliver(struct tryst_call *c, const uint8_t *p, size_t len)
 			c->msg_fn(c, p + 1, len - 1, c->msg_user);
 		return (0);
 	case KIND_CLOSE:
-		if (!c->close_sent && queue_msg(c, KIND_CLOSE, NULL, 0) == 0)
-			c->close_sent = 1;
+		/* Ours goes out from open_step: after the file being sent,
+		 * and when the window is full, once there is room. */
 		c->close_got = 1;
+		c->close_wanted = 1;
 		return (1);
 	case KIND_FILE_OFFER:
 	case KIND_FILE_DATA:
@@ -297,6 +298,8 @@ take_input(struct tryst_call *c)
 	long	 n;
 	int	 r;
 
+	if (c->close_got)
+		return (0);	/* the peer said all it had to say */
 	for (;;) {
 		while ((r = session_take(&c->s, &cause)) == 1) {
 			if (deliver(c, c->s.pt, c->s.ptlen) != 0)
@@ -504,15 +507,18 @@ call_fds(const struct task *k, struct pollfd *pfd, int max)
 		return (race_fds(c->race, pfd, max));
 	if (c->state != TRYST_CALL_OPEN || max < 1)
 		return (0);
-	/* Files to send wait for room, as what is queued does. */
+	/* Files to send wait for room, as what is queued does; after the
+	 * peer's CLOSE nothing is read, so what follows it must not wake
+	 * the loop. */
 	more = c->outlen > 0 || c->txq != NULL;
 	pfd[0].fd = path_fd(c);
 	if (c->relay != NULL) {
-		ev = nconn_events(c->relay) | NCONN_READ;
+		ev = nconn_events(c->relay) | (c->close_got ? 0 : NCONN_READ);
 		pfd[0].events = (short)(((ev & NCONN_READ) ? POLLIN : 0) |
 		    ((ev & NCONN_WRITE) || more ? POLLOUT : 0));
 	} else
-		pfd[0].events = POLLIN | (more ? POLLOUT : 0);
+		pfd[0].events = (short)((c->close_got ? 0 : POLLIN) |
+		    (more ? POLLOUT : 0));
 	return (1);
 }
 

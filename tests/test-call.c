@@ -1561,6 +1561,46 @@ START_TEST(test_defect_second_offer)
 }
 END_TEST
 
+/*
+ * DEFECT (fixed): the peer's CLOSE found our window full. Our CLOSE
+ * could not be queued and was never tried again, so the call stayed open
+ * with nothing to end it; and as our output drained, the next passes
+ * read on past the peer's CLOSE and gave the app its later text. Now
+ * nothing after the peer's CLOSE is read, and ours goes out once there
+ * is room (after any file being sent), the call then ending cleanly.
+ */
+START_TEST(test_defect_close_window_full)
+{
+	tryst_call_t	*c = open_call(0);
+	char		 big[4000], text[64];
+	int		 i, k;
+
+	memset(big, 'x', sizeof big);
+	for (i = 0; i < 1000 && tryst_call_send(c, big, sizeof big,
+	    NULL) == 0; i++)
+		process();
+	ck_assert_int_lt(i, 1000);		/* the window is full */
+	peer_send(KIND_CLOSE, "");
+	peer_send(KIND_TEXT, "after the close");
+	process();
+	process();
+	ck_assert_int_eq(tryst_call_state(c), TRYST_CALL_OPEN);
+	ck_assert_int_eq(seen.texts, 0);
+	for (i = 0; i < 100000; i++) {
+		if ((k = peer_recv(text, sizeof text)) == KIND_CLOSE)
+			break;
+		if (k == -1)
+			process();
+	}
+	ck_assert_int_eq(k, KIND_CLOSE);
+	process();
+	ck_assert_int_eq(last_state(), TRYST_CALL_ENDED);
+	ck_assert_int_eq(seen.code[seen.n - 1], 0);
+	ck_assert_int_eq(seen.texts, 0);
+	tryst_call_release(c);
+}
+END_TEST
+
 static Suite *
 call_suite(void)
 {
@@ -1597,6 +1637,7 @@ call_suite(void)
 	tcase_add_test(tc, test_defect_close_wait_doubled);
 	tcase_add_test(tc, test_defect_file_end_full_window);
 	tcase_add_test(tc, test_defect_second_offer);
+	tcase_add_test(tc, test_defect_close_window_full);
 	suite_add_tcase(s, tc);
 	return (s);
 }
