@@ -117,7 +117,7 @@ whoami_welcome(const struct tryst_ctx *c, const struct cred *old,
 		    "verify; kept the old one");
 		return;
 	}
-	if (state_cred_save(c->dir, v->p, &cause) != 0)
+	if (state_cred_save(c->blobs, v->p, &cause) != 0)
 		errx(1, "%s", cause);
 	printf("credential renewed: expires %s\n",
 	    tryst_iso_time(cr.expires, when, sizeof when));
@@ -133,7 +133,7 @@ whoami_hello(const struct tryst_ctx *c, struct tconn *t,
 	uint8_t		*sk;
 	char		*cause;
 
-	if ((sk = state_identity_load(c->dir, &cause)) == NULL) {
+	if ((sk = state_identity_load(c->blobs, &cause)) == NULL) {
 		warnx("%s", cause);
 		return (1);
 	}
@@ -181,7 +181,7 @@ account_whoami(int argc, char **argv)
 	tryst_ctx_load(&c);
 	if (*c.conf.number == '\0')
 		errx(1, "not registered; run: tryst register NUMBER");
-	if (state_cred_load(c.dir, c.sign_pk, raw, &cr, &cause) != 0)
+	if (state_cred_load(c.blobs, c.sign_pk, raw, &cr, &cause) != 0)
 		errx(1, "%s", cause);
 	whoami_print(&c, &cr);
 	servers_round(&c.srv);
@@ -222,8 +222,8 @@ account_delete(int argc, char **argv)
 		printf("deleted the account of %s\n", c.conf.number);
 		free(c.conf.number);
 		c.conf.number = xstrdup("");
-		if (state_remove(c.dir, "credential", &cause) != 0 ||
-		    state_conf_save(c.dir, &c.conf, &cause) != 0)
+		if (state_remove(c.blobs, "credential", &cause) != 0 ||
+		    state_conf_save(c.blobs, &c.conf, &cause) != 0)
 			errx(1, "%s", cause);
 		rc = 0;
 	}

@@ -63,20 +63,20 @@ lookup_ids(struct online *o, char (*numbers)[TRYST_NUMBER_MAX], int n,
 	todo = xcalloc((size_t)n, sizeof *todo);
 	got = xcalloc((size_t)n, sizeof *got);
 	for (i = 0; i < n; i++) {
-		if (ids_cached(o->ctx->dir, numbers[i], ids[i]) != 0)
+		if (ids_cached(o->ctx->blobs, numbers[i], ids[i]) != 0)
 			memcpy(todo[k++], numbers[i], TRYST_NUMBER_MAX);
 	}
 	for (at = 0; at < k && rc == 0; at += batch) {
 		batch = k - at < o->max_batch ? k - at : o->max_batch;
 		if ((rc = oprf_batch(o, todo + at, batch, got + at)) == 0 &&
-		    ids_add(o->ctx->dir, todo + at, batch, got + at,
+		    ids_add(o->ctx->blobs, todo + at, batch, got + at,
 		    &cause) != 0) {
 			warnx("%s", cause);
 			free(cause);
 		}
 	}
 	for (i = 0; i < n && rc == 0; i++) {
-		if (ids_cached(o->ctx->dir, numbers[i], ids[i]) != 0) {
+		if (ids_cached(o->ctx->blobs, numbers[i], ids[i]) != 0) {
 			warnx("%s: lost from the cache of IDs", numbers[i]);
 			rc = -1;
 		}

@@ -28,13 +28,13 @@ online_load(struct online *o, char **cause)
 		xasprintf(cause, "not registered; run: tryst register NUMBER");
 		return (-1);
 	}
-	if (state_cred_load(o->ctx->dir, o->ctx->sign_pk, o->cred, &o->cr,
+	if (state_cred_load(o->ctx->blobs, o->ctx->sign_pk, o->cred, &o->cr,
 	    &why) != 0) {
 		xasprintf(cause, "%s; run: tryst register NUMBER", why);
 		free(why);
 		return (-1);
 	}
-	if ((o->sk = state_identity_load(o->ctx->dir, cause)) == NULL)
+	if ((o->sk = state_identity_load(o->ctx->blobs, cause)) == NULL)
 		return (-1);
 	if (memcmp(o->sk + 32, o->cr.identity_pk, 32) != 0) {
 		xasprintf(cause, "the credential belongs to another identity "
@@ -73,7 +73,7 @@ online_welcome(struct online *o, const struct msg *m)
 	}
 	memcpy(o->cred, v->p, CRED_LEN);
 	o->cr = cr;
-	if (state_cred_save(o->ctx->dir, o->cred, &cause) != 0) {
+	if (state_cred_save(o->ctx->blobs, o->cred, &cause) != 0) {
 		warnx("%s", cause);
 		free(cause);
 	}

@@ -43,9 +43,9 @@ resolve(struct tryst_ctx *c, const char *arg, uint8_t id[ID_LEN])
 	int		 rc;
 
 	if (is_id_prefix(arg))
-		return (contacts_find_prefix(c->dir, arg, id));
+		return (contacts_find_prefix(c->blobs, arg, id));
 	tryst_number(c, arg, num[0]);
-	if (ids_cached(c->dir, num[0], id) == 0)
+	if (ids_cached(c->blobs, num[0], id) == 0)
 		return (0);
 	if (online_open(&o, c, 0, 0, &cause) != 0)
 		errx(1, "%s", cause);
@@ -77,7 +77,7 @@ print_safety(const struct tryst_ctx *c, const char *name,
 {
 	char	 sn[36], *cause;
 
-	if (contacts_safety(c->dir, c->sign_pk, pk, sn, &cause) != 0)
+	if (contacts_safety(c->blobs, c->sign_pk, pk, sn, &cause) != 0)
 		errx(1, "%s", cause);
 	printf("safety number with %s: %s\n", name, sn);
 }
@@ -94,7 +94,7 @@ trust_fingerprint(int argc, char **argv)
 		tryst_usage();
 	tryst_ctx_load(&c);
 	resolve_or_exit(&c, argv[1], id);
-	if (contacts_get(c.dir, id, trusted, pending, &has_pending) != 0)
+	if (contacts_get(c.blobs, id, trusted, pending, &has_pending) != 0)
 		no_key(argv[1]);
 	print_safety(&c, argv[1], trusted);
 	if (has_pending) {
@@ -118,7 +118,7 @@ trust_cmd(int argc, char **argv)
 		tryst_usage();
 	tryst_ctx_load(&c);
 	resolve_or_exit(&c, argv[1], id);
-	switch (contacts_accept(c.dir, id, pk, &cause)) {
+	switch (contacts_accept(c.blobs, id, pk, &cause)) {
 	case CONTACT_UNKNOWN:
 		no_key(argv[1]);
 	case CONTACT_NO_PENDING:

@@ -23,7 +23,7 @@ parse_id(const char *id_hex, uint8_t id[ID_LEN], tryst_error **err)
 static int
 registered(const struct tryst *t, tryst_error **err)
 {
-	if (t->dir == NULL || !t->have_conf || *t->conf.number == '\0')
+	if (t->blobs == NULL || !t->have_conf || *t->conf.number == '\0')
 		return (lib_err_give(lib_err(TRYST_ESTATE, "not registered"),
 		    err));
 	return (0);
@@ -40,12 +40,12 @@ tryst_safety_number(const tryst_t *t, const char *peer_id_hex,
 	if (parse_id(peer_id_hex, id, err) != 0 ||
 	    registered(t, err) != 0)
 		return (NULL);
-	if (contacts_get(t->dir, id, trusted, pending, &has_pending) != 0) {
+	if (contacts_get(t->blobs, id, trusted, pending, &has_pending) != 0) {
 		lib_err_give(lib_err(TRYST_ESTATE, "no key remembered yet for "
 		    "that ID (it is learned in the first call)"), err);
 		return (NULL);
 	}
-	if (contacts_safety(t->dir, t->sign_pk, trusted, sn, &cause) != 0) {
+	if (contacts_safety(t->blobs, t->sign_pk, trusted, sn, &cause) != 0) {
 		lib_err_give(lib_err(TRYST_EIO, "%s", cause), err);
 		free(cause);
 		return (NULL);
@@ -64,7 +64,7 @@ tryst_trust(tryst_t *t, const char *peer_id_hex, tryst_error **err)
 	if ((rc = parse_id(peer_id_hex, id, err)) != 0 ||
 	    (rc = registered(t, err)) != 0)
 		return (rc);
-	switch (contacts_accept(t->dir, id, pk, &cause)) {
+	switch (contacts_accept(t->blobs, id, pk, &cause)) {
 	case CONTACT_UNKNOWN:
 		return (lib_err_give(lib_err(TRYST_ESTATE, "no key remembered "
 		    "yet for that ID (it is learned in the first call)"),
