@@ -165,6 +165,9 @@ app_load(const struct blobs *b, const char *name, size_t max, char **data,
 	else if (r == 0)
 		xasprintf(cause, "%s: the load callback said it was there "
 		    "but gave no bytes (tryst_blob_set)", label);
+	else if (r == TRYST_BLOB_NONE)
+		xasprintf(cause, "%s: the load callback said there was none "
+		    "but gave bytes", label);
 	else
 		xasprintf(cause, "%s: the app could not load it (%d)", label,
 		    r);
@@ -266,6 +269,7 @@ blobs_app(tryst_blob_load_fn load, tryst_blob_save_fn save,
 	return (b);
 }
 
+/* Forget the store; the blobs stay where they are. */
 void
 blobs_free(struct blobs *b)
 {
@@ -282,18 +286,21 @@ blobs_where(const struct blobs *b)
 	return (b->dir);
 }
 
+/* What to call blob name in a message. */
 char *
 blobs_label(const struct blobs *b, const char *name)
 {
 	return (b->ops->label(b, name));
 }
 
+/* Make ready for the first save. */
 int
 blobs_prepare(const struct blobs *b, char **cause)
 {
 	return (b->ops->prepare(b, cause));
 }
 
+/* Load blob name; see client.h. */
 int
 blobs_load(const struct blobs *b, const char *name, size_t max, char **data,
     size_t *len, char **cause)
@@ -302,6 +309,7 @@ blobs_load(const struct blobs *b, const char *name, size_t max, char **data,
 	return (b->ops->load(b, name, max, data, len, cause));
 }
 
+/* Replace blob name whole. */
 int
 blobs_save(const struct blobs *b, const char *name, const void *data,
     size_t len, int flags, char **cause)
@@ -309,6 +317,7 @@ blobs_save(const struct blobs *b, const char *name, const void *data,
 	return (b->ops->save(b, name, data, len, flags, cause));
 }
 
+/* Remove blob name. */
 int
 blobs_remove(const struct blobs *b, const char *name, char **cause)
 {

@@ -237,7 +237,7 @@ static struct slot {
 	int	 flags;
 } mem[SLOTS];
 static int	 load_rc, save_rc, saves;
-static int	 set_nothing, set_twice;
+static int	 set_nothing, set_twice, none_with_bytes;
 
 static struct slot *
 slot_of(const char *name, int make)
@@ -270,8 +270,10 @@ mem_load(const char *name, tryst_blob *blob, void *user)
 		return (TRYST_BLOB_NONE);
 	if (set_nothing)
 		return (0);
-	if (set_twice)
+	if (set_twice || none_with_bytes)
 		ck_assert_int_eq(tryst_blob_set(blob, "x", 1), 0);
+	if (none_with_bytes)
+		return (TRYST_BLOB_NONE);
 	/* From a buffer that is gone once we return: it must be copied. */
 	memcpy(copy, s->data, s->len);
 	if (tryst_blob_set(blob, copy, s->len) != 0)
@@ -313,6 +315,7 @@ mem_setup(void)
 {
 	memset(mem, 0, sizeof mem);
 	load_rc = save_rc = saves = set_nothing = set_twice = 0;
+	none_with_bytes = 0;
 }
 
 /* The same blobs as the directory's; only the key is secret. */
@@ -354,7 +357,8 @@ START_TEST(test_app_round_trip)
 END_TEST
 
 /* A load that fails is an error, never "none", and nothing is saved over
- * it; so is a 0 without bytes, and bytes over the limit. */
+ * it; so are a 0 without bytes, "none" with bytes, and bytes over the
+ * limit. */
 START_TEST(test_app_load_failures)
 {
 	struct blobs		*b = blobs_app(mem_load, mem_save,
@@ -382,6 +386,13 @@ START_TEST(test_app_load_failures)
 	ck_assert_msg(strstr(why, "tryst_blob_set") != NULL, "%s", why);
 	free(why);
 	set_nothing = 0;
+	none_with_bytes = 1;
+	why = NULL;
+	ck_assert_int_eq(blobs_load(b, "config", 4096, &data, &len, &why),
+	    -1);
+	ck_assert_msg(strstr(why, "none but gave bytes") != NULL, "%s", why);
+	free(why);
+	none_with_bytes = 0;
 	why = NULL;
 	ck_assert_int_eq(blobs_load(b, "config", 10, &data, &len, &why), -1);
 	ck_assert_msg(strstr(why, "larger than 10") != NULL, "%s", why);

@@ -10,6 +10,13 @@ run() is a loop for scripts.
     t.state_dir("/home/me/.local/share/tryst")
     t.go_online(lambda status, err: print(status, err))
     t.run(10000)
+
+Or, with the state kept by the app (a keychain, a database):
+
+    blobs = {}
+    t.state_store(blobs.get, lambda name, data, secret:
+                  blobs.__setitem__(name, data),
+                  lambda name: blobs.pop(name, None))
 """
 import collections
 import ctypes
