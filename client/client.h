@@ -230,9 +230,52 @@ void	 servers_backoff_reset(struct servers *);
 int	 servers_relay_at(const char *given, const char *control, char *out,
 	    size_t outlen, char **cause);
 
-/* ---- state.c: the state directory and the files in it ----------------- */
+/* ---- blobs.c: where the state is kept, a directory or the app's ------ */
 
-/* The file "config": key = value lines. Strings are "" when unset. */
+/*
+ * The state is a few named blobs (state.c, ids.c, contacts.c name them),
+ * kept as files of a directory or by the app's callbacks. A load tells an
+ * absent blob from one that cannot be read: only the first may be
+ * written afresh.
+ */
+struct blobs;
+
+#define BLOBS_ABSENT	1			/* blobs_load: none */
+#define BLOBS_SECRET	TRYST_BLOB_SECRET	/* a key: 0600, keychain */
+#define BLOBS_NEW	0x100	/* refuse to replace one that is there */
+
+/* Files dir/NAME, written atomically (temp file, fsync, rename) with
+ * mode 0600; blobs_prepare makes dir 0700. */
+struct blobs *blobs_dir(const char *dir);
+/* The app's callbacks (tryst_state_store), called at once from the
+ * blobs_* calls. BLOBS_NEW is not passed on: state.c loads first. */
+struct blobs *blobs_app(tryst_blob_load_fn, tryst_blob_save_fn,
+	    tryst_blob_remove_fn, void *user);
+void	 blobs_free(struct blobs *);
+/* The directory of blobs_dir; NULL for the app's. */
+const char *blobs_where(const struct blobs *);
+/* "DIR/name", or what the app's blob is called, for messages. Caller
+ * frees. */
+char	*blobs_label(const struct blobs *, const char *name);
+/* Make ready for the first save (the directory, 0700). 0, or -1 and
+ * *cause. */
+int	 blobs_prepare(const struct blobs *, char **cause);
+/* Blob name, at most max bytes, into *data (NUL terminated; caller frees,
+ * wiping a secret first) and *len (len may be NULL): 0; BLOBS_ABSENT
+ * when there is none; -1 and *cause when it cannot be read or is larger
+ * than max. */
+int	 blobs_load(const struct blobs *, const char *name, size_t max,
+	    char **data, size_t *len, char **cause);
+/* Replace blob name whole with data; flags BLOBS_SECRET, BLOBS_NEW. 0, or
+ * -1 and *cause: a failed save is never silent. */
+int	 blobs_save(const struct blobs *, const char *name, const void *data,
+	    size_t len, int flags, char **cause);
+/* Remove blob name; one that is not there is not an error. */
+int	 blobs_remove(const struct blobs *, const char *name, char **cause);
+
+/* ---- state.c: the blobs of the state, and the state directory -------- */
+
+/* The blob "config": key = value lines. Strings are "" when unset. */
 struct client_conf {
 	char		*server;	/* host:port */
 	char		*key;		/* base64 of the server's signing key */
@@ -240,7 +283,7 @@ struct client_conf {
 	char		*number;	/* the registered E.164 number */
 };
 
-/* The file "pending": a registration waiting for its code. */
+/* The blob "pending": a registration waiting for its code. */
 struct client_pending {
 	char		*number;
 	char		*token;		/* hex */
@@ -253,39 +296,40 @@ struct client_pending {
 char	*state_dir(char **cause);
 /* Create dir and its missing parents; dir itself ends up mode 0700. */
 int	 state_mkdir(const char *dir, char **cause);
-/* dir/name. Caller frees. */
-char	*state_path(const char *dir, const char *name);
-/* Remove dir/name; a missing file is not an error. */
-int	 state_remove(const char *dir, const char *name, char **cause);
+/* Remove blob name; a missing one is not an error. */
+int	 state_remove(const struct blobs *, const char *name, char **cause);
 
-/* Load or save dir/config. Load fails with errno ENOENT when absent;
- * after a failed load there is nothing to free. */
-int	 state_conf_load(const char *dir, struct client_conf *, char **cause);
-int	 state_conf_save(const char *dir, const struct client_conf *,
+/* Load or save the blob "config". Load fails with errno ENOENT when it
+ * is absent (errno 0 when it cannot be read or parsed); after a failed
+ * load there is nothing to free. */
+int	 state_conf_load(const struct blobs *, struct client_conf *,
+	    char **cause);
+int	 state_conf_save(const struct blobs *, const struct client_conf *,
 	    char **cause);
 void	 state_conf_free(struct client_conf *);
 /* Decode conf's key. -1 and *cause when unset or not 32 bytes. */
 int	 state_conf_key(const struct client_conf *, uint8_t pk[32],
 	    char **cause);
 
-/* Load or save dir/pending (mode 0600). Load fails as state_conf_load. */
-int	 state_pending_load(const char *dir, struct client_pending *,
+/* Load or save "pending". Load fails as state_conf_load. */
+int	 state_pending_load(const struct blobs *, struct client_pending *,
 	    char **cause);
-int	 state_pending_save(const char *dir, const struct client_pending *,
-	    char **cause);
+int	 state_pending_save(const struct blobs *,
+	    const struct client_pending *, char **cause);
 void	 state_pending_free(struct client_pending *);
 
-/* Make dir/identity, an Ed25519 secret key, unless it exists: 1 when
- * made, 0 when it was there, -1 and *cause. */
-int	 state_identity_make(const char *dir, char **cause);
+/* Make "identity", an Ed25519 secret key (a BLOBS_SECRET), unless it
+ * exists: 1 when made, 0 when it was there, -1 and *cause (also when one
+ * is there that cannot be read: a key is never replaced). */
+int	 state_identity_make(const struct blobs *, char **cause);
 /* The identity secret key (64 bytes) in sodium_malloc'd memory; free
  * with sodium_free. NULL and *cause. */
-uint8_t	*state_identity_load(const char *dir, char **cause);
+uint8_t	*state_identity_load(const struct blobs *, char **cause);
 
-/* Load (checked against sign_pk) or save dir/credential. */
-int	 state_cred_load(const char *dir, const uint8_t sign_pk[32],
+/* Load (checked against sign_pk) or save "credential". */
+int	 state_cred_load(const struct blobs *, const uint8_t sign_pk[32],
 	    uint8_t raw[CRED_LEN], struct cred *, char **cause);
-int	 state_cred_save(const char *dir, const uint8_t raw[CRED_LEN],
+int	 state_cred_save(const struct blobs *, const uint8_t raw[CRED_LEN],
 	    char **cause);
 
 /* ---- tryst.c: what the subcommands share ------------------------------ */
@@ -296,6 +340,7 @@ int	 state_cred_save(const char *dir, const uint8_t raw[CRED_LEN],
 /* The state a subcommand works on. */
 struct tryst_ctx {
 	char			*dir;
+	struct blobs		*blobs;		/* the files of dir */
 	struct client_conf	 conf;
 	uint8_t			 sign_pk[32];
 	struct servers		 srv;		/* conf.server's list */
@@ -340,7 +385,7 @@ int	 account_delete(int, char **);
 
 /* ---- ids.c: the cache of IDs and the OPRF steps of discovery (§5.3) --- */
 
-#define IDS_FILE	"ids"		/* in the state directory */
+#define IDS_FILE	"ids"		/* the blob's name */
 
 /* Find number in the text of the cache: 0 with its id, or -1. Pure. */
 int	 ids_find(const char *text, const char *number, uint8_t id[ID_LEN]);
@@ -352,17 +397,20 @@ int	 ids_find_number(const char *text, const uint8_t id[ID_LEN],
  * lacks (the first ID of a number wins). Pure. Caller frees. */
 char	*ids_append(const char *text, char (*numbers)[TRYST_NUMBER_MAX],
 	    int n, uint8_t (*ids)[ID_LEN]);
-/* The text of dir's cache, "" when there is none. Caller frees. */
-char	*ids_read(const char *dir);
-/* The ID of a cached number. 0, or -1 when it is not cached. */
-int	 ids_cached(const char *dir, const char *number, uint8_t id[ID_LEN]);
+/* The text of the cache, "" when there is none; NULL and *cause when it
+ * cannot be read. Caller frees. */
+char	*ids_read(const struct blobs *, char **cause);
+/* The ID of a cached number. 0, or -1 when it is not cached (or the
+ * cache cannot be read). */
+int	 ids_cached(const struct blobs *, const char *number,
+	    uint8_t id[ID_LEN]);
 /* The cached number of id, else the first 16 hex digits of id. */
-void	 ids_name(const char *dir, const uint8_t id[ID_LEN], char *out,
+void	 ids_name(const struct blobs *, const uint8_t id[ID_LEN], char *out,
 	    size_t outlen);
-/* Add n numbers and their IDs to dir's cache (written atomically, 0600).
- * 0, or -1 and *cause. */
-int	 ids_add(const char *dir, char (*numbers)[TRYST_NUMBER_MAX], int n,
-	    uint8_t (*ids)[ID_LEN], char **cause);
+/* Add n numbers and their IDs to the cache (saved whole). 0, or -1 and
+ * *cause, also when the cache there cannot be read (it is kept). */
+int	 ids_add(const struct blobs *, char (*numbers)[TRYST_NUMBER_MAX],
+	    int n, uint8_t (*ids)[ID_LEN], char **cause);
 /* Blind n numbers for OPRF_EVAL: the secret blinds (n × OPRF_SCALAR,
  * sodium_malloc'd by the caller) and the elements to send (n ×
  * OPRF_ELEM). -1 when one cannot be blinded. */
@@ -381,7 +429,7 @@ int	 lookup_cmd(int, char **);
 
 /* ---- contacts.c: contacts' identity keys, trust on first use ---------- */
 
-/* What the contacts file says of a key (contacts_state), and why
+/* What the contacts blob says of a key (contacts_state), and why
  * contacts_accept trusted nothing. */
 #define CONTACT_KNOWN		0	/* the trusted key */
 #define CONTACT_NEW		1	/* no key remembered for the ID */
@@ -391,27 +439,27 @@ int	 lookup_cmd(int, char **);
 
 /* Check pk against the key remembered for id: 0 when it is the same or
  * the first seen (now remembered), 1 when it differs (kept as pending),
- * -1 and *cause. */
-int	 contacts_check(const char *dir, const uint8_t id[ID_LEN],
+ * -1 and *cause (also when the blob cannot be read: it is kept). */
+int	 contacts_check(const struct blobs *, const uint8_t id[ID_LEN],
 	    const uint8_t pk[32], char **cause);
 /* CONTACT_KNOWN, _NEW or _CHANGED for pk as id's key; writes nothing (an
- * unreadable file is an empty one). */
-int	 contacts_state(const char *dir, const uint8_t id[ID_LEN],
+ * unreadable blob is an empty one here; contacts_check then fails). */
+int	 contacts_state(const struct blobs *, const uint8_t id[ID_LEN],
 	    const uint8_t pk[32]);
 /* The trusted key of id and the pending one (when *has_pending): 0, or
  * -1 when no key is remembered. */
-int	 contacts_get(const char *dir, const uint8_t id[ID_LEN],
+int	 contacts_get(const struct blobs *, const uint8_t id[ID_LEN],
 	    uint8_t trusted[32], uint8_t pending[32], int *has_pending);
 /* The only contact whose hex ID starts with prefix: 0, or -1. */
-int	 contacts_find_prefix(const char *dir, const char *prefix,
+int	 contacts_find_prefix(const struct blobs *, const char *prefix,
 	    uint8_t id[ID_LEN]);
 /* Trust id's pending key (then in pk): 0, CONTACT_UNKNOWN,
  * CONTACT_NO_PENDING, or -1 and *cause. */
-int	 contacts_accept(const char *dir, const uint8_t id[ID_LEN],
+int	 contacts_accept(const struct blobs *, const uint8_t id[ID_LEN],
 	    uint8_t pk[32], char **cause);
 /* The safety number (§6.4) of our identity key and pk, in sn: 0, or -1
  * and *cause when the credential cannot be loaded. */
-int	 contacts_safety(const char *dir, const uint8_t sign_pk[32],
+int	 contacts_safety(const struct blobs *, const uint8_t sign_pk[32],
 	    const uint8_t pk[32], char sn[36], char **cause);
 
 /* ---- trust.c: the CLI's warnings and commands about contacts' keys ---- */

@@ -1,6 +1,6 @@
 /*
  * contacts.c -- trust on first use of contacts' identity keys. The state
- * file "contacts" has one line per ID: "HEXID TRUSTED PENDING", the keys
+ * blob "contacts" has one line per ID: "HEXID TRUSTED PENDING", the keys
  * in base64, PENDING "-" when no other key has been seen. A changed key
  * is kept as pending and stops every session until it is trusted
  * (contacts_accept: tryst trust, tryst_trust); the safety number of §6.4
@@ -51,40 +51,52 @@ parse_line(const char *line, size_t len, struct contact *ct)
 	return (0);
 }
 
-/* Read every contact; *n of them. Caller frees. */
-static struct contact *
-contacts_read(const char *dir, int *n)
+/* Read every contact: 0 with *n of them in *all (caller frees), or -1
+ * and *cause when the blob is there but cannot be read. */
+static int
+contacts_read(const struct blobs *b, struct contact **all, int *n,
+    char **cause)
 {
-	struct contact	*all = NULL, ct;
-	char		*path = state_path(dir, CONTACTS_FILE), *text, *cause;
+	struct contact	 ct;
+	char		*text;
 	const char	*line, *end;
+	int		 rc;
 
+	*all = NULL;
 	*n = 0;
-	if ((text = file_read_small(path, CONTACTS_MAX, NULL,
-	    &cause)) == NULL) {
-		free(cause);
-		free(path);
-		return (NULL);
-	}
+	if ((rc = blobs_load(b, CONTACTS_FILE, CONTACTS_MAX, &text, NULL,
+	    cause)) != 0)
+		return (rc == BLOBS_ABSENT ? 0 : -1);
 	for (line = text; *line != '\0'; line = end + (*end != '\0')) {
 		end = line + strcspn(line, "\n");
 		if (parse_line(line, (size_t)(end - line), &ct) != 0)
 			continue;
-		all = xrealloc(all, (size_t)(*n + 1) * sizeof *all);
-		all[(*n)++] = ct;
+		*all = xrealloc(*all, (size_t)(*n + 1) * sizeof **all);
+		(*all)[(*n)++] = ct;
 	}
 	free(text);
-	free(path);
+	return (0);
+}
+
+/* Every contact for a look that changes nothing: none when the blob
+ * cannot be read. */
+static struct contact *
+read_quiet(const struct blobs *b, int *n)
+{
+	struct contact	*all;
+	char		*cause;
+
+	if (contacts_read(b, &all, n, &cause) != 0)
+		free(cause);
 	return (all);
 }
 
 /* Write every contact back. */
 static int
-contacts_write(const char *dir, const struct contact *all, int n,
+contacts_write(const struct blobs *b, const struct contact *all, int n,
     char **cause)
 {
 	char	*text = xstrdup(""), *old, *t, *p, hex[2 * ID_LEN + 1];
-	char	*path = state_path(dir, CONTACTS_FILE);
 	int	 i, rc;
 
 	for (i = 0; i < n; i++) {
@@ -98,9 +110,8 @@ contacts_write(const char *dir, const struct contact *all, int n,
 		free(t);
 		free(p);
 	}
-	rc = file_write_atomic(path, text, strlen(text), 0600, 0, cause);
+	rc = blobs_save(b, CONTACTS_FILE, text, strlen(text), 0, cause);
 	free(text);
-	free(path);
 	return (rc);
 }
 
@@ -120,13 +131,15 @@ contacts_find(const struct contact *all, int n, const uint8_t id[ID_LEN])
 /* Check a contact's key; remember the first one, keep a changed one as
  * pending. */
 int
-contacts_check(const char *dir, const uint8_t id[ID_LEN],
+contacts_check(const struct blobs *b, const uint8_t id[ID_LEN],
     const uint8_t pk[32], char **cause)
 {
 	struct contact	*all;
 	int		 n, i, rc = 0;
 
-	all = contacts_read(dir, &n);
+	/* Pins that cannot be read are not replaced by this one alone. */
+	if (contacts_read(b, &all, &n, cause) != 0)
+		return (-1);
 	if ((i = contacts_find(all, n, id)) == -1) {
 		all = xrealloc(all, (size_t)(n + 1) * sizeof *all);
 		memset(&all[n], 0, sizeof all[n]);
@@ -144,21 +157,21 @@ contacts_check(const char *dir, const uint8_t id[ID_LEN],
 		all[i].has_pending = 1;
 		rc = 1;
 	}
-	if (contacts_write(dir, all, n, cause) != 0)
+	if (contacts_write(b, all, n, cause) != 0)
 		rc = -1;
 	free(all);
 	return (rc);
 }
 
-/* What the file says of pk as id's key, without changing it. */
+/* What the blob says of pk as id's key, without changing it. */
 int
-contacts_state(const char *dir, const uint8_t id[ID_LEN],
+contacts_state(const struct blobs *b, const uint8_t id[ID_LEN],
     const uint8_t pk[32])
 {
 	struct contact	*all;
 	int		 n, i, rc = CONTACT_NEW;
 
-	all = contacts_read(dir, &n);
+	all = read_quiet(b, &n);
 	if ((i = contacts_find(all, n, id)) != -1)
 		rc = memcmp(all[i].trusted, pk, 32) == 0 ? CONTACT_KNOWN :
 		    CONTACT_CHANGED;
@@ -168,13 +181,13 @@ contacts_state(const char *dir, const uint8_t id[ID_LEN],
 
 /* The keys remembered for id: 0, or -1 when there are none. */
 int
-contacts_get(const char *dir, const uint8_t id[ID_LEN], uint8_t trusted[32],
-    uint8_t pending[32], int *has_pending)
+contacts_get(const struct blobs *b, const uint8_t id[ID_LEN],
+    uint8_t trusted[32], uint8_t pending[32], int *has_pending)
 {
 	struct contact	*all;
 	int		 n, i;
 
-	all = contacts_read(dir, &n);
+	all = read_quiet(b, &n);
 	if ((i = contacts_find(all, n, id)) != -1) {
 		memcpy(trusted, all[i].trusted, 32);
 		memcpy(pending, all[i].pending, 32);
@@ -187,13 +200,14 @@ contacts_get(const char *dir, const uint8_t id[ID_LEN], uint8_t trusted[32],
 /* The one ID that starts with the hex digits prefix: 0, or -1 when none
  * or several do. */
 int
-contacts_find_prefix(const char *dir, const char *prefix, uint8_t id[ID_LEN])
+contacts_find_prefix(const struct blobs *b, const char *prefix,
+    uint8_t id[ID_LEN])
 {
 	struct contact	*all;
 	char		 hex[2 * ID_LEN + 1];
 	int		 n, i, found = 0;
 
-	all = contacts_read(dir, &n);
+	all = read_quiet(b, &n);
 	for (i = 0; i < n; i++) {
 		hex_encode(hex, all[i].id, ID_LEN);
 		if (strncasecmp(hex, prefix, strlen(prefix)) == 0) {
@@ -207,13 +221,14 @@ contacts_find_prefix(const char *dir, const char *prefix, uint8_t id[ID_LEN])
 
 /* Trust id's pending key; see client.h. */
 int
-contacts_accept(const char *dir, const uint8_t id[ID_LEN], uint8_t pk[32],
+contacts_accept(const struct blobs *b, const uint8_t id[ID_LEN], uint8_t pk[32],
     char **cause)
 {
 	struct contact	*all;
 	int		 n, i, rc = 0;
 
-	all = contacts_read(dir, &n);
+	if (contacts_read(b, &all, &n, cause) != 0)
+		return (-1);
 	if ((i = contacts_find(all, n, id)) == -1)
 		rc = CONTACT_UNKNOWN;
 	else if (!all[i].has_pending)
@@ -222,7 +237,7 @@ contacts_accept(const char *dir, const uint8_t id[ID_LEN], uint8_t pk[32],
 		memcpy(all[i].trusted, all[i].pending, 32);
 		all[i].has_pending = 0;
 		memcpy(pk, all[i].trusted, 32);
-		if (contacts_write(dir, all, n, cause) != 0)
+		if (contacts_write(b, all, n, cause) != 0)
 			rc = -1;
 	}
 	free(all);
@@ -232,13 +247,13 @@ contacts_accept(const char *dir, const uint8_t id[ID_LEN], uint8_t pk[32],
 /* The safety number of our identity key (the stored credential's, checked
  * against sign_pk) and pk: 0, or -1 and *cause. */
 int
-contacts_safety(const char *dir, const uint8_t sign_pk[32],
+contacts_safety(const struct blobs *b, const uint8_t sign_pk[32],
     const uint8_t pk[32], char sn[36], char **cause)
 {
 	uint8_t		 raw[CRED_LEN];
 	struct cred	 cr;
 
-	if (state_cred_load(dir, sign_pk, raw, &cr, cause) != 0)
+	if (state_cred_load(b, sign_pk, raw, &cr, cause) != 0)
 		return (-1);
 	safety_number(cr.identity_pk, pk, sn);
 	return (0);

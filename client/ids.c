@@ -1,10 +1,10 @@
 /*
  * ids.c -- what discovery (PROTOCOL.md §5.3) is made of, with no socket:
- * the cache of IDs in the state file "ids" (one "NUMBER HEXID" line
+ * the cache of IDs in the state blob "ids" (one "NUMBER HEXID" line
  * each, so that a number costs a discovery token once; it also names
  * callers, whom listen knows only by ID), and the client's two OPRF
  * steps around OPRF_EVAL. libtryst's tryst_lookup uses them, and the
- * CLI shares the file through it.
+ * CLI shares the blob through it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,26 +81,39 @@ ids_append(const char *text, char (*numbers)[TRYST_NUMBER_MAX], int n,
 	return (out);
 }
 
-/* The cache file's text, or "" when there is none. Caller frees. */
+/* The cache's text, "" when there is none, NULL when it cannot be
+ * read. Caller frees. */
 char *
-ids_read(const char *dir)
+ids_read(const struct blobs *b, char **cause)
 {
-	char	*path = state_path(dir, IDS_FILE), *text, *cause;
+	char	*text;
+	int	 rc;
 
-	if ((text = file_read_small(path, IDS_MAX_FILE, NULL,
-	    &cause)) == NULL) {
+	if ((rc = blobs_load(b, IDS_FILE, IDS_MAX_FILE, &text, NULL,
+	    cause)) == BLOBS_ABSENT)
+		return (xstrdup(""));
+	return (rc == 0 ? text : NULL);
+}
+
+/* The cache's text for a look that changes nothing: "" also when it
+ * cannot be read. */
+static char *
+read_quiet(const struct blobs *b)
+{
+	char	*text, *cause;
+
+	if ((text = ids_read(b, &cause)) == NULL) {
 		free(cause);
 		text = xstrdup("");
 	}
-	free(path);
 	return (text);
 }
 
 /* The ID of a cached number. */
 int
-ids_cached(const char *dir, const char *number, uint8_t id[ID_LEN])
+ids_cached(const struct blobs *b, const char *number, uint8_t id[ID_LEN])
 {
-	char	*text = ids_read(dir);
+	char	*text = read_quiet(b);
 	int	 rc;
 
 	rc = ids_find(text, number, id);
@@ -110,10 +123,10 @@ ids_cached(const char *dir, const char *number, uint8_t id[ID_LEN])
 
 /* The cached number of id, else the first 16 hex digits of id. */
 void
-ids_name(const char *dir, const uint8_t id[ID_LEN], char *out,
+ids_name(const struct blobs *b, const uint8_t id[ID_LEN], char *out,
     size_t outlen)
 {
-	char	*text = ids_read(dir), hex[2 * ID_LEN + 1];
+	char	*text = read_quiet(b), hex[2 * ID_LEN + 1];
 
 	if (ids_find_number(text, id, out, outlen) != 0) {
 		hex_encode(hex, id, ID_LEN);
@@ -122,19 +135,20 @@ ids_name(const char *dir, const uint8_t id[ID_LEN], char *out,
 	free(text);
 }
 
-/* Add n numbers and their IDs to the cache, after what is there. */
+/* Add n numbers and their IDs to the cache, after what is there; a
+ * cache that cannot be read is left alone. */
 int
-ids_add(const char *dir, char (*numbers)[TRYST_NUMBER_MAX], int n,
+ids_add(const struct blobs *b, char (*numbers)[TRYST_NUMBER_MAX], int n,
     uint8_t (*ids)[ID_LEN], char **cause)
 {
-	char	*old = ids_read(dir), *text, *path;
+	char	*old, *text;
 	int	 rc;
 
+	if ((old = ids_read(b, cause)) == NULL)
+		return (-1);
 	text = ids_append(old, numbers, n, ids);
 	free(old);
-	path = state_path(dir, IDS_FILE);
-	rc = file_write_atomic(path, text, strlen(text), 0600, 0, cause);
-	free(path);
+	rc = blobs_save(b, IDS_FILE, text, strlen(text), 0, cause);
 	free(text);
 	return (rc);
 }

@@ -1,7 +1,7 @@
 /*
- * state.c -- the client's state directory: config, identity key,
- * credential and a pending registration, each its own small file written
- * atomically with mode 0600.
+ * state.c -- the client's state: config, identity key, credential and a
+ * pending registration, each its own small blob (blobs.c: a file of the
+ * state directory, written atomically with mode 0600, or the app's).
  */
 #include <sys/stat.h>
 
@@ -9,13 +9,13 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "client.h"
 
 #define STATE_MAX_FILE	4096
+#define STATE_MAX_CONF	(1024 * 1024)	/* conf_load's, with comments */
 #define STATE_STR_MAX	1024
 
 #define STR(st, f, text) {						\
@@ -85,51 +85,39 @@ fail:
 	return (-1);
 }
 
-/* Join dir and name. */
-char *
-state_path(const char *dir, const char *name)
-{
-	char	*path;
-
-	xasprintf(&path, "%s/%s", dir, name);
-	return (path);
-}
-
-/* Remove a state file if it is there. */
+/* Remove a state blob if it is there. */
 int
-state_remove(const char *dir, const char *name, char **cause)
+state_remove(const struct blobs *b, const char *name, char **cause)
 {
-	char	*path = state_path(dir, name);
-	int	 rc = 0;
-
-	if (unlink(path) == -1 && errno != ENOENT) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		rc = -1;
-	}
-	free(path);
-	return (rc);
+	return (blobs_remove(b, name, cause));
 }
 
-/* Load a key = value file of dir through table into dst. */
+/* Load a key = value blob through table into dst. */
 static int
-load_table(const struct conf_entry *table, void *dst, const char *dir,
+load_table(const struct conf_entry *table, void *dst, const struct blobs *b,
     const char *name, char **cause)
 {
-	char	*path = state_path(dir, name);
-	int	 rc, saved;
+	char	*text, *label;
+	size_t	 len;
+	int	 rc;
 
 	conf_defaults(table, dst);
-	if (access(path, F_OK) == -1) {
-		saved = errno;
-		xasprintf(cause, "%s: %s", path, strerror(saved));
+	rc = blobs_load(b, name, STATE_MAX_CONF, &text, &len, cause);
+	if (rc == BLOBS_ABSENT) {
+		label = blobs_label(b, name);
+		xasprintf(cause, "%s: %s", label, strerror(ENOENT));
+		free(label);
+	}
+	if (rc != 0) {
 		conf_free(table, dst);
-		free(path);
-		errno = saved;
+		errno = rc == BLOBS_ABSENT ? ENOENT : 0;
 		return (-1);
 	}
-	if ((rc = conf_load(table, dst, path, cause)) != 0)
+	label = blobs_label(b, name);
+	if ((rc = conf_parse(table, dst, label, text, len, cause)) != 0)
 		conf_free(table, dst);
-	free(path);
+	free(label);
+	free(text);
 	errno = 0;
 	return (rc);
 }
@@ -146,29 +134,28 @@ add_line(char **text, const char *name, const char *value)
 	free(old);
 }
 
-/* Write text to dir/name atomically, mode 0600, and free it. */
+/* Save text as blob name and free it. */
 static int
-save_text(const char *dir, const char *name, char *text, char **cause)
+save_text(const struct blobs *b, const char *name, char *text, char **cause)
 {
-	char	*path = state_path(dir, name);
 	int	 rc;
 
-	rc = file_write_atomic(path, text, strlen(text), 0600, 0, cause);
-	free(path);
+	rc = blobs_save(b, name, text, strlen(text), 0, cause);
 	free(text);
 	return (rc);
 }
 
-/* Read dir/config. */
+/* Read the config. */
 int
-state_conf_load(const char *dir, struct client_conf *cf, char **cause)
+state_conf_load(const struct blobs *b, struct client_conf *cf, char **cause)
 {
-	return (load_table(conf_table, cf, dir, "config", cause));
+	return (load_table(conf_table, cf, b, "config", cause));
 }
 
-/* Write dir/config. */
+/* Write the config. */
 int
-state_conf_save(const char *dir, const struct client_conf *cf, char **cause)
+state_conf_save(const struct blobs *b, const struct client_conf *cf,
+    char **cause)
 {
 	char	*text = xstrdup("# tryst client state; see tryst init\n");
 
@@ -176,7 +163,7 @@ state_conf_save(const char *dir, const struct client_conf *cf, char **cause)
 	add_line(&text, "key", cf->key);
 	add_line(&text, "country", cf->country);
 	add_line(&text, "number", cf->number);
-	return (save_text(dir, "config", text, cause));
+	return (save_text(b, "config", text, cause));
 }
 
 /* Free the strings of a config. */
@@ -201,24 +188,29 @@ state_conf_key(const struct client_conf *cf, uint8_t pk[32], char **cause)
 	return (0);
 }
 
-/* Read dir/pending. */
+/* Read the pending registration. */
 int
-state_pending_load(const char *dir, struct client_pending *pd, char **cause)
+state_pending_load(const struct blobs *b, struct client_pending *pd,
+    char **cause)
 {
-	if (load_table(pending_table, pd, dir, "pending", cause) != 0)
+	char	*label;
+
+	if (load_table(pending_table, pd, b, "pending", cause) != 0)
 		return (-1);
 	if (*pd->number == '\0' || *pd->token == '\0' ||
 	    strlen(pd->token) % 2 != 0) {
-		xasprintf(cause, "%s/pending: number or token missing", dir);
+		label = blobs_label(b, "pending");
+		xasprintf(cause, "%s: number or token missing", label);
+		free(label);
 		state_pending_free(pd);
 		return (-1);
 	}
 	return (0);
 }
 
-/* Write dir/pending. */
+/* Write the pending registration. */
 int
-state_pending_save(const char *dir, const struct client_pending *pd,
+state_pending_save(const struct blobs *b, const struct client_pending *pd,
     char **cause)
 {
 	char	*text, *num;
@@ -232,7 +224,7 @@ state_pending_save(const char *dir, const struct client_pending *pd,
 	xasprintf(&num, "%lld", pd->expires);
 	add_line(&text, "expires", num);
 	free(num);
-	return (save_text(dir, "pending", text, cause));
+	return (save_text(b, "pending", text, cause));
 }
 
 /* Free the strings of a pending registration. */
@@ -244,15 +236,21 @@ state_pending_free(struct client_pending *pd)
 
 /* Make the identity key pair and write its secret half, if absent. */
 int
-state_identity_make(const char *dir, char **cause)
+state_identity_make(const struct blobs *b, char **cause)
 {
-	char	*path = state_path(dir, "identity"), *text;
+	char	*text;
 	uint8_t	 pk[32], *sk;
+	size_t	 len;
 	int	 rc;
 
-	if (access(path, F_OK) == 0) {
-		free(path);
-		return (0);
+	/* One that cannot be read is an error: never replace a key. */
+	if ((rc = blobs_load(b, "identity", STATE_MAX_FILE, &text, &len,
+	    cause)) != BLOBS_ABSENT) {
+		if (rc == 0) {
+			sodium_memzero(text, len);
+			free(text);
+		}
+		return (rc);
 	}
 	sk = sodium_malloc(crypto_sign_SECRETKEYBYTES);
 	if (sk == NULL)
@@ -260,34 +258,52 @@ state_identity_make(const char *dir, char **cause)
 	crypto_sign_keypair(pk, sk);
 	text = b64_encode(sk, crypto_sign_SECRETKEYBYTES);
 	sodium_free(sk);
-	rc = file_write_atomic(path, text, strlen(text), 0600, 1, cause);
+	rc = blobs_save(b, "identity", text, strlen(text),
+	    BLOBS_SECRET | BLOBS_NEW, cause);
 	sodium_memzero(text, strlen(text));
 	free(text);
-	free(path);
 	return (rc == 0 ? 1 : -1);
+}
+
+/* Read a blob that must be there: an absent one is an error too. */
+static char *
+load_needed(const struct blobs *b, const char *name, size_t *len,
+    char **cause)
+{
+	char	*text, *label;
+	int	 rc;
+
+	if ((rc = blobs_load(b, name, STATE_MAX_FILE, &text, len,
+	    cause)) == 0)
+		return (text);
+	if (rc == BLOBS_ABSENT) {
+		label = blobs_label(b, name);
+		xasprintf(cause, "%s: %s", label, strerror(ENOENT));
+		free(label);
+	}
+	return (NULL);
 }
 
 /* Read and check the identity secret key. */
 uint8_t *
-state_identity_load(const char *dir, char **cause)
+state_identity_load(const struct blobs *b, char **cause)
 {
-	char	*path = state_path(dir, "identity"), *text;
+	char	*text, *label;
 	uint8_t	*sk, pk[32];
 	size_t	 len;
 
-	if ((text = file_read_small(path, STATE_MAX_FILE, &len,
-	    cause)) == NULL) {
-		free(path);
+	if ((text = load_needed(b, "identity", &len, cause)) == NULL)
 		return (NULL);
-	}
 	/* The second half is scratch for the check, wiped after it. */
 	if ((sk = sodium_malloc(2 * crypto_sign_SECRETKEYBYTES)) == NULL)
 		fatal("sodium_malloc");
 	if (b64_decode(sk, crypto_sign_SECRETKEYBYTES, text) != 0 ||
 	    crypto_sign_seed_keypair(pk, sk + crypto_sign_SECRETKEYBYTES,
 	    sk) != 0 || sodium_memcmp(pk, sk + 32, 32) != 0) {
+		label = blobs_label(b, "identity");
 		xasprintf(cause, "%s: not an Ed25519 secret key in base64",
-		    path);
+		    label);
+		free(label);
 		sodium_free(sk);
 		sk = NULL;
 	} else
@@ -295,42 +311,40 @@ state_identity_load(const char *dir, char **cause)
 		    crypto_sign_SECRETKEYBYTES);
 	sodium_memzero(text, len);
 	free(text);
-	free(path);
 	return (sk);
 }
 
-/* Read dir/credential and check it against the server's key. */
+/* Read the credential and check it against the server's key. */
 int
-state_cred_load(const char *dir, const uint8_t sign_pk[32],
+state_cred_load(const struct blobs *b, const uint8_t sign_pk[32],
     uint8_t raw[CRED_LEN], struct cred *c, char **cause)
 {
-	char	*path = state_path(dir, "credential"), *text;
+	char	*text, *label;
 	int	 rc = -1;
 
-	if ((text = file_read_small(path, STATE_MAX_FILE, NULL,
-	    cause)) == NULL) {
-		free(path);
+	if ((text = load_needed(b, "credential", NULL, cause)) == NULL)
 		return (-1);
-	}
+	label = blobs_label(b, "credential");
 	if (b64_decode(raw, CRED_LEN, text) != 0)
-		xasprintf(cause, "%s: not a credential in base64", path);
+		xasprintf(cause, "%s: not a credential in base64", label);
 	else if (cred_verify(raw, CRED_LEN, sign_pk, c) != 0)
-		xasprintf(cause, "%s: not signed by the server's key", path);
+		xasprintf(cause, "%s: not signed by the server's key", label);
 	else
 		rc = 0;
+	free(label);
 	free(text);
-	free(path);
 	return (rc);
 }
 
-/* Write dir/credential as one base64 line. */
+/* Write the credential as one base64 line. */
 int
-state_cred_save(const char *dir, const uint8_t raw[CRED_LEN], char **cause)
+state_cred_save(const struct blobs *b, const uint8_t raw[CRED_LEN],
+    char **cause)
 {
 	char	*text, *line;
 
 	text = b64_encode(raw, CRED_LEN);
 	xasprintf(&line, "%s\n", text);
 	free(text);
-	return (save_text(dir, "credential", line, cause));
+	return (save_text(b, "credential", line, cause));
 }

@@ -85,7 +85,8 @@ tryst_ctx_load(struct tryst_ctx *c)
 	memset(c, 0, sizeof *c);
 	if ((c->dir = state_dir(&cause)) == NULL)
 		errx(1, "%s", cause);
-	if (state_conf_load(c->dir, &c->conf, &cause) != 0) {
+	c->blobs = blobs_dir(c->dir);
+	if (state_conf_load(c->blobs, &c->conf, &cause) != 0) {
 		if (errno == ENOENT)
 			errx(1, "no state in %s; run: tryst init --server "
 			    "HOST:PORT", c->dir);
@@ -106,6 +107,7 @@ tryst_ctx_free(struct tryst_ctx *c)
 {
 	servers_free(&c->srv);
 	state_conf_free(&c->conf);
+	blobs_free(c->blobs);
 	free(c->dir);
 }
 

@@ -18,7 +18,9 @@
  * - One tryst_t is used from one thread at a time; callbacks run inside
  *   tryst_process (or a call that starts work never calls them: they
  *   always come later, from tryst_process). A callback may start new
- *   work but must not call tryst_destroy.
+ *   work but must not call tryst_destroy. The state store's callbacks
+ *   (tryst_state_store) are the exception: called at once, they call
+ *   nothing back.
  */
 #ifndef TRYST_H
 #define TRYST_H
@@ -104,6 +106,47 @@ TRYST_API void	 tryst_on_notice(tryst_t *t, tryst_notice_fn fn, void *user);
  */
 TRYST_API int	 tryst_state_dir(tryst_t *t, const char *dir,
 		    tryst_error **err);
+
+/*
+ * Or keep state with the app, for platforms without a normal file
+ * system: the state is a few named blobs ("config", "identity",
+ * "credential", "pending", "ids", "contacts"; doc/libtryst.md), each
+ * loaded, saved and removed whole through three callbacks. They are
+ * called at once from within library calls (tryst_state_store itself
+ * loads "config"), never after tryst_destroy, and must not call the
+ * library but for tryst_blob_set.
+ *
+ * load: hand the blob's bytes over with tryst_blob_set(blob, ...), which
+ * copies them, and return 0; return TRYST_BLOB_NONE when no blob has that
+ * name; anything else says it could not be read (the library then fails
+ * and writes nothing over it). save: replace the blob whole with len
+ * bytes at data (the library's; copy them) and return 0 once it is
+ * stored; anything else is a failure the library reports. With flags
+ * TRYST_BLOB_SECRET the blob is the identity secret key: keep it where
+ * the platform keeps keys (a keychain), readable by this app alone.
+ * remove: forget the blob; 0 also when there was none.
+ */
+typedef struct tryst_blob tryst_blob;
+#define TRYST_BLOB_NONE		1	/* load: no blob of that name */
+#define TRYST_BLOB_SECRET	1	/* save: a secret key */
+typedef int (*tryst_blob_load_fn)(const char *name, tryst_blob *blob,
+    void *user);
+typedef int (*tryst_blob_save_fn)(const char *name, const void *data,
+    size_t len, int flags, void *user);
+typedef int (*tryst_blob_remove_fn)(const char *name, void *user);
+
+/* Keep state through the callbacks (none may be NULL) instead of a
+ * directory. Existing configuration is loaded, as by tryst_state_dir;
+ * when that fails the callbacks stay in use (tryst_setup can write a new
+ * one), held with user until tryst_destroy or the next tryst_state_*. */
+TRYST_API int	 tryst_state_store(tryst_t *t, tryst_blob_load_fn load,
+		    tryst_blob_save_fn save, tryst_blob_remove_fn remove,
+		    void *user, tryst_error **err);
+/* From a load callback: the blob's len bytes at data, copied. 0, or
+ * TRYST_EINVAL (the blob is then an error) when it is larger than the
+ * library allows for that name. */
+TRYST_API int	 tryst_blob_set(tryst_blob *blob, const void *data,
+		    size_t len);
 
 /* ---- Account ----------------------------------------------------------- */
 

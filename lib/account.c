@@ -69,12 +69,15 @@ setup_free(void *arg)
 static struct tryst_error *
 setup_check_old(const struct tryst *t, const uint8_t pk[32])
 {
+	const char	*where = blobs_where(t->blobs);
+
 	if (!t->have_conf || *t->conf.number == '\0' ||
 	    sodium_memcmp(t->sign_pk, pk, 32) == 0)
 		return (NULL);
 	return (lib_err(TRYST_ESTATE, "%s is registered as %s with a server "
-	    "whose key was %s; move it away to start afresh", t->dir,
-	    t->conf.number, t->conf.key));
+	    "whose key was %s; %s to start afresh", where != NULL ? where :
+	    "the state", t->conf.number, t->conf.key, where != NULL ?
+	    "move it away" : "remove its blobs"));
 }
 
 /* The server showed its key: write the config and make an identity. */
@@ -91,8 +94,8 @@ setup_reply(struct tryst *t, const struct msg *m,
 	(void)m;
 	if ((e = setup_check_old(t, ch->sign_pk)) != NULL)
 		return (e);
-	if (state_mkdir(t->dir, &cause) != 0 ||
-	    state_identity_make(t->dir, &cause) == -1)
+	if (blobs_prepare(t->blobs, &cause) != 0 ||
+	    state_identity_make(t->blobs, &cause) == -1)
 		goto bad;
 	key = b64_encode(ch->sign_pk, 32);
 	cf.server = s->servers;
@@ -101,7 +104,7 @@ setup_reply(struct tryst *t, const struct msg *m,
 	    t->conf.country : "";
 	cf.number = t->have_conf && strcmp(t->conf.key, key) == 0 ?
 	    t->conf.number : "";
-	r = state_conf_save(t->dir, &cf, &cause);
+	r = state_conf_save(t->blobs, &cf, &cause);
 	free(key);
 	if (r != 0)
 		goto bad;
@@ -125,9 +128,9 @@ tryst_setup(tryst_t *t, const char *servers, const char *key_b64,
 	char		*cause;
 	int		 r;
 
-	if (t->dir == NULL)
-		return (lib_err_give(lib_err(TRYST_ESTATE, "no state directory; "
-		    "call tryst_state_dir first"), err));
+	if (t->blobs == NULL)
+		return (lib_err_give(lib_err(TRYST_ESTATE, "no state; call "
+		    "tryst_state_dir or tryst_state_store first"), err));
 	if (servers == NULL || *servers == '\0' || !plain_value(servers))
 		return (lib_err_give(lib_err(TRYST_EINVAL, "servers: not "
 		    "HOST:PORT[,HOST:PORT...]"), err));
@@ -205,7 +208,7 @@ register_reply(struct tryst *t, const struct msg *m,
 	p->pd.code_digits = m->u.reg_challenge.code_digits;
 	p->pd.expires = (long long)time(NULL) +
 	    m->u.reg_challenge.expires_in_s;
-	if (state_pending_save(t->dir, &p->pd, &cause) != 0) {
+	if (state_pending_save(t->blobs, &p->pd, &cause) != 0) {
 		e = lib_err(TRYST_EIO, "%s", cause);
 		free(cause);
 		return (e);
@@ -257,7 +260,7 @@ verify_reply(struct tryst *t, const struct msg *m,
 	(void)ch;
 	if (m->type == MSG_ERROR) {
 		if (m->u.error.code == ERR_EXPIRED &&
-		    state_remove(t->dir, "pending", &cause) != 0)
+		    state_remove(t->blobs, "pending", &cause) != 0)
 			free(cause);
 		return (lib_err_server(m));
 	}
@@ -271,9 +274,9 @@ verify_reply(struct tryst *t, const struct msg *m,
 		    "that does not verify"));
 	cf = t->conf;
 	cf.number = p->pd.number;
-	if (state_cred_save(t->dir, m->u.registered.credential.p,
-	    &cause) != 0 || state_conf_save(t->dir, &cf, &cause) != 0 ||
-	    state_remove(t->dir, "pending", &cause) != 0) {
+	if (state_cred_save(t->blobs, m->u.registered.credential.p,
+	    &cause) != 0 || state_conf_save(t->blobs, &cf, &cause) != 0 ||
+	    state_remove(t->blobs, "pending", &cause) != 0) {
 		e = lib_err(TRYST_EIO, "%s", cause);
 		free(cause);
 		return (e);
@@ -290,7 +293,7 @@ verify_load(struct tryst *t, const char *code, struct pending *p,
 	char	*cause;
 	int	 r;
 
-	if (state_pending_load(t->dir, &p->pd, &cause) != 0) {
+	if (state_pending_load(t->blobs, &p->pd, &cause) != 0) {
 		r = lib_err_give(errno == ENOENT ? lib_err(TRYST_ESTATE, "no "
 		    "registration is waiting for a code; register first") :
 		    lib_err(TRYST_EIO, "%s", cause), err);
@@ -327,11 +330,13 @@ tryst_verify(tryst_t *t, const char *code, tryst_done_fn done, void *user,
 	token = xmalloc(toklen + 1);
 	if (toklen > UINT16_MAX || hex_decode(token, toklen,
 	    p->pd.token) != 0) {
-		r = lib_err_give(lib_err(TRYST_ESTATE, "%s/pending: the token "
-		    "is not hex", t->dir), err);
+		cause = blobs_label(t->blobs, "pending");
+		r = lib_err_give(lib_err(TRYST_ESTATE, "%s: the token is not "
+		    "hex", cause), err);
+		free(cause);
 		goto bad;
 	}
-	if ((sk = state_identity_load(t->dir, &cause)) == NULL) {
+	if ((sk = state_identity_load(t->blobs, &cause)) == NULL) {
 		r = lib_err_give(lib_err(TRYST_EIO, "%s", cause), err);
 		free(cause);
 		goto bad;
@@ -391,7 +396,7 @@ tryst_account_id(const tryst_t *t)
 
 	if (!t->have_conf || *t->conf.number == '\0')
 		return (NULL);
-	if (state_cred_load(t->dir, t->sign_pk, raw, &cr, &cause) != 0) {
+	if (state_cred_load(t->blobs, t->sign_pk, raw, &cr, &cause) != 0) {
 		free(cause);
 		return (NULL);
 	}
@@ -407,9 +412,9 @@ tryst_identity_key(const tryst_t *t)
 	uint8_t	*sk;
 	char	*b64, *cause;
 
-	if (t->dir == NULL)
+	if (t->blobs == NULL)
 		return (NULL);
-	if ((sk = state_identity_load(t->dir, &cause)) == NULL) {
+	if ((sk = state_identity_load(t->blobs, &cause)) == NULL) {
 		free(cause);
 		return (NULL);
 	}
@@ -429,7 +434,7 @@ cred_time(const struct tryst *t, int expires)
 
 	if (!t->have_conf || *t->conf.number == '\0')
 		return (0);
-	if (state_cred_load(t->dir, t->sign_pk, raw, &cr, &cause) != 0) {
+	if (state_cred_load(t->blobs, t->sign_pk, raw, &cr, &cause) != 0) {
 		free(cause);
 		return (0);
 	}
@@ -513,8 +518,8 @@ account_forget(struct tryst *t)
 
 	cf = t->conf;
 	cf.number = "";
-	if (state_remove(t->dir, "credential", &cause) != 0 ||
-	    state_conf_save(t->dir, &cf, &cause) != 0) {
+	if (state_remove(t->blobs, "credential", &cause) != 0 ||
+	    state_conf_save(t->blobs, &cf, &cause) != 0) {
 		e = lib_err(TRYST_EIO, "%s", cause);
 		free(cause);
 		return (e);

@@ -23,8 +23,8 @@ auth_load(struct tryst *t, struct auth *a)
 	memset(a, 0, sizeof *a);
 	if (!t->have_conf || *t->conf.number == '\0')
 		return (lib_err(TRYST_ESTATE, "not registered"));
-	if (state_cred_load(t->dir, t->sign_pk, a->cred, &a->cr,
-	    &cause) != 0 || (a->sk = state_identity_load(t->dir,
+	if (state_cred_load(t->blobs, t->sign_pk, a->cred, &a->cr,
+	    &cause) != 0 || (a->sk = state_identity_load(t->blobs,
 	    &cause)) == NULL) {
 		e = lib_err(TRYST_ESTATE, "%s; register again", cause);
 		free(cause);
@@ -84,7 +84,7 @@ auth_welcome(struct tryst *t, struct auth *a, const struct msg *m)
 	}
 	memcpy(a->cred, v->p, CRED_LEN);
 	a->cr = cr;
-	if (state_cred_save(t->dir, a->cred, &cause) != 0) {
+	if (state_cred_save(t->blobs, a->cred, &cause) != 0) {
 		lib_notice(t, "%s", cause);
 		free(cause);
 	}

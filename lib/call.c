@@ -614,8 +614,8 @@ caller_trust(struct tryst_call *c)
 {
 	char	*cause;
 
-	c->trust = contacts_state(c->t->dir, c->peer_id, c->peer_pk);
-	if (contacts_check(c->t->dir, c->peer_id, c->peer_pk, &cause) == -1) {
+	c->trust = contacts_state(c->t->blobs, c->peer_id, c->peer_pk);
+	if (contacts_check(c->t->blobs, c->peer_id, c->peer_pk, &cause) == -1) {
 		end(c, lib_err(TRYST_EIO, "%s", cause));
 		free(cause);
 		return (-1);
@@ -636,12 +636,12 @@ accept_trust(struct tryst_call *c, tryst_error **err)
 	struct tryst_error	*e;
 	char			*cause;
 
-	switch (contacts_state(c->t->dir, c->peer_id, c->peer_pk)) {
+	switch (contacts_state(c->t->blobs, c->peer_id, c->peer_pk)) {
 	case CONTACT_CHANGED:
 		return (lib_err_give(lib_err(TRYST_EKEY, CALL_KEY_CHANGED),
 		    err));
 	case CONTACT_NEW:
-		if (contacts_check(c->t->dir, c->peer_id, c->peer_pk,
+		if (contacts_check(c->t->blobs, c->peer_id, c->peer_pk,
 		    &cause) == -1) {
 			e = lib_err(TRYST_EIO, "%s", cause);
 			free(cause);
@@ -661,7 +661,7 @@ log_cands(struct tryst_call *c)
 
 	if (log_get_level() < LOG_DEBUG)
 		return;
-	ids_name(c->t->dir, c->peer_id, name, sizeof name);
+	ids_name(c->t->blobs, c->peer_id, name, sizeof name);
 	if (c->npeer == 0)
 		log_debug("%s offers no candidates: relay only", name);
 	for (i = 0; i < c->npeer; i++) {
@@ -783,8 +783,8 @@ incoming(struct tryst *t, const struct msg *m)
 	}
 	/* A changed key is kept as pending now, so that it can be trusted;
 	 * a new one waits for the app's word. */
-	c->trust = contacts_state(t->dir, c->peer_id, c->peer_pk);
-	if (c->trust == TRYST_PEER_CHANGED && contacts_check(t->dir,
+	c->trust = contacts_state(t->blobs, c->peer_id, c->peer_pk);
+	if (c->trust == TRYST_PEER_CHANGED && contacts_check(t->blobs,
 	    c->peer_id, c->peer_pk, &cause) == -1) {
 		lib_notice(t, "%s", cause);
 		free(cause);
@@ -1125,7 +1125,7 @@ tryst_call_safety_number(const tryst_call_t *c, tryst_error **err)
 		    "known yet (the call is not answered)"), err);
 		return (NULL);
 	}
-	if (contacts_safety(c->t->dir, c->t->sign_pk, c->peer_pk, sn,
+	if (contacts_safety(c->t->blobs, c->t->sign_pk, c->peer_pk, sn,
 	    &cause) != 0) {
 		lib_err_give(lib_err(TRYST_ESTATE, "%s", cause), err);
 		free(cause);

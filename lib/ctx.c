@@ -75,7 +75,7 @@ tryst_destroy(tryst_t *t)
 		servers_free(&t->srv);
 		state_conf_free(&t->conf);
 	}
-	free(t->dir);
+	blobs_free(t->blobs);
 	free(t);
 }
 
@@ -171,23 +171,30 @@ tryst_error_free(tryst_error *e)
 int
 lib_conf_reload(struct tryst *t, struct tryst_error **err)
 {
+	struct tryst_error	*e;
 	struct client_conf	 cf;
 	struct servers		 sv;
 	uint8_t			 pk[32];
-	char			*cause;
+	char			*cause, *label;
 
-	if (state_conf_load(t->dir, &cf, &cause) != 0) {
+	if (state_conf_load(t->blobs, &cf, &cause) != 0) {
 		if (errno == ENOENT) {
 			free(cause);
 			return (0);
 		}
-		return (lib_err_give(lib_err(TRYST_EIO, "%s", cause), err));
+		e = lib_err(TRYST_EIO, "%s", cause);
+		free(cause);
+		return (lib_err_give(e, err));
 	}
 	if (servers_parse(&sv, cf.server, randombytes_uniform, &cause) != 0 ||
 	    state_conf_key(&cf, pk, &cause) != 0) {
 		state_conf_free(&cf);
-		return (lib_err_give(lib_err(TRYST_ESTATE, "%s/config: %s; set "
-		    "the device up again", t->dir, cause), err));
+		label = blobs_label(t->blobs, "config");
+		e = lib_err(TRYST_ESTATE, "%s: %s; set the device up again",
+		    label, cause);
+		free(label);
+		free(cause);
+		return (lib_err_give(e, err));
 	}
 	if (t->have_conf) {
 		servers_free(&t->srv);
@@ -200,16 +207,41 @@ lib_conf_reload(struct tryst *t, struct tryst_error **err)
 	return (0);
 }
 
+/* Take b for the state, and load its configuration. */
+static int
+use_blobs(struct tryst *t, struct blobs *b, tryst_error **err)
+{
+	if (t->have_conf) {
+		servers_free(&t->srv);
+		state_conf_free(&t->conf);
+		t->have_conf = 0;
+	}
+	blobs_free(t->blobs);
+	t->blobs = b;
+	return (lib_conf_reload(t, err));
+}
+
+/* Whether the state may change now: 0, or the error. */
+static int
+state_idle(const struct tryst *t, tryst_error **err)
+{
+	if (t->tasks != NULL || t->presence != NULL)
+		return (lib_err_give(lib_err(TRYST_EBUSY, "the state cannot "
+		    "change while work is under way"), err));
+	return (0);
+}
+
 /* Use dir (NULL: the CLI's) for state. */
 int
 tryst_state_dir(tryst_t *t, const char *dir, tryst_error **err)
 {
 	struct tryst_error	*e = NULL;
 	char			*d, *cause;
+	struct blobs		*b;
+	int			 r;
 
-	if (t->tasks != NULL || t->presence != NULL)
-		return (lib_err_give(lib_err(TRYST_EBUSY, "the state directory "
-		    "cannot change while work is under way"), err));
+	if ((r = state_idle(t, err)) != 0)
+		return (r);
 	if (dir != NULL)
 		d = xstrdup(dir);
 	else if ((d = state_dir(&cause)) == NULL) {
@@ -217,9 +249,25 @@ tryst_state_dir(tryst_t *t, const char *dir, tryst_error **err)
 		free(cause);
 		return (lib_err_give(e, err));
 	}
-	free(t->dir);
-	t->dir = d;
-	return (lib_conf_reload(t, err));
+	b = blobs_dir(d);
+	free(d);
+	return (use_blobs(t, b, err));
+}
+
+/* Keep state through the app's callbacks. */
+int
+tryst_state_store(tryst_t *t, tryst_blob_load_fn load,
+    tryst_blob_save_fn save, tryst_blob_remove_fn remove, void *user,
+    tryst_error **err)
+{
+	int	 r;
+
+	if (load == NULL || save == NULL || remove == NULL)
+		return (lib_err_give(lib_err(TRYST_EINVAL, "a state callback "
+		    "is NULL"), err));
+	if ((r = state_idle(t, err)) != 0)
+		return (r);
+	return (use_blobs(t, blobs_app(load, save, remove, user), err));
 }
 
 /* Have the app process at once. */

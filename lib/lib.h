@@ -43,7 +43,7 @@ struct task {
 };
 
 struct tryst {
-	char		*dir;		/* NULL until tryst_state_dir */
+	struct blobs	*blobs;		/* NULL until tryst_state_dir, _store */
 	int		 have_conf;
 	struct client_conf conf;
 	uint8_t		 sign_pk[32];
@@ -76,7 +76,7 @@ void	 lib_due(struct tryst *);
 /* Add a task; it is stepped from the next tryst_process on. */
 struct task *lib_task_add(struct tryst *, task_step_fn, void *data,
 	    void (*free_fn)(struct task *));
-/* Load conf from the state directory again (after setup or verify). */
+/* Load conf from the state again (after setup or verify). */
 int	 lib_conf_reload(struct tryst *, struct tryst_error **);
 
 /* ---- auth.c: the credential and identity key that HELLO needs -------- */

@@ -77,7 +77,7 @@ oprf_answer(struct tryst *t, struct lookup *l, const struct msg *m)
 		    "OPRF element"));
 	for (i = 0; i < l->batch; i++)
 		memcpy(l->res.id[l->todo_at[l->at + i]], l->got[i], ID_LEN);
-	if (ids_add(t->dir, l->todo + l->at, l->batch, l->got, &cause) != 0) {
+	if (ids_add(t->blobs, l->todo + l->at, l->batch, l->got, &cause) != 0) {
 		lib_notice(t, "%s", cause);	/* the IDs are known anyway */
 		free(cause);
 	}
@@ -177,10 +177,18 @@ static struct lookup *
 lookup_new(struct tryst *t, const char *const *numbers, int n,
     struct tryst_error **e)
 {
-	struct lookup	*l = xcalloc(1, sizeof *l);
-	char		*text = ids_read(t->dir);
+	struct lookup	*l;
+	char		*text, *cause;
 	int		 i;
 
+	/* The cache is saved whole after the lookup: one that cannot be
+	 * read now would be lost. */
+	if ((text = ids_read(t->blobs, &cause)) == NULL) {
+		*e = lib_err(TRYST_EIO, "%s", cause);
+		free(cause);
+		return (NULL);
+	}
+	l = xcalloc(1, sizeof *l);
 	l->res.n = n;
 	l->res.number = xcalloc((size_t)n, sizeof *l->res.number);
 	l->res.hex = xcalloc((size_t)n, sizeof *l->res.hex);
@@ -273,9 +281,9 @@ tryst_cached_id(const tryst_t *t, const char *number)
 	char	 n[TRYST_NUMBER_MAX], *hex;
 	uint8_t	 id[ID_LEN];
 
-	if (t->dir == NULL || number == NULL || e164_normalise(number,
+	if (t->blobs == NULL || number == NULL || e164_normalise(number,
 	    t->have_conf ? t->conf.country : "", n, sizeof n) != 0 ||
-	    ids_cached(t->dir, n, id) != 0)
+	    ids_cached(t->blobs, n, id) != 0)
 		return (NULL);
 	hex = xmalloc(2 * ID_LEN + 1);
 	hex_encode(hex, id, ID_LEN);
@@ -287,14 +295,17 @@ char *
 tryst_cached_number(const tryst_t *t, const char *id_hex)
 {
 	uint8_t	 id[ID_LEN];
-	char	 n[TRYST_NUMBER_MAX], *text;
+	char	 n[TRYST_NUMBER_MAX], *text, *cause;
 	int	 r;
 
-	if (t->dir == NULL || id_hex == NULL ||
+	if (t->blobs == NULL || id_hex == NULL ||
 	    strlen(id_hex) != 2 * ID_LEN || hex_decode(id, ID_LEN,
 	    id_hex) != 0)
 		return (NULL);
-	text = ids_read(t->dir);
+	if ((text = ids_read(t->blobs, &cause)) == NULL) {
+		free(cause);
+		return (NULL);
+	}
 	r = ids_find_number(text, id, n, sizeof n);
 	free(text);
 	return (r == 0 ? xstrdup(n) : NULL);

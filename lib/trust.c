@@ -25,7 +25,7 @@ parse_id(const char *id_hex, uint8_t id[ID_LEN], tryst_error **err)
 static int
 registered(const struct tryst *t, tryst_error **err)
 {
-	if (t->dir == NULL || !t->have_conf || *t->conf.number == '\0')
+	if (t->blobs == NULL || !t->have_conf || *t->conf.number == '\0')
 		return (lib_err_give(lib_err(TRYST_ESTATE, "not registered"),
 		    err));
 	return (0);
@@ -44,7 +44,7 @@ safety(const struct tryst *t, const char *peer_id_hex, int pending,
 	if (parse_id(peer_id_hex, id, err) != 0 ||
 	    registered(t, err) != 0)
 		return (NULL);
-	if (contacts_get(t->dir, id, pk[0], pk[1], &has_pending) != 0) {
+	if (contacts_get(t->blobs, id, pk[0], pk[1], &has_pending) != 0) {
 		lib_err_give(lib_err(TRYST_ESTATE, "no key remembered yet for "
 		    "that ID (it is learned in the first call)"), err);
 		return (NULL);
@@ -54,7 +54,7 @@ safety(const struct tryst *t, const char *peer_id_hex, int pending,
 		    "be trusted for that ID"), err);
 		return (NULL);
 	}
-	if (contacts_safety(t->dir, t->sign_pk, pk[pending], sn,
+	if (contacts_safety(t->blobs, t->sign_pk, pk[pending], sn,
 	    &cause) != 0) {
 		lib_err_give(lib_err(TRYST_EIO, "%s", cause), err);
 		free(cause);
@@ -85,12 +85,12 @@ tryst_contact_find(const tryst_t *t, const char *prefix)
 	size_t	 n;
 	char	*hex;
 
-	if (t->dir == NULL || prefix == NULL)
+	if (t->blobs == NULL || prefix == NULL)
 		return (NULL);
 	n = strlen(prefix);
 	if (n == 0 || n > 2 * ID_LEN ||
 	    strspn(prefix, "0123456789abcdefABCDEF") != n ||
-	    contacts_find_prefix(t->dir, prefix, id) != 0)
+	    contacts_find_prefix(t->blobs, prefix, id) != 0)
 		return (NULL);
 	hex = xmalloc(2 * ID_LEN + 1);
 	hex_encode(hex, id, ID_LEN);
@@ -108,7 +108,7 @@ tryst_trust(tryst_t *t, const char *peer_id_hex, tryst_error **err)
 	if ((rc = parse_id(peer_id_hex, id, err)) != 0 ||
 	    (rc = registered(t, err)) != 0)
 		return (rc);
-	switch (contacts_accept(t->dir, id, pk, &cause)) {
+	switch (contacts_accept(t->blobs, id, pk, &cause)) {
 	case CONTACT_UNKNOWN:
 		return (lib_err_give(lib_err(TRYST_ESTATE, "no key remembered "
 		    "yet for that ID (it is learned in the first call)"),

@@ -5,6 +5,9 @@
 # killed and started again (tests/libtryst/binding.py); then two accounts
 # call each other: declined, messages, flow control, close, relay only,
 # offline, trust on first use and a changed key (tests/libtryst/calls.py);
+# state in a Python dict through tryst_state_store's callbacks: set-up,
+# registration, lookups, blobs that cannot be loaded or saved
+# (tests/libtryst/store.py);
 # then examples/echo-bot answers `tryst chat` and examples/file-receiver
 # takes a file from `tryst send`.
 #
@@ -83,6 +86,13 @@ TRYST_HOSTPORT=127.0.0.1:$port TRYST_SERVER_KEY=$key \
     TRYST_CODES=$tmp/codes.txt TRYST_STATE=$tmp/calls \
     LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 \
     python3 "$here/libtryst/calls.py" || rc=1
+# State kept by the app: a Python dict behind tryst_state_store.
+TRYST_HOSTPORT=127.0.0.1:$port TRYST_SERVER_KEY=$key \
+    TRYST_CODES=$tmp/codes.txt TRYST_STATE=$tmp/dict \
+    TRYST_STORE_NUMBERS="+15550100350 +15550100351 +15550100352 \
++15550100353 +15550100354" \
+    LD_PRELOAD=$preload ASAN_OPTIONS=detect_leaks=0 \
+    python3 "$here/libtryst/store.py" || rc=1
 [ $rc -eq 0 ] || { show trystd.log; fails=$((fails + 1)); }
 
 # ---- the examples: programs on libtryst, called with the CLI -------------

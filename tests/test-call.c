@@ -409,7 +409,7 @@ setup(void)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	ck_assert_ptr_nonnull(t = tryst_new(NULL));
 	t->now = fake_now;
-	t->dir = xstrdup(dir);
+	t->blobs = blobs_dir(dir);
 	memcpy(t->sign_pk, keys->sign_pk, 32);
 	tryst_on_incoming(t, on_incoming, &seen);
 }
@@ -438,7 +438,7 @@ teardown(void)
 static int
 stored(const uint8_t pk[32])
 {
-	return (contacts_state(dir, peer.id, pk));
+	return (contacts_state(t->blobs, peer.id, pk));
 }
 
 /* Call the peer: the handle, on_state set, CONNECT gone out. */
@@ -1049,7 +1049,7 @@ START_TEST(test_changed_key)
 	char		*cause = NULL;
 
 	randombytes_buf(old, sizeof old);
-	ck_assert_int_eq(contacts_check(dir, peer.id, old, &cause), 0);
+	ck_assert_int_eq(contacts_check(t->blobs, peer.id, old, &cause), 0);
 	c = call_peer(0);
 	ck_assert_int_eq(sent_count(MSG_CONNECT, &s), 1);
 	answer(s.tag, peer.cred);

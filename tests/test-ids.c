@@ -1,7 +1,8 @@
 /*
  * test-ids.c -- the cache of IDs and the client's OPRF steps
  * (client/ids.c): lines found only for the exact number, the first ID of
- * a number kept, the file shared through a state folder, and blinded
+ * a number kept, the file shared through a state folder, a cache that
+ * cannot be read never written over, and blinded
  * batches that finalise into the IDs the server's OPRF gives directly.
  */
 #include <sys/stat.h>
@@ -25,6 +26,49 @@ static void
 id_of(uint8_t id[ID_LEN], uint8_t b)
 {
 	memset(id, b, ID_LEN);
+}
+
+/* dir/name. Caller frees. */
+static char *
+state_path(const char *dir, const char *name)
+{
+	char	*path;
+
+	xasprintf(&path, "%s/%s", dir, name);
+	return (path);
+}
+
+static int	 saves;
+
+/* An app's store whose blobs cannot be read. */
+static int
+load_fails(const char *name, tryst_blob *blob, void *user)
+{
+	(void)name;
+	(void)blob;
+	(void)user;
+	return (-1);
+}
+
+static int
+save_counts(const char *name, const void *data, size_t len, int flags,
+    void *user)
+{
+	(void)name;
+	(void)data;
+	(void)len;
+	(void)flags;
+	(void)user;
+	saves++;
+	return (0);
+}
+
+static int
+remove_none(const char *name, void *user)
+{
+	(void)name;
+	(void)user;
+	return (0);
 }
 
 START_TEST(test_find_exact_number)
@@ -124,20 +168,22 @@ START_TEST(test_file_shared)
 			    "+15550100342" };
 	uint8_t		 ids[2][ID_LEN], got[ID_LEN];
 	char		 dir[] = "/tmp/tryst-ids.XXXXXX", name[32], *path;
+	struct blobs	*bl;
 	char		*cause = NULL;
 	struct stat	 st;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
+	bl = blobs_dir(dir);
 	id_of(ids[0], 0xab);
 	id_of(ids[1], 0xcd);
-	ck_assert_int_eq(ids_cached(dir, "+15550100341", got), -1);
-	ids_name(dir, ids[0], name, sizeof name);
+	ck_assert_int_eq(ids_cached(bl, "+15550100341", got), -1);
+	ids_name(bl, ids[0], name, sizeof name);
 	ck_assert_str_eq(name, "abababababababab");
-	ck_assert_int_eq(ids_add(dir, numbers, 1, ids, &cause), 0);
-	ck_assert_int_eq(ids_add(dir, numbers, 2, ids, &cause), 0);
-	ck_assert_int_eq(ids_cached(dir, "+15550100342", got), 0);
+	ck_assert_int_eq(ids_add(bl, numbers, 1, ids, &cause), 0);
+	ck_assert_int_eq(ids_add(bl, numbers, 2, ids, &cause), 0);
+	ck_assert_int_eq(ids_cached(bl, "+15550100342", got), 0);
 	ck_assert_mem_eq(got, ids[1], ID_LEN);
-	ids_name(dir, ids[0], name, sizeof name);
+	ids_name(bl, ids[0], name, sizeof name);
 	ck_assert_str_eq(name, "+15550100341");
 	path = state_path(dir, IDS_FILE);
 	ck_assert_int_eq(stat(path, &st), 0);
@@ -145,6 +191,7 @@ START_TEST(test_file_shared)
 	ck_assert_int_eq((int)st.st_size, 2 * (12 + 1 + 64 + 1));
 	ck_assert_int_eq(unlink(path), 0);
 	free(path);
+	blobs_free(bl);
 	ck_assert_int_eq(rmdir(dir), 0);
 }
 END_TEST
@@ -160,6 +207,31 @@ evaluate(const uint8_t sk[OPRF_SCALAR], const uint8_t *in, int n,
 		ck_assert_int_eq(oprf_blind_evaluate(out + i * OPRF_ELEM, sk,
 		    in + i * OPRF_ELEM), 0);
 }
+
+/* A cache that cannot be read: ids_add fails and saves nothing (it would
+ * keep only the new numbers), ids_read says why, the looks find none. */
+START_TEST(test_unreadable_kept)
+{
+	struct blobs	*bl = blobs_app(load_fails, save_counts, remove_none,
+			    NULL);
+	char		 numbers[1][TRYST_NUMBER_MAX] = { "+15550100341" };
+	uint8_t		 ids[1][ID_LEN], got[ID_LEN];
+	char		*cause = NULL, name[32];
+
+	id_of(ids[0], 0xab);
+	saves = 0;
+	ck_assert_int_eq(ids_add(bl, numbers, 1, ids, &cause), -1);
+	ck_assert_msg(strstr(cause, "\"ids\"") != NULL, "%s", cause);
+	free(cause);
+	ck_assert_int_eq(saves, 0);
+	ck_assert_ptr_null(ids_read(bl, &cause));
+	free(cause);
+	ck_assert_int_eq(ids_cached(bl, "+15550100341", got), -1);
+	ids_name(bl, ids[0], name, sizeof name);
+	ck_assert_str_eq(name, "abababababababab");
+	blobs_free(bl);
+}
+END_TEST
 
 START_TEST(test_blinded_batch_gives_ids)
 {
@@ -219,6 +291,7 @@ ids_suite(void)
 	tcase_add_test(tc, test_find_number_of_id);
 	tcase_add_test(tc, test_append_keeps_first);
 	tcase_add_test(tc, test_file_shared);
+	tcase_add_test(tc, test_unreadable_kept);
 	tcase_add_test(tc, test_blinded_batch_gives_ids);
 	tcase_add_test(tc, test_invalid_element_refused);
 	suite_add_tcase(s, tc);

@@ -7,7 +7,10 @@
  * writes to it; on a device registered by hand (a credential signed with
  * a key of the test's), what needs no server: the credential's times,
  * contacts by the first digits of an ID, safety numbers of a trusted and
- * a pending key, and requests to a server that refuses.
+ * a pending key, and requests to a server that refuses; and state kept
+ * by the app's callbacks (in memory here): read through the API, written
+ * back whole, and when it cannot be read, an error with nothing written
+ * over it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +26,8 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <sodium.h>
+
 #include <sodium.h>
 
 #include "lib.h"
@@ -335,28 +340,31 @@ fake_registered(const char *dir, const char *servers,
 {
 	struct client_conf	 cf;
 	struct keys		*k;
+	struct blobs		*b;
 	uint8_t			 master[MASTER_KEY_LEN], raw[CRED_LEN];
 	uint8_t			 id[ID_LEN], *sk;
 	char			*key, *cause = NULL;
 
 	randombytes_buf(master, sizeof master);
 	k = keys_derive(master);
-	ck_assert_int_eq(state_mkdir(dir, &cause), 0);
-	ck_assert_int_eq(state_identity_make(dir, &cause), 1);
-	ck_assert_ptr_nonnull(sk = state_identity_load(dir, &cause));
+	b = blobs_dir(dir);
+	ck_assert_int_eq(blobs_prepare(b, &cause), 0);
+	ck_assert_int_eq(state_identity_make(b, &cause), 1);
+	ck_assert_ptr_nonnull(sk = state_identity_load(b, &cause));
 	memcpy(identity_pk, sk + 32, 32);
 	sodium_free(sk);
 	randombytes_buf(id, sizeof id);
 	cred_make(raw, k, id, identity_pk, 1000, 2000);
-	ck_assert_int_eq(state_cred_save(dir, raw, &cause), 0);
+	ck_assert_int_eq(state_cred_save(b, raw, &cause), 0);
 	key = b64_encode(k->sign_pk, 32);
 	cf.server = (char *)servers;
 	cf.key = key;
 	cf.country = "";
 	cf.number = "+15550100360";
-	ck_assert_int_eq(state_conf_save(dir, &cf, &cause), 0);
+	ck_assert_int_eq(state_conf_save(b, &cf, &cause), 0);
 	free(key);
 	keys_free(k);
+	blobs_free(b);
 }
 
 /* Remove what fake_registered and the calls made in dir. */
@@ -414,10 +422,12 @@ START_TEST(test_contacts)
 	uint8_t		 ipk[32], a[ID_LEN], b[ID_LEN], pk[3][32];
 	char		 dir[] = "/tmp/tryst-lib.XXXXXX", ahex[2 * ID_LEN + 1];
 	char		 bhex[2 * ID_LEN + 1], want[36], want2[36], *s, *cause;
+	struct blobs	*bl;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	fake_registered(dir, "127.0.0.1:1", ipk);
 	ck_assert_int_eq(tryst_state_dir(t, dir, NULL), 0);
+	bl = blobs_dir(dir);
 	/* Two contacts whose IDs differ in the last digit alone. */
 	memset(a, 0xab, sizeof a);
 	memcpy(b, a, sizeof b);
@@ -425,8 +435,8 @@ START_TEST(test_contacts)
 	hex_encode(ahex, a, ID_LEN);
 	hex_encode(bhex, b, ID_LEN);
 	randombytes_buf(pk, sizeof pk);
-	ck_assert_int_eq(contacts_check(dir, a, pk[0], &cause), 0);
-	ck_assert_int_eq(contacts_check(dir, b, pk[1], &cause), 0);
+	ck_assert_int_eq(contacts_check(bl, a, pk[0], &cause), 0);
+	ck_assert_int_eq(contacts_check(bl, b, pk[1], &cause), 0);
 	ck_assert_ptr_null(tryst_contact_find(t, "abababababababab"));
 	ck_assert_str_eq(s = tryst_contact_find(t, ahex), ahex);
 	tryst_free(s);
@@ -446,7 +456,7 @@ START_TEST(test_contacts)
 	ck_assert_int_eq(tryst_error_code(e), TRYST_ESTATE);
 	tryst_error_free(e);
 	/* a's key changes: the new one waits, the trusted one stays. */
-	ck_assert_int_eq(contacts_check(dir, a, pk[2], &cause), 1);
+	ck_assert_int_eq(contacts_check(bl, a, pk[2], &cause), 1);
 	safety_number(ipk, pk[2], want2);
 	ck_assert_str_eq(s = tryst_safety_number(t, ahex, NULL), want);
 	tryst_free(s);
@@ -459,7 +469,230 @@ START_TEST(test_contacts)
 	ck_assert_ptr_null(tryst_safety_number_pending(t, ahex, NULL));
 	ck_assert_ptr_null(tryst_safety_number_pending(t, "00", NULL));
 	tryst_destroy(t);
+	blobs_free(bl);
 	fake_remove(dir);
+}
+END_TEST
+
+/* ---- state in the app's hands: blobs in memory ---- */
+
+#define KEY_B64	"VleK2MAUr8Xn5JkVh1i3bQb8T3y2FfWq0m9X7dR6Pa8="
+#define PEER	"ab00000000000000000000000000000000" \
+		"000000000000000000000000000001"
+
+struct memstore {
+	char		 name[8][16];
+	char		*data[8];	/* NUL terminated copies */
+	int		 flags[8];
+	const char	*broken;	/* this name cannot be loaded */
+	int		 loads, saves;
+};
+
+static int
+mem_find(struct memstore *m, const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < 8; i++) {
+		if (strcmp(m->name[i], name) == 0)
+			return (i);
+	}
+	return (-1);
+}
+
+/* Put name = text in the store, as a previous run of the app left it. */
+static void
+mem_put(struct memstore *m, const char *name, const char *text, int flags)
+{
+	int	 i;
+
+	if ((i = mem_find(m, name)) == -1)
+		i = mem_find(m, "");
+	ck_assert_int_ne(i, -1);
+	snprintf(m->name[i], sizeof m->name[i], "%s", name);
+	free(m->data[i]);
+	m->data[i] = xstrdup(text);
+	m->flags[i] = flags;
+}
+
+static const char *
+mem_get(struct memstore *m, const char *name)
+{
+	int	 i = mem_find(m, name);
+
+	return (i == -1 ? NULL : m->data[i]);
+}
+
+static int
+mem_load(const char *name, tryst_blob *blob, void *user)
+{
+	struct memstore	*m = user;
+	const char	*text;
+
+	m->loads++;
+	if (m->broken != NULL && strcmp(name, m->broken) == 0)
+		return (-1);
+	if ((text = mem_get(m, name)) == NULL)
+		return (TRYST_BLOB_NONE);
+	return (tryst_blob_set(blob, text, strlen(text)));
+}
+
+static int
+mem_save(const char *name, const void *data, size_t len, int flags,
+    void *user)
+{
+	struct memstore	*m = user;
+	char		*text = xmalloc(len + 1);
+
+	m->saves++;
+	memcpy(text, data, len);
+	text[len] = '\0';
+	mem_put(m, name, text, flags);
+	free(text);
+	return (0);
+}
+
+static int
+mem_remove(const char *name, void *user)
+{
+	struct memstore	*m = user;
+	int		 i;
+
+	if ((i = mem_find(m, name)) != -1) {
+		free(m->data[i]);
+		m->data[i] = NULL;
+		m->name[i][0] = '\0';
+	}
+	return (0);
+}
+
+static void
+mem_free(struct memstore *m)
+{
+	int	 i;
+
+	for (i = 0; i < 8; i++)
+		free(m->data[i]);
+}
+
+static void
+on_lookup(tryst_t *t, const tryst_error *e,
+    const tryst_lookup_result *res, void *user)
+{
+	(void)t, (void)e, (void)res, (void)user;
+	ck_abort_msg("a lookup that was refused called back");
+}
+
+/* A device set up and registered before, its state in the app's store:
+ * the account, the identity key and the ID cache read through the
+ * callbacks, a changed key trusted and the pins saved back whole; blobs
+ * that cannot be read fail the calls that would write them, and nothing
+ * is saved over them; a set-up that fails saves nothing either. */
+START_TEST(test_state_store)
+{
+	tryst_t		*t = ctx_new();
+	tryst_error	*e = NULL;
+	struct memstore	 m;
+	struct done	 d = { 0, 0, 0 };
+	uint8_t		 pk[32], sk[64], k1[32], k2[32];
+	char		*s, *ident, *b1, *b2, line[256], servers[64];
+	const char	*numbers[1] = { "+15550100352" };
+	int		 fd1, i;
+
+	memset(&m, 0, sizeof m);
+	crypto_sign_keypair(pk, sk);
+	ident = b64_encode(sk, 64);
+	memset(k1, 1, 32);
+	memset(k2, 2, 32);
+	b1 = b64_encode(k1, 32);
+	b2 = b64_encode(k2, 32);
+	snprintf(servers, sizeof servers, "127.0.0.1:%d",
+	    refusing_port(&fd1));
+	snprintf(line, sizeof line, "server = %s\nkey = %s\nnumber = "
+	    "+15550100350\n", servers, KEY_B64);
+	mem_put(&m, "config", line, 0);
+	mem_put(&m, "identity", ident, TRYST_BLOB_SECRET);
+	mem_put(&m, "ids", "+15550100351 " PEER "\n", 0);
+	snprintf(line, sizeof line, "%s %s %s\n", PEER, b1, b2);
+	mem_put(&m, "contacts", line, 0);
+
+	ck_assert_int_eq(tryst_state_store(t, mem_load, NULL, mem_remove, &m,
+	    NULL), TRYST_EINVAL);
+	/* A config that cannot be read is an error, not a fresh device. */
+	m.broken = "config";
+	ck_assert_int_eq(tryst_state_store(t, mem_load, mem_save, mem_remove,
+	    &m, &e), TRYST_EIO);
+	ck_assert_msg(strstr(tryst_error_message(e), "\"config\"") != NULL,
+	    "%s", tryst_error_message(e));
+	tryst_error_free(e);
+	ck_assert_ptr_null(tryst_account_number(t));
+	m.broken = NULL;
+	ck_assert_int_eq(tryst_state_store(t, mem_load, mem_save, mem_remove,
+	    &m, NULL), 0);
+	ck_assert_ptr_nonnull(s = tryst_account_number(t));
+	ck_assert_str_eq(s, "+15550100350");
+	tryst_free(s);
+	ck_assert_ptr_nonnull(s = tryst_account_servers(t));
+	ck_assert_str_eq(s, servers);
+	tryst_free(s);
+	free(ident);
+	ident = b64_encode(pk, 32);
+	ck_assert_ptr_nonnull(s = tryst_identity_key(t));
+	ck_assert_str_eq(s, ident);
+	tryst_free(s);
+	ck_assert_ptr_nonnull(s = tryst_cached_id(t, "+15550100351"));
+	ck_assert_str_eq(s, PEER);
+	tryst_free(s);
+	ck_assert_ptr_nonnull(s = tryst_cached_number(t, PEER));
+	ck_assert_str_eq(s, "+15550100351");
+	tryst_free(s);
+	ck_assert_int_eq(m.saves, 0);
+
+	/* Pins that cannot be read: tryst_trust fails, saves nothing. */
+	m.broken = "contacts";
+	ck_assert_int_eq(tryst_trust(t, PEER, &e), TRYST_EIO);
+	tryst_error_free(e);
+	ck_assert_int_eq(m.saves, 0);
+	m.broken = NULL;
+	ck_assert_int_eq(tryst_trust(t, PEER, NULL), 0);
+	ck_assert_int_eq(m.saves, 1);
+	snprintf(line, sizeof line, "%s %s -\n", PEER, b2);
+	ck_assert_str_eq(mem_get(&m, "contacts"), line);
+	ck_assert_int_eq(tryst_trust(t, PEER, NULL), TRYST_ESTATE);
+
+	/* An ID cache that cannot be read: a lookup, which would save it
+	 * whole, refuses at once. */
+	m.broken = "ids";
+	ck_assert_int_eq(tryst_lookup(t, numbers, 1, NULL, NULL, NULL),
+	    TRYST_EINVAL);
+	ck_assert_int_eq(tryst_lookup(t, numbers, 1, on_lookup, NULL, &e),
+	    TRYST_EIO);
+	ck_assert_msg(strstr(tryst_error_message(e), "\"ids\"") != NULL,
+	    "%s", tryst_error_message(e));
+	tryst_error_free(e);
+	ck_assert_ptr_null(tryst_cached_id(t, "+15550100351"));
+	m.broken = NULL;
+
+	/* A set-up that reaches no server writes nothing; the state cannot
+	 * change under it. */
+	m.saves = 0;
+	ck_assert_int_eq(tryst_setup(t, servers, NULL, NULL, on_done, &d,
+	    NULL), 0);
+	ck_assert_int_eq(tryst_state_store(t, mem_load, mem_save, mem_remove,
+	    &m, NULL), TRYST_EBUSY);
+	for (i = 0; i < 10 && d.called == 0; i++)
+		ck_assert_int_eq(tryst_process(t, -1, 0, NULL), 0);
+	ck_assert_int_eq(d.called, 1);
+	ck_assert_int_eq(d.code, TRYST_ENET);
+	ck_assert_int_eq(m.saves, 0);
+	ck_assert_int_eq(mem_get(&m, "identity") != NULL, 1);
+	ck_assert_int_eq(m.flags[mem_find(&m, "identity")], TRYST_BLOB_SECRET);
+	tryst_destroy(t);
+	close(fd1);
+	free(ident);
+	free(b1);
+	free(b2);
+	mem_free(&m);
 }
 END_TEST
 
@@ -476,6 +709,7 @@ lib_suite(void)
 	tcase_add_test(tc, test_refused_at_once);
 	tcase_add_test(tc, test_check_unreachable);
 	tcase_add_test(tc, test_contacts);
+	tcase_add_test(tc, test_state_store);
 	suite_add_tcase(s, tc);
 	return (s);
 }

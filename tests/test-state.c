@@ -28,6 +28,16 @@ temp_dir(void)
 	return (dir);
 }
 
+/* dir/name. Caller frees. */
+static char *
+state_path(const char *dir, const char *name)
+{
+	char	*path;
+
+	xasprintf(&path, "%s/%s", dir, name);
+	return (path);
+}
+
 /* Copy the file src to dir/config. */
 static void
 put_config(const char *dir, const char *src)
@@ -48,7 +58,11 @@ put_config(const char *dir, const char *src)
 static void
 remove_dir(char *dir)
 {
-	ck_assert_int_eq(state_remove(dir, "config", NULL), 0);
+	struct blobs	*b = blobs_dir(dir);
+	char		*why = NULL;
+
+	ck_assert_msg(state_remove(b, "config", &why) == 0, "%s", why);
+	blobs_free(b);
 	ck_assert_int_eq(rmdir(dir), 0);
 	free(dir);
 }
@@ -59,13 +73,16 @@ START_TEST(test_example_loads)
 	uint8_t			 pk[32];
 	char			*dir = temp_dir(), *why = NULL;
 
+	struct blobs		*b = blobs_dir(dir);
+
 	put_config(dir, EXAMPLE);
-	ck_assert_msg(state_conf_load(dir, &cf, &why) == 0, "%s", why);
+	ck_assert_msg(state_conf_load(b, &cf, &why) == 0, "%s", why);
 	ck_assert_str_eq(cf.server, "tryst.example.org:4433");
 	ck_assert_str_eq(cf.country, "44");
 	ck_assert_str_eq(cf.number, "+447700900123");
 	ck_assert_msg(state_conf_key(&cf, pk, &why) == 0, "%s", why);
 	state_conf_free(&cf);
+	blobs_free(b);
 	remove_dir(dir);
 }
 END_TEST
@@ -76,18 +93,20 @@ START_TEST(test_save_load)
 	    "VleK2MAUr8Xn5JkVh1i3bQb8T3y2FfWq0m9X7dR6Pa8=", "1", "" }, back;
 	char			*dir = temp_dir(), *why = NULL, *path;
 	struct stat		 sb;
+	struct blobs		*b = blobs_dir(dir);
 
-	ck_assert_msg(state_conf_save(dir, &cf, &why) == 0, "%s", why);
+	ck_assert_msg(state_conf_save(b, &cf, &why) == 0, "%s", why);
 	path = state_path(dir, "config");
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
 	free(path);
-	ck_assert_msg(state_conf_load(dir, &back, &why) == 0, "%s", why);
+	ck_assert_msg(state_conf_load(b, &back, &why) == 0, "%s", why);
 	ck_assert_str_eq(back.server, cf.server);
 	ck_assert_str_eq(back.key, cf.key);
 	ck_assert_str_eq(back.country, cf.country);
 	ck_assert_str_eq(back.number, "");
 	state_conf_free(&back);
+	blobs_free(b);
 	remove_dir(dir);
 }
 END_TEST
@@ -96,14 +115,16 @@ START_TEST(test_bad_line)
 {
 	struct client_conf	 cf;
 	char			*dir = temp_dir(), *why = NULL, *path;
+	struct blobs		*b = blobs_dir(dir);
 
 	path = state_path(dir, "config");
 	ck_assert_int_eq(file_write_atomic(path, "server = a:1\n\nport = 2\n",
 	    23, 0600, 0, &why), 0);
 	free(path);
-	ck_assert_int_eq(state_conf_load(dir, &cf, &why), -1);
+	ck_assert_int_eq(state_conf_load(b, &cf, &why), -1);
 	ck_assert_msg(strstr(why, "config:3:") != NULL, "%s", why);
 	free(why);
+	blobs_free(b);
 	remove_dir(dir);
 }
 END_TEST

@@ -10,6 +10,13 @@ run() is a loop for scripts.
     t.state_dir("/home/me/.local/share/tryst")
     t.go_online(lambda status, err: print(status, err))
     t.run(10000)
+
+Or, with the state kept by the app (a keychain, a database):
+
+    blobs = {}
+    t.state_store(blobs.get, lambda name, data, secret:
+                  blobs.__setitem__(name, data),
+                  lambda name: blobs.pop(name, None))
 """
 import collections
 import ctypes
@@ -44,6 +51,14 @@ _NOTICE = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_char_p,
                            ctypes.c_void_p)
 _CHECK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p,
                           ctypes.c_char_p, ctypes.c_void_p)
+_BLOB_LOAD = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
+                              ctypes.c_void_p)
+_BLOB_SAVE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p,
+                              ctypes.c_size_t, ctypes.c_int, ctypes.c_void_p)
+_BLOB_REMOVE = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_char_p,
+                                ctypes.c_void_p)
+BLOB_NONE = 1           # load: no blob of that name
+BLOB_SECRET = 1         # save: the identity secret key
 
 # One number of a lookup: its E.164 form, its account ID (64 hex digits),
 # whether it has an account, whether its ID came from the cache.
@@ -69,6 +84,9 @@ def _load(path=None):
         "tryst_error_free": (v, [p]),
         "tryst_on_notice": (v, [p, _NOTICE, p]),
         "tryst_state_dir": (i, [p, s, perr]),
+        "tryst_state_store": (i, [p, _BLOB_LOAD, _BLOB_SAVE, _BLOB_REMOVE,
+                                  p, perr]),
+        "tryst_blob_set": (i, [p, ctypes.c_char_p, ctypes.c_size_t]),
         "tryst_setup": (i, [p, s, s, s, _DONE, p, perr]),
         "tryst_register": (i, [p, s, _DONE, p, perr]),
         "tryst_verify": (i, [p, s, _DONE, p, perr]),
@@ -205,6 +223,47 @@ class Tryst:
 
     def state_dir(self, path=None):
         self._call(self._lib.tryst_state_dir, _b(path))
+
+    def state_store(self, load, save, remove):
+        """Keep the state with the app: load(name) returns the blob's
+        bytes, or None when there is none, and raises when it cannot be
+        read; save(name, data, secret) stores data whole (secret: the
+        identity key, for the platform's keychain); remove(name) forgets
+        it. They are called from within the library's calls. An exception
+        is a failure the library reports, never success (ctypes alone
+        would return 0 for it)."""
+        lib = self._lib
+
+        def c_load(name, blob, user):
+            try:
+                data = load(name.decode())
+                if data is None:
+                    return BLOB_NONE
+                return -1 if lib.tryst_blob_set(blob, bytes(data),
+                                                len(data)) != 0 else 0
+            except Exception:
+                return -1
+
+        def c_save(name, data, n, flags, user):
+            try:
+                save(name.decode(), ctypes.string_at(data, n),
+                     bool(flags & BLOB_SECRET))
+                return 0
+            except Exception:
+                return -1
+
+        def c_remove(name, user):
+            try:
+                remove(name.decode())
+                return 0
+            except Exception:
+                return -1
+        cbs = (_BLOB_LOAD(c_load), _BLOB_SAVE(c_save),
+               _BLOB_REMOVE(c_remove))
+        # Held while the context lives, from before the call: the library
+        # keeps them even when the config they load is refused.
+        self._keep.extend(cbs)
+        self._call(lib.tryst_state_store, *cbs, None)
 
     def setup(self, servers, done, key=None, country=None):
         self._call(self._lib.tryst_setup, _b(servers), _b(key),
