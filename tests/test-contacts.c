@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "unit.h"
+#include "unit-state.h"
 
 /* A key or ID whose bytes are all b. */
 static void
@@ -23,54 +24,11 @@ fill(uint8_t *p, size_t len, uint8_t b)
 	memset(p, b, len);
 }
 
-/* dir/name. Caller frees. */
-static char *
-state_path(const char *dir, const char *name)
-{
-	char	*path;
-
-	xasprintf(&path, "%s/%s", dir, name);
-	return (path);
-}
-
-static int	 saves;
-
-/* An app's store whose blobs cannot be read (a locked keychain). */
-static int
-load_fails(const char *name, tryst_blob *blob, void *user)
-{
-	(void)name;
-	(void)blob;
-	(void)user;
-	return (-5);
-}
-
-static int
-save_counts(const char *name, const void *data, size_t len, int flags,
-    void *user)
-{
-	(void)name;
-	(void)data;
-	(void)len;
-	(void)flags;
-	(void)user;
-	saves++;
-	return (0);
-}
-
-static int
-remove_none(const char *name, void *user)
-{
-	(void)name;
-	(void)user;
-	return (0);
-}
-
 /* Remove the contacts file and the folder. */
 static void
 clean(const char *dir)
 {
-	char	*path = state_path(dir, "contacts");
+	char	*path = unit_state_path(dir, "contacts");
 
 	(void)unlink(path);
 	free(path);
@@ -183,15 +141,15 @@ END_TEST
  * nothing, where taking them for none would replace every pin with one. */
 START_TEST(test_unreadable_kept)
 {
-	struct blobs	*bl = blobs_app(load_fails, save_counts, remove_none,
-			    NULL);
+	struct blobs	*bl;
+	int		 saves;
 	uint8_t		 id[ID_LEN], k[32], trusted[32], pending[32];
 	char		*cause = NULL;
 	int		 has_pending;
 
 	fill(id, ID_LEN, 0xab);
 	fill(k, 32, 1);
-	saves = 0;
+	bl = unit_blobs_unreadable(&saves);
 	ck_assert_int_eq(contacts_check(bl, id, k, &cause), -1);
 	ck_assert_msg(strstr(cause, "\"contacts\"") != NULL, "%s", cause);
 	free(cause);

@@ -17,6 +17,7 @@
 
 #include "client.h"
 #include "unit.h"
+#include "unit-state.h"
 
 #define HEX_A	"aa00000000000000000000000000000000000000000000000000000000000001"
 #define HEX_B	"bb00000000000000000000000000000000000000000000000000000000000002"
@@ -26,49 +27,6 @@ static void
 id_of(uint8_t id[ID_LEN], uint8_t b)
 {
 	memset(id, b, ID_LEN);
-}
-
-/* dir/name. Caller frees. */
-static char *
-state_path(const char *dir, const char *name)
-{
-	char	*path;
-
-	xasprintf(&path, "%s/%s", dir, name);
-	return (path);
-}
-
-static int	 saves;
-
-/* An app's store whose blobs cannot be read. */
-static int
-load_fails(const char *name, tryst_blob *blob, void *user)
-{
-	(void)name;
-	(void)blob;
-	(void)user;
-	return (-1);
-}
-
-static int
-save_counts(const char *name, const void *data, size_t len, int flags,
-    void *user)
-{
-	(void)name;
-	(void)data;
-	(void)len;
-	(void)flags;
-	(void)user;
-	saves++;
-	return (0);
-}
-
-static int
-remove_none(const char *name, void *user)
-{
-	(void)name;
-	(void)user;
-	return (0);
 }
 
 START_TEST(test_find_exact_number)
@@ -185,7 +143,7 @@ START_TEST(test_file_shared)
 	ck_assert_mem_eq(got, ids[1], ID_LEN);
 	ids_name(bl, ids[0], name, sizeof name);
 	ck_assert_str_eq(name, "+15550100341");
-	path = state_path(dir, IDS_FILE);
+	path = unit_state_path(dir, IDS_FILE);
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_mode & 0777, 0600);
 	ck_assert_int_eq((int)st.st_size, 2 * (12 + 1 + 64 + 1));
@@ -212,14 +170,14 @@ evaluate(const uint8_t sk[OPRF_SCALAR], const uint8_t *in, int n,
  * keep only the new numbers), ids_read says why, the looks find none. */
 START_TEST(test_unreadable_kept)
 {
-	struct blobs	*bl = blobs_app(load_fails, save_counts, remove_none,
-			    NULL);
+	struct blobs	*bl;
+	int		 saves;
 	char		 numbers[1][TRYST_NUMBER_MAX] = { "+15550100341" };
 	uint8_t		 ids[1][ID_LEN], got[ID_LEN];
 	char		*cause = NULL, name[32];
 
 	id_of(ids[0], 0xab);
-	saves = 0;
+	bl = unit_blobs_unreadable(&saves);
 	ck_assert_int_eq(ids_add(bl, numbers, 1, ids, &cause), -1);
 	ck_assert_msg(strstr(cause, "\"ids\"") != NULL, "%s", cause);
 	free(cause);

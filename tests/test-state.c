@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "unit.h"
+#include "unit-state.h"
 
 #define EXAMPLE	TEST_SRCDIR "/conf/tryst-client.conf.example"
 
@@ -28,16 +29,6 @@ temp_dir(void)
 	return (dir);
 }
 
-/* dir/name. Caller frees. */
-static char *
-state_path(const char *dir, const char *name)
-{
-	char	*path;
-
-	xasprintf(&path, "%s/%s", dir, name);
-	return (path);
-}
-
 /* Copy the file src to dir/config. */
 static void
 put_config(const char *dir, const char *src)
@@ -47,7 +38,7 @@ put_config(const char *dir, const char *src)
 
 	text = file_read_small(src, 1 << 16, &len, &why);
 	ck_assert_msg(text != NULL, "%s", why);
-	path = state_path(dir, "config");
+	path = unit_state_path(dir, "config");
 	ck_assert_int_eq(file_write_atomic(path, text, len, 0600, 0, &why),
 	    0);
 	free(path);
@@ -96,7 +87,7 @@ START_TEST(test_save_load)
 	struct blobs		*b = blobs_dir(dir);
 
 	ck_assert_msg(state_conf_save(b, &cf, &why) == 0, "%s", why);
-	path = state_path(dir, "config");
+	path = unit_state_path(dir, "config");
 	ck_assert_int_eq(stat(path, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
 	free(path);
@@ -117,7 +108,7 @@ START_TEST(test_bad_line)
 	char			*dir = temp_dir(), *why = NULL, *path;
 	struct blobs		*b = blobs_dir(dir);
 
-	path = state_path(dir, "config");
+	path = unit_state_path(dir, "config");
 	ck_assert_int_eq(file_write_atomic(path, "server = a:1\n\nport = 2\n",
 	    23, 0600, 0, &why), 0);
 	free(path);
