@@ -116,24 +116,17 @@ whoami_done(tryst_t *t, const tryst_error *e, const char *address,
 int
 account_whoami(int argc, char **argv)
 {
-	struct tryst_ctx	 c;
 	struct whoami		 w;
 	tryst_error		*e = NULL;
 	tryst_t			*t;
 	int64_t			 expires;
-	char			 when[32], *number;
+	char			 when[32];
 	int			 rc;
 
 	(void)argv;
 	if (argc != 1)
 		tryst_usage();
-	tryst_ctx_load(&c);
-	tryst_ctx_free(&c);
-	t = cli_lib();
-	if ((number = tryst_account_number(t)) == NULL)
-		errx(1, "not registered; run: tryst register NUMBER");
-	tryst_free(number);
-	tryst_on_notice(t, cli_notice, NULL);
+	t = cli_registered_lib();
 	memset(&w, 0, sizeof w);
 	if (tryst_check_account(t, whoami_done, &w, &e) != 0)
 		errx(1, "%s", tryst_error_message(e));

@@ -367,6 +367,9 @@ struct cli_result {
 /* libtryst on the CLI's state directory (tryst_state_dir NULL), or
  * exit 1. */
 tryst_t	*cli_lib(void);
+/* cli_lib for a registered device (else exit 1), its notices printed
+ * with cli_notice. */
+tryst_t	*cli_registered_lib(void);
 /* A tryst_done_fn keeping the outcome in user, a struct cli_result. */
 void	 cli_done(tryst_t *, const tryst_error *, void *user);
 /* Run the library until r is done: 0, or 1 after printing the error. */

@@ -92,24 +92,6 @@ no_key(const char *arg)
 	    "or send)", arg);
 }
 
-/* The library with a registered account, or exit 1. */
-static tryst_t *
-registered_lib(void)
-{
-	struct tryst_ctx	 c;
-	tryst_t			*t;
-	char			*number;
-
-	tryst_ctx_load(&c);
-	tryst_ctx_free(&c);
-	t = cli_lib();
-	if ((number = tryst_account_number(t)) == NULL)
-		errx(1, "not registered; run: tryst register NUMBER");
-	tryst_free(number);
-	tryst_on_notice(t, cli_notice, NULL);
-	return (t);
-}
-
 /* Print the safety number with id's trusted key (pending 0) or its new
  * one; exit 1 when no key is remembered for arg. */
 static void
@@ -138,7 +120,7 @@ trust_fingerprint(int argc, char **argv)
 
 	if (argc != 2)
 		tryst_usage();
-	t = registered_lib();
+	t = cli_registered_lib();
 	id = resolve(t, argv[1]);
 	print_safety(t, argv[1], id, 0);
 	if ((sn = tryst_safety_number_pending(t, id, &e)) != NULL) {
@@ -164,7 +146,7 @@ trust_cmd(int argc, char **argv)
 
 	if (argc != 2)
 		tryst_usage();
-	t = registered_lib();
+	t = cli_registered_lib();
 	id = resolve(t, argv[1]);
 	/* Both of tryst_trust's refusals are TRYST_ESTATE: tell them apart
 	 * by whether any key is remembered. */

@@ -157,6 +157,25 @@ cli_lib(void)
 	return (t);
 }
 
+/* cli_lib for a registered device, its notices printed, or exit 1
+ * (tryst_ctx_load first, for its messages about a device not set up). */
+tryst_t *
+cli_registered_lib(void)
+{
+	struct tryst_ctx	 c;
+	tryst_t			*t;
+	char			*number;
+
+	tryst_ctx_load(&c);
+	tryst_ctx_free(&c);
+	t = cli_lib();
+	if ((number = tryst_account_number(t)) == NULL)
+		errx(1, "not registered; run: tryst register NUMBER");
+	tryst_free(number);
+	tryst_on_notice(t, cli_notice, NULL);
+	return (t);
+}
+
 /* A request's done callback: keep the outcome for cli_wait. */
 void
 cli_done(tryst_t *t, const tryst_error *e, void *user)

@@ -206,6 +206,14 @@ class Tryst:
         self._lib.tryst_free(p)
         return s
 
+    def _string_or_raise(self, fn, *args):
+        """fn's string, or its error raised (fn takes tryst_error **)."""
+        err = ctypes.c_void_p()
+        s = self._string(fn, *args, ctypes.byref(err))
+        if s is None:
+            self._raise(err)
+        return s
+
     def _done(self, done):
         """A C done callback that calls done(error or None) once."""
         def cb(t, err, user):
@@ -410,25 +418,13 @@ class Tryst:
     def safety_number(self, peer_id):
         """The safety number with the key remembered for peer_id (hex),
         as tryst fingerprint prints it."""
-        err = ctypes.c_void_p()
-        p = self._lib.tryst_safety_number(self._t, _b(peer_id),
-                                          ctypes.byref(err))
-        if not p:
-            self._raise(err)
-        sn = ctypes.string_at(p).decode()
-        self._lib.tryst_free(p)
-        return sn
+        return self._string_or_raise(self._lib.tryst_safety_number,
+                                     _b(peer_id))
 
     def safety_number_pending(self, peer_id):
         """The safety number with peer_id's new key, not trusted yet."""
-        err = ctypes.c_void_p()
-        p = self._lib.tryst_safety_number_pending(self._t, _b(peer_id),
-                                                  ctypes.byref(err))
-        if not p:
-            self._raise(err)
-        sn = ctypes.string_at(p).decode()
-        self._lib.tryst_free(p)
-        return sn
+        return self._string_or_raise(
+            self._lib.tryst_safety_number_pending, _b(peer_id))
 
     def contact_find(self, prefix):
         """The ID of the one contact whose ID starts with prefix, or
